@@ -1,0 +1,261 @@
+"""A thin asyncio ARI client on aiohttp: typed REST helpers and the events WebSocket.
+
+ari-py does not import on Python 3 and the other clients are abandoned or configure
+logging on import (design.md), so this is our own, about the size of the part we use.
+Transport errors are translated here, once, into `AriError` / `AriNotFound`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import aiohttp
+
+from callcenter.errors import HotlineError
+
+log = logging.getLogger(__name__)
+
+Event = dict[str, Any]
+
+
+class AriError(HotlineError):
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class AriNotFound(AriError):
+    """The channel, bridge or playback is gone (404), usually because someone hung up."""
+
+
+class AriUnauthorized(AriError):
+    """ARI refused the credentials (401)."""
+
+
+@dataclass(frozen=True)
+class AriConfig:
+    url: str  # http://127.0.0.1:8088/ari
+    user: str
+    password: str
+    app: str
+
+    @property
+    def authorization(self) -> str:
+        # aiohttp 3.14 deprecates BasicAuth objects; the header is what ARI reads anyway.
+        token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
+        return f"Basic {token}"
+
+    @property
+    def events_url(self) -> str:
+        parts = urlsplit(self.url)
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + "/events", "", ""))
+
+
+class AriClient:
+    """REST calls. One aiohttp session, shared by every call task."""
+
+    def __init__(self, config: AriConfig, session: aiohttp.ClientSession) -> None:
+        self.config = config
+        self._session = session
+        self._headers = {"Authorization": config.authorization}
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str | int | float | bool] | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> Any:
+        query = {k: _query_value(v) for k, v in (params or {}).items()}
+        url = self.config.url.rstrip("/") + path
+        try:
+            async with self._session.request(
+                method, url, params=query, json=body, headers=self._headers,
+                timeout=aiohttp.ClientTimeout(total=10),
+            ) as response:
+                text = await response.text()
+                if response.status == 404:
+                    raise AriNotFound(f"ARI {method} {path}: not found ({_message(text)})", 404)
+                if response.status == 401:
+                    raise AriUnauthorized(f"ARI refused user {self.config.user!r} (401)", 401)
+                if response.status >= 400:
+                    raise AriError(f"ARI {method} {path}: {response.status} {_message(text)}", response.status)
+                return json.loads(text) if text.strip() else None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise AriError(f"ARI {method} {path}: {type(exc).__name__}: {exc}") from None
+
+    # --- asterisk
+    async def info(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("GET", "/asterisk/info")
+        return result
+
+    # --- channels
+    async def list_channels(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self.request("GET", "/channels")
+        return result
+
+    async def get_channel(self, channel_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("GET", f"/channels/{channel_id}")
+        return result
+
+    async def answer(self, channel_id: str) -> None:
+        await self.request("POST", f"/channels/{channel_id}/answer")
+
+    async def hangup(self, channel_id: str, reason: str = "normal") -> None:
+        await self.request("DELETE", f"/channels/{channel_id}", params={"reason": reason})
+
+    async def ring(self, channel_id: str) -> None:
+        await self.request("POST", f"/channels/{channel_id}/ring")
+
+    async def play(self, channel_id: str, media: Sequence[str], playback_id: str, lang: str = "en") -> None:
+        await self.request(
+            "POST", f"/channels/{channel_id}/play/{playback_id}", params={"media": ",".join(media), "lang": lang}
+        )
+
+    async def stop_playback(self, playback_id: str) -> None:
+        await self.request("DELETE", f"/playbacks/{playback_id}")
+
+    async def start_moh(self, channel_id: str, moh_class: str = "default") -> None:
+        await self.request("POST", f"/channels/{channel_id}/moh", params={"mohClass": moh_class})
+
+    async def stop_moh(self, channel_id: str) -> None:
+        await self.request("DELETE", f"/channels/{channel_id}/moh")
+
+    async def get_variable(self, channel_id: str, name: str) -> str:
+        result = await self.request("GET", f"/channels/{channel_id}/variable", params={"variable": name})
+        return str(result.get("value", "")) if isinstance(result, dict) else ""
+
+    async def set_variable(self, channel_id: str, name: str, value: str) -> None:
+        await self.request("POST", f"/channels/{channel_id}/variable", params={"variable": name, "value": value})
+
+    async def originate(
+        self,
+        endpoint: str,
+        channel_id: str,
+        app_args: str = "",
+        caller_id: str = "",
+        timeout: int = 30,
+        variables: Mapping[str, str] | None = None,
+        originator: str | None = None,
+    ) -> dict[str, Any]:
+        params: dict[str, str | int | float | bool] = {
+            "endpoint": endpoint, "app": self.config.app, "appArgs": app_args, "timeout": timeout,
+        }
+        if caller_id:
+            params["callerId"] = caller_id
+        if originator:
+            params["originator"] = originator
+        body = {"variables": dict(variables)} if variables else None
+        result: dict[str, Any] = await self.request("POST", f"/channels/{channel_id}", params=params, body=body)
+        return result
+
+    # --- bridges
+    async def create_bridge(self, bridge_id: str, name: str = "", kind: str = "mixing") -> None:
+        await self.request("POST", f"/bridges/{bridge_id}", params={"type": kind, "name": name or bridge_id})
+
+    async def add_to_bridge(self, bridge_id: str, channel_ids: Sequence[str]) -> None:
+        await self.request("POST", f"/bridges/{bridge_id}/addChannel", params={"channel": ",".join(channel_ids)})
+
+    async def destroy_bridge(self, bridge_id: str) -> None:
+        await self.request("DELETE", f"/bridges/{bridge_id}")
+
+    async def list_bridges(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self.request("GET", "/bridges")
+        return result
+
+
+def _query_value(value: str | int | float | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _message(text: str) -> str:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text.strip()[:200]
+    return str(data.get("message", data)) if isinstance(data, dict) else str(data)[:200]
+
+
+EventHandler = Callable[[Event], None]
+ConnectedHandler = Callable[[], Awaitable[None]]
+
+
+class EventStream:
+    """The app's events WebSocket, reconnecting with jittered exponential backoff.
+
+    `on_event` is called synchronously for each event, in order, and must not block:
+    the controller hands events to per-call tasks, so a slow call never stalls the reader.
+    `on_connected` runs after every (re)connect, before events are read: the place to
+    re-adopt calls that stayed in Stasis while we were away.
+    """
+
+    def __init__(
+        self,
+        config: AriConfig,
+        session: aiohttp.ClientSession,
+        on_event: EventHandler,
+        on_connected: ConnectedHandler | None = None,
+        max_backoff: float = 5.0,
+    ) -> None:
+        self.config = config
+        self._session = session
+        self._on_event = on_event
+        self._on_connected = on_connected
+        self._max_backoff = max_backoff
+        self.connected = asyncio.Event()
+        self.connections = 0
+
+    async def run(self) -> None:
+        delay = 0.2
+        while True:
+            try:
+                await self._run_once()
+                delay = 0.2
+            except AriUnauthorized:
+                raise
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                log.warning("ARI events: %s; reconnecting in %.1f s", exc, delay)
+            self.connected.clear()
+            await asyncio.sleep(delay * (0.8 + 0.4 * random.random()))
+            delay = min(delay * 2, self._max_backoff)
+
+    async def _run_once(self) -> None:
+        params = {"app": self.config.app, "subscribeAll": "false"}
+        try:
+            ws = await self._session.ws_connect(
+                self.config.events_url, params=params, headers={"Authorization": self.config.authorization},
+                heartbeat=20, max_msg_size=16 * 1024 * 1024,
+            )
+        except aiohttp.WSServerHandshakeError as exc:
+            if exc.status == 401:
+                raise AriUnauthorized(f"ARI refused user {self.config.user!r} (401)", 401) from None
+            raise
+        async with ws:
+            self.connections += 1
+            log.info("ARI events connected (app %s, connection %d)", self.config.app, self.connections)
+            if self._on_connected is not None:
+                await self._on_connected()
+            self.connected.set()
+            async for message in ws:
+                if message.type == aiohttp.WSMsgType.TEXT:
+                    try:
+                        event = json.loads(message.data)
+                    except ValueError:
+                        log.error("ARI events: not JSON: %.200s", message.data)
+                        continue
+                    if isinstance(event, dict):
+                        self._on_event(event)
+                elif message.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+                    break
+        log.warning("ARI events connection closed")

@@ -1,0 +1,288 @@
+"""The engine's settings: one TOML file with every default, overridable by environment.
+
+`HOTLINE_<SECTION>_<KEY>` overrides a key (HOTLINE_ASTERISK_SIP_PORT=5070);
+`HOTLINE_CONFIG` names another settings file; `HOTLINE_HOME` the project folder that
+relative paths and the templates are found in. Passwords are generated on first use
+into `<state_dir>/credentials.toml` with mode 0600, never written in the repository.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import secrets
+import tomllib
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from callcenter.errors import ConfigError
+
+SEAT_NAMES = tuple(f"seat{n}" for n in range(1, 7))
+
+
+def project_home() -> Path:
+    override = os.environ.get("HOTLINE_HOME")
+    return Path(override).resolve() if override else Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class HotlineSection:
+    number: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class PathsSection:
+    state_dir: Path
+    recordings_dir: Path
+    database: Path
+    asterisk_root: Path
+
+
+@dataclass(frozen=True)
+class AsteriskSection:
+    mode: str
+    app: str
+    sip_bind: str
+    sip_port: int
+    rtp_start: int
+    rtp_end: int
+    http_bind: str
+    http_port: int
+    ami_bind: str
+    ami_port: int
+    start_timeout: float
+    ari_url: str
+    ari_user: str
+    ari_password: str
+    ami_host: str
+    ami_user: str
+    ami_password: str
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Generated secrets: ARI and AMI users, and the six seats' SIP passwords."""
+
+    ari_user: str
+    ari_password: str
+    ami_user: str
+    ami_password: str
+    seat_passwords: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Settings:
+    source: Path
+    home: Path
+    hotline: HotlineSection
+    paths: PathsSection
+    asterisk: AsteriskSection
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.hotline.timezone)
+
+    @property
+    def embedded(self) -> bool:
+        return self.asterisk.mode == "embedded"
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.paths.state_dir / "credentials.toml"
+
+    @property
+    def ari_url(self) -> str:
+        if self.asterisk.ari_url:
+            return self.asterisk.ari_url.rstrip("/")
+        return f"http://{_url_host(self.asterisk.http_bind)}:{self.asterisk.http_port}/ari"
+
+    @property
+    def ami_host(self) -> str:
+        return self.asterisk.ami_host or _connect_host(self.asterisk.ami_bind)
+
+    def credentials(self) -> Credentials:
+        """The generated credentials, with external-Asterisk settings taking precedence."""
+        generated = load_or_create_credentials(self.credentials_file)
+        a = self.asterisk
+        return Credentials(
+            ari_user=a.ari_user or generated.ari_user,
+            ari_password=a.ari_password or generated.ari_password,
+            ami_user=a.ami_user or generated.ami_user,
+            ami_password=a.ami_password or generated.ami_password,
+            seat_passwords=generated.seat_passwords,
+        )
+
+
+def _connect_host(bind: str) -> str:
+    # A control port bound to every address is still reached over loopback.
+    return "127.0.0.1" if bind in ("0.0.0.0", "::", "") else bind
+
+
+def _url_host(bind: str) -> str:
+    host = _connect_host(bind)
+    return f"[{host}]" if ":" in host else host
+
+
+_SECTIONS: dict[str, type[typing.Any]] = {
+    "hotline": HotlineSection,
+    "paths": PathsSection,
+    "asterisk": AsteriskSection,
+}
+
+
+def load_settings(
+    path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Read the settings file, apply HOTLINE_* overrides, validate; ConfigError on any fault."""
+    env = os.environ if env is None else env
+    home = Path(env["HOTLINE_HOME"]).resolve() if env.get("HOTLINE_HOME") else project_home()
+    source = Path(env.get("HOTLINE_CONFIG") or path or home / "config" / "hotline.toml")
+    try:
+        raw = tomllib.loads(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: settings file not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+
+    unknown = set(raw) - set(_SECTIONS)
+    if unknown:
+        raise ConfigError(f"{source}: unknown section [{sorted(unknown)[0]}]")
+    sections: dict[str, typing.Any] = {}
+    for name, cls in _SECTIONS.items():
+        sections[name] = _build_section(source, home, name, cls, raw.get(name, {}), env)
+    settings = Settings(source=source, home=home, **sections)
+    _validate(settings)
+    return settings
+
+
+def _build_section(
+    source: Path,
+    home: Path,
+    name: str,
+    cls: type[typing.Any],
+    table: Mapping[str, object],
+    env: Mapping[str, str],
+) -> object:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in table:
+        if key not in known:
+            raise ConfigError(f"{source}: unknown setting {name}.{key}")
+    values: dict[str, object] = {}
+    for key in sorted(known):
+        env_name = f"HOTLINE_{name.upper()}_{key.upper()}"
+        where = f"{env_name} (environment)" if env_name in env else f"{source}: {name}.{key}"
+        value: object = env[env_name] if env_name in env else table.get(key)
+        if value is None:
+            raise ConfigError(f"{source}: missing setting {name}.{key}")
+        values[key] = _cast(where, hints[key], value, home)
+    return cls(**values)
+
+
+def _cast(where: str, kind: object, value: object, home: Path) -> object:
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            return value.lower() in ("1", "true", "yes", "on")
+        raise ConfigError(f"{where} must be true or false, got {value!r}")
+    if kind is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where} must be a whole number, got {value!r}")
+        try:
+            return int(str(value).strip())
+        except ValueError:
+            raise ConfigError(f"{where} must be a whole number, got {value!r}") from None
+    if kind is float:
+        try:
+            return float(str(value).strip())
+        except ValueError:
+            raise ConfigError(f"{where} must be a number, got {value!r}") from None
+    if kind is Path:
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{where} must be a path, got {value!r}")
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else (home / path)
+    if not isinstance(value, str):
+        raise ConfigError(f"{where} must be text, got {value!r}")
+    return value
+
+
+def _validate(s: Settings) -> None:
+    src = s.source
+    a = s.asterisk
+    if a.mode not in ("embedded", "external"):
+        raise ConfigError(f"{src}: asterisk.mode must be 'embedded' or 'external', got {a.mode!r}")
+    for key in ("sip_port", "http_port", "ami_port", "rtp_start", "rtp_end"):
+        port = getattr(a, key)
+        if not 1 <= port <= 65535:
+            raise ConfigError(f"{src}: asterisk.{key} must be a port 1-65535, got {port}")
+    if a.rtp_start >= a.rtp_end:
+        raise ConfigError(f"{src}: asterisk.rtp_start ({a.rtp_start}) must be below rtp_end ({a.rtp_end})")
+    for key in ("sip_bind", "http_bind", "ami_bind"):
+        try:
+            ipaddress.ip_address(getattr(a, key))
+        except ValueError:
+            raise ConfigError(f"{src}: asterisk.{key} must be an IP address, got {getattr(a, key)!r}") from None
+    if not a.app.replace("-", "").replace("_", "").isalnum():
+        raise ConfigError(f"{src}: asterisk.app must be letters, digits, - or _, got {a.app!r}")
+    if a.start_timeout <= 0:
+        raise ConfigError(f"{src}: asterisk.start_timeout must be positive, got {a.start_timeout}")
+    if a.mode == "external" and not a.ari_url:
+        raise ConfigError(f"{src}: asterisk.mode is 'external' but asterisk.ari_url is empty")
+    if not s.hotline.number.isdigit():
+        raise ConfigError(f"{src}: hotline.number must be digits, got {s.hotline.number!r}")
+    try:
+        ZoneInfo(s.hotline.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{src}: hotline.timezone {s.hotline.timezone!r} is not a known time zone") from None
+
+
+def load_or_create_credentials(path: Path) -> Credentials:
+    """Read the generated credentials, creating any that are missing (file mode 0600)."""
+    existing: dict[str, typing.Any] = {}
+    if path.exists():
+        try:
+            existing = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: credentials file is damaged ({exc}); move it away to regenerate") from None
+    wanted = {"ari_user": "hotline", "ari_password": None, "ami_user": "hotline", "ami_password": None}
+    changed = not path.exists()
+    values: dict[str, str] = {}
+    for key, fixed in wanted.items():
+        current = existing.get(key)
+        if not isinstance(current, str) or not current:
+            current = fixed or secrets.token_urlsafe(18)
+            changed = True
+        values[key] = current
+    seats_raw = existing.get("seats", {})
+    seats: dict[str, str] = {}
+    for seat in SEAT_NAMES:
+        current = seats_raw.get(seat) if isinstance(seats_raw, dict) else None
+        if not isinstance(current, str) or not current:
+            current = secrets.token_urlsafe(12)
+            changed = True
+        seats[seat] = current
+    if changed:
+        _write_credentials(path, values, seats)
+    return Credentials(seat_passwords=seats, **values)
+
+
+def _write_credentials(path: Path, values: Mapping[str, str], seats: Mapping[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["# Generated by the hotline engine. Keep this file private (mode 0600).", ""]
+    lines += [f'{k} = "{v}"' for k, v in values.items()]
+    lines += ["", "# SIP digest passwords of the operator seats (user name = seat name).", "[seats]"]
+    lines += [f'{k} = "{v}"' for k, v in seats.items()]
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write("\n".join(lines) + "\n")
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)

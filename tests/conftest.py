@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from callcenter import pbx
+from callcenter.settings import Settings
+from tests.harness import instance_env, settings_for
+
+
+@dataclass
+class RunningAsterisk:
+    settings: Settings
+    env: dict[str, str]
+    pid: int
+
+
+def _require_asterisk_prerequisites() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("the real Asterisk needs root (chroot, mount namespace)")
+    if shutil.which("sipp") is None:
+        pytest.fail("SIPp is missing: run the README's test command, which installs sip-tester")
+
+
+@pytest.fixture(scope="session")
+def asterisk_root() -> Path:
+    """The provisioned Asterisk root (built now if missing: about a minute)."""
+    _require_asterisk_prerequisites()
+    settings = settings_for(instance_env(Path("/nonexistent")))
+    return pbx.provision(settings, progress=lambda line: None).path
+
+
+@pytest.fixture(scope="session")
+def asterisk(asterisk_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAsterisk]:
+    """A real Asterisk 22 on free loopback ports for the whole test session."""
+    state = tmp_path_factory.mktemp("asterisk-session")
+    env = instance_env(state)
+    settings = settings_for(env)
+    pid = pbx.start(settings, progress=lambda line: None)
+    try:
+        yield RunningAsterisk(settings, env, pid)
+    finally:
+        pbx.stop(settings, progress=lambda line: None)

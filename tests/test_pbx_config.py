@@ -1,0 +1,86 @@
+"""The Asterisk configuration as rendered, read without starting Asterisk."""
+
+from __future__ import annotations
+
+import configparser
+import shutil
+from pathlib import Path
+
+import pytest
+
+from callcenter import pbx
+from callcenter.errors import ConfigError
+from tests.harness import HOME, instance_env, settings_for
+
+
+def _render(tmp_path: Path, home: Path = HOME, env: dict[str, str] | None = None) -> dict[str, str]:
+    settings = settings_for(env or instance_env(tmp_path, HOTLINE_HOME=str(home)))
+    instance = pbx.Instance.of(settings)
+    written = pbx.render_config(settings, instance, "/usr/lib/x86_64-linux-gnu/asterisk/modules")
+    return {path.name: path.read_text() for path in written}
+
+
+def _sections(text: str) -> list[tuple[str, dict[str, str]]]:
+    sections: list[tuple[str, dict[str, str]]] = []
+    for line in text.splitlines():
+        line = line.split(";", 1)[0].strip()
+        if line.startswith("["):
+            sections.append((line[1 : line.index("]")], {}))
+        elif "=" in line and sections:
+            key, value = (part.strip() for part in line.split("=", 1))
+            sections[-1][1][key] = value
+    return sections
+
+
+def test_anonymous_callers_land_where_only_12345_exists(tmp_path: Path) -> None:
+    files = _render(tmp_path)
+    anonymous = dict(_sections(files["pjsip.conf"]))["anonymous"]
+    assert anonymous["context"] == "from-citizens"
+    dialplan = files["extensions.conf"]
+    context = dialplan.split("[from-citizens]", 1)[1].split("\n[", 1)[0]
+    extensions = {line.split("=>", 1)[1].split(",", 1)[0].strip()
+                  for line in context.splitlines() if line.startswith("exten")}
+    assert extensions == {"12345"}
+    assert "Dial(" not in dialplan
+
+
+def test_six_seats_need_digest_auth_with_their_generated_passwords(tmp_path: Path) -> None:
+    files = _render(tmp_path)
+    settings = settings_for(instance_env(tmp_path))
+    seats = settings.credentials().seat_passwords
+    sections = _sections(files["pjsip.conf"])
+    auths = {name: body for name, body in sections if body.get("type") == "auth"}
+    assert set(auths) == {f"seat{n}" for n in range(1, 7)}
+    for seat, body in auths.items():
+        assert body["auth_type"] == "digest"
+        assert body["password"] == seats[seat]
+    endpoints = {name for name, body in sections if name.startswith("seat") and "auth" in body}
+    assert endpoints == set(auths)
+
+
+def test_control_ports_and_credentials_come_from_settings(tmp_path: Path) -> None:
+    env = instance_env(tmp_path)
+    settings = settings_for(env)
+    files = _render(tmp_path, env=env)
+    creds = settings.credentials()
+    http = configparser.ConfigParser(strict=False, inline_comment_prefixes=(";",), comment_prefixes=(";",))
+    http.read_string(files["http.conf"])
+    assert http["general"]["bindaddr"] == "127.0.0.1"
+    assert http["general"]["bindport"] == env["HOTLINE_ASTERISK_HTTP_PORT"]
+    ari = dict(_sections(files["ari.conf"]))
+    assert ari[creds.ari_user]["password"] == creds.ari_password
+    assert int(ari["general"]["websocket_write_timeout"]) >= 500
+    manager = dict(_sections(files["manager.conf"]))
+    assert manager["general"]["bindaddr"] == "127.0.0.1"
+    assert manager[creds.ami_user]["secret"] == creds.ami_password
+    assert "chan_iax2.so" in files["modules.conf"]
+
+
+def test_a_broken_template_is_a_config_error_naming_file_and_line(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    shutil.copytree(HOME / "config", home / "config")
+    shutil.copytree(HOME / "dialplan", home / "dialplan")
+    broken = home / "config" / "asterisk" / "rtp.conf.j2"
+    broken.write_text("[general]\nrtpstart = {{ s.asterisk.rtp_start }\n")
+    with pytest.raises(ConfigError, match=r"rtp\.conf\.j2: line 2"):
+        _render(tmp_path / "state", home)

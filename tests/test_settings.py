@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from callcenter.errors import ConfigError
+from callcenter.settings import SEAT_NAMES, load_or_create_credentials, load_settings
+from tests.harness import HOME, instance_env
+
+
+def test_defaults_bind_every_control_port_to_loopback() -> None:
+    settings = load_settings(env={"HOTLINE_HOME": str(HOME)})
+    assert settings.asterisk.http_bind == "127.0.0.1"
+    assert settings.asterisk.ami_bind == "127.0.0.1"
+    assert settings.asterisk.sip_bind == "127.0.0.1"
+    assert settings.hotline.number == "12345"
+    assert settings.hotline.timezone == "Asia/Shanghai"
+    assert settings.ari_url == "http://127.0.0.1:8088/ari"
+
+
+def test_environment_overrides_a_setting(tmp_path: Path) -> None:
+    env = instance_env(tmp_path, HOTLINE_ASTERISK_SIP_BIND="192.168.1.20")
+    settings = load_settings(env=env)
+    assert settings.asterisk.sip_bind == "192.168.1.20"
+    assert settings.asterisk.sip_port == int(env["HOTLINE_ASTERISK_SIP_PORT"])
+    assert settings.paths.state_dir == tmp_path
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        ("HOTLINE_ASTERISK_SIP_PORT", "not-a-port", "HOTLINE_ASTERISK_SIP_PORT"),
+        ("HOTLINE_ASTERISK_HTTP_PORT", "70000", "asterisk.http_port"),
+        ("HOTLINE_ASTERISK_SIP_BIND", "localhost; rm -rf /", "asterisk.sip_bind"),
+        ("HOTLINE_ASTERISK_MODE", "cloud", "asterisk.mode"),
+        ("HOTLINE_HOTLINE_TIMEZONE", "Mars/Olympus", "hotline.timezone"),
+        ("HOTLINE_ASTERISK_RTP_START", "30000", "rtp_start"),
+    ],
+)
+def test_a_bad_setting_is_a_config_error_naming_it(tmp_path: Path, variable: str, value: str, named: str) -> None:
+    env = instance_env(tmp_path, **{variable: value})
+    if variable == "HOTLINE_ASTERISK_RTP_START":
+        env["HOTLINE_ASTERISK_RTP_END"] = "20000"
+    with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
+        load_settings(env=env)
+
+
+def test_an_unknown_key_in_the_settings_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "hotline.toml"
+    path.write_text((HOME / "config" / "hotline.toml").read_text() + "\n[asterisk.extra]\nsip_prot = 5060\n")
+    with pytest.raises(ConfigError, match="unknown setting asterisk.extra"):
+        load_settings(path, env={"HOTLINE_HOME": str(HOME)})
+
+
+def test_a_settings_file_that_is_not_toml_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "hotline.toml"
+    path.write_text("[asterisk\nsip_port = ")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(path, env={"HOTLINE_HOME": str(HOME)})
+
+
+def test_credentials_are_generated_once_with_mode_0600(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "credentials.toml"
+    first = load_or_create_credentials(path)
+    second = load_or_create_credentials(path)
+    assert first == second
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert set(first.seat_passwords) == set(SEAT_NAMES)
+    passwords = [first.ari_password, first.ami_password, *first.seat_passwords.values()]
+    assert len(set(passwords)) == len(passwords)
+    assert all(len(p) >= 16 for p in passwords)
+
+
+def test_no_password_is_written_in_the_repository() -> None:
+    credentials = load_or_create_credentials(HOME / "var" / "credentials.toml") if (HOME / "var").exists() else None
+    tracked = [p for p in (HOME / "config").rglob("*") if p.is_file()] + list((HOME / "dialplan").rglob("*.j2"))
+    for template in tracked:
+        text = template.read_text()
+        for line in text.splitlines():
+            key = line.split("=", 1)[0].strip().lower()
+            if key in ("password", "secret"):
+                assert "{{" in line, f"{template}: a literal password: {line}"
+        if credentials is not None:
+            assert credentials.ari_password not in text
