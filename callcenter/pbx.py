@@ -53,10 +53,26 @@ def _say(message: str) -> None:
 # --------------------------------------------------------------------------- privileges
 
 
+CAP_SYS_CHROOT = 18
+CAP_SYS_ADMIN = 21  # mount, unshare
+
+
+def _has_capabilities(*caps: int) -> bool:
+    try:
+        with open("/proc/self/status") as status:
+            line = next(line for line in status if line.startswith("CapEff:"))
+    except (OSError, StopIteration):
+        return os.geteuid() == 0
+    effective = int(line.split()[1], 16)
+    return all(effective >> cap & 1 for cap in caps)
+
+
 def require_privileges(action: str) -> None:
-    if os.geteuid() != 0:
+    # Root is not enough in a container that drops capabilities: check the real ones.
+    if not _has_capabilities(CAP_SYS_CHROOT, CAP_SYS_ADMIN):
         raise PbxError(
-            f"{action} needs root (chroot and a private mount namespace): run it as root, "
+            f"{action} needs root with CAP_SYS_CHROOT and CAP_SYS_ADMIN (chroot, private mount namespace): "
+            "run it as root, "
             "or set asterisk.mode = \"external\" to use an Asterisk that already runs"
         )
     for tool in ("unshare", "chroot", "mount"):
