@@ -1,29 +1,94 @@
 """The one place that starts and stops everything: `hotline up`.
 
-Order: provision the Asterisk root if needed, start Asterisk, start the controller;
-stop in reverse. Blocking steps (provisioning, starting Asterisk) run in a thread so
-the event loop stays responsive to Ctrl-C.
+Order: provision the Asterisk root if needed, build the prompts, start Asterisk, open
+the store, start the controller; stop in reverse. Blocking steps run in a thread so the
+event loop stays responsive to Ctrl-C.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+
+import aiohttp
 
 from callcenter import pbx
+from callcenter.ari import AriClient, AriConfig, EventStream
+from callcenter.controller import Controller
+from callcenter.errors import PbxError
+from callcenter.recordings import repair_all
 from callcenter.settings import Settings
+from callcenter.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def ari_config(settings: Settings) -> AriConfig:
+    creds = settings.credentials()
+    return AriConfig(settings.ari_url, creds.ari_user, creds.ari_password, settings.asterisk.app)
 
 
 @asynccontextmanager
-async def running_hotline(settings: Settings) -> AsyncIterator[None]:
+async def controller_running(
+    settings: Settings, shift_clock: Callable[[], float] = time.time, connect_timeout: float = 15.0
+) -> AsyncIterator[Controller]:
+    """The store, the ARI connection and the controller, connected and adopting calls."""
     async with AsyncExitStack() as stack:
+        store = Store(settings.paths.database)
+        await store.start()
+        stack.push_async_callback(store.stop)
+        session = await stack.enter_async_context(aiohttp.ClientSession())
+        config = ari_config(settings)
+        ari = AriClient(config, session)
+        controller = Controller(settings, ari, store, shift_clock=shift_clock)
+        await controller.start()
+        stack.push_async_callback(controller.stop)
+
+        async def connected() -> None:
+            await controller.adopt()
+
+        stream = EventStream(config, session, controller.on_event, connected)
+        reader = asyncio.create_task(stream.run(), name="ari-events")
+
+        async def stop_reader() -> None:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+
+        stack.push_async_callback(stop_reader)
+        waiter = asyncio.create_task(stream.connected.wait())
+        done, _ = await asyncio.wait({waiter, reader}, timeout=connect_timeout, return_when=asyncio.FIRST_COMPLETED)
+        if waiter not in done:
+            waiter.cancel()
+            if reader in done and reader.exception() is not None:
+                raise PbxError(f"the controller could not connect to ARI: {reader.exception()}")
+            raise PbxError(f"ARI at {settings.ari_url} did not accept the controller within {connect_timeout:.0f} s")
+        yield controller
+
+
+def build_prompts(settings: Settings) -> Path:
+    from callcenter.prompts import build_prompts as build
+
+    return build(settings)
+
+
+@asynccontextmanager
+async def running_hotline(settings: Settings) -> AsyncIterator[Controller]:
+    async with AsyncExitStack() as stack:
+        prompts = await asyncio.to_thread(build_prompts, settings)
         if settings.embedded:
             await asyncio.to_thread(pbx.provision, settings)
-            await asyncio.to_thread(pbx.start, settings)
+            await asyncio.to_thread(pbx.start, settings, prompts)
             stack.push_async_callback(asyncio.to_thread, pbx.stop, settings)
-        yield
+        repaired = await asyncio.to_thread(repair_all, settings.paths.recordings_dir)
+        if repaired:
+            print(f"repaired the headers of {repaired} recordings cut short by a crash", flush=True)
+        controller = await stack.enter_async_context(controller_running(settings))
+        yield controller
 
 
 def where_lines(settings: Settings) -> list[str]:
@@ -32,6 +97,7 @@ def where_lines(settings: Settings) -> list[str]:
         f"12345 hotline is up. Dial sip:{settings.hotline.number}@{a.sip_bind}:{a.sip_port} from any SIP phone.",
         f"  seats:       seat1..seat6 register at {a.sip_bind}:{a.sip_port} (UDP or TCP),"
         f" passwords in {settings.credentials_file}",
+        f"  roster:      {settings.paths.roster}",
         f"  recordings:  {settings.paths.recordings_dir}",
         f"  database:    {settings.paths.database}",
         f"  ARI:         {settings.ari_url}    AMI: {settings.ami_host}:{a.ami_port}",
@@ -39,13 +105,26 @@ def where_lines(settings: Settings) -> list[str]:
     ]
 
 
-async def serve(settings: Settings) -> None:
+async def _until_signalled() -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+async def serve(settings: Settings) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     async with running_hotline(settings):
         for line in where_lines(settings):
             print(line, flush=True)
-        await stop.wait()
+        await _until_signalled()
         print("stopping...", flush=True)
+
+
+async def serve_controller(settings: Settings) -> None:
+    """Only the controller, against an Asterisk that runs already (`hotline controller`)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    async with controller_running(settings):
+        print(f"controller connected to {settings.ari_url} (app {settings.asterisk.app})", flush=True)
+        await _until_signalled()

@@ -41,6 +41,15 @@ class PathsSection:
     recordings_dir: Path
     database: Path
     asterisk_root: Path
+    roster: Path
+
+
+@dataclass(frozen=True)
+class CallflowSection:
+    menu_timeout: float
+    position_interval: float
+    ring_timeout: float
+    wrapup_seconds: float
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,7 @@ class Settings:
     home: Path
     hotline: HotlineSection
     paths: PathsSection
+    callflow: CallflowSection
     asterisk: AsteriskSection
 
     @property
@@ -131,6 +141,7 @@ def _url_host(bind: str) -> str:
 _SECTIONS: dict[str, type[typing.Any]] = {
     "hotline": HotlineSection,
     "paths": PathsSection,
+    "callflow": CallflowSection,
     "asterisk": AsteriskSection,
 }
 
@@ -234,6 +245,11 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"{src}: asterisk.app must be letters, digits, - or _, got {a.app!r}")
     if a.start_timeout <= 0:
         raise ConfigError(f"{src}: asterisk.start_timeout must be positive, got {a.start_timeout}")
+    for key in ("menu_timeout", "position_interval", "ring_timeout"):
+        if getattr(s.callflow, key) <= 0:
+            raise ConfigError(f"{src}: callflow.{key} must be positive, got {getattr(s.callflow, key)}")
+    if s.callflow.wrapup_seconds < 0:
+        raise ConfigError(f"{src}: callflow.wrapup_seconds must not be negative, got {s.callflow.wrapup_seconds}")
     if a.mode == "external" and not a.ari_url:
         raise ConfigError(f"{src}: asterisk.mode is 'external' but asterisk.ari_url is empty")
     if not s.hotline.number.isdigit():

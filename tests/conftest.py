@@ -20,6 +20,13 @@ class RunningAsterisk:
     pid: int
 
 
+def _prompts(settings: Settings) -> Path:
+    """The IVR prompts, built once per machine into a shared cache, copied per instance."""
+    from callcenter.prompts import build_prompts
+
+    return build_prompts(settings, progress=lambda line: None)
+
+
 def _require_asterisk_prerequisites() -> None:
     if os.geteuid() != 0:
         pytest.skip("the real Asterisk needs root (chroot, mount namespace)")
@@ -41,7 +48,8 @@ def asterisk(asterisk_root: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     state = tmp_path_factory.mktemp("asterisk-session")
     env = instance_env(state)
     settings = settings_for(env)
-    pid = pbx.start(settings, progress=lambda line: None)
+    prompts = _prompts(settings)
+    pid = pbx.start(settings, prompts_dir=prompts, progress=lambda line: None)
     try:
         yield RunningAsterisk(settings, env, pid)
     finally:

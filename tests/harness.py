@@ -81,3 +81,114 @@ def sipp(
     ]
     proc = subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=timeout + 15)
     return SippResult(proc.returncode, proc.stdout[-3000:] + proc.stderr[-3000:])
+
+
+def parse_message_log(path: Path) -> list[tuple[float, str, str]]:
+    """SIPp's -trace_msg log as (time, "sent"/"received", first line of the message)."""
+    from datetime import datetime
+
+    entries: list[tuple[float, str, str]] = []
+    lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+    for index, line in enumerate(lines):
+        if line.startswith("-----------------------------------------------") and index + 3 < len(lines):
+            stamp = line.strip("- ").strip()
+            try:
+                at = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S.%f").timestamp()
+            except ValueError:
+                continue
+            direction = "sent" if " sent " in lines[index + 1] else "received"
+            entries.append((at, direction, lines[index + 3].strip()))
+    return entries
+
+
+def first(entries: list[tuple[float, str, str]], direction: str, startswith: str, after: float = 0.0) -> float:
+    for at, how, text in entries:
+        if how == direction and text.startswith(startswith) and at >= after:
+            return at
+    raise AssertionError(f"no {direction} message starting {startswith!r} in the SIPp log")
+
+
+class SeatPhone:
+    """A SIPp process that registers as a seat and answers (or never answers) its calls."""
+
+    def __init__(self, settings: Settings, seat: str, workdir: Path, answers: bool = True,
+                 answer_after_ms: int = 300) -> None:
+        self.settings = settings
+        self.seat = seat
+        self.log = workdir / f"{seat}-{os.getpid()}-{random.randrange(10**6)}.log"
+        self.answers = answers
+        self.answer_after_ms = answer_after_ms
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> SeatPhone:
+        password = self.settings.credentials().seat_passwords[self.seat]
+        ooc = "seat_answers.xml" if self.answers else "seat_never_answers.xml"
+        argv = [
+            "sipp", f"{LOOPBACK}:{self.settings.asterisk.sip_port}", "-sf", str(SIPP_DIR / "seat_phone.xml"),
+            "-oocsf", str(SIPP_DIR / ooc), "-set", "user", self.seat, "-au", self.seat, "-ap", password,
+            "-set", "answer_after", str(self.answer_after_ms), "-m", "1", "-i", LOOPBACK,
+            "-p", str(free_port((socket.SOCK_DGRAM,))), "-mp", str(free_port((socket.SOCK_DGRAM,))),
+            "-nostdin", "-trace_msg", "-message_file", str(self.log),
+        ]
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        # Asterisk would keep the dead phone's registration: remove it for the next test.
+        password = self.settings.credentials().seat_passwords[self.seat]
+        sipp(self.settings, "unregister.xml", "-set", "user", self.seat, "-au", self.seat, "-ap", password,
+             timeout=10)
+
+    def __enter__(self) -> SeatPhone:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def messages(self) -> list[tuple[float, str, str]]:
+        return parse_message_log(self.log)
+
+
+def voice_pcap() -> Path:
+    """Two minutes of a caller's "voice" as RTP, built once per machine (tests/rtp_pcap.py)."""
+    import tempfile
+
+    from tests.rtp_pcap import write_pcma_pcap
+
+    path = Path(tempfile.gettempdir()) / "hotline-test-voice-120s-v1.pcap"
+    if not path.exists():
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        write_pcma_pcap(partial, 120)
+        partial.replace(path)
+    return path
+
+
+def call_hotline(
+    settings: Settings,
+    workdir: Path,
+    caller: str,
+    hold_ms: int,
+    name: str = "Citizen",
+    digit: str | None = None,
+    digit_after_ms: int = 1000,
+    timeout: float = 90.0,
+) -> tuple[SippResult, list[tuple[float, str, str]]]:
+    """One citizen call with SIPp; returns the result and SIPp's own message times."""
+    log = workdir / f"caller-{random.randrange(10**9)}.log"
+    args = ["-key", "audio_pcap", str(voice_pcap()), "-s", settings.hotline.number, "-set", "caller", caller, "-set", "caller_name", name,
+            "-set", "hold", str(hold_ms), "-trace_msg", "-message_file", str(log)]
+    scenario = "citizen_caller.xml"
+    if digit is not None:
+        scenario = "citizen_caller_dtmf.xml"
+        pcap = "/usr/share/sip-tester/dtmf_2833_" + {"*": "star", "#": "pound"}.get(digit, digit) + ".pcap"
+        args += ["-key", "dtmf_pcap", pcap, "-set", "dtmf_after", str(digit_after_ms)]
+    result = sipp(settings, scenario, *args, timeout=timeout)
+    return result, parse_message_log(log)

@@ -1,0 +1,480 @@
+"""One citizen's call as a state machine: `step(call, event) -> (call, actions)`.
+
+Pure: no I/O, no clock. The controller turns ARI events into these events, runs `step`,
+and performs the returned actions over ARI and the store. Times are the events'
+own (Asterisk's timestamps), in epoch seconds.
+
+    NEW -Arrived-> ANSWERING -Answered-> GREETING -greeting played-> MENU
+    MENU -key 0-4 / timeout-> QUEUED -SeatOffered-> RINGING -SeatAnswered-> TALKING
+    RINGING -SeatFailed-> QUEUED (the seat is paused: no-answer)
+    any -CallerHungUp-> ENDED (outcome from where it happened)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+
+class Phase(StrEnum):
+    NEW = "new"
+    ANSWERING = "answering"
+    GREETING = "greeting"
+    MENU = "menu"
+    QUEUED = "queued"
+    RINGING = "ringing"
+    TALKING = "talking"
+    ENDED = "ended"
+
+
+class Outcome(StrEnum):
+    ANSWERED = "answered"
+    ABANDONED_IVR = "abandoned_ivr"
+    ABANDONED_QUEUE = "abandoned_queue"
+    ABANDONED_RINGING = "abandoned_ringing"
+    FAILED = "failed"
+
+
+# The menu of the seed's four kinds of call; 0 (or no key) goes straight to an operator.
+MENU_CATEGORIES = {"1": "consultation", "2": "complaint", "3": "help", "4": "suggestion"}
+MENU_KEYS = frozenset(MENU_CATEGORIES) | {"0"}
+# Hang-up causes (Q.850) that mean "the seat did not answer", as opposed to failing.
+NO_ANSWER_CAUSES = frozenset({18, 19, 0})
+
+
+# ----------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True)
+class Arrived:
+    at: float
+    number: str
+    name: str
+    recording: str = ""
+
+
+@dataclass(frozen=True)
+class Answered:
+    at: float
+
+
+@dataclass(frozen=True)
+class PlaybackFinished:
+    at: float
+    playback_id: str
+
+
+@dataclass(frozen=True)
+class Digit:
+    at: float
+    digit: str
+
+
+@dataclass(frozen=True)
+class TimerFired:
+    at: float
+    name: str
+    position: int = 0  # for the "position" timer: the caller's place in line now
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    """The controller put the call in line; `position` is its place."""
+
+    at: float
+    position: int
+
+
+@dataclass(frozen=True)
+class SeatOffered:
+    at: float
+    seat: str
+    shift: str
+
+
+@dataclass(frozen=True)
+class SeatAnswered:
+    at: float
+    seat: str
+
+
+@dataclass(frozen=True)
+class SeatFailed:
+    at: float
+    seat: str
+    cause: int
+
+
+@dataclass(frozen=True)
+class SeatHungUp:
+    at: float
+    cause: int
+
+
+@dataclass(frozen=True)
+class CallerHungUp:
+    at: float
+    cause: int = 16
+    cause_text: str = "Normal Clearing"
+
+
+@dataclass(frozen=True)
+class ActionFailed:
+    """An ARI request for this call failed (the channel vanished, Asterisk refused)."""
+
+    at: float
+    what: str
+
+
+Event = (
+    Arrived | Answered | PlaybackFinished | Digit | TimerFired | Enqueued | SeatOffered | SeatAnswered
+    | SeatFailed | SeatHungUp | CallerHungUp | ActionFailed
+)
+
+# ----------------------------------------------------------------------------- actions
+
+
+@dataclass(frozen=True)
+class Answer:
+    pass
+
+
+@dataclass(frozen=True)
+class Play:
+    playback_id: str
+    prompt: str  # a prompt name, e.g. "greeting", "position_3"
+
+
+@dataclass(frozen=True)
+class StopPlayback:
+    playback_id: str
+
+
+@dataclass(frozen=True)
+class StartMoh:
+    pass
+
+
+@dataclass(frozen=True)
+class StopMoh:
+    pass
+
+
+@dataclass(frozen=True)
+class SetTimer:
+    name: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class CancelTimer:
+    name: str
+
+
+@dataclass(frozen=True)
+class Enqueue:
+    pass
+
+
+@dataclass(frozen=True)
+class Dequeue:
+    pass
+
+
+@dataclass(frozen=True)
+class RingSeat:
+    seat: str
+
+
+@dataclass(frozen=True)
+class CancelRing:
+    seat: str
+
+
+@dataclass(frozen=True)
+class BridgeWithSeat:
+    seat: str
+
+
+@dataclass(frozen=True)
+class HangupSeat:
+    seat: str
+
+
+@dataclass(frozen=True)
+class HangupCaller:
+    pass
+
+
+@dataclass(frozen=True)
+class PauseSeat:
+    seat: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ReleaseSeat:
+    """The seat's call is over: wrap-up, then idle. `answered` False: it never connected."""
+
+    seat: str
+    answered: bool
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    kind: str
+    at: float
+    seat: str | None = None
+    data: tuple[tuple[str, str | int | float], ...] = ()
+
+
+@dataclass(frozen=True)
+class SaveRow:
+    fields: tuple[tuple[str, str | int | float | None], ...]
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The call is over; the controller completes the row and forgets the call."""
+
+
+Action = (
+    Answer | Play | StopPlayback | StartMoh | StopMoh | SetTimer | CancelTimer | Enqueue | Dequeue | RingSeat
+    | CancelRing | BridgeWithSeat | HangupSeat | HangupCaller | PauseSeat | ReleaseSeat | LogEvent | SaveRow
+    | Finished
+)
+
+# ----------------------------------------------------------------------------- the call
+
+
+@dataclass(frozen=True)
+class Timing:
+    menu_timeout: float = 5.0
+    position_interval: float = 30.0
+
+
+@dataclass(frozen=True)
+class Call:
+    call_id: str
+    phase: Phase = Phase.NEW
+    number: str = ""
+    name: str = ""
+    arrived: float | None = None
+    answered: float | None = None
+    queued: float | None = None
+    seat_answered: float | None = None
+    ended: float | None = None
+    category: str = ""
+    seat: str = ""
+    shift: str = ""
+    playing: str = ""  # the playback in progress, "" when none
+    playback_count: int = 0
+    on_hold: bool = False  # music on hold is playing
+    seat_hung_up: bool = False
+    timing: Timing = field(default_factory=Timing)
+
+    def next_playback(self, prompt: str) -> tuple[Call, Play]:
+        count = self.playback_count + 1
+        playback_id = f"{self.call_id}-p{count}"
+        return replace(self, playing=playback_id, playback_count=count), Play(playback_id, prompt)
+
+
+def position_prompt(position: int) -> str:
+    if position <= 1:
+        return "position_next"
+    ahead = position - 1
+    return f"position_{ahead}" if ahead <= 30 else "position_many"
+
+
+def step(call: Call, event: Event) -> tuple[Call, list[Action]]:
+    """The next state of the call and what to do, for one event."""
+    if call.phase is Phase.ENDED:
+        return call, []
+    if isinstance(event, CallerHungUp):
+        return _caller_hung_up(call, event)
+    if isinstance(event, ActionFailed):
+        return _caller_hung_up(call, CallerHungUp(event.at, 0, f"failed: {event.what}"), failed=True)
+    handler = _HANDLERS.get(call.phase)
+    return handler(call, event) if handler else (call, [])
+
+
+def _new(call: Call, event: Event) -> tuple[Call, list[Action]]:
+    if not isinstance(event, Arrived):
+        return call, []
+    call = replace(call, phase=Phase.ANSWERING, number=event.number, name=event.name, arrived=event.at)
+    return call, [
+        LogEvent("ARRIVED", event.at, data=(("number", event.number), ("name", event.name))),
+        SaveRow((("caller_number", event.number), ("caller_name", event.name), ("arrived", event.at),
+                 ("recording_path", event.recording), ("state", "ivr"))),
+        Answer(),
+    ]
+
+
+def _answering(call: Call, event: Event) -> tuple[Call, list[Action]]:
+    if not isinstance(event, Answered):
+        return call, []
+    call = replace(call, phase=Phase.GREETING, answered=event.at)
+    call, play = call.next_playback("greeting")
+    return call, [LogEvent("ANSWERED", event.at), SaveRow((("answered", event.at),)), play]
+
+
+def _greeting(call: Call, event: Event) -> tuple[Call, list[Action]]:
+    if isinstance(event, PlaybackFinished) and event.playback_id == call.playing:
+        call = replace(call, phase=Phase.MENU)
+        call, play = call.next_playback("menu")
+        return call, [LogEvent("GREETING", event.at), play]
+    if isinstance(event, Digit):
+        return _menu_key(call, event)
+    return call, []
+
+
+def _menu(call: Call, event: Event) -> tuple[Call, list[Action]]:
+    if isinstance(event, PlaybackFinished) and event.playback_id == call.playing:
+        return replace(call, playing=""), [SetTimer("menu", call.timing.menu_timeout)]
+    if isinstance(event, Digit):
+        return _menu_key(call, event)
+    if isinstance(event, TimerFired) and event.name == "menu":
+        return _to_queue(call, event.at, "")
+    return call, []
+
+
+def _menu_key(call: Call, event: Digit) -> tuple[Call, list[Action]]:
+    if event.digit not in MENU_KEYS:
+        # Garbage DTMF is noted and otherwise ignored: the menu keeps waiting.
+        return call, [LogEvent("DTMF_IGNORED", event.at, data=(("digit", event.digit[:8]),))]
+    actions: list[Action] = [StopPlayback(call.playing)] if call.playing else []
+    call = replace(call, playing="")
+    new_call, more = _to_queue(call, event.at, MENU_CATEGORIES.get(event.digit, ""), key=event.digit)
+    return new_call, actions + [CancelTimer("menu")] + more
+
+
+def _to_queue(call: Call, at: float, category: str, key: str = "") -> tuple[Call, list[Action]]:
+    call = replace(call, phase=Phase.QUEUED, queued=at, category=category)
+    data: tuple[tuple[str, str | int | float], ...] = (("category", category or "none"),)
+    if key:
+        data += (("key", key),)
+    return call, [
+        LogEvent("CATEGORY" if category else "MENU_TIMEOUT" if not key else "OPERATOR", at, data=data),
+        LogEvent("ENTERQUEUE", at),
+        SaveRow((("queued", at), ("category", category or None), ("state", "queued"))),
+        Enqueue(),
+    ]
+
+
+def _queued(call: Call, event: Event) -> tuple[Call, list[Action]]:
+    if isinstance(event, Enqueued | TimerFired) and (not isinstance(event, TimerFired) or event.name == "position"):
+        position = event.position
+        actions: list[Action] = [LogEvent("POSITION", event.at, data=(("position", position),))]
+        if call.on_hold:
+            actions.append(StopMoh())
+        if call.playing:
+            actions.append(StopPlayback(call.playing))
+        call, play = replace(call, on_hold=False).next_playback(position_prompt(position))
+        return call, actions + [play, SetTimer("position", call.timing.position_interval)]
+    if isinstance(event, PlaybackFinished) and event.playback_id == call.playing:
+        return replace(call, playing="", on_hold=True), [StartMoh()]
+    if isinstance(event, SeatOffered):
+        actions = [CancelTimer("position")]
+        if call.playing:
+            actions.append(StopPlayback(call.playing))
+        if not call.on_hold:
+            actions.append(StartMoh())
+        call = replace(call, phase=Phase.RINGING, seat=event.seat, shift=event.shift, playing="", on_hold=True)
+        return call, actions + [LogEvent("RINGSEAT", event.at, seat=event.seat), RingSeat(event.seat)]
+    return call, []
+
+
+def _ringing(call: Call, event: Event) -> tuple[Call, list[Action]]:
+    if isinstance(event, SeatAnswered) and event.seat == call.seat:
+        call = replace(call, phase=Phase.TALKING, seat_answered=event.at)
+        wait = _seconds(call.queued, event.at)
+        return call, [
+            StopMoh(),
+            BridgeWithSeat(call.seat),
+            LogEvent("CONNECT", event.at, seat=call.seat, data=(("wait", wait),)),
+            SaveRow((("seat_answered", event.at), ("seat", call.seat), ("shift", call.shift),
+                     ("wait_seconds", wait), ("state", "talking"))),
+        ]
+    if isinstance(event, SeatFailed) and event.seat == call.seat:
+        no_answer = event.cause in NO_ANSWER_CAUSES
+        actions: list[Action] = [
+            LogEvent("RINGNOANSWER" if no_answer else "RINGFAILED", event.at, seat=call.seat,
+                     data=(("cause", event.cause),)),
+            PauseSeat(call.seat, "no-answer" if no_answer else "unreachable"),
+            ReleaseSeat(call.seat, answered=False),
+        ]
+        call = replace(call, phase=Phase.QUEUED, seat="", shift="")
+        return call, actions + [Enqueue()]
+    return call, []
+
+
+def _talking(call: Call, event: Event) -> tuple[Call, list[Action]]:
+    if isinstance(event, SeatHungUp) and not call.seat_hung_up:
+        call = replace(call, seat_hung_up=True)
+        return call, [LogEvent("COMPLETEAGENT", event.at, seat=call.seat), HangupCaller()]
+    return call, []
+
+
+def _seconds(start: float | None, end: float | None) -> int:
+    if start is None or end is None:
+        return 0
+    return max(0, int(end) - int(start))
+
+
+def _caller_hung_up(call: Call, event: CallerHungUp, failed: bool = False) -> tuple[Call, list[Action]]:
+    actions: list[Action] = [CancelTimer("menu"), CancelTimer("position")]
+    phase = call.phase
+    if failed:
+        outcome = Outcome.FAILED if phase in (Phase.NEW, Phase.ANSWERING) else _abandon_outcome(phase)
+    elif phase is Phase.TALKING:
+        outcome = Outcome.ANSWERED
+    elif phase in (Phase.NEW, Phase.ANSWERING) and call.answered is None and call.arrived is None:
+        outcome = Outcome.FAILED
+    else:
+        outcome = _abandon_outcome(phase)
+    if phase is Phase.QUEUED:
+        actions.append(Dequeue())
+    if phase is Phase.RINGING:
+        actions += [CancelRing(call.seat), ReleaseSeat(call.seat, answered=False)]
+    if phase is Phase.TALKING:
+        if not call.seat_hung_up:
+            actions += [LogEvent("COMPLETECALLER", event.at, seat=call.seat), HangupSeat(call.seat)]
+        actions.append(ReleaseSeat(call.seat, answered=True))
+    if failed:
+        actions.append(HangupCaller())
+    ended = event.at
+    talk = _seconds(call.seat_answered, ended) if outcome is Outcome.ANSWERED else 0
+    wait_end = call.seat_answered if outcome is Outcome.ANSWERED else ended
+    wait = _seconds(call.queued, wait_end) if call.queued is not None else 0
+    kind = "HANGUP" if outcome is Outcome.ANSWERED else "FAILED" if outcome is Outcome.FAILED else "ABANDON"
+    actions += [
+        LogEvent(kind, ended, seat=call.seat or None,
+                 data=(("outcome", str(outcome)), ("phase", str(phase)), ("cause", event.cause))),
+        SaveRow((
+            ("ended", ended), ("outcome", str(outcome)), ("hangup_cause", f"{event.cause} {event.cause_text}"),
+            ("wait_seconds", wait), ("talk_seconds", talk),
+            ("total_seconds", _seconds(call.arrived if call.arrived is not None else ended, ended)),
+            ("state", "done"),
+        )),
+        Finished(),
+    ]
+    return replace(call, phase=Phase.ENDED, ended=ended, playing=""), actions
+
+
+def _abandon_outcome(phase: Phase) -> Outcome:
+    if phase is Phase.QUEUED:
+        return Outcome.ABANDONED_QUEUE
+    if phase is Phase.RINGING:
+        return Outcome.ABANDONED_RINGING
+    return Outcome.ABANDONED_IVR
+
+
+_HANDLERS = {
+    Phase.NEW: _new,
+    Phase.ANSWERING: _answering,
+    Phase.GREETING: _greeting,
+    Phase.MENU: _menu,
+    Phase.QUEUED: _queued,
+    Phase.RINGING: _ringing,
+    Phase.TALKING: _talking,
+}

@@ -1,0 +1,535 @@
+"""The thin runner: ARI events in, `calls.step` in the middle, ARI requests and store
+writes out.
+
+One asyncio task per call consumes that call's events in order, so a slow ARI request
+for one caller never stalls the event reader or any other call. The queue and the
+seats are shared; every decision about them (`_dispatch`) runs synchronously on the
+event loop, between awaits, so two calls can never take the same seat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from callcenter import calls as c
+from callcenter.ari import AriClient, AriError, AriNotFound
+from callcenter.clock import iso_local, local, parse_ari_time
+from callcenter.pbx import INSTANCE_MOUNT
+from callcenter.queue import CallQueue, Waiting, assign
+from callcenter.recordings import recording_seconds_when_closed
+from callcenter.seats import Roster, Seat, SeatState, load_roster, longest_idle
+from callcenter.settings import SEAT_NAMES, Settings
+from callcenter.store import Store
+
+log = logging.getLogger(__name__)
+
+# Row fields that hold epoch seconds in the state machine and ISO local times in the store.
+TIME_FIELDS = ("arrived", "answered", "queued", "seat_answered", "ended")
+# Seats are polled from the store for supervisor commands (`hotline seats pause ...`).
+SEAT_POLL_SECONDS = 1.0
+
+
+@dataclass
+class CallRuntime:
+    call: c.Call
+    seq: int
+    inbox: asyncio.Queue[c.Event] = field(default_factory=asyncio.Queue)
+    timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
+    task: asyncio.Task[None] | None = None
+    behind: bool = False
+    bridge_id: str = ""
+
+
+@dataclass
+class SeatLeg:
+    """The channel ringing (then talking to) a seat on behalf of a call."""
+
+    call_id: str
+    seat: str
+    channel_id: str
+    answered: bool = False
+
+
+class Controller:
+    def __init__(
+        self,
+        settings: Settings,
+        ari: AriClient,
+        store: Store,
+        roster: Roster | None = None,
+        shift_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.ari = ari
+        self.store = store
+        self.zone = settings.zone
+        self.roster = roster or load_roster(settings.paths.roster)
+        # Which shift is on duty is read from this clock (tests move it); call times are Asterisk's.
+        self.shift_clock = shift_clock
+        self.timing = c.Timing(settings.callflow.menu_timeout, settings.callflow.position_interval)
+        self.calls: dict[str, CallRuntime] = {}
+        self.queue = CallQueue()
+        self.seats: dict[str, Seat] = {name: Seat(name, idle_since=0.0) for name in SEAT_NAMES}
+        self.legs: dict[str, SeatLeg] = {}  # by seat channel id
+        self.hangup_causes: dict[str, tuple[int, str]] = {}
+        self._next_seq = 1
+        self._background: set[asyncio.Task[Any]] = set()
+        self._wrapups: dict[str, asyncio.TimerHandle] = {}
+        self._seat_poller: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        self._next_seq = await self.store.next_queue_seq()
+        await self._load_seat_rows()
+        self._seat_poller = asyncio.create_task(self._poll_seats(), name="seat-poller")
+
+    async def stop(self) -> None:
+        if self._seat_poller is not None:
+            self._seat_poller.cancel()
+        for runtime in list(self.calls.values()):
+            if runtime.task is not None:
+                runtime.task.cancel()
+        for handle in self._wrapups.values():
+            handle.cancel()
+        tasks = [t for t in [self._seat_poller, *(r.task for r in self.calls.values())] if t is not None]
+        await asyncio.gather(*tasks, *self._background, return_exceptions=True)
+        await self.store.flush()
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # ------------------------------------------------------------------ ARI events in
+
+    def on_event(self, event: Mapping[str, Any]) -> None:
+        """Route one ARI event; never blocks (called by the event reader)."""
+        kind = event.get("type", "")
+        try:
+            at = parse_ari_time(str(event["timestamp"]))
+        except (KeyError, ValueError):
+            at = time.time()
+        channel = event.get("channel") or {}
+        channel_id = str(channel.get("id", ""))
+        if kind == "StasisStart":
+            args = event.get("args") or []
+            if args and args[0] == "seat":
+                leg = self.legs.get(channel_id)
+                if leg is None:
+                    self._spawn(self._hangup_quietly(channel_id), "stray-seat-hangup")
+                else:
+                    leg.answered = True
+                    self._deliver(leg.call_id, c.SeatAnswered(at, leg.seat))
+            elif channel_id not in self.calls and channel_id not in self.legs:
+                self._new_call(channel, at)
+        elif kind == "ChannelStateChange" and channel.get("state") == "Up" and channel_id in self.calls:
+            self._deliver(channel_id, c.Answered(at))
+        elif kind == "PlaybackFinished":
+            playback = event.get("playback") or {}
+            target = str(playback.get("target_uri", ""))
+            if target.startswith("channel:"):
+                self._deliver(target[len("channel:"):], c.PlaybackFinished(at, str(playback.get("id", ""))))
+        elif kind == "PlaybackStarted":
+            # Proof that the caller heard a prompt: Asterisk's own playback events, kept per call.
+            playback = event.get("playback") or {}
+            target = str(playback.get("target_uri", ""))
+            if target.startswith("channel:") and target[len("channel:"):] in self.calls:
+                media = str(playback.get("media_uri", "")).rsplit("/", 1)[-1]
+                self.store.put_event(target[len("channel:"):], "PLAYBACK", at, iso_local(at, self.zone),
+                                     data={"prompt": media, "playback": str(playback.get("id", ""))})
+        elif kind == "ChannelDtmfReceived":
+            self._deliver(channel_id, c.Digit(at, str(event.get("digit", ""))))
+        elif kind == "ChannelHangupRequest":
+            self.hangup_causes[channel_id] = (int(event.get("cause", 16) or 16), "")
+        elif kind in ("StasisEnd", "ChannelDestroyed"):
+            self._channel_gone(channel_id, event, at)
+
+    def _channel_gone(self, channel_id: str, event: Mapping[str, Any], at: float) -> None:
+        cause, text = self.hangup_causes.pop(channel_id, (16, "Normal Clearing"))
+        if "cause" in event:
+            cause, text = int(event.get("cause") or 0), str(event.get("cause_txt", ""))
+        if channel_id in self.calls:
+            self._deliver(channel_id, c.CallerHungUp(at, cause, text or "Normal Clearing"))
+        leg = self.legs.get(channel_id)
+        if leg is not None:
+            del self.legs[channel_id]
+            self._deliver(leg.call_id, c.SeatHungUp(at, cause) if leg.answered else c.SeatFailed(at, leg.seat, cause))
+
+    def _deliver(self, call_id: str, event: c.Event) -> None:
+        runtime = self.calls.get(call_id)
+        if runtime is not None:
+            runtime.inbox.put_nowait(event)
+
+    def _new_call(self, channel: Mapping[str, Any], at: float, seq: int | None = None) -> CallRuntime:
+        call_id = str(channel["id"])
+        caller = channel.get("caller") or {}
+        variables = channel.get("channelvars") or {}
+        runtime = CallRuntime(c.Call(call_id, timing=self.timing), seq if seq is not None else self._take_seq())
+        self.calls[call_id] = runtime
+        runtime.task = asyncio.create_task(self._run_call(runtime), name=f"call-{call_id}")
+        recording = self._host_recording(str(variables.get("HOTLINE_RECORDING") or ""))
+        runtime.inbox.put_nowait(c.Arrived(at, str(caller.get("number", "")), str(caller.get("name", "")), recording))
+        self.store.put_call(call_id, queue_seq=runtime.seq, arrived_epoch=at)
+        return runtime
+
+    def _take_seq(self) -> int:
+        seq = self._next_seq
+        self._next_seq += 1
+        return seq
+
+    def _host_recording(self, inside: str) -> str:
+        if not inside:
+            return ""
+        # Asterisk writes inside its root; the host sees the same file in recordings_dir.
+        return str(self.settings.paths.recordings_dir / PurePosixPath(inside).name)
+
+    # ------------------------------------------------------------------ per-call task
+
+    async def _run_call(self, runtime: CallRuntime) -> None:
+        try:
+            while runtime.call.phase is not c.Phase.ENDED:
+                event = await runtime.inbox.get()
+                runtime.call, actions = c.step(runtime.call, event)
+                for action in actions:
+                    await self._perform(runtime, action)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("call %s: controller error", runtime.call.call_id)
+        finally:
+            for handle in runtime.timers.values():
+                handle.cancel()
+            if runtime.call.phase is c.Phase.ENDED:
+                self.calls.pop(runtime.call.call_id, None)
+                self.queue.remove(runtime.call.call_id)
+
+    def _media(self, prompt: str) -> str:
+        return f"sound:{INSTANCE_MOUNT}/sounds/{prompt}"
+
+    async def _perform(self, runtime: CallRuntime, action: c.Action) -> None:  # noqa: C901 - one branch per action
+        call = runtime.call
+        call_id = call.call_id
+        now = time.time()
+        try:
+            if isinstance(action, c.Answer):
+                try:
+                    await self.ari.answer(call_id)
+                except AriNotFound:
+                    pass
+                except AriError as exc:
+                    self._deliver(call_id, c.ActionFailed(now, f"answer: {exc}"))
+            elif isinstance(action, c.Play):
+                await self.ari.play(call_id, [self._media(action.prompt)], action.playback_id)
+            elif isinstance(action, c.StopPlayback):
+                await self.ari.stop_playback(action.playback_id)
+            elif isinstance(action, c.StartMoh):
+                await self.ari.start_moh(call_id)
+            elif isinstance(action, c.StopMoh):
+                await self.ari.stop_moh(call_id)
+            elif isinstance(action, c.SetTimer):
+                self._set_timer(runtime, action.name, action.seconds)
+            elif isinstance(action, c.CancelTimer):
+                handle = runtime.timers.pop(action.name, None)
+                if handle is not None:
+                    handle.cancel()
+            elif isinstance(action, c.Enqueue):
+                self.queue.add(Waiting(call_id, runtime.seq, runtime.behind))
+                runtime.inbox.put_nowait(c.Enqueued(now, self.queue.position(call_id)))
+                self._dispatch()
+            elif isinstance(action, c.Dequeue):
+                self.queue.remove(call_id)
+            elif isinstance(action, c.RingSeat):
+                await self._ring(runtime, action.seat)
+            elif isinstance(action, c.CancelRing):
+                for leg in [leg for leg in self.legs.values() if leg.call_id == call_id]:
+                    await self._hangup_quietly(leg.channel_id)
+            elif isinstance(action, c.BridgeWithSeat):
+                await self._bridge(runtime, action.seat)
+            elif isinstance(action, c.HangupSeat):
+                for leg in [leg for leg in self.legs.values() if leg.call_id == call_id]:
+                    self.legs.pop(leg.channel_id, None)
+                    await self._hangup_quietly(leg.channel_id)
+            elif isinstance(action, c.HangupCaller):
+                await self._hangup_quietly(call_id)
+            elif isinstance(action, c.PauseSeat):
+                self._pause(action.seat, action.reason)
+            elif isinstance(action, c.ReleaseSeat):
+                self._release(action.seat, action.answered)
+            elif isinstance(action, c.LogEvent):
+                self.store.put_event(call_id, action.kind, action.at, iso_local(action.at, self.zone),
+                                     seat=action.seat, data=dict(action.data))
+            elif isinstance(action, c.SaveRow):
+                self.store.put_call(call_id, **self._row_fields(dict(action.fields)))
+            elif isinstance(action, c.Finished):
+                await self._finish(runtime)
+        except AriNotFound:
+            pass  # the channel or playback is already gone; its hang-up event follows
+        except AriError as exc:
+            log.warning("call %s: %s failed: %s", call_id, type(action).__name__, exc)
+
+    def _row_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
+        for key in TIME_FIELDS:
+            if isinstance(fields.get(key), float | int):
+                fields[key] = iso_local(float(fields[key]), self.zone)
+        return fields
+
+    def _set_timer(self, runtime: CallRuntime, name: str, seconds: float) -> None:
+        old = runtime.timers.pop(name, None)
+        if old is not None:
+            old.cancel()
+
+        def fire() -> None:
+            runtime.timers.pop(name, None)
+            position = self.queue.position(runtime.call.call_id)
+            runtime.inbox.put_nowait(c.TimerFired(time.time(), name, position))
+
+        runtime.timers[name] = asyncio.get_running_loop().call_later(seconds, fire)
+
+    async def _hangup_quietly(self, channel_id: str) -> None:
+        try:
+            await self.ari.hangup(channel_id)
+        except AriError:
+            pass
+
+    async def _ring(self, runtime: CallRuntime, seat: str) -> None:
+        call = runtime.call
+        channel_id = f"{call.call_id}-{seat}-{uuid.uuid4().hex[:8]}"
+        leg = SeatLeg(call.call_id, seat, channel_id)
+        self.legs[channel_id] = leg
+        caller_id = f'"{_callerid_safe(call.name)}" <{_callerid_safe(call.number)}>'
+        try:
+            await self.ari.originate(
+                f"PJSIP/{seat}", channel_id, app_args=f"seat,{call.call_id}", caller_id=caller_id,
+                timeout=int(self.settings.callflow.ring_timeout), originator=call.call_id,
+            )
+        except AriError as exc:
+            log.warning("call %s: ringing %s failed: %s", call.call_id, seat, exc)
+            if self.legs.pop(channel_id, None) is not None:
+                self._deliver(call.call_id, c.SeatFailed(time.time(), seat, -1))
+
+    async def _bridge(self, runtime: CallRuntime, seat: str) -> None:
+        call_id = runtime.call.call_id
+        leg = next((leg for leg in self.legs.values() if leg.call_id == call_id and leg.seat == seat), None)
+        if leg is None:
+            return
+        runtime.bridge_id = f"bridge-{call_id}"
+        await self.ari.create_bridge(runtime.bridge_id, name=f"hotline {call_id} {seat}")
+        await self.ari.add_to_bridge(runtime.bridge_id, [call_id, leg.channel_id])
+
+    async def _finish(self, runtime: CallRuntime) -> None:
+        call = runtime.call
+        if runtime.bridge_id:
+            try:
+                await self.ari.destroy_bridge(runtime.bridge_id)
+            except AriError:
+                pass
+        self.queue.remove(call.call_id)
+        self._spawn(self._measure_recording(call.call_id), f"recording-{call.call_id}")
+
+    async def _measure_recording(self, call_id: str) -> None:
+        row = await self.store.get_call(call_id)
+        path = str((row or {}).get("recording_path") or "")
+        if not path:
+            return
+        seconds = await asyncio.to_thread(recording_seconds_when_closed, Path(path))
+        if seconds is not None:
+            self.store.put_call(call_id, recording_seconds=round(seconds, 2))
+            self.store.put_event(call_id, "RECORDING", time.time(), iso_local(time.time(), self.zone),
+                                 data={"path": path, "seconds": round(seconds, 2)})
+
+    # ------------------------------------------------------------------ seats
+
+    def _moment(self) -> datetime:
+        return local(self.shift_clock(), self.zone)
+
+    def _dispatch(self) -> None:
+        """Offer the callers at the head of the line to the free seats (longest idle first)."""
+        moment = self._moment()
+        free = longest_idle(self.seats, self.roster, moment)
+        if not free or not len(self.queue):
+            return
+        now = time.time()
+        for call_id, seat in assign(self.queue.ordered(), free):
+            self.queue.remove(call_id)
+            self._set_seat(seat, self.seats[seat].moved(SeatState.RINGING, now))
+            shift = self.roster.shift_of(seat, moment) or ""
+            self._deliver(call_id, c.SeatOffered(now, seat, shift))
+
+    def _set_seat(self, name: str, seat: Seat) -> None:
+        self.seats[name] = seat
+        self._spawn(self.store.update_seat(
+            name, state=str(seat.state), state_since=iso_local(seat.since, self.zone), state_since_epoch=seat.since,
+            registered=int(seat.registered), last_call_end_epoch=seat.idle_since,
+        ), f"seat-{name}")
+
+    def _pause(self, name: str, reason: str) -> None:
+        self.seats[name] = replace(self.seats[name], paused=True, pause_reason=reason)
+        self._spawn(self.store.update_seat(name, paused=1, pause_reason=reason), f"pause-{name}")
+
+    def _release(self, name: str, answered: bool) -> None:
+        now = time.time()
+        seat = self.seats[name]
+        wrapup = self.settings.callflow.wrapup_seconds
+        if answered and wrapup > 0:
+            self._set_seat(name, seat.moved(SeatState.WRAPUP, now))
+
+            def end_wrapup() -> None:
+                self._wrapups.pop(name, None)
+                if self.seats[name].state is SeatState.WRAPUP:
+                    self._set_seat(name, self.seats[name].moved(SeatState.IDLE, time.time()))
+                    self._dispatch()
+
+            self._wrapups[name] = asyncio.get_running_loop().call_later(wrapup, end_wrapup)
+        else:
+            # A seat that never connected keeps its place in the longest-idle order.
+            idle_since = seat.idle_since if not answered else now
+            self._set_seat(name, replace(seat, state=SeatState.IDLE, since=now, idle_since=idle_since))
+        self._dispatch()
+
+    def _registration(self, name: str, online: bool) -> None:
+        if name in self.seats and self.seats[name].registered != online:
+            self._set_seat(name, replace(self.seats[name], registered=online))
+            self._dispatch()
+
+    async def refresh_registrations(self) -> None:
+        endpoints = await self.ari.request("GET", "/endpoints/PJSIP")
+        for endpoint in endpoints or []:
+            self._registration(str(endpoint.get("resource", "")), endpoint.get("state") == "online")
+
+    async def _load_seat_rows(self) -> bool:
+        rows = await self.store.seat_rows()
+        changed = False
+        for name, row in rows.items():
+            if name not in self.seats:
+                continue
+            seat = self.seats[name]
+            logged = row.get("logged_in")
+            updated = replace(
+                seat,
+                logged_in=None if logged is None else bool(logged),
+                paused=bool(row.get("paused") or 0),
+                pause_reason=str(row.get("pause_reason") or ""),
+            )
+            if seat.idle_since == 0.0 and row.get("last_call_end_epoch"):
+                updated = replace(updated, idle_since=float(str(row["last_call_end_epoch"])))
+            if updated != seat:
+                self.seats[name] = updated
+                changed = True
+        return changed
+
+    async def _poll_seats(self) -> None:
+        # Registrations are polled rather than subscribed to: an ARI subscription to
+        # endpoint:PJSIP also delivers every channel event of those endpoints a second time.
+        while True:
+            await asyncio.sleep(SEAT_POLL_SECONDS)
+            try:
+                await self.refresh_registrations()
+            except AriError as exc:
+                log.warning("reading seat registrations failed: %s", exc)
+            try:
+                if await self._load_seat_rows():
+                    self._dispatch()
+            except Exception:
+                log.exception("reading seat commands failed")
+
+    # ------------------------------------------------------------------ re-adoption
+
+    async def adopt(self) -> None:
+        """After (re)connecting: take over the calls still in Stasis, in their queue order,
+        and complete the rows of calls that ended while the controller was away."""
+        await self.refresh_registrations()
+        channels = {str(ch["id"]): ch for ch in await self.ari.list_channels()}
+        bridges = await self.ari.list_bridges()
+        in_bridge = {str(ch_id): str(b["id"]) for b in bridges for ch_id in b.get("channels", [])}
+        rows = await self.store.open_calls()
+        known_rows = {str(row["call_id"]) for row in rows}
+        now = time.time()
+        for row in rows:
+            call_id = str(row["call_id"])
+            if call_id in self.calls:
+                continue
+            channel = channels.get(call_id)
+            if channel is None or not _in_our_app(channel, self.settings.asterisk.app):
+                self._complete_lost(row, now)
+                continue
+            self._readopt(row, channel, channels, in_bridge, now)
+        # Seat legs that no adopted call owns are hung up: their callers go back in line.
+        for channel_id, channel in channels.items():
+            args = str((channel.get("dialplan") or {}).get("app_data", ""))
+            if channel_id not in self.calls and channel_id not in self.legs and channel_id not in known_rows:
+                if _in_our_app(channel, self.settings.asterisk.app) and ",seat," not in f",{args},":
+                    self._new_call(channel, parse_ari_time(str(channel.get("creationtime", ""))) or now)
+                elif ",seat," in f",{args},":
+                    await self._hangup_quietly(channel_id)
+        self._dispatch()
+
+    def _complete_lost(self, row: Mapping[str, Any], now: float) -> None:
+        state = str(row.get("state") or "ivr")
+        outcome = {"talking": "answered", "queued": "abandoned_queue", "ringing": "abandoned_ringing"}.get(
+            state, "abandoned_ivr")
+        call_id = str(row["call_id"])
+        self.store.put_call(call_id, ended=iso_local(now, self.zone), outcome=outcome, state="done",
+                            hangup_cause="lost while the controller was down")
+        self.store.put_event(call_id, "LOST", now, iso_local(now, self.zone), data={"state": state})
+        self._spawn(self._measure_recording(call_id), f"recording-{call_id}")
+
+    def _readopt(self, row: Mapping[str, Any], channel: Mapping[str, Any], channels: Mapping[str, Any],
+                 in_bridge: Mapping[str, str], now: float) -> None:
+        call_id = str(row["call_id"])
+        state = str(row.get("state") or "ivr")
+        times = {key: _epoch(row.get(key)) for key in TIME_FIELDS}
+        call = c.Call(
+            call_id, phase=c.Phase.QUEUED, number=str(row.get("caller_number") or ""),
+            name=str(row.get("caller_name") or ""), arrived=times["arrived"], answered=times["answered"] or now,
+            queued=times["queued"] or now, category=str(row.get("category") or ""), timing=self.timing,
+        )
+        seq = int(row.get("queue_seq") or self._take_seq())
+        runtime = CallRuntime(call, seq)
+        self.calls[call_id] = runtime
+        self.store.put_event(call_id, "READOPTED", now, iso_local(now, self.zone), data={"state": state})
+        bridge_id = in_bridge.get(call_id)
+        seat = str(row.get("seat") or "")
+        seat_channel = next((ch for ch, b in in_bridge.items() if b == bridge_id and ch != call_id), None)
+        if state == "talking" and bridge_id and seat and seat_channel is not None and seat_channel in channels:
+            runtime.call = replace(call, phase=c.Phase.TALKING, seat=seat, shift=str(row.get("shift") or ""),
+                                   seat_answered=times["seat_answered"] or now)
+            runtime.bridge_id = bridge_id
+            self.legs[seat_channel] = SeatLeg(call_id, seat, seat_channel, answered=True)
+            self._set_seat(seat, self.seats[seat].moved(SeatState.TALKING, now))
+        else:
+            if state != "queued":
+                self.store.put_call(call_id, queued=iso_local(now, self.zone), state="queued")
+            self.queue.add(Waiting(call_id, seq, runtime.behind))
+            runtime.inbox.put_nowait(c.Enqueued(now, self.queue.position(call_id)))
+        if seq >= self._next_seq:
+            self._next_seq = seq + 1
+        runtime.task = asyncio.create_task(self._run_call(runtime), name=f"call-{call_id}")
+
+
+def _in_our_app(channel: Mapping[str, Any], app: str) -> bool:
+    dialplan = channel.get("dialplan") or {}
+    return str(dialplan.get("app_name", "")).lower() == "stasis" and str(dialplan.get("app_data", "")).split(",")[0] == app
+
+
+def _epoch(value: object) -> float | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        return None
+
+
+def _callerid_safe(text: str) -> str:
+    # The caller's number is shown on the operator's phone: no quotes or angle brackets
+    # from a hostile caller id may break the header Asterisk builds from it.
+    return "".join(ch for ch in text if ch.isprintable() and ch not in '"<>\\')[:64]

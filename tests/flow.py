@@ -1,0 +1,74 @@
+"""Fixtures' helpers for call-flow tests: the controller in-process against the session's
+real Asterisk, with the shift clock set where a test wants it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from callcenter.app import controller_running
+from callcenter.controller import Controller
+from callcenter.settings import Settings
+from tests.harness import settings_for
+
+
+@dataclass
+class ShiftClock:
+    """Epoch seconds whose local time of day is `hh:mm` (today), ticking from there."""
+
+    zone_settings: Settings
+    hhmm: str = "03:00"
+
+    def __post_init__(self) -> None:
+        self._base = time.time()
+
+    def __call__(self) -> float:
+        zone = self.zone_settings.zone
+        hour, minute = (int(x) for x in self.hhmm.split(":"))
+        today = datetime.now(zone).replace(hour=hour, minute=minute, second=0, microsecond=0)
+        return today.timestamp() + (time.time() - self._base)
+
+
+@dataclass
+class Hotline:
+    settings: Settings
+    controller: Controller
+    clock: ShiftClock
+    workdir: Path
+
+    async def wait_until(self, predicate: Any, timeout: float = 30.0, what: str = "condition") -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if await predicate():
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+    async def seat_registered(self, seat: str, timeout: float = 10.0) -> None:
+        async def registered() -> bool:
+            return self.controller.seats[seat].registered
+
+        await self.wait_until(registered, timeout, f"{seat} to register")
+
+    async def rows(self) -> list[dict[str, Any]]:
+        await self.controller.store.flush()
+        return [dict(row) for row in await self.controller.store.list_calls(limit=1000)]
+
+    async def events(self, call_id: str) -> list[dict[str, Any]]:
+        await self.controller.store.flush()
+        return [dict(e) for e in await self.controller.store.call_events(call_id)]
+
+
+@asynccontextmanager
+async def hotline_for(env: dict[str, str], workdir: Path, hhmm: str = "03:00",
+                      **overrides: str) -> AsyncIterator[Hotline]:
+    settings = settings_for(env | {"HOTLINE_PATHS_DATABASE": str(workdir / "hotline.db")} | overrides)
+    clock = ShiftClock(settings, hhmm)
+    async with controller_running(settings, shift_clock=clock) as controller:
+        yield Hotline(settings, controller, clock, workdir)
