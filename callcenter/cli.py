@@ -48,6 +48,93 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _controller(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
+
+    from callcenter.app import serve_controller
+
+    asyncio.run(serve_controller(settings))
+    return 0
+
+
+def _prompts_build(settings: Settings, args: argparse.Namespace) -> int:
+    from callcenter.prompts import cli_build
+
+    return cli_build(settings, args)
+
+
+def _parse_since(text: str, settings: Settings) -> float:
+    from datetime import datetime, timedelta
+
+    from callcenter.errors import HotlineError
+
+    now = datetime.now(settings.zone)
+    if text == "today":
+        return now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    units = {"m": 60, "h": 3600, "d": 86400}
+    if text[:-1].isdigit() and text[-1:] in units:
+        return (now - timedelta(seconds=int(text[:-1]) * units[text[-1]])).timestamp()
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise HotlineError(f"--since {text!r}: use today, 30m, 12h, 7d, 2026-11-28 or 2026-11-28T08:00") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=settings.zone)
+    return moment.timestamp()
+
+
+def _calls(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
+
+    from callcenter.store import Store, calls_json, format_calls_table
+
+    since = _parse_since(args.since, settings) if args.since else None
+
+    async def run() -> list[dict[str, object]]:
+        async with Store(settings.paths.database) as store:
+            return [dict(r) for r in await store.list_calls(since_epoch=since, number=args.number, limit=args.limit)]
+
+    rows = asyncio.run(run())
+    print(calls_json(rows) if args.json else format_calls_table(rows))
+    return 0
+
+
+def _seats(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
+    from datetime import datetime
+
+    from callcenter.errors import HotlineError
+    from callcenter.seats import format_seats_table, load_roster
+    from callcenter.settings import SEAT_NAMES
+    from callcenter.store import Store
+
+    roster = load_roster(settings.paths.roster)
+    action = args.seat_action or "list"
+    if action != "list":
+        if args.seat not in SEAT_NAMES:
+            raise HotlineError(f"unknown seat {args.seat!r}: the seats are {', '.join(SEAT_NAMES)}")
+    actions: dict[str, dict[str, object]] = {
+        "login": {"logged_in": 1}, "logout": {"logged_in": 0}, "roster": {"logged_in": None},
+        "pause": {"paused": 1, "pause_reason": getattr(args, "reason", "") or "break"},
+        "unpause": {"paused": 0, "pause_reason": ""},
+    }
+    changes = actions.get(action, {})
+
+    async def run() -> tuple[dict[str, dict[str, object]], dict[str, int]]:
+        async with Store(settings.paths.database) as store:
+            if changes:
+                await store.update_seat(args.seat, **changes)
+            midnight = datetime.now(settings.zone).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+            rows = {k: dict(v) for k, v in (await store.seat_rows()).items()}
+            return rows, await store.calls_per_seat_since(midnight)
+
+    rows, today = asyncio.run(run())
+    if action != "list":
+        print(f"{args.seat}: {action}" + (f" ({changes.get('pause_reason')})" if action == "pause" else ""))
+    print(format_seats_table(roster, rows, today, settings.zone))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hotline", description="The 12345 citizen hotline call-centre engine on Asterisk."
@@ -57,6 +144,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("up", help="provision if needed, start Asterisk and the controller; Ctrl-C stops").set_defaults(
         handler=_up)
+
+    commands.add_parser("controller", help="run only the ARI controller against a running Asterisk").set_defaults(
+        handler=_controller)
+
+    calls = commands.add_parser("calls", help="list calls, newest first")
+    calls.add_argument("--since", help="today, 30m, 12h, 7d, or a date/time like 2026-11-28T08:00")
+    calls.add_argument("--number", help="only calls from this caller number")
+    calls.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    calls.add_argument("--json", action="store_true", help="JSON instead of a table")
+    calls.set_defaults(handler=_calls)
+
+    seats = commands.add_parser("seats", help="the six seats: table, login, logout, pause, unpause")
+    seats.set_defaults(handler=_seats, seat_action=None)
+    seat_actions = seats.add_subparsers(dest="seat_action", metavar="ACTION")
+    for name, text in (("login", "take calls even off shift"), ("logout", "take no calls, even on shift"),
+                       ("roster", "follow the roster again"), ("unpause", "take calls again")):
+        sub = seat_actions.add_parser(name, help=text)
+        sub.add_argument("seat")
+    pause = seat_actions.add_parser("pause", help="stop offering calls to a seat")
+    pause.add_argument("seat")
+    pause.add_argument("--reason", default="break", help="why (default: break)")
+    seat_actions.add_parser("list", help="the table (default)")
+
+    prompts = commands.add_parser("prompts", help="the IVR prompts")
+    prompt_actions = prompts.add_subparsers(dest="prompts_action", required=True, metavar="ACTION")
+    prompt_actions.add_parser("build", help="build the prompts from ivr/prompts.toml (TTS, cached)").set_defaults(
+        handler=_prompts_build)
 
     pbx_parser = commands.add_parser("pbx", help="the Asterisk runtime: provision, start, stop, status, cli")
     pbx_commands = pbx_parser.add_subparsers(dest="pbx_command", required=True, metavar="ACTION")
@@ -87,6 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `hotline calls | head`
+        return 0
 
 
 if __name__ == "__main__":

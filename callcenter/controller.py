@@ -517,7 +517,8 @@ class Controller:
 
 def _in_our_app(channel: Mapping[str, Any], app: str) -> bool:
     dialplan = channel.get("dialplan") or {}
-    return str(dialplan.get("app_name", "")).lower() == "stasis" and str(dialplan.get("app_data", "")).split(",")[0] == app
+    app_data = str(dialplan.get("app_data", ""))
+    return str(dialplan.get("app_name", "")).lower() == "stasis" and app_data.split(",")[0] == app
 
 
 def _epoch(value: object) -> float | None:

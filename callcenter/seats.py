@@ -134,3 +134,32 @@ def longest_idle(seats: Mapping[str, Seat], roster: Roster, moment: datetime) ->
     """Available seats, the one idle longest first (ties by seat name, for determinism)."""
     free = [seat for seat in seats.values() if seat.available(roster, moment)]
     return [seat.name for seat in sorted(free, key=lambda s: (s.idle_since, s.name))]
+
+
+def format_seats_table(
+    roster: Roster,
+    rows: Mapping[str, Mapping[str, object]],
+    calls_today: Mapping[str, int],
+    zone: object,
+    now: datetime | None = None,
+) -> str:
+    """`hotline seats`: seat, shift, registered, state, since, calls today."""
+    from zoneinfo import ZoneInfo
+
+    assert isinstance(zone, ZoneInfo)
+    moment = now or datetime.now(zone)
+    lines = [f"{'seat':<6} {'shift':<8} {'on shift':<8} {'registered':<10} {'state':<22} {'since':<19} calls today"]
+    for name in SEAT_NAMES:
+        row = rows.get(name, {})
+        state = str(row.get("state") or "offline")
+        if row.get("paused"):
+            state = f"paused ({row.get('pause_reason') or 'no reason'})"
+        logged = row.get("logged_in")
+        on_shift = roster.on_shift(name, moment)
+        working = "login" if logged == 1 else "logout" if logged == 0 else ("yes" if on_shift else "no")
+        since = str(row.get("state_since") or "")[:19].replace("T", " ")
+        lines.append(
+            f"{name:<6} {roster.shift_of(name, moment) or '-':<8} {working:<8} "
+            f"{'yes' if row.get('registered') else 'no':<10} {state[:22]:<22} {since:<19} {calls_today.get(name, 0)}"
+        )
+    return "\n".join(lines)

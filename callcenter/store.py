@@ -188,13 +188,13 @@ def _clean_text(value: str) -> str:
     return _SURROGATE.sub("\ufffd", value)
 
 
-def iso_second(value: str) -> datetime:
-    """Parse an ISO-8601 time with offset (Asterisk's "2026-11-28T21:35:12.345+0800"
-    too); raise ValueError for a time without offset."""
+def iso_second(value: str) -> str:
+    """An ISO-8601 time with offset (Asterisk's "2026-11-28T21:35:12.345+0800" too) as
+    "2026-11-28T21:35:12+08:00", cut to the second; ValueError without an offset."""
     parsed = datetime.fromisoformat(value)
     if parsed.tzinfo is None:
         raise ValueError(f"time {value!r} has no UTC offset")
-    return parsed
+    return parsed.replace(microsecond=0).isoformat()
 
 
 def _checked(table: str, columns: Mapping[str, str], fields: Mapping[str, object]) -> dict[str, object]:
@@ -213,7 +213,7 @@ def _checked(table: str, columns: Mapping[str, str], fields: Mapping[str, object
         elif kind == _TIME:
             if not isinstance(value, str):
                 raise TypeError(f"{table}.{name} must be an ISO-8601 str or None, not {type(value).__name__}")
-            out[name] = iso_second(value).replace(microsecond=0).isoformat()
+            out[name] = iso_second(value)
         elif kind == _INT:
             if not isinstance(value, int):
                 raise TypeError(f"{table}.{name} must be int or None, not {type(value).__name__}")
@@ -303,7 +303,7 @@ class Store:
         """Append one step of a call (like a queue_log line), timed by Asterisk."""
         row: dict[str, object] = {
             "call_id": _clean_text(call_id),
-            "at": iso_second(at).replace(microsecond=0).isoformat(),
+            "at": iso_second(at),
             "at_epoch": float(at_epoch),
             "kind": _clean_text(kind),
             "seat": None if seat is None else _clean_text(seat),

@@ -112,30 +112,37 @@ class SeatPhone:
     """A SIPp process that registers as a seat and answers (or never answers) its calls."""
 
     def __init__(self, settings: Settings, seat: str, workdir: Path, answers: bool = True,
-                 answer_after_ms: int = 300) -> None:
+                 answer_after_ms: int = 300, hangs_up_after_ms: int | None = None) -> None:
         self.settings = settings
         self.seat = seat
         self.log = workdir / f"{seat}-{os.getpid()}-{random.randrange(10**6)}.log"
         self.answers = answers
         self.answer_after_ms = answer_after_ms
+        self.hangs_up_after_ms = hangs_up_after_ms
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> SeatPhone:
         password = self.settings.credentials().seat_passwords[self.seat]
         ooc = "seat_answers.xml" if self.answers else "seat_never_answers.xml"
+        extra: list[str] = ["-set", "answer_after", str(self.answer_after_ms)] if self.answers else []
+        if self.answers and self.hangs_up_after_ms is not None:
+            ooc = "seat_answers_then_hangs_up.xml"
+            extra += ["-set", "talk", str(self.hangs_up_after_ms)]
         argv = [
             "sipp", f"{LOOPBACK}:{self.settings.asterisk.sip_port}", "-sf", str(SIPP_DIR / "seat_phone.xml"),
             "-oocsf", str(SIPP_DIR / ooc), "-set", "user", self.seat, "-au", self.seat, "-ap", password,
-            "-set", "answer_after", str(self.answer_after_ms), "-m", "1", "-i", LOOPBACK,
+            "-m", "1", "-i", LOOPBACK,
             "-p", str(free_port((socket.SOCK_DGRAM,))), "-mp", str(free_port((socket.SOCK_DGRAM,))),
-            "-nostdin", "-trace_msg", "-message_file", str(self.log),
+            "-nostdin", "-trace_msg", "-message_file", str(self.log), *extra,
         ]
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         return self
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
             self.proc.terminate()
             try:
                 self.proc.wait(5)
@@ -171,6 +178,23 @@ def voice_pcap() -> Path:
     return path
 
 
+GARBAGE_KEYS = "*#98765*#9876#*5"
+
+
+def garbage_dtmf_pcap() -> Path:
+    """Sixteen keys that are no menu choice, as distinct RFC 4733 events."""
+    import tempfile
+
+    from tests.rtp_pcap import write_dtmf_pcap
+
+    path = Path(tempfile.gettempdir()) / f"hotline-test-garbage-dtmf-{len(GARBAGE_KEYS)}-v1.pcap"
+    if not path.exists():
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        write_dtmf_pcap(partial, GARBAGE_KEYS)
+        partial.replace(path)
+    return path
+
+
 def call_hotline(
     settings: Settings,
     workdir: Path,
@@ -180,15 +204,35 @@ def call_hotline(
     digit: str | None = None,
     digit_after_ms: int = 1000,
     timeout: float = 90.0,
+    scenario: str | None = None,
 ) -> tuple[SippResult, list[tuple[float, str, str]]]:
     """One citizen call with SIPp; returns the result and SIPp's own message times."""
     log = workdir / f"caller-{random.randrange(10**9)}.log"
-    args = ["-key", "audio_pcap", str(voice_pcap()), "-s", settings.hotline.number, "-set", "caller", caller, "-set", "caller_name", name,
-            "-set", "hold", str(hold_ms), "-trace_msg", "-message_file", str(log)]
-    scenario = "citizen_caller.xml"
+    args = ["-key", "audio_pcap", str(voice_pcap()), "-s", settings.hotline.number,
+            "-set", "caller", caller, "-set", "caller_name", name, "-set", "hold", str(hold_ms),
+            "-trace_msg", "-message_file", str(log)]
+    chosen = scenario or "citizen_caller.xml"
     if digit is not None:
-        scenario = "citizen_caller_dtmf.xml"
+        chosen = scenario or "citizen_caller_dtmf.xml"
         pcap = "/usr/share/sip-tester/dtmf_2833_" + {"*": "star", "#": "pound"}.get(digit, digit) + ".pcap"
         args += ["-key", "dtmf_pcap", pcap, "-set", "dtmf_after", str(digit_after_ms)]
-    result = sipp(settings, scenario, *args, timeout=timeout)
+    elif scenario == "citizen_caller_garbage_dtmf.xml":
+        args += ["-set", "dtmf_after", str(digit_after_ms), "-key", "dtmf_pcap", str(garbage_dtmf_pcap())]
+    result = sipp(settings, chosen, *args, timeout=timeout)
     return result, parse_message_log(log)
+
+
+def caller_argv(settings: Settings, workdir: Path, caller: str, hold_ms: int, scenario: str,
+                digit: str = "0", digit_after_ms: int = 1000, name: str = "Citizen") -> tuple[list[str], Path]:
+    """The SIPp command line of one citizen (for callers started side by side)."""
+    log = workdir / f"caller-{random.randrange(10**9)}.log"
+    pcap = "/usr/share/sip-tester/dtmf_2833_" + {"*": "star", "#": "pound"}.get(digit, digit) + ".pcap"
+    argv = [
+        "sipp", f"{LOOPBACK}:{settings.asterisk.sip_port}", "-sf", str(SIPP_DIR / scenario), "-m", "1",
+        "-i", LOOPBACK, "-p", str(free_port((socket.SOCK_DGRAM,))), "-mp", str(free_port((socket.SOCK_DGRAM,))),
+        "-timeout", "200s", "-timeout_error", "-nostdin", "-key", "audio_pcap", str(voice_pcap()),
+        "-s", settings.hotline.number, "-set", "caller", caller, "-set", "caller_name", name,
+        "-set", "hold", str(hold_ms), "-key", "dtmf_pcap", pcap, "-set", "dtmf_after", str(digit_after_ms),
+        "-trace_msg", "-message_file", str(log),
+    ]
+    return argv, log

@@ -42,3 +42,33 @@ def write_pcma_pcap(path: Path, seconds: float, frequency: float = 425.0, amplit
         out += struct.pack("<IIII", micros // 1_000_000, micros % 1_000_000, len(frame), len(frame)) + frame
     path.write_bytes(bytes(out))
     return path
+
+
+DTMF_EVENTS = {**{str(d): d for d in range(10)}, "*": 10, "#": 11, "A": 12, "B": 13, "C": 14, "D": 15}
+
+
+def write_dtmf_pcap(path: Path, keys: str, payload_type: int = 101, gap_ms: int = 200) -> Path:
+    """RFC 4733 telephone-events for each key, each a distinct event (its own timestamp),
+    as a phone sends them: marker on the first packet, three end packets."""
+    out = bytearray(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+    seq = 0
+    clock_ms = 0
+    for index, key in enumerate(keys):
+        event = DTMF_EVENTS[key]
+        timestamp = 8 * (index * (gap_ms + 100) + 100)
+        packets = [(160 * n, False, n == 1) for n in range(1, 5)] + [(800, True, False)] * 3
+        for duration, end, marker in packets:
+            body = struct.pack("!BBH", event, (0x80 if end else 0) | 10, duration)
+            rtp = struct.pack("!BBHII", 0x80, (0x80 if marker else 0) | payload_type, seq & 0xFFFF, timestamp,
+                              0x12345678) + body
+            udp = struct.pack("!HHHH", 6000, 6000, 8 + len(rtp), 0) + rtp
+            ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), seq & 0xFFFF, 0, 64, 17, 0,
+                             bytes([127, 0, 0, 1]), bytes([127, 0, 0, 1])) + udp
+            frame = b"\x00" * 12 + b"\x08\x00" + ip
+            micros = clock_ms * 1000
+            out += struct.pack("<IIII", micros // 1_000_000, micros % 1_000_000, len(frame), len(frame)) + frame
+            seq += 1
+            clock_ms += 20
+        clock_ms += gap_ms
+    path.write_bytes(bytes(out))
+    return path

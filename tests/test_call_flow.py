@@ -12,7 +12,7 @@ import pytest
 from callcenter.recordings import wav_seconds
 from tests.conftest import RunningAsterisk
 from tests.flow import Hotline, hotline_for
-from tests.harness import SeatPhone, call_hotline, first
+from tests.harness import GARBAGE_KEYS, SeatPhone, call_hotline, first
 
 pytestmark = pytest.mark.asterisk
 
@@ -69,3 +69,99 @@ async def test_a_citizen_is_greeted_queued_bridged_to_an_on_shift_seat_and_recor
     seconds = wav_seconds(recording)
     assert seconds is not None and abs(seconds - (caller_bye - caller_answered)) <= 1.0, seconds
     assert abs(float(row["recording_seconds"]) - seconds) < 0.1
+
+
+async def _one_call(hotline: Hotline, caller: str, hold_ms: int = 2500, digit: str | None = "0") -> dict[str, object]:
+    result, _ = await asyncio.to_thread(call_hotline, hotline.settings, hotline.workdir, caller, hold_ms,
+                                        digit=digit, digit_after_ms=800)
+    assert result.returncode == 0, result.output
+    rows = [r for r in await hotline.rows() if r["caller_number"] == caller]
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+async def test_only_the_seats_of_the_shift_on_duty_are_rung(hotline: Hotline) -> None:
+    phones = [SeatPhone(hotline.settings, f"seat{n}", hotline.workdir, answer_after_ms=200).start()
+              for n in range(1, 7)]
+    try:
+        for n in range(1, 7):
+            await hotline.seat_registered(f"seat{n}")
+        for hhmm, shift, seats in (("03:00", "night", {"seat1", "seat2"}), ("10:30", "day", {"seat3", "seat4"}),
+                                   ("20:15", "evening", {"seat5", "seat6"})):
+            hotline.clock.hhmm = hhmm
+            for attempt in range(2):
+                row = await _one_call(hotline, f"1380000{hhmm.replace(':', '')}{attempt}")
+                assert row["outcome"] == "answered"
+                assert row["seat"] in seats and row["shift"] == shift, (hhmm, row)
+                await asyncio.sleep(1.2)  # wrap-up
+    finally:
+        for phone in phones:
+            phone.stop()
+
+
+async def test_consecutive_calls_alternate_between_two_free_seats_longest_idle_first(hotline: Hotline) -> None:
+    with SeatPhone(hotline.settings, "seat1", hotline.workdir, answer_after_ms=200), \
+            SeatPhone(hotline.settings, "seat2", hotline.workdir, answer_after_ms=200):
+        await hotline.seat_registered("seat1")
+        await hotline.seat_registered("seat2")
+        seats = []
+        for index in range(4):
+            row = await _one_call(hotline, f"1390000000{index}")
+            seats.append(row["seat"])
+            await asyncio.sleep(1.3)  # wrap-up ends before the next call
+    assert seats[0] != seats[1] and seats[0] == seats[2] and seats[1] == seats[3], seats
+
+
+async def test_a_seat_that_lets_it_ring_is_paused_and_the_caller_reaches_the_other(hotline: Hotline) -> None:
+    with SeatPhone(hotline.settings, "seat1", hotline.workdir, answers=False), \
+            SeatPhone(hotline.settings, "seat2", hotline.workdir, answer_after_ms=200):
+        await hotline.seat_registered("seat1")
+        await hotline.seat_registered("seat2")
+        row = await _one_call(hotline, "13700000001", hold_ms=9000)
+    assert row["outcome"] == "answered" and row["seat"] == "seat2", row
+    kinds = [(e["kind"], e["seat"]) for e in await hotline.events(str(row["call_id"]))]
+    assert ("RINGSEAT", "seat1") in kinds and ("RINGNOANSWER", "seat1") in kinds and ("CONNECT", "seat2") in kinds
+    assert hotline.controller.seats["seat1"].paused
+    seat_rows = await hotline.controller.store.seat_rows()
+    assert seat_rows["seat1"]["paused"] == 1 and seat_rows["seat1"]["pause_reason"] == "no-answer"
+
+
+async def test_callers_who_hang_up_in_greeting_queue_or_ringing_are_abandoned_there_and_recorded(
+        hotline: Hotline) -> None:
+    in_greeting = await _one_call(hotline, "13600000001", hold_ms=1500, digit=None)
+    in_queue = await _one_call(hotline, "13600000002", hold_ms=3000)  # no seat registered
+    with SeatPhone(hotline.settings, "seat1", hotline.workdir, answers=False):
+        await hotline.seat_registered("seat1")
+        while_ringing = await _one_call(hotline, "13600000003", hold_ms=2500)
+    assert in_greeting["outcome"] == "abandoned_ivr"
+    assert in_queue["outcome"] == "abandoned_queue"
+    assert while_ringing["outcome"] == "abandoned_ringing" and while_ringing["seat"] in (None, "")
+    await asyncio.sleep(1.0)
+    for row in (in_greeting, in_queue, while_ringing):
+        fresh = await hotline.controller.store.get_call(str(row["call_id"]))
+        assert fresh is not None
+        recording = Path(str(fresh["recording_path"]))
+        assert recording.exists() and (wav_seconds(recording) or 0) > 0.5, fresh
+        assert fresh["ended"] and fresh["state"] == "done"
+
+
+async def test_dtmf_2_in_the_menu_sets_the_category_complaint(hotline: Hotline) -> None:
+    row = await _one_call(hotline, "13500000002", hold_ms=2000, digit="2")
+    assert row["category"] == "complaint"
+    kinds = [e["kind"] for e in await hotline.events(str(row["call_id"]))]
+    assert "CATEGORY" in kinds
+
+
+async def test_a_stream_of_garbage_dtmf_does_not_break_the_flow(hotline: Hotline) -> None:
+    with SeatPhone(hotline.settings, "seat1", hotline.workdir, answer_after_ms=200):
+        await hotline.seat_registered("seat1")
+        result, _ = await asyncio.to_thread(
+            call_hotline, hotline.settings, hotline.workdir, "13400000001", 30000,
+            scenario="citizen_caller_garbage_dtmf.xml", digit_after_ms=500)
+    assert result.returncode == 0, result.output
+    rows = await hotline.rows()
+    assert len(rows) == 1 and rows[0]["outcome"] == "answered", rows
+    events = await hotline.events(str(rows[0]["call_id"]))
+    ignored = [e for e in events if e["kind"] == "DTMF_IGNORED"]
+    assert len(ignored) >= len(GARBAGE_KEYS) - 2, [e["data"] for e in ignored]
+    assert "MENU_TIMEOUT" in [e["kind"] for e in events]
