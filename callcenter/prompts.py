@@ -3,17 +3,19 @@ Asterisk plays (8 kHz mono 16-bit PCM) under `<state_dir>/prompts/<name>.wav`.
 
 Text to speech: **pyttsx3 driving espeak-ng** (the design's choice), voice and rate
 from the `[tts]` table. pyttsx3 2.99's espeak driver synthesizes asynchronously
-(espeak-ng's AUDIO_OUTPUT_RETRIEVAL mode calls back from its own thread), and
-`runAndWait()` returns 10 ms after synthesis has *started*, finished or not: a long
-text, or the first one (which loads the voice), is written later, and a second
-`save_to_file` issued before then makes the driver write the first text into the
-second file (both seen here). So `Speaker.save` waits for pyttsx3's
-`finished-utterance` notification, which the driver sends only after it has closed the
-WAV file (polling for the file would see it half-written), with a timeout, then checks
-that the file is there. One utterance is in flight at a time. pyttsx3 was kept over
-running the `espeak-ng` program because with that wait it works, and is quick (one
-library load, ~12 ms of TTS per prompt, no process per prompt); the driver's stray
-"Audio saved to ..." print is kept out of our output.
+(espeak-ng's AUDIO_OUTPUT_RETRIEVAL mode calls back from its own thread), and its
+`runAndWait()` does not reliably wait: on a fresh engine it returns 10 ms after
+synthesis *started*, so a long text is written later, and a second `save_to_file`
+issued before then makes the driver write the first text into the second file (both
+seen here). So `Speaker.save` waits for pyttsx3's `finished-utterance` notification,
+which the driver sends only after it has closed the WAV file (polling for the file
+would see it half-written), with a timeout, then checks the file. One utterance is in
+flight at a time, and the next starts only once espeak-ng is idle again: started in
+the moment between the notification and idle, the driver cancels it (seen under CPU
+load; `Speaker._wait_idle`). pyttsx3 was kept over running the `espeak-ng` program
+because with those two waits it is reliable and quick (one library load, ~12 ms of TTS
+per prompt, no process per prompt); the driver's stray "Audio saved to ..." print is
+kept out of our output.
 
 Conversion: pydub hands the 22 050 Hz espeak-ng output to ffmpeg, which resamples
 with its own (anti-aliased) resampler to 8 kHz mono pcm_s16le and writes a plain
@@ -375,7 +377,10 @@ def build_prompts(settings: Settings, progress: Progress = print, *, force: bool
                 if speaker is None:
                     _require_tools()
                     speaker = Speaker(prompts.voice, prompts.rate, where=str(prompts.source))
-                seconds = _synthesize(speaker, spoken, entry)
+                try:
+                    seconds = _synthesize(speaker, spoken, entry)
+                except PromptError as exc:
+                    raise PromptError(f"prompt {name}: {exc}") from None
                 built += 1
                 progress(f"prompt {name}: built ({seconds:.1f} s of audio)")
             keys.add(key)

@@ -232,7 +232,9 @@ def caller_argv(settings: Settings, workdir: Path, caller: str, hold_ms: int, sc
         "-i", LOOPBACK, "-p", str(free_port((socket.SOCK_DGRAM,))), "-mp", str(free_port((socket.SOCK_DGRAM,))),
         "-timeout", "200s", "-timeout_error", "-nostdin", "-key", "audio_pcap", str(voice_pcap()),
         "-s", settings.hotline.number, "-set", "caller", caller, "-set", "caller_name", name,
-        "-set", "hold", str(hold_ms), "-key", "dtmf_pcap", pcap, "-set", "dtmf_after", str(digit_after_ms),
+        "-key", "dtmf_pcap", pcap, "-set", "dtmf_after", str(digit_after_ms),
         "-trace_msg", "-message_file", str(log),
     ]
+    if "waits" not in scenario:
+        argv += ["-set", "hold", str(hold_ms)]
     return argv, log

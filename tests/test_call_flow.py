@@ -165,3 +165,41 @@ async def test_a_stream_of_garbage_dtmf_does_not_break_the_flow(hotline: Hotline
     ignored = [e for e in events if e["kind"] == "DTMF_IGNORED"]
     assert len(ignored) >= len(GARBAGE_KEYS) - 2, [e["data"] for e in ignored]
     assert "MENU_TIMEOUT" in [e["kind"] for e in events]
+
+
+async def test_ten_callers_and_two_seats_are_served_in_arrival_order_and_hear_their_position(
+        hotline: Hotline) -> None:
+    import subprocess
+
+    from tests.harness import caller_argv
+
+    with SeatPhone(hotline.settings, "seat1", hotline.workdir, answer_after_ms=200, hangs_up_after_ms=1500), \
+            SeatPhone(hotline.settings, "seat2", hotline.workdir, answer_after_ms=200, hangs_up_after_ms=1500):
+        await hotline.seat_registered("seat1")
+        await hotline.seat_registered("seat2")
+        callers = []
+        for index in range(10):
+            argv, _ = caller_argv(hotline.settings, hotline.workdir, f"1310000{index:04d}", 180000,
+                                  "citizen_caller_waits.xml", digit="0", digit_after_ms=600)
+            callers.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+            await asyncio.sleep(0.4)
+        codes = await asyncio.to_thread(lambda: [proc.wait(120) for proc in callers])
+        errors = []
+        for proc in callers:
+            assert proc.stderr is not None
+            errors.append(proc.stderr.read().decode(errors="replace")[-500:])
+            proc.stderr.close()
+    assert codes == [0] * 10, (codes, errors[0])
+    rows = sorted(await hotline.rows(), key=lambda r: float(str(r["arrived_epoch"])))
+    assert [r["caller_number"] for r in rows] == [f"1310000{i:04d}" for i in range(10)]
+    assert all(r["outcome"] == "answered" for r in rows), [r["outcome"] for r in rows]
+    # First come, first served: seats were taken in the order the callers queued.
+    order = [_t(r["seat_answered"]) for r in sorted(rows, key=lambda r: int(str(r["queue_seq"])))]
+    assert order == sorted(order), order
+    for row in rows:
+        prompts = [str(e["data"].get("prompt")) for e in await hotline.events(str(row["call_id"]))
+                   if e["kind"] == "PLAYBACK"]
+        assert any(p.startswith("position_") for p in prompts), (row["caller_number"], prompts)
+    later = rows[-1]
+    positions = [e["data"]["position"] for e in await hotline.events(str(later["call_id"])) if e["kind"] == "POSITION"]
+    assert positions and positions[0] >= 2, positions
