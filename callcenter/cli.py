@@ -105,14 +105,13 @@ def _seats(settings: Settings, args: argparse.Namespace) -> int:
 
     from callcenter.errors import HotlineError
     from callcenter.seats import format_seats_table, load_roster
-    from callcenter.settings import SEAT_NAMES
     from callcenter.store import Store
 
-    roster = load_roster(settings.paths.roster)
+    roster = load_roster(settings.paths.roster, settings.seat_names)
     action = args.seat_action or "list"
     if action != "list":
-        if args.seat not in SEAT_NAMES:
-            raise HotlineError(f"unknown seat {args.seat!r}: the seats are {', '.join(SEAT_NAMES)}")
+        if args.seat not in settings.seat_names:
+            raise HotlineError(f"unknown seat {args.seat!r}: the seats are seat1..seat{settings.hotline.seats}")
     actions: dict[str, dict[str, object]] = {
         "login": {"logged_in": 1}, "logout": {"logged_in": 0}, "roster": {"logged_in": None},
         "pause": {"paused": 1, "pause_reason": getattr(args, "reason", "") or "break"},
@@ -131,7 +130,7 @@ def _seats(settings: Settings, args: argparse.Namespace) -> int:
     rows, today = asyncio.run(run())
     if action != "list":
         print(f"{args.seat}: {action}" + (f" ({changes.get('pause_reason')})" if action == "pause" else ""))
-    print(format_seats_table(roster, rows, today, settings.zone))
+    print(format_seats_table(roster, rows, today, settings.zone, settings.seat_names))
     return 0
 
 

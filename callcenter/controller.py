@@ -26,7 +26,7 @@ from callcenter.pbx import INSTANCE_MOUNT
 from callcenter.queue import CallQueue, Waiting, assign
 from callcenter.recordings import recording_seconds_when_closed
 from callcenter.seats import Roster, Seat, SeatState, load_roster, longest_idle
-from callcenter.settings import SEAT_NAMES, Settings
+from callcenter.settings import Settings
 from callcenter.store import Store
 
 log = logging.getLogger(__name__)
@@ -71,13 +71,13 @@ class Controller:
         self.ari = ari
         self.store = store
         self.zone = settings.zone
-        self.roster = roster or load_roster(settings.paths.roster)
+        self.roster = roster or load_roster(settings.paths.roster, settings.seat_names)
         # Which shift is on duty is read from this clock (tests move it); call times are Asterisk's.
         self.shift_clock = shift_clock
         self.timing = c.Timing(settings.callflow.menu_timeout, settings.callflow.position_interval)
         self.calls: dict[str, CallRuntime] = {}
         self.queue = CallQueue()
-        self.seats: dict[str, Seat] = {name: Seat(name, idle_since=0.0) for name in SEAT_NAMES}
+        self.seats: dict[str, Seat] = {name: Seat(name) for name in settings.seat_names}
         self.legs: dict[str, SeatLeg] = {}  # by seat channel id
         self.hangup_causes: dict[str, tuple[int, str]] = {}
         self._next_seq = 1

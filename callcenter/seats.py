@@ -141,6 +141,7 @@ def format_seats_table(
     rows: Mapping[str, Mapping[str, object]],
     calls_today: Mapping[str, int],
     zone: object,
+    names: Iterable[str] = SEAT_NAMES,
     now: datetime | None = None,
 ) -> str:
     """`hotline seats`: seat, shift, registered, state, since, calls today."""
@@ -149,7 +150,7 @@ def format_seats_table(
     assert isinstance(zone, ZoneInfo)
     moment = now or datetime.now(zone)
     lines = [f"{'seat':<6} {'shift':<8} {'on shift':<8} {'registered':<10} {'state':<22} {'since':<19} calls today"]
-    for name in SEAT_NAMES:
+    for name in names:
         row = rows.get(name, {})
         state = str(row.get("state") or "offline")
         if row.get("paused"):

@@ -21,7 +21,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from callcenter.errors import ConfigError
 
-SEAT_NAMES = tuple(f"seat{n}" for n in range(1, 7))
+SEAT_NAMES = tuple(f"seat{n}" for n in range(1, 7))  # the default six
+
+
+def seat_names(count: int) -> tuple[str, ...]:
+    return tuple(f"seat{n}" for n in range(1, count + 1))
 
 
 def project_home() -> Path:
@@ -33,6 +37,7 @@ def project_home() -> Path:
 class HotlineSection:
     number: str
     timezone: str
+    seats: int
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,10 @@ class Settings:
         return ZoneInfo(self.hotline.timezone)
 
     @property
+    def seat_names(self) -> tuple[str, ...]:
+        return seat_names(self.hotline.seats)
+
+    @property
     def embedded(self) -> bool:
         return self.asterisk.mode == "embedded"
 
@@ -117,7 +126,7 @@ class Settings:
 
     def credentials(self) -> Credentials:
         """The generated credentials, with external-Asterisk settings taking precedence."""
-        generated = load_or_create_credentials(self.credentials_file)
+        generated = load_or_create_credentials(self.credentials_file, self.seat_names)
         a = self.asterisk
         return Credentials(
             ari_user=a.ari_user or generated.ari_user,
@@ -252,6 +261,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"{src}: callflow.wrapup_seconds must not be negative, got {s.callflow.wrapup_seconds}")
     if a.mode == "external" and not a.ari_url:
         raise ConfigError(f"{src}: asterisk.mode is 'external' but asterisk.ari_url is empty")
+    if not 1 <= s.hotline.seats <= 500:
+        raise ConfigError(f"{src}: hotline.seats must be 1-500, got {s.hotline.seats}")
     if not s.hotline.number.isdigit():
         raise ConfigError(f"{src}: hotline.number must be digits, got {s.hotline.number!r}")
     try:
@@ -260,7 +271,7 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"{src}: hotline.timezone {s.hotline.timezone!r} is not a known time zone") from None
 
 
-def load_or_create_credentials(path: Path) -> Credentials:
+def load_or_create_credentials(path: Path, seats_wanted: tuple[str, ...] = SEAT_NAMES) -> Credentials:
     """Read the generated credentials, creating any that are missing (file mode 0600)."""
     existing: dict[str, typing.Any] = {}
     if path.exists():
@@ -279,7 +290,7 @@ def load_or_create_credentials(path: Path) -> Credentials:
         values[key] = current
     seats_raw = existing.get("seats", {})
     seats: dict[str, str] = {}
-    for seat in SEAT_NAMES:
+    for seat in seats_wanted:
         current = seats_raw.get(seat) if isinstance(seats_raw, dict) else None
         if not isinstance(current, str) or not current:
             current = secrets.token_urlsafe(12)

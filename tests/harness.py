@@ -79,7 +79,8 @@ def sipp(
         "-p", str(free_port((socket.SOCK_DGRAM,))), "-timeout", f"{int(timeout)}s", "-timeout_error",
         "-nostdin", "-mp", str(free_port((socket.SOCK_DGRAM,))), *args,
     ]
-    proc = subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=timeout + 15)
+    raw = [arg.encode("utf-8", "surrogateescape") for arg in argv]  # raw bytes pass through untouched
+    proc = subprocess.run(raw, capture_output=True, text=True, errors="replace", timeout=timeout + 15)
     return SippResult(proc.returncode, proc.stdout[-3000:] + proc.stderr[-3000:])
 
 

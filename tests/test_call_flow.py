@@ -203,3 +203,54 @@ async def test_ten_callers_and_two_seats_are_served_in_arrival_order_and_hear_th
     later = rows[-1]
     positions = [e["data"]["position"] for e in await hotline.events(str(later["call_id"])) if e["kind"] == "POSITION"]
     assert positions and positions[0] >= 2, positions
+
+
+HOSTILE_NAMES = [
+    'O\\"Brien\'); DROP TABLE calls;--',
+    "Z" * 300,
+    "\x1b[31mred\x1b[0m\ttab",
+    "市民\udcff\udcfe",  # bytes that are not UTF-8 (surrogate-escaped here, raw bytes on the wire)
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES, ids=["quotes-and-sql", "300-chars", "control-chars", "not-utf8"])
+async def test_a_hostile_caller_id_is_stored_safely_and_shown_escaped(hotline: Hotline, name: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.harness import HOME
+
+    number = "1'OR'1'='1'--/**/DROP/**/TABLE/**/calls"  # what a SIP URI's user part allows (no spaces)
+    result, _ = await asyncio.to_thread(call_hotline, hotline.settings, hotline.workdir, number, 1500, name=name)
+    assert result.returncode == 0, result.output
+    rows = await hotline.rows()
+    assert len(rows) == 1, rows
+    row = rows[0]
+    assert row["outcome"] == "abandoned_ivr"
+    assert row["caller_number"] == number
+    stored = str(row["caller_name"])
+    if name.startswith("Z"):
+        assert len(stored) >= 40 and name.startswith(stored)  # Asterisk cuts long names; never more
+    elif "\udcff" in name:
+        assert stored.startswith("市民") and "\udcff" not in stored
+    elif name.startswith("O"):
+        assert stored in (name, name.replace('\\"', '"'))
+    else:
+        assert stored == name
+    # `hotline calls` shows it on one line, without raw control characters.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")} | {
+        "HOTLINE_HOME": str(HOME), "HOTLINE_PATHS_DATABASE": str(hotline.settings.paths.database),
+        "HOTLINE_PATHS_STATE_DIR": str(hotline.settings.paths.state_dir)}
+    out = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "callcenter.cli", "calls"],
+                                  capture_output=True, text=True, env=env, cwd=HOME)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert len(lines) == 3, lines  # header, rule, the call
+    assert not any(ch in lines[2] for ch in "\x1b\t\x00"), lines[2]
+    assert "1'OR'1'" in lines[2]
+    json_out = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "callcenter.cli", "calls", "--json"],
+                                       capture_output=True, text=True, env=env, cwd=HOME)
+    import json
+
+    assert json.loads(json_out.stdout)[0]["caller_number"] == number
