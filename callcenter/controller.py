@@ -84,6 +84,55 @@ class Controller:
         self._background: set[asyncio.Task[Any]] = set()
         self._wrapups: dict[str, asyncio.TimerHandle] = {}
         self._seat_poller: asyncio.Task[None] | None = None
+        self._listeners: list[Callable[[], None]] = []
+
+    # ------------------------------------------------------------------ live view
+
+    def snapshot(self) -> dict[str, Any]:
+        """The floor right now, for the wallboard: who waits (in line order) and each seat."""
+        now = time.time()
+        waiting = []
+        for index, entry in enumerate(self.queue.ordered(), start=1):
+            runtime = self.calls.get(entry.call_id)
+            if runtime is None:
+                continue
+            call = runtime.call
+            waiting.append({
+                "call_id": call.call_id, "position": index, "number": call.number, "name": call.name,
+                "category": call.category, "waited": round(now - (call.queued or now)), "flagged": entry.behind,
+            })
+        in_call = {}
+        for runtime in self.calls.values():
+            call = runtime.call
+            if call.seat and call.phase in (c.Phase.RINGING, c.Phase.TALKING):
+                in_call[call.seat] = {"call_id": call.call_id, "number": call.number, "name": call.name,
+                                      "category": call.category, "phase": str(call.phase)}
+        moment = self._moment()
+        seats = []
+        for name, seat in self.seats.items():
+            seats.append({
+                "seat": name, "state": str(seat.state), "since": round(seat.since, 3),
+                "for_seconds": round(now - seat.since) if seat.since else None,
+                "registered": seat.registered, "paused": seat.paused, "pause_reason": seat.pause_reason,
+                "on_shift": self.roster.on_shift(name, moment), "logged_in": seat.logged_in,
+                "shift": self.roster.shift_of(name, moment), "call": in_call.get(name),
+            })
+        in_ivr = sum(1 for r in self.calls.values() if r.call.phase in (c.Phase.ANSWERING, c.Phase.GREETING,
+                                                                         c.Phase.MENU))
+        return {"at": now, "waiting": waiting, "in_ivr": in_ivr, "seats": seats}
+
+    def on_change(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call `listener` (synchronously, cheaply) whenever the floor may have changed;
+        returns a function that removes it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _changed(self) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener()
+            except Exception:
+                log.exception("a floor listener failed")
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -201,6 +250,7 @@ class Controller:
                 runtime.call, actions = c.step(runtime.call, event)
                 for action in actions:
                     await self._perform(runtime, action)
+                self._changed()
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -211,6 +261,7 @@ class Controller:
             if runtime.call.phase is c.Phase.ENDED:
                 self.calls.pop(runtime.call.call_id, None)
                 self.queue.remove(runtime.call.call_id)
+                self._changed()
 
     def _media(self, prompt: str) -> str:
         return f"sound:{INSTANCE_MOUNT}/sounds/{prompt}"
@@ -366,6 +417,7 @@ class Controller:
 
     def _set_seat(self, name: str, seat: Seat) -> None:
         self.seats[name] = seat
+        self._changed()
         self._spawn(self.store.update_seat(
             name, state=str(seat.state), state_since=iso_local(seat.since, self.zone), state_since_epoch=seat.since,
             registered=int(seat.registered), last_call_end_epoch=seat.idle_since,
@@ -373,6 +425,7 @@ class Controller:
 
     def _pause(self, name: str, reason: str) -> None:
         self.seats[name] = replace(self.seats[name], paused=True, pause_reason=reason)
+        self._changed()
         self._spawn(self.store.update_seat(name, paused=1, pause_reason=reason), f"pause-{name}")
 
     def _release(self, name: str, answered: bool) -> None:
@@ -437,6 +490,7 @@ class Controller:
                 log.warning("reading seat registrations failed: %s", exc)
             try:
                 if await self._load_seat_rows():
+                    self._changed()
                     self._dispatch()
             except Exception:
                 log.exception("reading seat commands failed")
