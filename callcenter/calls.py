@@ -424,10 +424,10 @@ def _seconds(start: float | None, end: float | None) -> int:
 def _caller_hung_up(call: Call, event: CallerHungUp, failed: bool = False) -> tuple[Call, list[Action]]:
     actions: list[Action] = [CancelTimer("menu"), CancelTimer("position")]
     phase = call.phase
-    if failed:
+    if phase is Phase.TALKING:
+        outcome = Outcome.ANSWERED  # an operator answered: never "abandoned", whatever failed later
+    elif failed:
         outcome = Outcome.FAILED if phase in (Phase.NEW, Phase.ANSWERING) else _abandon_outcome(phase)
-    elif phase is Phase.TALKING:
-        outcome = Outcome.ANSWERED
     elif phase in (Phase.NEW, Phase.ANSWERING) and call.answered is None and call.arrived is None:
         outcome = Outcome.FAILED
     else:

@@ -133,7 +133,8 @@ class Seat:
 def longest_idle(seats: Mapping[str, Seat], roster: Roster, moment: datetime) -> list[str]:
     """Available seats, the one idle longest first (ties by seat name, for determinism)."""
     free = [seat for seat in seats.values() if seat.available(roster, moment)]
-    return [seat.name for seat in sorted(free, key=lambda s: (s.idle_since, s.name))]
+    # Ties (every seat idle since start-up) go in seat order: seat2 before seat10.
+    return [seat.name for seat in sorted(free, key=lambda s: (s.idle_since, len(s.name), s.name))]
 
 
 def format_seats_table(
@@ -149,7 +150,7 @@ def format_seats_table(
 
     assert isinstance(zone, ZoneInfo)
     moment = now or datetime.now(zone)
-    lines = [f"{'seat':<6} {'shift':<8} {'on shift':<8} {'registered':<10} {'state':<22} {'since':<19} calls today"]
+    lines = [f"{'seat':<7} {'shift':<8} {'on shift':<8} {'registered':<10} {'state':<22} {'since':<19} calls today"]
     for name in names:
         row = rows.get(name, {})
         state = str(row.get("state") or "offline")
@@ -160,7 +161,7 @@ def format_seats_table(
         working = "login" if logged == 1 else "logout" if logged == 0 else ("yes" if on_shift else "no")
         since = str(row.get("state_since") or "")[:19].replace("T", " ")
         lines.append(
-            f"{name:<6} {roster.shift_of(name, moment) or '-':<8} {working:<8} "
+            f"{name:<7} {roster.shift_of(name, moment) or '-':<8} {working:<8} "
             f"{'yes' if row.get('registered') else 'no':<10} {state[:22]:<22} {since:<19} {calls_today.get(name, 0)}"
         )
     return "\n".join(lines)

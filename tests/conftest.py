@@ -54,3 +54,11 @@ def asterisk(asterisk_root: Path, tmp_path_factory: pytest.TempPathFactory) -> I
         yield RunningAsterisk(settings, env, pid)
     finally:
         pbx.stop(settings, progress=lambda line: None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_child_left_behind() -> Iterator[None]:
+    """Every process a test starts is stopped by it: fail loudly if one is left over."""
+    yield
+    left = {pid: proc.args for pid, proc in pbx._CHILDREN.items() if proc.poll() is None}
+    assert not left, f"processes left running: {left}"

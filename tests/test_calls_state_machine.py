@@ -467,10 +467,6 @@ def test_an_action_failing_in_the_queue_hangs_up_and_leaves_the_line() -> None:
     assert effects(actions) == [CancelTimer("menu"), CancelTimer("position"), Dequeue(), HangupCaller(), Finished()]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="calls.py _caller_hung_up: ActionFailed while TALKING maps through _abandon_outcome to abandoned_ivr",
-)
 def test_an_action_failing_while_talking_is_not_recorded_as_abandoned_in_the_ivr() -> None:
     call, actions = step(talking(), ActionFailed(T0 + 100.0, "bridge: 500"))
     assert call.phase is Phase.ENDED
