@@ -6,6 +6,7 @@ own (Asterisk's timestamps), in epoch seconds.
 
     NEW -Arrived-> ANSWERING -Answered-> GREETING -greeting played-> MENU
     MENU -key 0-4 / timeout-> QUEUED -SeatOffered-> RINGING -SeatAnswered-> TALKING
+    MENU -key / timeout, number flagged-> WARNING -warning played-> QUEUED (behind citizens)
     RINGING -SeatFailed-> QUEUED (the seat is paused: no-answer)
     any -CallerHungUp-> ENDED (outcome from where it happened)
 """
@@ -21,6 +22,7 @@ class Phase(StrEnum):
     ANSWERING = "answering"
     GREETING = "greeting"
     MENU = "menu"
+    WARNING = "warning"  # a flagged nuisance number hears the polite warning
     QUEUED = "queued"
     RINGING = "ringing"
     TALKING = "talking"
@@ -51,6 +53,8 @@ class Arrived:
     number: str
     name: str
     recording: str = ""
+    flagged_rule: str = ""  # the nuisance rule the number is flagged by now, "" when not flagged
+    over_limit: bool = False  # over the optional hard limit: warning, then hang-up
 
 
 @dataclass(frozen=True)
@@ -271,6 +275,10 @@ class Call:
     playback_count: int = 0
     on_hold: bool = False  # music on hold is playing
     seat_hung_up: bool = False
+    flagged_rule: str = ""
+    over_limit: bool = False
+    warned: bool = False
+    refused: bool = False  # hung up by us after the warning: over the hard limit
     timing: Timing = field(default_factory=Timing)
 
     def next_playback(self, prompt: str) -> tuple[Call, Play]:
@@ -301,13 +309,18 @@ def step(call: Call, event: Event) -> tuple[Call, list[Action]]:
 def _new(call: Call, event: Event) -> tuple[Call, list[Action]]:
     if not isinstance(event, Arrived):
         return call, []
-    call = replace(call, phase=Phase.ANSWERING, number=event.number, name=event.name, arrived=event.at)
-    return call, [
+    call = replace(call, phase=Phase.ANSWERING, number=event.number, name=event.name, arrived=event.at,
+                   flagged_rule=event.flagged_rule, over_limit=event.over_limit)
+    actions: list[Action] = [
         LogEvent("ARRIVED", event.at, data=(("number", event.number), ("name", event.name))),
         SaveRow((("caller_number", event.number), ("caller_name", event.name), ("arrived", event.at),
-                 ("recording_path", event.recording), ("state", "ivr"))),
-        Answer(),
+                 ("recording_path", event.recording), ("state", "ivr"),
+                 ("nuisance", 1 if event.flagged_rule else 0), ("nuisance_rule", event.flagged_rule or None))),
     ]
+    if event.flagged_rule:
+        actions.append(LogEvent("NUISANCE_FLAGGED", event.at, data=(("rule", event.flagged_rule),
+                                                                   ("over_limit", int(event.over_limit)))))
+    return call, actions + [Answer()]
 
 
 def _answering(call: Call, event: Event) -> tuple[Call, list[Action]]:
@@ -349,16 +362,37 @@ def _menu_key(call: Call, event: Digit) -> tuple[Call, list[Action]]:
 
 
 def _to_queue(call: Call, at: float, category: str, key: str = "") -> tuple[Call, list[Action]]:
-    call = replace(call, phase=Phase.QUEUED, queued=at, category=category)
+    """The menu is done: log the choice; a flagged number hears the warning first."""
     data: tuple[tuple[str, str | int | float], ...] = (("category", category or "none"),)
     if key:
         data += (("key", key),)
+    chosen: list[Action] = [LogEvent("CATEGORY" if category else "MENU_TIMEOUT" if not key else "OPERATOR", at,
+                                     data=data)]
+    call = replace(call, category=category)
+    if call.flagged_rule and not call.warned:
+        call, play = replace(call, phase=Phase.WARNING).next_playback("nuisance_warning")
+        return call, chosen + [LogEvent("NUISANCE_WARNING", at, data=(("rule", call.flagged_rule),)), play]
+    call, queued = _enter_queue(call, at)
+    return call, chosen + queued
+
+
+def _enter_queue(call: Call, at: float) -> tuple[Call, list[Action]]:
+    call = replace(call, phase=Phase.QUEUED, queued=at)
     return call, [
-        LogEvent("CATEGORY" if category else "MENU_TIMEOUT" if not key else "OPERATOR", at, data=data),
-        LogEvent("ENTERQUEUE", at),
-        SaveRow((("queued", at), ("category", category or None), ("state", "queued"))),
+        LogEvent("ENTERQUEUE", at, data=(("behind", int(bool(call.flagged_rule))),)),
+        SaveRow((("queued", at), ("category", call.category or None), ("state", "queued"))),
         Enqueue(),
     ]
+
+
+def _warning(call: Call, event: Event) -> tuple[Call, list[Action]]:
+    if isinstance(event, PlaybackFinished) and event.playback_id == call.playing:
+        call = replace(call, playing="", warned=True)
+        if call.over_limit:
+            # The optional hard limit: warned, then hung up (never silently).
+            return replace(call, refused=True), [LogEvent("HARD_LIMIT", event.at), HangupCaller()]
+        return _enter_queue(call, event.at)
+    return call, []
 
 
 def _queued(call: Call, event: Event) -> tuple[Call, list[Action]]:
@@ -426,6 +460,8 @@ def _caller_hung_up(call: Call, event: CallerHungUp, failed: bool = False) -> tu
     phase = call.phase
     if phase is Phase.TALKING:
         outcome = Outcome.ANSWERED  # an operator answered: never "abandoned", whatever failed later
+    elif call.refused:
+        outcome = Outcome.FAILED  # refused by the nuisance hard limit, after the warning
     elif failed:
         outcome = Outcome.FAILED if phase in (Phase.NEW, Phase.ANSWERING) else _abandon_outcome(phase)
     elif phase in (Phase.NEW, Phase.ANSWERING) and call.answered is None and call.arrived is None:
@@ -442,6 +478,7 @@ def _caller_hung_up(call: Call, event: CallerHungUp, failed: bool = False) -> tu
         actions.append(ReleaseSeat(call.seat, answered=True))
     if failed:
         actions.append(HangupCaller())
+    cause_text = "refused: nuisance hard limit" if call.refused else event.cause_text
     ended = event.at
     talk = _seconds(call.seat_answered, ended) if outcome is Outcome.ANSWERED else 0
     wait_end = call.seat_answered if outcome is Outcome.ANSWERED else ended
@@ -451,7 +488,7 @@ def _caller_hung_up(call: Call, event: CallerHungUp, failed: bool = False) -> tu
         LogEvent(kind, ended, seat=call.seat or None,
                  data=(("outcome", str(outcome)), ("phase", str(phase)), ("cause", event.cause))),
         SaveRow((
-            ("ended", ended), ("outcome", str(outcome)), ("hangup_cause", f"{event.cause} {event.cause_text}"),
+            ("ended", ended), ("outcome", str(outcome)), ("hangup_cause", f"{event.cause} {cause_text}"),
             ("wait_seconds", wait), ("talk_seconds", talk),
             ("total_seconds", _seconds(call.arrived if call.arrived is not None else ended, ended)),
             ("state", "done"),
@@ -474,6 +511,7 @@ _HANDLERS = {
     Phase.ANSWERING: _answering,
     Phase.GREETING: _greeting,
     Phase.MENU: _menu,
+    Phase.WARNING: _warning,
     Phase.QUEUED: _queued,
     Phase.RINGING: _ringing,
     Phase.TALKING: _talking,

@@ -134,6 +134,79 @@ def _seats(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _who(args: argparse.Namespace) -> str:
+    import os
+
+    return str(getattr(args, "by", None) or os.environ.get("SUDO_USER") or os.environ.get("USER") or "cli")
+
+
+def _nuisance(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
+    import time
+    from datetime import datetime
+
+    from callcenter import nuisance
+    from callcenter.store import Store, escape_text
+
+    def when(epoch: object) -> str:
+        return datetime.fromtimestamp(float(str(epoch)), settings.zone).strftime("%Y-%m-%d %H:%M:%S")
+
+    async def run() -> list[str]:
+        async with Store(settings.paths.database) as store:
+            action = args.nuisance_action
+            if action == "list":
+                flags = await nuisance.active_flags(store)
+                if not flags:
+                    return ["no number is flagged now"]
+                lines = [f"{'number':<20} {'rule':<20} {'flagged':<19} {'expires':<19} by / reason"]
+                for f in flags:
+                    lines.append(f"{escape_text(f.number)[:20]:<20} {f.rule:<20} {when(f.flagged_at)} "
+                                 f"{when(f.expires_at)} {escape_text(f.by)}: {escape_text(f.reason)}")
+                return lines
+            if action == "show":
+                events = await nuisance.history(store, args.number)
+                flag = nuisance.active_flag(events, time.time())
+                lines = [f"{escape_text(args.number)}: " + (f"flagged ({flag.rule}) until {when(flag.expires_at)}"
+                                                            if flag else "not flagged")]
+                for e in events:
+                    lines.append(f"  {when(e['at_epoch'])}  {str(e['action']):<5}  {str(e['rule'] or ''):<20} "
+                                 f"by {escape_text(e['by'])}: {escape_text(e['reason'])}"
+                                 + (f" (call {e['call_id']})" if e["call_id"] else ""))
+                if not events:
+                    lines.append("  no history")
+                return lines
+            if action == "flag":
+                found = await nuisance.flag(store, settings, args.number, args.reason, _who(args))
+                return [f"{escape_text(found.number)} flagged until {when(found.expires_at)} ({found.reason})"]
+            if action == "clear":
+                cleared = await nuisance.clear(store, settings, args.number, _who(args), args.reason or "")
+                return [f"{escape_text(args.number)}: " + ("flag cleared" if cleared else "was not flagged")]
+            raise AssertionError(action)
+
+    print("\n".join(asyncio.run(run())))
+    return 0
+
+
+def _calls_mark(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
+
+    from callcenter import nuisance
+    from callcenter.errors import HotlineError
+    from callcenter.store import Store, escape_text
+
+    if args.what != "nuisance":
+        raise HotlineError(f"calls mark: only 'nuisance' can be marked, not {args.what!r}")
+
+    async def run() -> str:
+        async with Store(settings.paths.database) as store:
+            number, flagged = await nuisance.mark_call(store, settings, args.call_id, _who(args))
+        text = f"call {args.call_id} marked as nuisance (number {escape_text(number)})"
+        return text + (f"; the number is now flagged ({flagged.reason})" if flagged else "")
+
+    print(asyncio.run(run()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hotline", description="The 12345 citizen hotline call-centre engine on Asterisk."
@@ -153,6 +226,29 @@ def build_parser() -> argparse.ArgumentParser:
     calls.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
     calls.add_argument("--json", action="store_true", help="JSON instead of a table")
     calls.set_defaults(handler=_calls)
+    calls_actions = calls.add_subparsers(dest="calls_action", metavar="ACTION")
+    mark = calls_actions.add_parser("mark", help="mark a call: hotline calls mark CALL_ID nuisance")
+    mark.add_argument("call_id")
+    mark.add_argument("what", help="nuisance")
+    mark.add_argument("--by", help="who marks it (default: the login name)")
+    mark.set_defaults(handler=_calls_mark)
+
+    nuisance = commands.add_parser("nuisance", help="nuisance numbers: list, show, flag, clear")
+    nuisance_actions = nuisance.add_subparsers(dest="nuisance_action", required=True, metavar="ACTION")
+    nuisance_actions.add_parser("list", help="numbers flagged now").set_defaults(handler=_nuisance)
+    show = nuisance_actions.add_parser("show", help="a number's flag and history")
+    show.add_argument("number")
+    show.set_defaults(handler=_nuisance)
+    flag = nuisance_actions.add_parser("flag", help="flag a number by hand")
+    flag.add_argument("number")
+    flag.add_argument("--reason", required=True, help="why (stored with who and when)")
+    flag.add_argument("--by", help="who flags it (default: the login name)")
+    flag.set_defaults(handler=_nuisance)
+    clear = nuisance_actions.add_parser("clear", help="clear a number's flag (the history stays)")
+    clear.add_argument("number")
+    clear.add_argument("--reason", help="why")
+    clear.add_argument("--by", help="who clears it (default: the login name)")
+    clear.set_defaults(handler=_nuisance)
 
     seats = commands.add_parser("seats", help="the six seats: table, login, logout, pause, unpause")
     seats.set_defaults(handler=_seats, seat_action=None)

@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from callcenter import calls as c
+from callcenter import nuisance
 from callcenter.ari import AriClient, AriError, AriNotFound
 from callcenter.clock import iso_local, local, parse_ari_time
 from callcenter.pbx import INSTANCE_MOUNT
@@ -46,6 +47,7 @@ class CallRuntime:
     task: asyncio.Task[None] | None = None
     behind: bool = False
     bridge_id: str = ""
+    arrival: c.Arrived | None = None  # handled first, once the nuisance check is done
 
 
 @dataclass
@@ -226,7 +228,7 @@ class Controller:
         self.calls[call_id] = runtime
         runtime.task = asyncio.create_task(self._run_call(runtime), name=f"call-{call_id}")
         recording = self._host_recording(str(variables.get("HOTLINE_RECORDING") or ""))
-        runtime.inbox.put_nowait(c.Arrived(at, str(caller.get("number", "")), str(caller.get("name", "")), recording))
+        runtime.arrival = c.Arrived(at, str(caller.get("number", "")), str(caller.get("name", "")), recording)
         self.store.put_call(call_id, queue_seq=runtime.seq, arrived_epoch=at)
         return runtime
 
@@ -243,8 +245,24 @@ class Controller:
 
     # ------------------------------------------------------------------ per-call task
 
+    async def _arrive(self, runtime: CallRuntime, arrival: c.Arrived) -> None:
+        """The first step of a call: is the number flagged (warning, behind citizens)?"""
+        try:
+            verdict = await nuisance.check_arrival(self.store, self.settings, arrival.number)
+        except Exception:  # the store failing must never keep a citizen from the hotline
+            log.exception("call %s: nuisance check failed; treating the caller as a citizen", runtime.call.call_id)
+            verdict = nuisance.Verdict(None, False)
+        runtime.behind = verdict.flag is not None
+        event = replace(arrival, flagged_rule=verdict.flag.rule if verdict.flag else "", over_limit=verdict.over_limit)
+        runtime.call, actions = c.step(runtime.call, event)
+        for action in actions:
+            await self._perform(runtime, action)
+
     async def _run_call(self, runtime: CallRuntime) -> None:
         try:
+            if runtime.arrival is not None:
+                arrival, runtime.arrival = runtime.arrival, None
+                await self._arrive(runtime, arrival)
             while runtime.call.phase is not c.Phase.ENDED:
                 event = await runtime.inbox.get()
                 runtime.call, actions = c.step(runtime.call, event)
@@ -385,6 +403,17 @@ class Controller:
                 pass
         self.queue.remove(call.call_id)
         self._spawn(self._measure_recording(call.call_id), f"recording-{call.call_id}")
+        self._spawn(self._judge_number(call.number), f"nuisance-{call.call_id}")
+
+    async def _judge_number(self, number: str) -> None:
+        """After each call: does the number's recent history make it a nuisance number now?"""
+        try:
+            found = await nuisance.evaluate_after_call(self.store, self.settings, number)
+        except Exception:
+            log.exception("nuisance evaluation of %s failed", number)
+            return
+        if found is not None:
+            log.info("number %s flagged as nuisance (%s)", number, found.rule)
 
     async def _measure_recording(self, call_id: str) -> None:
         row = await self.store.get_call(call_id)
@@ -547,7 +576,9 @@ class Controller:
             queued=times["queued"] or now, category=str(row.get("category") or ""), timing=self.timing,
         )
         seq = int(row.get("queue_seq") or self._take_seq())
-        runtime = CallRuntime(call, seq)
+        runtime = CallRuntime(call, seq, behind=bool(row.get("nuisance")))
+        runtime.call = replace(call, flagged_rule=str(row.get("nuisance_rule") or ""), warned=True)
+        call = runtime.call
         self.calls[call_id] = runtime
         self.store.put_event(call_id, "READOPTED", now, iso_local(now, self.zone), data={"state": state})
         bridge_id = in_bridge.get(call_id)

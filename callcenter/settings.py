@@ -58,6 +58,18 @@ class CallflowSection:
 
 
 @dataclass(frozen=True)
+class NuisanceSection:
+    short_call_seconds: float
+    repeat_calls: int
+    repeat_window_minutes: float
+    marks_to_flag: int
+    marks_window_hours: float
+    flag_hours: float
+    hard_limit_calls: int
+    hard_limit_window_minutes: float
+
+
+@dataclass(frozen=True)
 class AsteriskSection:
     mode: str
     app: str
@@ -96,6 +108,7 @@ class Settings:
     hotline: HotlineSection
     paths: PathsSection
     callflow: CallflowSection
+    nuisance: NuisanceSection
     asterisk: AsteriskSection
 
     @property
@@ -151,6 +164,7 @@ _SECTIONS: dict[str, type[typing.Any]] = {
     "hotline": HotlineSection,
     "paths": PathsSection,
     "callflow": CallflowSection,
+    "nuisance": NuisanceSection,
     "asterisk": AsteriskSection,
 }
 
@@ -259,6 +273,16 @@ def _validate(s: Settings) -> None:
             raise ConfigError(f"{src}: callflow.{key} must be positive, got {getattr(s.callflow, key)}")
     if s.callflow.wrapup_seconds < 0:
         raise ConfigError(f"{src}: callflow.wrapup_seconds must not be negative, got {s.callflow.wrapup_seconds}")
+    n = s.nuisance
+    for key in ("repeat_window_minutes", "marks_window_hours", "flag_hours", "hard_limit_window_minutes",
+                "short_call_seconds"):
+        if getattr(n, key) <= 0:
+            raise ConfigError(f"{src}: nuisance.{key} must be positive, got {getattr(n, key)}")
+    for key in ("repeat_calls", "marks_to_flag"):
+        if getattr(n, key) < 1:
+            raise ConfigError(f"{src}: nuisance.{key} must be 1 or more, got {getattr(n, key)}")
+    if n.hard_limit_calls < 0:
+        raise ConfigError(f"{src}: nuisance.hard_limit_calls must be 0 (off) or more, got {n.hard_limit_calls}")
     if a.mode == "external" and not a.ari_url:
         raise ConfigError(f"{src}: asterisk.mode is 'external' but asterisk.ari_url is empty")
     if not 1 <= s.hotline.seats <= 500:

@@ -65,6 +65,7 @@ CALL_COLUMNS: dict[str, str] = {
     "shift": _TEXT,
     "category": _TEXT,
     "nuisance": _INT,
+    "nuisance_rule": _TEXT,
     "recording_path": _TEXT,
     "recording_seconds": _REAL,
     "queue_seq": _INT,
@@ -145,8 +146,111 @@ def _v1(db: Database) -> None:
         db.execute(sql)
 
 
+def _v2_nuisance(db: Database) -> None:
+    """Nuisance numbers (issue 4): every flag, clear and operator mark, with who, when, why."""
+    for sql in (
+        "ALTER TABLE calls ADD COLUMN nuisance_rule TEXT",
+        """CREATE TABLE nuisance_events (
+            id INTEGER PRIMARY KEY,
+            number TEXT NOT NULL,
+            action TEXT NOT NULL CHECK (action IN ('flag', 'clear', 'mark')),
+            rule TEXT,
+            reason TEXT,
+            by TEXT,
+            call_id TEXT,
+            at TEXT NOT NULL,
+            at_epoch REAL NOT NULL,
+            expires_epoch REAL
+        )""",
+        "CREATE INDEX nuisance_events_number ON nuisance_events(number, at_epoch)",
+        "CREATE INDEX nuisance_events_flags ON nuisance_events(expires_epoch) WHERE action = 'flag'",
+    ):
+        db.execute(sql)
+
+
+TICKET_CATEGORIES = ("help", "complaint", "consultation", "suggestion", "other")
+TICKET_STATES = ("open", "forwarded", "replied", "closed", "reopened")
+SATISFACTIONS = ("satisfied", "basically_satisfied", "dissatisfied")
+CALLBACK_RESULTS = ("reached", "no_answer", "busy", "failed")
+
+
+def _v3_tickets(db: Database) -> None:
+    """Tickets (留单, issue 6): the ticket, the calls merged into it, its history, and the
+    callbacks to the citizen (回访) with their satisfaction."""
+
+    def among(values: tuple[str, ...]) -> str:
+        return ", ".join(f"'{v}'" for v in values)
+
+    for sql in (
+        f"""CREATE TABLE tickets (
+            ticket_id INTEGER PRIMARY KEY,
+            created TEXT NOT NULL,
+            created_epoch REAL NOT NULL,
+            category TEXT NOT NULL CHECK (category IN ({among(TICKET_CATEGORIES)})),
+            summary TEXT NOT NULL,
+            unit TEXT NOT NULL,
+            unit_name TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ({among(TICKET_STATES)})),
+            state_since TEXT NOT NULL,
+            state_since_epoch REAL NOT NULL,
+            operator TEXT,
+            caller_number TEXT,
+            deadline TEXT NOT NULL,
+            deadline_epoch REAL NOT NULL,
+            deadline_estimated INTEGER NOT NULL DEFAULT 0,
+            forwarded TEXT,
+            forwarded_epoch REAL,
+            reply TEXT,
+            reply_by TEXT,
+            replied TEXT,
+            replied_epoch REAL,
+            closed TEXT,
+            closed_epoch REAL,
+            reopen_count INTEGER NOT NULL DEFAULT 0,
+            satisfaction TEXT CHECK (satisfaction IN ({among(SATISFACTIONS)})),
+            callback_attempts INTEGER NOT NULL DEFAULT 0,
+            merged_into INTEGER REFERENCES tickets(ticket_id)
+        )""",
+        "CREATE INDEX tickets_created ON tickets(created_epoch)",
+        "CREATE INDEX tickets_state ON tickets(state, deadline_epoch)",
+        "CREATE INDEX tickets_unit ON tickets(unit, created_epoch)",
+        # A call belongs to at most one ticket: merging moves it, never copies it.
+        """CREATE TABLE ticket_calls (
+            call_id TEXT PRIMARY KEY,
+            ticket_id INTEGER NOT NULL REFERENCES tickets(ticket_id),
+            linked TEXT NOT NULL,
+            linked_epoch REAL NOT NULL
+        )""",
+        "CREATE INDEX ticket_calls_ticket ON ticket_calls(ticket_id)",
+        """CREATE TABLE ticket_events (
+            id INTEGER PRIMARY KEY,
+            ticket_id INTEGER NOT NULL REFERENCES tickets(ticket_id),
+            at TEXT NOT NULL,
+            at_epoch REAL NOT NULL,
+            kind TEXT NOT NULL,
+            state TEXT NOT NULL,
+            actor TEXT,
+            data TEXT
+        )""",
+        "CREATE INDEX ticket_events_ticket ON ticket_events(ticket_id, id)",
+        f"""CREATE TABLE ticket_callbacks (
+            id INTEGER PRIMARY KEY,
+            ticket_id INTEGER NOT NULL REFERENCES tickets(ticket_id),
+            at TEXT NOT NULL,
+            at_epoch REAL NOT NULL,
+            result TEXT NOT NULL CHECK (result IN ({among(CALLBACK_RESULTS)})),
+            satisfaction TEXT CHECK (satisfaction IN ({among(SATISFACTIONS)})),
+            call_id TEXT,
+            actor TEXT,
+            note TEXT
+        )""",
+        "CREATE INDEX ticket_callbacks_ticket ON ticket_callbacks(ticket_id, id)",
+    ):
+        db.execute(sql)
+
+
 # Index i brings a database from version i to i + 1. Append; never edit a released one.
-_MIGRATIONS: tuple[Callable[[Database], None], ...] = (_v1,)
+_MIGRATIONS: tuple[Callable[[Database], None], ...] = (_v1, _v2_nuisance, _v3_tickets)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
@@ -403,6 +507,15 @@ class Store:
             counts[seat] = counts.get(seat, 0) + n
         return counts
 
+    async def query(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        """A read for a domain module that owns its tables (nuisance, tickets), on the store
+        thread, after the queued writes."""
+        return await self._submit(lambda: self._rows(sql, params))
+
+    async def execute(self, sql: str, params: Sequence[object] = ()) -> None:
+        """A write committed now (flags, commands: they must not wait for a batch)."""
+        await self._submit(lambda: self._write_now(lambda db: db.execute(sql, list(params))))
+
     # --- event-loop side plumbing -----------------------------------------------------
 
     def _put(self, item: _Write) -> None:
@@ -623,6 +736,49 @@ class Store:
             except sqlite3.Error as exc:
                 log.error("%s: closing the database: %s", self.path, exc)
             self._db = None
+
+    # --- tickets and reports (issue 6): transactions and snapshots for domain modules ---
+
+    async def transaction(self, fn: Callable[[Database], T]) -> T:
+        """Run `fn(db)` on the store thread in one BEGIN IMMEDIATE transaction, committed
+        before this returns; any exception rolls it all back and reaches the caller as is
+        (sqlite errors as StoreError). `fn` runs on the store thread: it must not block on
+        the event loop nor keep `db`. Used for read-check-write steps (a ticket's state
+        change) that must not interleave with another process."""
+
+        def run() -> T:
+            db = self._database
+            db.conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(db)
+                db.conn.execute("COMMIT")
+            except BaseException:
+                if db.conn.in_transaction:
+                    db.conn.execute("ROLLBACK")
+                raise
+            return result
+
+        return await self._submit(run)
+
+    async def snapshot(self, fn: Callable[[Database], T]) -> T:
+        """Run the reads of `fn(db)` on the store thread in one read transaction, so every
+        query sees the same database (a report's figures add up), after the queued writes.
+        `PRAGMA query_only` makes any write in `fn` fail."""
+
+        def run() -> T:
+            db = self._database
+            db.conn.execute("PRAGMA query_only = ON")
+            try:
+                db.conn.execute("BEGIN")
+                try:
+                    return fn(db)
+                finally:
+                    if db.conn.in_transaction:
+                        db.conn.execute("COMMIT")
+            finally:
+                db.conn.execute("PRAGMA query_only = OFF")
+
+        return await self._submit(run)
 
 
 # --- `hotline calls` output ---------------------------------------------------------

@@ -171,7 +171,8 @@ def test_a_whole_answered_call_goes_through_every_phase_with_the_right_actions()
     assert call.phase is Phase.ANSWERING and call.arrived == ARRIVED_AT
     assert effects(actions) == [Answer()]
     assert rows(actions) == [{"caller_number": "13800138000", "caller_name": "Citizen", "arrived": ARRIVED_AT,
-                              "recording_path": "/rec/c1.wav", "state": "ivr"}]
+                              "recording_path": "/rec/c1.wav", "state": "ivr", "nuisance": 0,
+                              "nuisance_rule": None}]
     assert log_kinds(actions) == ["ARRIVED"]
 
     call, actions = step(call, Answered(ANSWERED_AT))
@@ -578,7 +579,10 @@ def _random_events(rng: random.Random) -> list[Event]:
     at = T0 + rng.random()
     events: list[Event] = []
     if rng.random() < 0.8:
-        events += [Arrived(at, "13800138000", "n"), Answered(at + 0.3)]
+        # Now and then a flagged nuisance number (warning first), sometimes over the hard limit.
+        rule = "repeat-short-calls" if rng.random() < 0.25 else ""
+        events += [Arrived(at, "13800138000", "n", flagged_rule=rule, over_limit=bool(rule) and rng.random() < 0.3),
+                   Answered(at + 0.3)]
         call, _ = run(call, *events)
     for _ in range(rng.randint(0, 30)):
         at += rng.uniform(0, 20)

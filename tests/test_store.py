@@ -81,6 +81,7 @@ async def test_a_call_row_round_trips_every_column(store: Store) -> None:
         "shift": "08-16",
         "category": "complaint",
         "nuisance": 0,
+        "nuisance_rule": None,
         "recording_path": "recordings/20261128-213512-1764345600.12.wav",
         "recording_seconds": 289.5,
         "queue_seq": 7,
