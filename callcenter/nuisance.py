@@ -154,8 +154,10 @@ async def evaluate_after_call(store: Store, settings: Settings, number: str, now
     rule = rule_hit(calls, marks, now, rules)
     if rule is None:
         return None
-    reason = (f"{rules.repeat_calls}+ short or abandoned calls within {rules.repeat_window_minutes:g} min"
-              if rule == RULE_REPEAT else f"{rules.marks_to_flag}+ operator marks within {rules.marks_window_hours:g} h")
+    if rule == RULE_REPEAT:
+        reason = f"{rules.repeat_calls}+ short or abandoned calls within {rules.repeat_window_minutes:g} min"
+    else:
+        reason = f"{rules.marks_to_flag}+ operator marks within {rules.marks_window_hours:g} h"
     return await _record_flag(store, settings, number, rule, reason, "system", now)
 
 

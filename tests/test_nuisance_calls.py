@@ -94,7 +94,8 @@ async def test_six_short_calls_flag_the_number_at_the_third_and_a_waiting_citize
     assert all(r["nuisance_rule"] == nuisance.RULE_REPEAT for r in calls[3:])
     assert all(r["outcome"] == "answered" for r in calls)
     for row in calls[3:]:
-        prompts = [e["data"].get("prompt") for e in await hotline.events(str(row["call_id"])) if e["kind"] == "PLAYBACK"]
+        events = await hotline.events(str(row["call_id"]))
+        prompts = [e["data"].get("prompt") for e in events if e["kind"] == "PLAYBACK"]
         assert "nuisance_warning" in prompts, prompts
     citizen_row = (await _rows(hotline, "13811112222"))[0]
     assert citizen_row["nuisance"] == 0 and citizen_row["outcome"] == "answered"
