@@ -24,6 +24,8 @@ from callcenter.errors import PbxError
 from callcenter.recordings import repair_all
 from callcenter.settings import Settings
 from callcenter.store import Store
+from callcenter.users import credentials_path
+from callcenter.web import console_url, web_running
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,8 @@ async def running_hotline(settings: Settings) -> AsyncIterator[Controller]:
         if repaired:
             print(f"repaired the headers of {repaired} recordings cut short by a crash", flush=True)
         controller = await stack.enter_async_context(controller_running(settings))
+        # The console last, so it stops first: no page is served by a controller that is gone.
+        await stack.enter_async_context(web_running(settings, controller))
         yield controller
 
 
@@ -101,6 +105,7 @@ def where_lines(settings: Settings) -> list[str]:
         f"  recordings:  {settings.paths.recordings_dir}",
         f"  database:    {settings.paths.database}",
         f"  ARI:         {settings.ari_url}    AMI: {settings.ami_host}:{a.ami_port}",
+        f"  console:     {console_url(settings)}  (accounts: {credentials_path(settings.paths.state_dir)})",
         "  Ctrl-C stops everything.",
     ]
 

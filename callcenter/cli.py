@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from callcenter import pbx
+from callcenter.cli_tickets import add_commands as add_ticket_commands
 from callcenter.errors import HotlineError
 from callcenter.settings import Settings, load_settings
 
@@ -213,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config", help="settings file (default config/hotline.toml, or $HOTLINE_CONFIG)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_ticket_commands(commands)
 
     commands.add_parser("up", help="provision if needed, start Asterisk and the controller; Ctrl-C stops").set_defaults(
         handler=_up)

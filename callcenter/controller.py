@@ -391,6 +391,7 @@ class Controller:
         if leg is None:
             return
         runtime.bridge_id = f"bridge-{call_id}"
+        self._set_seat(seat, self.seats[seat].moved(SeatState.TALKING, time.time()))
         await self.ari.create_bridge(runtime.bridge_id, name=f"hotline {call_id} {seat}")
         await self.ari.add_to_bridge(runtime.bridge_id, [call_id, leg.channel_id])
 

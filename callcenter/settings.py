@@ -91,6 +91,12 @@ class AsteriskSection:
 
 
 @dataclass(frozen=True)
+class WebSection:
+    bind: str
+    port: int
+
+
+@dataclass(frozen=True)
 class Credentials:
     """Generated secrets: ARI and AMI users, and the six seats' SIP passwords."""
 
@@ -110,6 +116,7 @@ class Settings:
     callflow: CallflowSection
     nuisance: NuisanceSection
     asterisk: AsteriskSection
+    web: WebSection
 
     @property
     def zone(self) -> ZoneInfo:
@@ -166,6 +173,7 @@ _SECTIONS: dict[str, type[typing.Any]] = {
     "callflow": CallflowSection,
     "nuisance": NuisanceSection,
     "asterisk": AsteriskSection,
+    "web": WebSection,
 }
 
 
@@ -264,6 +272,12 @@ def _validate(s: Settings) -> None:
             ipaddress.ip_address(getattr(a, key))
         except ValueError:
             raise ConfigError(f"{src}: asterisk.{key} must be an IP address, got {getattr(a, key)!r}") from None
+    if not 1 <= s.web.port <= 65535:
+        raise ConfigError(f"{src}: web.port must be a port 1-65535, got {s.web.port}")
+    try:
+        ipaddress.ip_address(s.web.bind)
+    except ValueError:
+        raise ConfigError(f"{src}: web.bind must be an IP address, got {s.web.bind!r}") from None
     if not a.app.replace("-", "").replace("_", "").isalnum():
         raise ConfigError(f"{src}: asterisk.app must be letters, digits, - or _, got {a.app!r}")
     if a.start_timeout <= 0:

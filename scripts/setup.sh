@@ -10,7 +10,9 @@ step() { printf '==> %s\n' "$*"; }
 
 packages=(python3 python3-venv python3-pip debootstrap util-linux ffmpeg espeak-ng sox)
 if [ "$mode" = test ]; then
-  packages+=(sip-tester baresip)
+  # chromium for the console's browser tests (Playwright drives Debian's, never downloads one);
+  # a CJK font so Chinese pages render in it.
+  packages+=(sip-tester baresip chromium fonts-wqy-zenhei)
 fi
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -1,0 +1,426 @@
+"""The JSON API behind the pages (described in openapi.py; the pages call nothing else).
+
+Handlers check their input, call the store, the controller's snapshot or the nuisance
+module, and map domain errors to HTTP here, once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from dataclasses import asdict
+from datetime import date, datetime, timedelta
+from datetime import time as clock_time
+from pathlib import Path
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from callcenter import nuisance
+from callcenter.clock import iso_local
+from callcenter.errors import ConfigError
+from callcenter.store import OUTCOMES, Row
+from callcenter.web.auth import refuse
+from callcenter.web.call_queries import CallSearch, search_calls
+from callcenter.web.context import CONSOLE, LOGGED_IN, OPERATORS, SUPERVISORS, Console, add_route, session_of
+from callcenter.web.live import FloorFeed, day_bounds, today_figures
+from callcenter.web.openapi import openapi_document
+from callcenter.web.recording_files import servable_recording
+from callcenter.web.roster_file import roster_json, roster_toml, save_roster
+
+CATEGORIES = ("consultation", "complaint", "help", "suggestion", "other")
+CALL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
+NUMBER = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
+SUMMARY_MAX, REASON_MAX = 500, 100
+PER_PAGE_MAX = 100
+SEAT_ACTIONS: dict[str, dict[str, object]] = {
+    "login": {"logged_in": 1}, "logout": {"logged_in": 0}, "roster": {"logged_in": None},
+    "pause": {"paused": 1}, "unpause": {"paused": 0, "pause_reason": ""},
+}
+FEED = web.AppKey("floor_feed", FloorFeed)
+
+
+def reply(data: object, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, dumps=lambda value: json.dumps(value, ensure_ascii=False))
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    if request.content_type != "application/json":
+        refuse(web.HTTPUnsupportedMediaType, "请求体须为 JSON (send application/json)")
+    try:
+        data = await request.json()
+    except ValueError:
+        refuse(web.HTTPBadRequest, "请求体不是合法的 JSON (the body is not valid JSON)")
+    if not isinstance(data, dict):
+        refuse(web.HTTPBadRequest, "请求体须为 JSON 对象 (send a JSON object)")
+    return data
+
+
+def _text(data: dict[str, Any], key: str, limit: int, required: bool = False) -> str:
+    value = data.get(key, "")
+    if not isinstance(value, str):
+        refuse(web.HTTPBadRequest, f"{key} 须为文本 ({key} must be a string)")
+    # Control characters (but line breaks in a summary) never reach the store.
+    value = "".join(ch for ch in value if ch in "\n" or (ch >= " " and ch != "\x7f")).strip()
+    if required and not value:
+        refuse(web.HTTPBadRequest, f"{key} 不能为空 ({key} is required)")
+    if len(value) > limit:
+        refuse(web.HTTPBadRequest, f"{key} 最多 {limit} 个字 ({key} is longer than {limit} characters)")
+    return value
+
+
+def _call_id(request: web.Request) -> str:
+    call_id = request.match_info["call_id"]
+    if not CALL_ID.fullmatch(call_id):
+        refuse(web.HTTPBadRequest, "通话编号无效 (bad call id)")
+    return call_id
+
+
+async def _call_row(console: Console, call_id: str) -> Row:
+    row = await console.controller.store.get_call(call_id)
+    if row is None:
+        refuse(web.HTTPNotFound, "没有这通电话 (no such call)")
+    return row
+
+
+def call_json(row: Row) -> dict[str, Any]:
+    keys = ("call_id", "caller_number", "caller_name", "arrived", "answered", "queued", "seat_answered", "ended",
+            "arrived_epoch", "wait_seconds", "talk_seconds", "total_seconds", "outcome", "hangup_cause", "seat",
+            "shift", "category", "nuisance", "nuisance_rule", "recording_seconds", "state")
+    out = {key: row.get(key) for key in keys}
+    out["has_recording"] = bool(row.get("recording_path"))
+    return out
+
+
+# ----------------------------------------------------------------------------- who and the floor
+
+
+async def me(request: web.Request) -> web.Response:
+    session = session_of(request)
+    return reply({"user": session.user, "role": session.role, "seat": session.seat, "csrf_token": session.csrf})
+
+
+async def floor(request: web.Request) -> web.Response:
+    console = request.app[CONSOLE]
+    return reply({"floor": console.controller.snapshot(),
+                  "figures": await today_figures(console.controller.store, console.settings.zone)})
+
+
+async def floor_socket(request: web.Request) -> web.StreamResponse:
+    # A WebSocket is not covered by the same-origin policy: refuse other sites' pages.
+    origin, host = request.headers.get("Origin", ""), request.headers.get("Host", "")
+    if origin not in (f"http://{host}", f"https://{host}"):
+        refuse(web.HTTPForbidden, "来源不符 (cross-origin WebSocket refused)")
+    feed = request.app[FEED]
+    ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=4096)
+    await ws.prepare(request)
+    feed.add(ws, session_of(request).token)
+    try:
+        await ws.send_str(await feed.message())
+        async for message in ws:  # the wallboard only listens; anything it sends is ignored
+            if message.type == WSMsgType.ERROR:
+                break
+    finally:
+        feed.remove(ws)
+    return ws
+
+
+# ----------------------------------------------------------------------------- the call log
+
+
+def _day(text: str, name: str) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        refuse(web.HTTPBadRequest, f"{name} 须为日期，如 2026-11-28 ({name} must be a date like 2026-11-28)")
+
+
+def _int(text: str, name: str, default: int, low: int, high: int) -> int:
+    if not text:
+        return default
+    if not text.isdigit() or not low <= int(text) <= high:
+        refuse(web.HTTPBadRequest, f"{name} 须为 {low}-{high} 的整数 ({name} must be a whole number {low}-{high})")
+    return int(text)
+
+
+async def calls(request: web.Request) -> web.Response:
+    console = request.app[CONSOLE]
+    query = request.query
+    zone = console.settings.zone
+    first, last = _day(query.get("from", ""), "from"), _day(query.get("to", ""), "to")
+    since = datetime.combine(first, clock_time(), zone).timestamp() if first else None
+    until = datetime.combine(last + timedelta(days=1), clock_time(), zone).timestamp() if last else None
+    outcome = query.get("outcome", "")
+    if outcome and outcome not in (*OUTCOMES, "abandoned"):
+        refuse(web.HTTPBadRequest, f"outcome 须为 {', '.join(OUTCOMES)} 或 abandoned")
+    outcomes = [o for o in OUTCOMES if o.startswith("abandoned")] if outcome == "abandoned" else (
+        [outcome] if outcome else [])
+    seat = query.get("seat", "")
+    if seat and seat not in console.settings.seat_names:
+        refuse(web.HTTPBadRequest, "没有这个坐席 (unknown seat)")
+    category = query.get("category")
+    if category not in (None, "", "none", *CATEGORIES):
+        refuse(web.HTTPBadRequest, f"category 须为 {', '.join(CATEGORIES)} 或 none")
+    page = _int(query.get("page", ""), "page", 1, 1, 100000)
+    per_page = _int(query.get("per_page", ""), "per_page", 20, 1, PER_PAGE_MAX)
+    search = CallSearch(since, until, query.get("number", "").strip()[:64], seat, outcomes,
+                        "" if category == "none" else (category or None), per_page, (page - 1) * per_page)
+    rows, total = await search_calls(console.controller.store, search)
+    return reply({"calls": [call_json(row) for row in rows], "total": total, "page": page, "per_page": per_page})
+
+
+def _summary_of(events: list[Row]) -> dict[str, Any] | None:
+    summaries = [e for e in events if e.get("kind") == "SUMMARY" and isinstance(e.get("data"), dict)]
+    if not summaries:
+        return None
+    latest = summaries[-1]
+    data = latest["data"]
+    assert isinstance(data, dict)
+    return {**data, "at": latest.get("at")}
+
+
+async def call_detail(request: web.Request) -> web.Response:
+    console = request.app[CONSOLE]
+    row = await _call_row(console, _call_id(request))
+    events = await console.controller.store.call_events(str(row["call_id"]))
+    timeline = [{"at": e.get("at"), "kind": e.get("kind"), "seat": e.get("seat"), "data": e.get("data")}
+                for e in events]
+    return reply({"call": call_json(row), "events": timeline, "summary": _summary_of(events)})
+
+
+async def recording(request: web.Request) -> web.StreamResponse:
+    console = request.app[CONSOLE]
+    row = await _call_row(console, _call_id(request))
+    path = await asyncio.to_thread(servable_recording, console.settings.paths.recordings_dir,
+                                   str(row.get("recording_path") or ""))
+    if path is None:
+        refuse(web.HTTPNotFound, "没有可播放的录音 (no recording for this call)")
+    headers = {"Content-Type": "audio/wav", "Cache-Control": "private, no-store"}
+    if request.query.get("download") == "1":
+        headers["Content-Disposition"] = f'attachment; filename="{path.name}"'  # the name passed a strict pattern
+    # FileResponse answers Range requests (206), which the audio element needs to seek.
+    return web.FileResponse(path, headers=headers)
+
+
+def _may_touch(console: Console, request: web.Request, row: Row) -> None:
+    """An operator may only write about calls on their own seat (now or before)."""
+    session = session_of(request)
+    if session.role != "operator":
+        return
+    live = next((s for s in console.controller.snapshot()["seats"] if s["seat"] == session.seat), None)
+    live_call = (live or {}).get("call") or {}
+    if row.get("seat") != session.seat and live_call.get("call_id") != row.get("call_id"):
+        refuse(web.HTTPForbidden, "只能处理本坐席的电话 (only calls on your own seat)")
+
+
+async def save_summary(request: web.Request) -> web.Response:
+    console = request.app[CONSOLE]
+    row = await _call_row(console, _call_id(request))
+    _may_touch(console, request, row)
+    data = await _body(request)
+    category = data.get("category")
+    if category not in CATEGORIES:
+        refuse(web.HTTPBadRequest, f"category 须为 {', '.join(CATEGORIES)} 之一")
+    summary = _text(data, "summary", SUMMARY_MAX)
+    session = session_of(request)
+    store, now = console.controller.store, time.time()
+    call_id = str(row["call_id"])
+    store.put_event(call_id, "SUMMARY", now, iso_local(now, console.settings.zone), seat=session.seat,
+                    data={"summary": summary, "category": category, "by": session.user})
+    store.put_call(call_id, category=str(category))
+    await store.flush()
+    return reply({"call_id": call_id, "category": category, "summary": summary, "by": session.user})
+
+
+async def mark_nuisance(request: web.Request) -> web.Response:
+    console = request.app[CONSOLE]
+    row = await _call_row(console, _call_id(request))
+    _may_touch(console, request, row)
+    try:
+        number, flag = await nuisance.mark_call(console.controller.store, console.settings, str(row["call_id"]),
+                                                session_of(request).user)
+    except nuisance.NuisanceError as exc:
+        refuse(web.HTTPBadRequest, str(exc))
+    await console.controller.store.flush()
+    return reply({"number": number, "flagged": flag is not None, "flag": None if flag is None else asdict(flag)})
+
+
+# ----------------------------------------------------------------------------- seats and roster
+
+
+async def _seat_rows(console: Console) -> list[dict[str, Any]]:
+    midnight, _ = day_bounds(console.settings.zone, time.time())
+    today = await console.controller.store.calls_per_seat_since(midnight)
+    return [{**seat, "calls_today": today.get(seat["seat"], 0)} for seat in console.controller.snapshot()["seats"]]
+
+
+async def seats(request: web.Request) -> web.Response:
+    return reply({"seats": await _seat_rows(request.app[CONSOLE])})
+
+
+async def seat_command(request: web.Request) -> web.Response:
+    console = request.app[CONSOLE]
+    seat = request.match_info["seat"]
+    if seat not in console.settings.seat_names:
+        refuse(web.HTTPNotFound, "没有这个坐席 (unknown seat)")
+    data = await _body(request)
+    action = data.get("action")
+    if not isinstance(action, str) or action not in SEAT_ACTIONS:
+        refuse(web.HTTPBadRequest, f"action 须为 {', '.join(SEAT_ACTIONS)} 之一")
+    changes = dict(SEAT_ACTIONS[action])
+    if action == "pause":
+        changes["pause_reason"] = _text(data, "reason", REASON_MAX) or "break"
+    await console.controller.store.update_seat(seat, **changes)
+    return reply({"seat": seat, "action": action, "applied": changes})
+
+
+async def get_roster(request: web.Request) -> web.Response:
+    console = request.app[CONSOLE]
+    return reply({"shifts": roster_json(console.controller.roster), "seats": list(console.settings.seat_names)})
+
+
+async def put_roster(request: web.Request) -> web.Response:
+    console = request.app[CONSOLE]
+    data = await _body(request)
+    shifts = data.get("shifts")
+    if not isinstance(shifts, list) or not all(isinstance(s, dict) for s in shifts):
+        refuse(web.HTTPBadRequest, "shifts 须为班次列表 (shifts must be a list of objects)")
+    path: Path = console.settings.paths.roster
+    async with console.roster_lock:
+        try:
+            text = roster_toml(shifts, console.settings.seat_names)
+            roster = await asyncio.to_thread(save_roster, path, text, console.settings.seat_names)
+        except ConfigError as exc:
+            refuse(web.HTTPBadRequest, f"排班无效：{exc}")
+        console.controller.roster = roster
+    return reply({"shifts": roster_json(roster), "seats": list(console.settings.seat_names)})
+
+
+# ----------------------------------------------------------------------------- nuisance numbers
+
+
+def _number(value: object) -> str:
+    if not isinstance(value, str) or not NUMBER.fullmatch(value.strip()):
+        refuse(web.HTTPBadRequest, "号码无效 (bad number)")
+    return value.strip()
+
+
+async def nuisance_flags(request: web.Request) -> web.Response:
+    console = request.app[CONSOLE]
+    flags = await nuisance.active_flags(console.controller.store)
+    return reply({"flags": [asdict(flag) for flag in flags]})
+
+
+async def nuisance_history(request: web.Request) -> web.Response:
+    console = request.app[CONSOLE]
+    number = _number(request.query.get("number", ""))
+    events = await nuisance.history(console.controller.store, number)
+    calls_of_number = await console.controller.store.list_calls(number=number, limit=20)
+    return reply({"number": number, "events": events, "calls": [call_json(r) for r in calls_of_number]})
+
+
+async def nuisance_flag(request: web.Request) -> web.Response:
+    console = request.app[CONSOLE]
+    data = await _body(request)
+    number, reason = _number(data.get("number")), _text(data, "reason", REASON_MAX, required=True)
+    try:
+        flag = await nuisance.flag(console.controller.store, console.settings, number, reason,
+                                   session_of(request).user)
+    except nuisance.NuisanceError as exc:
+        refuse(web.HTTPBadRequest, str(exc))
+    return reply({"flag": asdict(flag)})
+
+
+async def nuisance_clear(request: web.Request) -> web.Response:
+    console = request.app[CONSOLE]
+    data = await _body(request)
+    number, reason = _number(data.get("number")), _text(data, "reason", REASON_MAX)
+    cleared = await nuisance.clear(console.controller.store, console.settings, number, session_of(request).user,
+                                   reason)
+    if not cleared:
+        refuse(web.HTTPNotFound, "该号码当前未被标记 (the number has no flag in force)")
+    return reply({"number": number, "cleared": True})
+
+
+# ----------------------------------------------------------------------------- the operator's seat
+
+
+async def operator_now(request: web.Request) -> web.Response:
+    """The call on the operator's seat now, or the last one it had (to finish its summary)."""
+    console = request.app[CONSOLE]
+    session = session_of(request)
+    store = console.controller.store
+    seat = next((s for s in console.controller.snapshot()["seats"] if s["seat"] == session.seat), None)
+    if seat is None:
+        refuse(web.HTTPNotFound, "本账号的坐席不存在 (your seat is not configured)")
+    live = seat.get("call") or None
+    row: Row | None = None
+    if live:
+        row = await store.get_call(str(live["call_id"]))
+    if row is None:
+        rows, _ = await search_calls(store, CallSearch(seat=str(session.seat), limit=1))
+        row = rows[0] if rows else None
+    call: dict[str, Any] | None = None
+    earlier: list[dict[str, Any]] = []
+    if row is not None:
+        call = call_json(row)
+        is_live = live is not None and live.get("call_id") == row.get("call_id")
+        call["live"] = is_live
+        call["phase"] = live.get("phase") if is_live and live is not None else None
+        events = await store.call_events(str(row["call_id"]))
+        call["summary"] = _summary_of(events)
+        # What the caller chose in the menu, even after the operator set another category.
+        menu = next((e.get("data") for e in events if e.get("kind") == "CATEGORY"), None)
+        call["menu_category"] = menu.get("category") if isinstance(menu, dict) else None
+        number = str(row.get("caller_number") or "")
+        flags = await nuisance.active_flags(store)
+        call["flagged"] = bool(row.get("nuisance")) or any(f.number == number for f in flags)
+        if number and not nuisance.is_withheld(number):
+            earlier = [call_json(r) for r in await store.list_calls(number=number, limit=11)
+                       if r.get("call_id") != row.get("call_id")][:10]
+    return reply({"seat": seat, "call": call, "earlier_calls": earlier})
+
+
+async def operator_pause(request: web.Request) -> web.Response:
+    console = request.app[CONSOLE]
+    session = session_of(request)
+    data = await _body(request)
+    paused = data.get("paused")
+    if not isinstance(paused, bool):
+        refuse(web.HTTPBadRequest, "paused 须为 true 或 false")
+    changes: dict[str, object] = {"paused": 1, "pause_reason": _text(data, "reason", REASON_MAX) or "break"} \
+        if paused else {"paused": 0, "pause_reason": ""}
+    await console.controller.store.update_seat(str(session.seat), **changes)
+    return reply({"seat": session.seat, "paused": paused})
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return reply(openapi_document())
+
+
+def add_api_routes(app: web.Application) -> None:
+    for method, path, handler, roles in (
+        ("GET", "/api/openapi.json", openapi, LOGGED_IN),
+        ("GET", "/api/me", me, LOGGED_IN),
+        ("GET", "/api/floor", floor, SUPERVISORS),
+        ("GET", "/api/floor/ws", floor_socket, SUPERVISORS),
+        ("GET", "/api/calls", calls, SUPERVISORS),
+        ("GET", "/api/calls/{call_id}", call_detail, SUPERVISORS),
+        ("GET", "/api/calls/{call_id}/recording", recording, SUPERVISORS),
+        ("POST", "/api/calls/{call_id}/summary", save_summary, LOGGED_IN),
+        ("POST", "/api/calls/{call_id}/nuisance", mark_nuisance, LOGGED_IN),
+        ("GET", "/api/seats", seats, SUPERVISORS),
+        ("POST", "/api/seats/{seat}", seat_command, SUPERVISORS),
+        ("GET", "/api/roster", get_roster, SUPERVISORS),
+        ("PUT", "/api/roster", put_roster, SUPERVISORS),
+        ("GET", "/api/nuisance", nuisance_flags, SUPERVISORS),
+        ("GET", "/api/nuisance/history", nuisance_history, SUPERVISORS),
+        ("POST", "/api/nuisance/flag", nuisance_flag, SUPERVISORS),
+        ("POST", "/api/nuisance/clear", nuisance_clear, SUPERVISORS),
+        ("GET", "/api/operator/now", operator_now, OPERATORS),
+        ("POST", "/api/operator/pause", operator_pause, OPERATORS),
+    ):
+        add_route(app, method, path, handler, roles)

@@ -1,0 +1,106 @@
+"""The console's aiohttp application and its life cycle beside the controller."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from callcenter.errors import ConfigError
+from callcenter.settings import Settings
+from callcenter.users import ConsoleUsers, load_or_create_users
+from callcenter.web.api import FEED, add_api_routes
+from callcenter.web.auth import gate
+from callcenter.web.context import CONSOLE, PUBLIC, Console, FloorSource
+from callcenter.web.live import FloorFeed
+from callcenter.web.pages import add_page_routes
+from callcenter.web.sessions import LoginThrottle, Sessions
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+MAX_BODY = 256 * 1024  # summaries and rosters are small; nothing is uploaded
+
+# No inline script or style anywhere: the pages' code is in static/, so a caller name that
+# slipped through escaping still could not run.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
+       "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+def web_address(settings: Settings) -> tuple[str, int]:
+    """Where the console listens: settings [web] bind and port (HOTLINE_WEB_BIND / _PORT)."""
+    return settings.web.bind, settings.web.port
+
+
+def console_url(settings: Settings, bind: str | None = None, port: int | None = None) -> str:
+    """The console's address as a browser on this machine reaches it."""
+    default_bind, default_port = web_address(settings)
+    host = bind or default_bind
+    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # bound everywhere, reached on loopback
+    return f"http://{f'[{host}]' if ':' in host else host}:{port or default_port}"
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("X-Frame-Options", "DENY")
+    if not request.path.startswith("/static/"):
+        headers.setdefault("Cache-Control", "no-store")
+
+
+def web_app(settings: Settings, controller: FloorSource, users: ConsoleUsers | None = None,
+            clock: Callable[[], float] = time.monotonic) -> web.Application:
+    """The console application (not yet listening). `clock` drives sessions and the log-in
+    throttle (tests move it)."""
+    app = web.Application(middlewares=[gate], client_max_size=MAX_BODY)
+    users = users or load_or_create_users(settings.paths.state_dir, settings.seat_names)
+    sessions = Sessions(clock)
+    console = Console(settings, controller, users, sessions, LoginThrottle(clock), clock)
+    app[CONSOLE] = console
+    app[FEED] = FloorFeed(controller, settings.zone, lambda token: sessions.get(token, touch=False) is not None)
+    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
+    add_page_routes(app)
+    add_api_routes(app)
+    static = app.router.add_static("/static", HERE / "static", follow_symlinks=False)
+    for route in static:
+        console.route_roles[route] = PUBLIC
+    app.on_response_prepare.append(_security_headers)
+
+    async def start_feed(app: web.Application) -> None:
+        await app[FEED].start()
+
+    async def stop_feed(app: web.Application) -> None:
+        await app[FEED].stop()
+
+    app.on_startup.append(start_feed)
+    app.on_shutdown.append(stop_feed)
+    return app
+
+
+@asynccontextmanager
+async def web_running(settings: Settings, controller: FloorSource, bind: str | None = None,
+                      port: int | None = None, clock: Callable[[], float] = time.monotonic) -> AsyncIterator[str]:
+    """Serve the console until the block ends; yields its base URL."""
+    default_bind, default_port = web_address(settings)
+    bind, port = bind or default_bind, port or default_port
+    app = web_app(settings, controller, clock=clock)
+    # The access log would print every wallboard poll; log-ins and commands are logged instead.
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, bind, port)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise ConfigError(f"web console: cannot listen on {bind}:{port} ({exc.strerror or exc})") from None
+        yield console_url(settings, bind, port)
+    finally:
+        await runner.cleanup()

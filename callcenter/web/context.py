@@ -1,0 +1,64 @@
+"""What every console handler reaches through `request.app[CONSOLE]`, and the route
+table's roles (default deny: a route registered without roles is refused to everyone)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from aiohttp.web_urldispatcher import AbstractRoute
+
+from callcenter.seats import Roster
+from callcenter.settings import Settings
+from callcenter.store import Store
+from callcenter.users import OPERATOR, SUPERVISOR, ConsoleUsers
+from callcenter.web.sessions import LoginThrottle, Session, Sessions
+
+
+class FloorSource(Protocol):
+    """The part of the controller the console uses (tests pass a fake)."""
+
+    store: Store
+    roster: Roster
+
+    def snapshot(self) -> dict[str, Any]: ...
+
+    def on_change(self, listener: Callable[[], None]) -> Callable[[], None]: ...
+
+
+Roles = frozenset[str]
+PUBLIC: Roles = frozenset({"anyone"})
+SUPERVISORS: Roles = frozenset({SUPERVISOR})
+OPERATORS: Roles = frozenset({OPERATOR})
+LOGGED_IN: Roles = frozenset({SUPERVISOR, OPERATOR})
+
+
+@dataclass
+class Console:
+    settings: Settings
+    controller: FloorSource
+    users: ConsoleUsers
+    sessions: Sessions
+    throttle: LoginThrottle
+    clock: Callable[[], float]
+    route_roles: dict[AbstractRoute, Roles] = field(default_factory=dict)
+    roster_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # scrypt costs 16 MiB and ~50 ms a check: a burst of log-ins must not take every core.
+    password_checks: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
+
+
+CONSOLE = web.AppKey("console", Console)
+SESSION = web.RequestKey("session", Session)
+
+
+def add_route(app: web.Application, method: str, path: str, handler: Handler, roles: Roles) -> None:
+    route = app.router.add_route(method, path, handler)
+    app[CONSOLE].route_roles[route] = roles
+
+
+def session_of(request: web.Request) -> Session:
+    return request[SESSION]

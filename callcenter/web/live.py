@@ -1,0 +1,144 @@
+"""The wallboard's live feed: the controller's floor snapshot and today's figures,
+pushed to every open WebSocket.
+
+The controller calls `changed()` synchronously on every change, which can be many a
+second under load: the feed only marks itself dirty, and one task sends at most
+`1 / min_interval` pushes a second, plus one every `heartbeat` seconds so that "waiting
+for" ticks on screen. Each push is built once and sent to every client concurrently; a
+client that cannot take it within `send_timeout` is dropped rather than let it stall the
+others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from callcenter.store import Store
+from callcenter.web.call_queries import call_figures
+from callcenter.web.context import FloorSource
+
+log = logging.getLogger(__name__)
+
+SERVICE_LEVEL_SECONDS = 20  # the issue's service level: answered within 20 s
+
+
+def day_bounds(zone: ZoneInfo, now: float) -> tuple[float, float]:
+    """Epoch seconds of local midnight today and tomorrow."""
+    today = datetime.fromtimestamp(now, zone).date()
+    start = datetime(today.year, today.month, today.day, tzinfo=zone)
+    end = datetime.combine(today + timedelta(days=1), datetime.min.time(), tzinfo=zone)
+    return start.timestamp(), end.timestamp()
+
+
+async def today_figures(store: Store, zone: ZoneInfo, now: float | None = None) -> dict[str, Any]:
+    """Today's calls, answered, abandoned, average wait and service level.
+
+    Service level = calls a seat answered within 20 s of joining the queue, as a share
+    of the calls that asked for a seat and are settled (answered, or abandoned while
+    waiting or ringing). Callers who hang up in the greeting or menu never asked for a
+    seat and count as abandoned but not against the service level."""
+    since, until = day_bounds(zone, time.time() if now is None else now)
+    raw = await call_figures(store, since, until, SERVICE_LEVEL_SECONDS)
+    abandoned = raw["abandoned_ivr"] + raw["abandoned_queue"] + raw["abandoned_ringing"]
+    offered = raw["answered"] + raw["abandoned_queue"] + raw["abandoned_ringing"]
+    return {
+        "calls": int(raw["calls"]), "answered": int(raw["answered"]), "abandoned": int(abandoned),
+        "abandoned_ivr": int(raw["abandoned_ivr"]), "abandoned_queue": int(raw["abandoned_queue"]),
+        "abandoned_ringing": int(raw["abandoned_ringing"]), "failed": int(raw["failed"]),
+        "average_wait": round(raw["average_wait"], 1),
+        "service_level": round(raw["answered_within"] / offered, 3) if offered else None,
+        "service_level_seconds": SERVICE_LEVEL_SECONDS,
+        "since": since,
+    }
+
+
+class FloorFeed:
+    def __init__(self, controller: FloorSource, zone: ZoneInfo, session_alive: Callable[[str], bool],
+                 min_interval: float = 0.25, heartbeat: float = 1.0, figures_every: float = 1.0,
+                 send_timeout: float = 5.0) -> None:
+        self.controller = controller
+        self.zone = zone
+        self.session_alive = session_alive
+        self.min_interval = min_interval
+        self.heartbeat = heartbeat
+        self.figures_every = figures_every
+        self.send_timeout = send_timeout
+        self._clients: dict[web.WebSocketResponse, str] = {}  # socket -> session token
+        self._dirty = asyncio.Event()
+        self._has_clients = asyncio.Event()
+        self._figures: dict[str, Any] = {}
+        self._figures_at = 0.0
+        self._task: asyncio.Task[None] | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+
+    async def start(self) -> None:
+        self._unsubscribe = self.controller.on_change(self._dirty.set)
+        self._task = asyncio.create_task(self._run(), name="wallboard-feed")
+
+    async def stop(self) -> None:
+        """Stop pushing and close every socket (at shutdown: the server would otherwise wait
+        for the open wallboards' handlers until its shutdown timeout)."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        clients, self._clients = list(self._clients), {}
+        await asyncio.gather(*(ws.close(code=1001, message=b"server stopping") for ws in clients),
+                             return_exceptions=True)
+
+    def add(self, ws: web.WebSocketResponse, session_token: str) -> None:
+        self._clients[ws] = session_token
+        self._has_clients.set()
+
+    def remove(self, ws: web.WebSocketResponse) -> None:
+        self._clients.pop(ws, None)
+        if not self._clients:
+            self._has_clients.clear()
+
+    async def message(self) -> str:
+        """The floor now, with figures at most `figures_every` seconds old, as JSON text."""
+        if time.monotonic() - self._figures_at >= self.figures_every:
+            self._figures = await today_figures(self.controller.store, self.zone)
+            self._figures_at = time.monotonic()
+        return json.dumps({"type": "floor", "floor": self.controller.snapshot(), "figures": self._figures},
+                          ensure_ascii=False)
+
+    async def _run(self) -> None:
+        while True:
+            await self._has_clients.wait()
+            try:
+                await asyncio.wait_for(self._dirty.wait(), self.heartbeat)
+            except TimeoutError:
+                pass
+            self._dirty.clear()
+            try:
+                text = await self.message()
+            except Exception:
+                log.exception("wallboard: building the floor message failed")
+                await asyncio.sleep(self.heartbeat)
+                continue
+            await asyncio.gather(*(self._send(ws, token, text) for ws, token in list(self._clients.items())))
+            await asyncio.sleep(self.min_interval)
+
+    async def _send(self, ws: web.WebSocketResponse, token: str, text: str) -> None:
+        if not self.session_alive(token):  # logged out or expired since the socket opened
+            self.remove(ws)
+            await ws.close(code=4401, message=b"session ended")
+            return
+        try:
+            await asyncio.wait_for(ws.send_str(text), self.send_timeout)
+        except (TimeoutError, ConnectionError, RuntimeError):
+            self.remove(ws)
+            await ws.close()

@@ -1,0 +1,61 @@
+"""The console's pages: HTML shells in Chinese whose scripts fetch their data from /api."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from callcenter.web.auth import landing, login, login_page, logout
+from callcenter.web.context import CONSOLE, LOGGED_IN, OPERATORS, PUBLIC, SUPERVISORS, add_route, session_of
+
+# (path, template, title, nav label or None) of the supervisor's pages, in menu order.
+SUPERVISOR_PAGES = (
+    ("/wallboard", "wallboard.html", "实时监控", "实时监控"),
+    ("/calls", "calls.html", "通话记录", "通话记录"),
+    ("/seats", "seats.html", "坐席与排班", "坐席与排班"),
+    ("/nuisance", "nuisance.html", "骚扰号码", "骚扰号码"),
+)
+
+
+def _context(request: web.Request, title: str, script: str, **extra: Any) -> dict[str, Any]:
+    session = session_of(request)
+    settings = request.app[CONSOLE].settings
+    nav = [(path, label) for path, _, _, label in SUPERVISOR_PAGES] if session.role == "supervisor" else [
+        ("/operator", "我的坐席")]
+    return {"title": title, "script": script, "user": session.user, "role": session.role, "seat": session.seat,
+            "csrf": session.csrf, "nav": nav, "here": request.path,
+            "hotline": settings.hotline.number, "today": datetime.now(settings.zone).date().isoformat(),
+            "seats": settings.seat_names, **extra}
+
+
+def _page(template: str, title: str) -> Any:
+    script = template.replace(".html", ".js")
+
+    async def handler(request: web.Request) -> web.Response:
+        return aiohttp_jinja2.render_template(template, request, _context(request, title, script))
+
+    return handler
+
+
+async def home(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPSeeOther(landing(session_of(request)))
+
+
+async def call_page(request: web.Request) -> web.Response:
+    # The id is only echoed into a data attribute (escaped); the script validates it via the API.
+    return aiohttp_jinja2.render_template("call.html", request, _context(
+        request, "通话详情", "call.js", call_id=request.match_info["call_id"][:100]))
+
+
+def add_page_routes(app: web.Application) -> None:
+    add_route(app, "GET", "/login", login_page, PUBLIC)
+    add_route(app, "POST", "/login", login, PUBLIC)
+    add_route(app, "POST", "/logout", logout, LOGGED_IN)
+    add_route(app, "GET", "/", home, LOGGED_IN)
+    for path, template, title, _ in SUPERVISOR_PAGES:
+        add_route(app, "GET", path, _page(template, title), SUPERVISORS)
+    add_route(app, "GET", "/calls/{call_id}", call_page, SUPERVISORS)
+    add_route(app, "GET", "/operator", _page("operator.html", "我的坐席"), OPERATORS)

@@ -1,0 +1,34 @@
+"""Which recording file may be served: only a regular .wav file directly in the
+recordings folder, whatever the call row says.
+
+The path comes from the database, which a hostile caller id never reaches but a bug or
+a hand edit might: a stored "..", NUL, a symlink pointing out of the folder or an odd
+file name is refused, not followed.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+# Recording names are "<arrival time>_<call id>.wav" (see dialplan/): a strict pattern.
+RECORDING_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,190}\.wav")
+
+
+def servable_recording(recordings_dir: Path, stored_path: str) -> Path | None:
+    """The resolved file to serve for a call row's `recording_path`, or None."""
+    if not stored_path or "\x00" in stored_path or len(stored_path) > 4096:
+        return None
+    candidate = Path(stored_path)
+    if ".." in candidate.parts or not RECORDING_NAME.fullmatch(candidate.name):
+        return None
+    try:
+        base = recordings_dir.resolve(strict=True)
+        resolved = (candidate if candidate.is_absolute() else base / candidate).resolve(strict=True)
+    except (OSError, RuntimeError):  # missing, or a symlink loop
+        return None
+    # Resolved, so a symlink inside the folder that points outside it is caught here.
+    # Recordings lie flat in the folder: nothing in a subfolder is one.
+    if resolved.parent != base or not resolved.is_file() or not RECORDING_NAME.fullmatch(resolved.name):
+        return None
+    return resolved

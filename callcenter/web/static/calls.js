@@ -1,0 +1,49 @@
+// The call log: search by date range, number, seat, outcome and category; a page at a time.
+"use strict";
+
+(() => {
+  const { api, el, fill, label, duration, dateTime, say } = hotline;
+  const form = document.getElementById("search");
+  const body = document.querySelector("#calls tbody");
+  const info = document.getElementById("page-info");
+  const status = document.getElementById("calls-status");
+  const previous = document.getElementById("previous");
+  const next = document.getElementById("next");
+  const perPage = 20;
+  let page = 1;
+
+  const today = document.body.dataset.today;
+  document.getElementById("from").value = today;
+  document.getElementById("to").value = today;
+
+  async function load() {
+    const params = new URLSearchParams();
+    for (const [key, value] of new FormData(form)) if (value) params.set(key, value);
+    params.set("page", String(page));
+    params.set("per_page", String(perPage));
+    say(status, "查询中…");
+    try {
+      const data = await api("GET", `/api/calls?${params}`);
+      fill(body, data.calls.map((call) => el("tr", { dataset: { callId: call.call_id, number: call.caller_number || "" } },
+        el("td", {}, el("a", { href: `/calls/${encodeURIComponent(call.call_id)}`, class: "open-call" },
+          dateTime(call.arrived))),
+        el("td", {}, call.caller_number || "（隐藏号码）"), el("td", {}, call.caller_name || ""),
+        el("td", {}, label(hotline.OUTCOMES, call.outcome, "进行中")),
+        el("td", {}, label(hotline.CATEGORIES, call.category, "未分类")), el("td", {}, call.seat || "–"),
+        el("td", {}, duration(call.wait_seconds)), el("td", {}, duration(call.talk_seconds)),
+        el("td", {}, call.has_recording ? duration(call.recording_seconds) : "无"))));
+      const pages = Math.max(1, Math.ceil(data.total / perPage));
+      info.textContent = `第 ${data.page} / ${pages} 页，共 ${data.total} 通`;
+      previous.disabled = page <= 1;
+      next.disabled = page >= pages;
+      say(status, data.total ? "" : "没有符合条件的通话");
+    } catch (e) {
+      say(status, e.message, true);
+    }
+  }
+
+  form.addEventListener("submit", (event) => { event.preventDefault(); page = 1; load(); });
+  previous.addEventListener("click", () => { page -= 1; load(); });
+  next.addEventListener("click", () => { page += 1; load(); });
+  load();
+})();
