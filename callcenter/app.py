@@ -19,6 +19,7 @@ import aiohttp
 
 from callcenter import pbx
 from callcenter.ari import AriClient, AriConfig, EventStream
+from callcenter.callbacks import CallbackRunner
 from callcenter.controller import Controller
 from callcenter.errors import PbxError
 from callcenter.recordings import repair_all
@@ -50,6 +51,9 @@ async def controller_running(
         controller = Controller(settings, ari, store, shift_clock=shift_clock)
         await controller.start()
         stack.push_async_callback(controller.stop)
+        callbacks = CallbackRunner(settings, ari, store, shift_clock)
+        controller.callbacks = callbacks
+        stack.push_async_callback(callbacks.stop)
 
         async def connected() -> None:
             await controller.adopt()
@@ -62,6 +66,13 @@ async def controller_running(
             await asyncio.gather(reader, return_exceptions=True)
 
         stack.push_async_callback(stop_reader)
+        scheduler = asyncio.create_task(callbacks.run(), name="callbacks")
+
+        async def stop_scheduler() -> None:
+            scheduler.cancel()
+            await asyncio.gather(scheduler, return_exceptions=True)
+
+        stack.push_async_callback(stop_scheduler)
         waiter = asyncio.create_task(stream.connected.wait())
         done, _ = await asyncio.wait({waiter, reader}, timeout=connect_timeout, return_when=asyncio.FIRST_COMPLETED)
         if waiter not in done:

@@ -22,6 +22,7 @@ from typing import Any
 from callcenter import calls as c
 from callcenter import nuisance
 from callcenter.ari import AriClient, AriError, AriNotFound
+from callcenter.callbacks import CallbackRunner
 from callcenter.clock import iso_local, local, parse_ari_time
 from callcenter.pbx import INSTANCE_MOUNT
 from callcenter.queue import CallQueue, Waiting, assign
@@ -87,6 +88,7 @@ class Controller:
         self._wrapups: dict[str, asyncio.TimerHandle] = {}
         self._seat_poller: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[], None]] = []
+        self.callbacks: CallbackRunner | None = None  # set by the composition root
 
     # ------------------------------------------------------------------ live view
 
@@ -165,6 +167,9 @@ class Controller:
     def on_event(self, event: Mapping[str, Any]) -> None:
         """Route one ARI event; never blocks (called by the event reader)."""
         kind = event.get("type", "")
+        if self.callbacks is not None and self._for_callbacks(event):
+            self.callbacks.on_event(event)
+            return
         try:
             at = parse_ari_time(str(event["timestamp"]))
         except (KeyError, ValueError):
@@ -203,6 +208,13 @@ class Controller:
             self.hangup_causes[channel_id] = (int(event.get("cause", 16) or 16), "")
         elif kind in ("StasisEnd", "ChannelDestroyed"):
             self._channel_gone(channel_id, event, at)
+
+    def _for_callbacks(self, event: Mapping[str, Any]) -> bool:
+        assert self.callbacks is not None
+        channel_id = str((event.get("channel") or {}).get("id", ""))
+        if not channel_id and event.get("type") == "PlaybackFinished":
+            channel_id = str((event.get("playback") or {}).get("target_uri", ""))[len("channel:"):]
+        return self.callbacks.owns(channel_id)
 
     def _channel_gone(self, channel_id: str, event: Mapping[str, Any], at: float) -> None:
         cause, text = self.hangup_causes.pop(channel_id, (16, "Normal Clearing"))

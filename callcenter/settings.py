@@ -91,6 +91,19 @@ class AsteriskSection:
 
 
 @dataclass(frozen=True)
+class CallbacksSection:
+    trunk: str
+    caller_id: str
+    ring_seconds: float
+    max_attempts: int
+    retry_minutes: float
+    quiet_start: str
+    quiet_end: str
+    answer_timeout: float
+    poll_seconds: float
+
+
+@dataclass(frozen=True)
 class WebSection:
     bind: str
     port: int
@@ -117,6 +130,7 @@ class Settings:
     nuisance: NuisanceSection
     asterisk: AsteriskSection
     web: WebSection
+    callbacks: CallbacksSection
 
     @property
     def zone(self) -> ZoneInfo:
@@ -174,6 +188,7 @@ _SECTIONS: dict[str, type[typing.Any]] = {
     "nuisance": NuisanceSection,
     "asterisk": AsteriskSection,
     "web": WebSection,
+    "callbacks": CallbacksSection,
 }
 
 
@@ -272,6 +287,19 @@ def _validate(s: Settings) -> None:
             ipaddress.ip_address(getattr(a, key))
         except ValueError:
             raise ConfigError(f"{src}: asterisk.{key} must be an IP address, got {getattr(a, key)!r}") from None
+    cb = s.callbacks
+    for key in ("ring_seconds", "retry_minutes", "answer_timeout", "poll_seconds"):
+        if getattr(cb, key) <= 0:
+            raise ConfigError(f"{src}: callbacks.{key} must be positive, got {getattr(cb, key)}")
+    if cb.max_attempts < 1:
+        raise ConfigError(f"{src}: callbacks.max_attempts must be 1 or more, got {cb.max_attempts}")
+    if cb.trunk and (any(ch in cb.trunk for ch in " ;<>\"\n") or ":" not in cb.trunk and not cb.trunk[0].isalnum()):
+        raise ConfigError(f"{src}: callbacks.trunk must be host or host:port, got {cb.trunk!r}")
+    for key in ("quiet_start", "quiet_end"):
+        value = getattr(cb, key)
+        if len(value) != 5 or value[2] != ":" or not (value[:2] + value[3:]).isdigit() or int(value[:2]) > 23 \
+                or int(value[3:]) > 59:
+            raise ConfigError(f"{src}: callbacks.{key} must be a time like \"21:00\", got {value!r}")
     if not 1 <= s.web.port <= 65535:
         raise ConfigError(f"{src}: web.port must be a port 1-65535, got {s.web.port}")
     try:

