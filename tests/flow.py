@@ -56,8 +56,18 @@ class Hotline:
 
         await self.wait_until(registered, timeout, f"{seat} to register")
 
-    async def rows(self) -> list[dict[str, Any]]:
-        await self.controller.store.flush()
+    async def rows(self, settle: float = 10.0) -> list[dict[str, Any]]:
+        """Every call row, once every call has ended in the store: SIPp is done as soon as
+        its BYE is answered, a moment before Asterisk's hang-up events reach the controller."""
+        async def all_done() -> bool:
+            await self.controller.store.flush()
+            rows = await self.controller.store.list_calls(limit=1000)
+            return all(row.get("state") == "done" for row in rows) and not self.controller.calls
+
+        try:
+            await self.wait_until(all_done, settle, "every call to end")
+        except AssertionError:
+            pass  # a test that expects an unfinished call reads it as it is
         return [dict(row) for row in await self.controller.store.list_calls(limit=1000)]
 
     async def events(self, call_id: str) -> list[dict[str, Any]]:
