@@ -408,22 +408,27 @@ def _queued(call: Call, event: Event) -> tuple[Call, list[Action]]:
     if isinstance(event, PlaybackFinished) and event.playback_id == call.playing:
         return replace(call, playing="", on_hold=True), [StartMoh()]
     if isinstance(event, SeatOffered):
+        # A position announcement in progress goes on while the seat rings (every caller
+        # hears where they are); music on hold follows it.
         actions = [CancelTimer("position")]
-        if call.playing:
-            actions.append(StopPlayback(call.playing))
-        if not call.on_hold:
+        if not call.playing and not call.on_hold:
             actions.append(StartMoh())
-        call = replace(call, phase=Phase.RINGING, seat=event.seat, shift=event.shift, playing="", on_hold=True)
+        call = replace(call, phase=Phase.RINGING, seat=event.seat, shift=event.shift,
+                       on_hold=call.on_hold or not call.playing)
         return call, actions + [LogEvent("RINGSEAT", event.at, seat=event.seat), RingSeat(event.seat)]
     return call, []
 
 
 def _ringing(call: Call, event: Event) -> tuple[Call, list[Action]]:
+    if isinstance(event, PlaybackFinished) and event.playback_id == call.playing:
+        return replace(call, playing="", on_hold=True), [StartMoh()]
     if isinstance(event, SeatAnswered) and event.seat == call.seat:
-        call = replace(call, phase=Phase.TALKING, seat_answered=event.at)
+        stop: list[Action] = [StopPlayback(call.playing)] if call.playing else []
+        if call.on_hold:
+            stop.append(StopMoh())
+        call = replace(call, phase=Phase.TALKING, seat_answered=event.at, playing="", on_hold=False)
         wait = _seconds(call.queued, event.at)
-        return call, [
-            StopMoh(),
+        return call, stop + [
             BridgeWithSeat(call.seat),
             LogEvent("CONNECT", event.at, seat=call.seat, data=(("wait", wait),)),
             SaveRow((("seat_answered", event.at), ("seat", call.seat), ("shift", call.shift),

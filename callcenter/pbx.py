@@ -280,7 +280,11 @@ _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 def _is_asterisk(pid: int) -> bool:
     child = _CHILDREN.get(pid)
-    if child is not None and child.poll() is not None:
+    if child is not None:
+        # Our own child: poll() is the truth, and reaps it once it exits (a look at /proc
+        # alone would see a zombie as gone and leave it unreaped).
+        if child.poll() is None:
+            return True
         del _CHILDREN[pid]
         return False
     try:

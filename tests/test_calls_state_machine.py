@@ -346,11 +346,19 @@ def test_a_position_timer_during_a_position_prompt_stops_it_first() -> None:
                                 SetTimer("position", 30.0)]
 
 
-def test_a_seat_offered_during_a_position_prompt_stops_it_and_starts_the_music() -> None:
+def test_a_position_prompt_goes_on_while_the_offered_seat_rings_then_the_music_follows() -> None:
     call, actions = step(queued(), SeatOffered(OFFERED_AT, "seat4", "day"))
-    assert call.phase is Phase.RINGING and call.on_hold and call.playing == ""
-    assert effects(actions) == [CancelTimer("position"), StopPlayback(FIRST_POSITION_ID), StartMoh(),
-                                RingSeat("seat4")]
+    assert call.phase is Phase.RINGING and not call.on_hold and call.playing == FIRST_POSITION_ID
+    assert effects(actions) == [CancelTimer("position"), RingSeat("seat4")]
+    call, actions = step(call, PlaybackFinished(OFFERED_AT + 1.5, FIRST_POSITION_ID))
+    assert call.on_hold and call.playing == "" and effects(actions) == [StartMoh()]
+
+
+def test_a_seat_answering_during_the_position_prompt_stops_it_before_the_bridge() -> None:
+    call, _ = step(queued(), SeatOffered(OFFERED_AT, "seat4", "day"))
+    call, actions = step(call, SeatAnswered(OFFERED_AT + 0.4, "seat4"))
+    assert call.phase is Phase.TALKING and call.playing == "" and not call.on_hold
+    assert effects(actions)[:2] == [StopPlayback(FIRST_POSITION_ID), BridgeWithSeat("seat4")]
 
 
 def test_an_answer_from_another_seat_is_ignored_while_ringing() -> None:
