@@ -49,6 +49,8 @@ from tests.harness import LOOPBACK, free_port, instance_env  # noqa: E402
 BENCH_SIPP = Path(__file__).resolve().parent / "sipp"
 DTMF_0 = Path("/usr/share/sip-tester/dtmf_2833_0.pcap")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# Seconds the idle instance is watched after start-up.
+IDLE_SECONDS = 5.0
 # A step keeps up when calls complete at no less than this share of the offered rate.
 KEEP_UP = 0.98
 # TTS output is keyed by text, voice and rate: a cache kept here spares later runs the TTS.
@@ -229,7 +231,7 @@ class Step:
     controller_cpu: float = 0.0  # seconds per call
     asterisk_cpu: float = 0.0
     sipp_cpu: float = 0.0
-    load: float = 0.0  # 1-minute load average at the end of the step
+    load: float = 0.0  # 1-minute load average when the step's last caller has hung up
     outcomes: dict[str, int] = field(default_factory=dict)
     note: str = ""
 
@@ -412,9 +414,17 @@ class Bench:
         self.asterisk_pid = pbx.start(self.settings, prompts_dir=prompts, progress=lambda line: None)
         self._start_controller()
         self._start_seats()
-        say(f"ready in {time.monotonic() - started:.0f} s: Asterisk pid {self.asterisk_pid}, controller pid "
+        ready = time.monotonic() - started
+        # What they cost with no call at all (the controller polls the seats every second):
+        # at low rates this share of "CPU per call" is not per call.
+        pids = (self.controller.pid if self.controller else None, self.asterisk_pid)
+        before = [cpu_seconds(pid) for pid in pids]
+        time.sleep(IDLE_SECONDS)
+        idle = [(cpu_seconds(pid) - b) / IDLE_SECONDS * 1000 for pid, b in zip(pids, before, strict=True)]
+        say(f"ready in {ready:.0f} s: Asterisk pid {self.asterisk_pid}, controller pid "
             f"{self.controller.pid if self.controller else '-'}, {self.o.seats} seats registered "
-            f"(SIPp pid {self.seat_phones.pid if self.seat_phones else '-'}); state in {self.state}")
+            f"(SIPp pid {self.seat_phones.pid if self.seat_phones else '-'}); idle CPU: controller "
+            f"{idle[0]:.0f} ms/s, Asterisk {idle[1]:.0f} ms/s; state in {self.state}")
 
     def _prompts(self, build: Any) -> Path:
         cache = self.settings.paths.state_dir / "prompts" / ".cache"
@@ -562,6 +572,7 @@ class Bench:
                                            stderr=subprocess.STDOUT, start_new_session=True)
         code, caller_cpu = wait_with_rusage(self.caller, budget + 15)
         step.duration = time.monotonic() - began
+        step.load = os.getloadavg()[0]  # now, not after the drain: the load of the step itself
         self.caller = None
         if profiler is not None:
             try:
@@ -609,7 +620,6 @@ class Bench:
         step.asterisk_cpu = (cpu_seconds(self.asterisk_pid) - asterisk_before) / calls
         seats_cpu = cpu_seconds(self.seat_phones.pid if self.seat_phones else None) - seats_before
         step.sipp_cpu = (caller_cpu + seats_cpu) / calls
-        step.load = os.getloadavg()[0]
         step.refused_load, step.overload, self.asterisk_log_offset = asterisk_warnings(
             self.asterisk_log, self.asterisk_log_offset)
         events, self.seat_log_offset = sipp_events(self.work / "seats_errors.log", self.seat_log_offset)

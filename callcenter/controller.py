@@ -433,7 +433,7 @@ class Controller:
         path = str((row or {}).get("recording_path") or "")
         if not path:
             return
-        seconds = await asyncio.to_thread(recording_seconds_when_closed, Path(path))
+        seconds = await recording_seconds_when_closed(Path(path))
         if seconds is not None:
             self.store.put_call(call_id, recording_seconds=round(seconds, 2))
             self.store.put_event(call_id, "RECORDING", time.time(), iso_local(time.time(), self.zone),

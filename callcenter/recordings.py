@@ -7,6 +7,7 @@ data actually on disk, and `repair_header` rewrites the sizes of such files.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import struct
 import time
@@ -44,22 +45,28 @@ def wav_seconds(path: Path) -> float | None:
     return max(0, size - data_offset) / byte_rate
 
 
-def recording_seconds_when_closed(path: Path, settle: float = 0.3, timeout: float = 5.0) -> float | None:
-    """Wait until MixMonitor has stopped writing (size steady for `settle` s), then measure."""
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return -1
+
+
+async def recording_seconds_when_closed(path: Path, settle: float = 0.3, timeout: float = 5.0) -> float | None:
+    """Wait until MixMonitor has stopped writing (size steady for `settle` s), then measure.
+    The waiting is on the event loop and each look a short trip to a thread: a busy
+    hotline measures hundreds of recordings at once without holding threads while asleep."""
     deadline = time.monotonic() + timeout
     last = -1
     steady_since = time.monotonic()
     while time.monotonic() < deadline:
-        try:
-            size = path.stat().st_size
-        except OSError:
-            size = -1
+        size = await asyncio.to_thread(_size, path)
         if size != last:
             last, steady_since = size, time.monotonic()
         elif size >= 0 and time.monotonic() - steady_since >= settle:
             break
-        time.sleep(0.05)
-    return wav_seconds(path)
+        await asyncio.sleep(0.1)
+    return await asyncio.to_thread(wav_seconds, path)
 
 
 def repair_header(path: Path) -> bool:
