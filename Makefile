@@ -14,5 +14,5 @@ setup-test:
 	scripts/setup.sh test
 
 lint:
-	.venv/bin/ruff check callcenter tests
+	.venv/bin/ruff check callcenter tests bench
 	.venv/bin/mypy
