@@ -88,6 +88,9 @@ class Controller:
         self._wrapups: dict[str, asyncio.TimerHandle] = {}
         self._seat_poller: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[], None]] = []
+        # When the controller itself last changed a seat's admin fields (a no-answer pause):
+        # a poll of the seats table that started before then must not undo it.
+        self._seat_written: dict[str, float] = {}
         self.callbacks: CallbackRunner | None = None  # set by the composition root
 
     # ------------------------------------------------------------------ live view
@@ -467,6 +470,7 @@ class Controller:
 
     def _pause(self, name: str, reason: str) -> None:
         self.seats[name] = replace(self.seats[name], paused=True, pause_reason=reason)
+        self._seat_written[name] = time.monotonic()
         self._changed()
         self._spawn(self.store.update_seat(name, paused=1, pause_reason=reason), f"pause-{name}")
 
@@ -501,10 +505,12 @@ class Controller:
             self._registration(str(endpoint.get("resource", "")), endpoint.get("state") == "online")
 
     async def _load_seat_rows(self) -> bool:
+        read_at = time.monotonic()
         rows = await self.store.seat_rows()
         changed = False
         for name, row in rows.items():
-            if name not in self.seats:
+            # The controller's own write is queued behind a task; give it a moment to land.
+            if name not in self.seats or self._seat_written.get(name, 0.0) >= read_at - 2.0:
                 continue
             seat = self.seats[name]
             logged = row.get("logged_in")

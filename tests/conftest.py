@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +10,7 @@ import pytest
 
 from callcenter import pbx
 from callcenter.settings import Settings
+from tests.flow import FAST, Hotline, hotline_for
 from tests.harness import free_port, instance_env, settings_for
 
 
@@ -56,3 +57,11 @@ def asterisk(asterisk_root: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     finally:
         pbx.stop(settings, progress=lambda line: None)
         assert pid not in pbx._CHILDREN, "the session's Asterisk was not reaped"
+
+
+@pytest.fixture
+async def hotline(asterisk: RunningAsterisk, tmp_path: Path) -> AsyncIterator[Hotline]:
+    """The controller in-process against the session's Asterisk, with quick timings and
+    the shift clock at 03:00 (the night shift: seat1 and seat2)."""
+    async with hotline_for(asterisk.env | FAST, tmp_path) as running:
+        yield running

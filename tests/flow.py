@@ -17,6 +17,10 @@ from callcenter.controller import Controller
 from callcenter.settings import Settings
 from tests.harness import settings_for
 
+# Call-flow timings that keep tests short: short menu time-out, ring time-out and wrap-up.
+FAST = {"HOTLINE_CALLFLOW_WRAPUP_SECONDS": "1", "HOTLINE_CALLFLOW_MENU_TIMEOUT": "2",
+        "HOTLINE_CALLFLOW_RING_TIMEOUT": "4"}
+
 
 @dataclass
 class ShiftClock:

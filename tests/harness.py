@@ -7,6 +7,7 @@ import random
 import shutil
 import socket
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +56,27 @@ def instance_env(state_dir: Path, **overrides: str) -> dict[str, str]:
 
 def settings_for(env: dict[str, str]) -> Settings:
     return load_settings(env=env)
+
+
+def run_hotline(env: dict[str, str], *args: str, without_caps: bool = False,
+                timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """The `hotline` command in a child process, with only the given HOTLINE_* settings;
+    `without_caps` drops the capabilities chroot and mount namespaces need."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")} | env
+    argv = [sys.executable, "-m", "callcenter.cli", *args]
+    if without_caps:
+        argv = ["setpriv", "--bounding-set=-sys_chroot,-sys_admin", *argv]
+    return subprocess.run(argv, capture_output=True, text=True, env=full_env, cwd=HOME, timeout=timeout)
+
+
+def assert_one_line_error(out: subprocess.CompletedProcess[str], *expected: str) -> None:
+    """A clear error: exit 2, one line on stderr holding every expected text, no traceback."""
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "Traceback" not in out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    for text in expected:
+        assert text in lines[0], lines[0]
 
 
 @dataclass

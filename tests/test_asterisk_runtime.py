@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import socket
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +14,7 @@ import pytest
 from callcenter import pbx
 from callcenter.ari import AriClient, AriConfig, AriUnauthorized, EventStream
 from tests.conftest import RunningAsterisk
-from tests.harness import HOME, instance_env, settings_for, sipp
+from tests.harness import HOME, assert_one_line_error, instance_env, run_hotline, settings_for, sipp
 
 pytestmark = pytest.mark.asterisk
 
@@ -90,7 +87,7 @@ def test_a_seat_with_a_wrong_password_is_refused(asterisk: RunningAsterisk) -> N
 
 
 def test_status_prints_version_uptime_ports_and_that_ari_and_ami_answer(asterisk: RunningAsterisk) -> None:
-    out = _hotline(asterisk.env, "pbx", "status")
+    out = run_hotline(asterisk.env, "pbx", "status")
     assert out.returncode == 0, out.stderr
     assert "Asterisk 22." in out.stdout
     assert "uptime:" in out.stdout
@@ -100,7 +97,7 @@ def test_status_prints_version_uptime_ports_and_that_ari_and_ami_answer(asterisk
 
 
 def test_cli_runs_an_asterisk_command(asterisk: RunningAsterisk) -> None:
-    out = _hotline(asterisk.env, "pbx", "cli", "core show channels")
+    out = run_hotline(asterisk.env, "pbx", "cli", "core show channels")
     assert out.returncode == 0, out.stderr
     assert "active channel" in out.stdout
 
@@ -136,30 +133,13 @@ def _state(pid: int) -> str:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
 
 
-def _hotline(env: dict[str, str], *args: str, without_caps: bool = False) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")} | env
-    argv = [sys.executable, "-m", "callcenter.cli", *args]
-    if without_caps:
-        argv = ["setpriv", "--bounding-set=-sys_chroot,-sys_admin", *argv]
-    return subprocess.run(argv, capture_output=True, text=True, env=full_env, cwd=HOME, timeout=120)
-
-
-def _assert_one_line_error(out: subprocess.CompletedProcess[str], *expected: str) -> None:
-    assert out.returncode == 2, out.stdout + out.stderr
-    assert "Traceback" not in out.stderr
-    lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1, out.stderr
-    for text in expected:
-        assert text in lines[0]
-
-
 def test_start_with_a_port_in_use_names_the_port(asterisk_root: Path, tmp_path: Path) -> None:
     env = instance_env(tmp_path)
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", int(env["HOTLINE_ASTERISK_AMI_PORT"])))
         squatter.listen()
-        out = _hotline(env, "pbx", "start")
-    _assert_one_line_error(out, f"port {env['HOTLINE_ASTERISK_AMI_PORT']}", "asterisk.ami_port")
+        out = run_hotline(env, "pbx", "start")
+    assert_one_line_error(out, f"port {env['HOTLINE_ASTERISK_AMI_PORT']}", "asterisk.ami_port")
     assert _processes_seeing(tmp_path) == []
 
 
@@ -168,11 +148,11 @@ def test_start_with_a_broken_template_names_the_file(asterisk_root: Path, tmp_pa
     shutil.copytree(HOME / "config", home / "config")
     shutil.copytree(HOME / "dialplan", home / "dialplan")
     (home / "dialplan" / "extensions.conf.j2").write_text("[from-citizens]\n{% for x in %}\n")
-    out = _hotline(instance_env(tmp_path / "state", HOTLINE_HOME=str(home)), "pbx", "start")
-    _assert_one_line_error(out, "extensions.conf.j2", "line 2")
+    out = run_hotline(instance_env(tmp_path / "state", HOTLINE_HOME=str(home)), "pbx", "start")
+    assert_one_line_error(out, "extensions.conf.j2", "line 2")
 
 
 def test_start_without_the_privileges_chroot_needs_says_what_it_needs(asterisk_root: Path, tmp_path: Path) -> None:
-    out = _hotline(instance_env(tmp_path), "pbx", "start", without_caps=True)
-    _assert_one_line_error(out, "needs root", "CAP_SYS_CHROOT")
+    out = run_hotline(instance_env(tmp_path), "pbx", "start", without_caps=True)
+    assert_one_line_error(out, "needs root", "CAP_SYS_CHROOT")
     assert _processes_seeing(tmp_path) == []

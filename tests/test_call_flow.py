@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from callcenter.recordings import wav_seconds
-from tests.conftest import RunningAsterisk
-from tests.flow import Hotline, hotline_for
+from tests.flow import Hotline
 from tests.harness import GARBAGE_KEYS, SeatPhone, call_hotline, first
 
 pytestmark = pytest.mark.asterisk
 
-FAST = {"HOTLINE_CALLFLOW_WRAPUP_SECONDS": "1", "HOTLINE_CALLFLOW_MENU_TIMEOUT": "2",
-        "HOTLINE_CALLFLOW_RING_TIMEOUT": "4"}
-
-
-@pytest.fixture
-async def hotline(asterisk: RunningAsterisk, tmp_path: Path) -> AsyncIterator[Hotline]:
-    async with hotline_for(asterisk.env | FAST, tmp_path) as running:
-        yield running
 
 
 def _t(value: object) -> float:

@@ -41,7 +41,7 @@ from callcenter.tickets import (
     reopen,
     reply,
 )
-from tests.harness import HOME, instance_env
+from tests.harness import HOME, assert_one_line_error, instance_env, run_hotline
 
 ZONE = ZoneInfo("Asia/Shanghai")
 UNITS = HOME / "config" / "units.toml"
@@ -51,40 +51,8 @@ def at(text: str) -> float:
     return datetime.fromisoformat(text).timestamp()
 
 
-# Runs `hotline` in a child process. Until cli.py registers these commands itself, the
-# child adds them through `add_commands`, exactly as cli.build_parser will.
-RUNNER = """
-import sys
-from callcenter import cli
-from callcenter.cli_tickets import add_commands
-
-plain = cli.build_parser
-
-def wired():
-    parser = plain()
-    sub = next(a for a in parser._actions if type(a).__name__ == "_SubParsersAction")
-    if "tickets" not in sub.choices:
-        add_commands(sub)
-    return parser
-
-cli.build_parser = wired
-sys.exit(cli.main(sys.argv[1:]))
-"""
-
-
-def hotline(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")} | env
-    return subprocess.run([sys.executable, "-c", RUNNER, *args], capture_output=True, text=True, env=full_env,
-                          cwd=HOME, timeout=120)
-
-
-def one_line_error(out: subprocess.CompletedProcess[str], *expected: str) -> None:
-    assert out.returncode == 2, out.stdout + out.stderr
-    assert "Traceback" not in out.stderr
-    lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1, out.stderr
-    for text in expected:
-        assert text in lines[0], lines[0]
+hotline = run_hotline  # the command in a child process, as a person runs it
+one_line_error = assert_one_line_error
 
 
 def put_answered(store: Store, call_id: str, arrived: str, number: str = "13935600001", seat: str = "seat3") -> None:

@@ -15,14 +15,12 @@ import pytest
 from callcenter.users import read_generated_passwords
 from callcenter.web import web_running
 from tests.conftest import RunningAsterisk
-from tests.flow import hotline_for
+from tests.flow import FAST, hotline_for
 from tests.harness import SeatPhone, caller_argv, free_port
 from tests.web_helpers import OUTPUT, browser_log_in, chromium
 
 pytestmark = pytest.mark.asterisk
 
-FAST = {"HOTLINE_CALLFLOW_WRAPUP_SECONDS": "1", "HOTLINE_CALLFLOW_MENU_TIMEOUT": "2",
-        "HOTLINE_CALLFLOW_RING_TIMEOUT": "4"}
 NUMBER = "13912345678"
 
 
