@@ -296,8 +296,11 @@ def _is_asterisk(pid: int) -> bool:
         return False
     if state in ("Z", "X"):
         return False
-    # Until the exec chain (unshare -> sh -> chroot -> asterisk) completes it is still ours.
-    return any(arg.endswith((b"asterisk", b"unshare", b"chroot")) for arg in argv[:1]) or b"asterisk" in b" ".join(argv)
+    # A stale pid file may name a pid reused by an unrelated process: only Asterisk itself,
+    # or our exec chain (unshare -> sh -> chroot) on its way to it, counts.
+    if argv[0].endswith(b"/asterisk") or argv[0] == b"asterisk":
+        return True
+    return argv[0].endswith((b"unshare", b"chroot", b"sh")) and any(b"/usr/sbin/asterisk" in a for a in argv)
 
 
 def render_config(settings: Settings, instance: Instance, moddir: str) -> list[Path]:

@@ -84,3 +84,14 @@ def test_a_broken_template_is_a_config_error_naming_file_and_line(tmp_path: Path
     broken.write_text("[general]\nrtpstart = {{ s.asterisk.rtp_start }\n")
     with pytest.raises(ConfigError, match=r"rtp\.conf\.j2: line 2"):
         _render(tmp_path / "state", home)
+
+
+def test_a_stale_pid_file_naming_another_process_is_not_taken_for_asterisk(tmp_path: Path) -> None:
+    import os
+
+    settings = settings_for(instance_env(tmp_path))
+    instance = pbx.Instance.of(settings)
+    instance.base.mkdir(parents=True)
+    instance.pid_file.write_text(f"{os.getpid()}\n")  # this test process: not Asterisk
+    assert instance.running_pid() is None
+    assert pbx.stop(settings, progress=lambda line: None) is False
