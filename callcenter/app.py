@@ -1,7 +1,8 @@
 """The one place that starts and stops everything: `hotline up`.
 
 Order: provision the Asterisk root if needed, build the prompts, start Asterisk, open
-the store, start the controller; stop in reverse. Blocking steps run in a thread so the
+the store and build the services on it, start the controller, then the console; stop in
+reverse. Blocking steps run in a thread so the
 event loop stays responsive to Ctrl-C.
 """
 
@@ -20,9 +21,10 @@ import aiohttp
 from callcenter import pbx
 from callcenter.ari import AriClient, AriConfig, EventStream
 from callcenter.callbacks import CallbackRunner
-from callcenter.controller import Controller
+from callcenter.calls.runner import Controller
 from callcenter.errors import PbxError
 from callcenter.recordings import repair_all
+from callcenter.services import Services
 from callcenter.settings import Settings
 from callcenter.store import Store
 from callcenter.users import credentials_path
@@ -37,23 +39,29 @@ def ari_config(settings: Settings) -> AriConfig:
 
 
 @asynccontextmanager
+async def services_running(settings: Settings) -> AsyncIterator[Services]:
+    """The store, open, and every repository and service on it."""
+    async with Store(settings.paths.database) as store:
+        yield Services.on(settings, store)
+
+
+@asynccontextmanager
 async def controller_running(
-    settings: Settings, shift_clock: Callable[[], float] = time.time, connect_timeout: float = 15.0
+    settings: Settings, services: Services, shift_clock: Callable[[], float] = time.time,
+    connect_timeout: float = 15.0,
 ) -> AsyncIterator[Controller]:
-    """The store, the ARI connection and the controller, connected and adopting calls."""
+    """The ARI connection and the controller, connected and adopting calls."""
     async with AsyncExitStack() as stack:
-        store = Store(settings.paths.database)
-        await store.start()
-        stack.push_async_callback(store.stop)
+        store = services.store
         session = await stack.enter_async_context(aiohttp.ClientSession())
         config = ari_config(settings)
         ari = AriClient(config, session)
-        controller = Controller(settings, ari, store, shift_clock=shift_clock)
+        callbacks = CallbackRunner(settings, ari, store, shift_clock)
+        stack.push_async_callback(callbacks.stop)
+        controller = Controller(settings, ari, services.calls, services.seats, services.nuisance, callbacks,
+                                shift_clock=shift_clock)
         await controller.start()
         stack.push_async_callback(controller.stop)
-        callbacks = CallbackRunner(settings, ari, store, shift_clock)
-        controller.callbacks = callbacks
-        stack.push_async_callback(callbacks.stop)
 
         async def connected() -> None:
             await controller.adopt()
@@ -100,9 +108,10 @@ async def running_hotline(settings: Settings) -> AsyncIterator[Controller]:
         repaired = await asyncio.to_thread(repair_all, settings.paths.recordings_dir)
         if repaired:
             print(f"repaired the headers of {repaired} recordings cut short by a crash", flush=True)
-        controller = await stack.enter_async_context(controller_running(settings))
+        services = await stack.enter_async_context(services_running(settings))
+        controller = await stack.enter_async_context(controller_running(settings, services))
         # The console last, so it stops first: no page is served by a controller that is gone.
-        await stack.enter_async_context(web_running(settings, controller))
+        await stack.enter_async_context(web_running(settings, services, controller))
         yield controller
 
 
@@ -141,6 +150,6 @@ async def serve(settings: Settings) -> None:
 async def serve_controller(settings: Settings) -> None:
     """Only the controller, against an Asterisk that runs already (`hotline controller`)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    async with controller_running(settings):
+    async with services_running(settings) as services, controller_running(settings, services):
         print(f"controller connected to {settings.ari_url} (app {settings.asterisk.app})", flush=True)
         await _until_signalled()

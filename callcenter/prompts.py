@@ -31,7 +31,6 @@ into place, so Asterisk never plays a half-written prompt.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import filecmp
 import hashlib
@@ -53,6 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from callcenter.calls.machine import POSITION_MAX
 from callcenter.errors import ConfigError, HotlineError
 from callcenter.settings import Settings
 
@@ -65,7 +65,6 @@ REQUIRED = (
     "invalid", "nuisance_warning", "callback_intro", "callback_thanks",
 )
 POSITION_TEMPLATE = "position"
-POSITION_MAX = 30
 SAMPLE_RATE = 8000
 OUTPUT_FORMAT = f"wav pcm_s16le {SAMPLE_RATE} Hz mono"
 # Bump when synthesis or conversion changes in a way the key cannot see: every prompt
@@ -129,15 +128,6 @@ def spoken_text(text: str) -> str:
     one (12345 -> 一二三四五), as a hotline or phone number is said; espeak-ng would
     otherwise read 12345 as one large number."""
     return _ASCII_DIGIT_RUN.sub(lambda m: "".join(_DIGITS[unicodedata.digit(c)] for c in m.group()), text)
-
-
-def position_prompt(ahead: int) -> str:
-    """The prompt name announcing a queue position, given how many callers are ahead."""
-    if ahead < 0:
-        raise ValueError(f"callers ahead cannot be negative, got {ahead}")
-    if ahead == 0:
-        return "position_next"
-    return f"position_{ahead}" if ahead <= POSITION_MAX else "position_many"
 
 
 def cache_key(text: str, voice: str, rate: int) -> str:
@@ -442,10 +432,3 @@ def _prune(folder: Path, names: set[str], keys: set[str], progress: Progress) ->
                         item.unlink()
         elif item.suffix == ".wav" and item.stem not in keys:
             item.unlink(missing_ok=True)
-
-
-def cli_build(settings: Settings, args: argparse.Namespace) -> int:
-    """`hotline prompts build [--force]`: build the prompts, print where they are."""
-    folder = build_prompts(settings, force=bool(getattr(args, "force", False)))
-    print(f"prompts ready in {folder}")
-    return 0

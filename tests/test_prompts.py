@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from callcenter import prompts
+from callcenter.cli import prompts as prompts_cli
 from callcenter.errors import ConfigError
 from callcenter.prompts import (
     POSITION_MAX,
@@ -264,7 +265,7 @@ def test_force_rebuilds_every_prompt(built: Built, tmp_path: Path) -> None:
 
 
 def test_the_cli_handler_builds_and_says_where(built: Built, no_tts: None, capsys: pytest.CaptureFixture[str]) -> None:
-    assert prompts.cli_build(built.settings, argparse.Namespace()) == 0
+    assert prompts_cli.build(built.settings, argparse.Namespace()) == 0
     out = capsys.readouterr().out
     assert f"{len(NAMES)} prompts: 0 built" in out
     assert str(built.folder) in out

@@ -1,7 +1,7 @@
 """The JSON API behind the pages (described in openapi.py; the pages call nothing else).
 
-Handlers check their input, call the store, the controller's snapshot or the nuisance
-module, and map domain errors to HTTP here, once."""
+Handlers check their input, call the repositories and services (`console.services`) or
+the controller's floor snapshot, and map domain errors to HTTP here, once."""
 
 from __future__ import annotations
 
@@ -17,27 +17,26 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from callcenter import nuisance
+from callcenter.calls.repository import CallSearch
 from callcenter.clock import iso_local
 from callcenter.errors import ConfigError
-from callcenter.store import OUTCOMES, Row
+from callcenter.nuisance import NuisanceError, is_withheld
+from callcenter.seats.roster import roster_json
+from callcenter.seats.service import COMMANDS as SEAT_ACTIONS
+from callcenter.store import Row
+from callcenter.vocabulary import ABANDONED, Category, Outcome
 from callcenter.web.auth import refuse
-from callcenter.web.call_queries import CallSearch, search_calls
 from callcenter.web.context import CONSOLE, LOGGED_IN, OPERATORS, SUPERVISORS, Console, add_route, session_of
 from callcenter.web.live import FloorFeed, day_bounds, today_figures
 from callcenter.web.openapi import openapi_document
 from callcenter.web.recording_files import servable_recording
-from callcenter.web.roster_file import roster_json, roster_toml, save_roster
 
-CATEGORIES = ("consultation", "complaint", "help", "suggestion", "other")
+CATEGORIES = tuple(str(c) for c in Category)
+OUTCOMES = tuple(str(o) for o in Outcome)
 CALL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
 NUMBER = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
 SUMMARY_MAX, REASON_MAX = 500, 100
 PER_PAGE_MAX = 100
-SEAT_ACTIONS: dict[str, dict[str, object]] = {
-    "login": {"logged_in": 1}, "logout": {"logged_in": 0}, "roster": {"logged_in": None},
-    "pause": {"paused": 1}, "unpause": {"paused": 0, "pause_reason": ""},
-}
 FEED = web.AppKey("floor_feed", FloorFeed)
 
 
@@ -78,7 +77,7 @@ def _call_id(request: web.Request) -> str:
 
 
 async def _call_row(console: Console, call_id: str) -> Row:
-    row = await console.controller.store.get_call(call_id)
+    row = await console.services.calls.get(call_id)
     if row is None:
         refuse(web.HTTPNotFound, "没有这通电话 (no such call)")
     return row
@@ -103,8 +102,8 @@ async def me(request: web.Request) -> web.Response:
 
 async def floor(request: web.Request) -> web.Response:
     console = request.app[CONSOLE]
-    return reply({"floor": console.controller.snapshot(),
-                  "figures": await today_figures(console.controller.store, console.settings.zone)})
+    return reply({"floor": console.floor.snapshot(),
+                  "figures": await today_figures(console.services.calls, console.settings.zone)})
 
 
 async def floor_socket(request: web.Request) -> web.StreamResponse:
@@ -141,7 +140,8 @@ def _day(text: str, name: str) -> date | None:
 def _int(text: str, name: str, default: int, low: int, high: int) -> int:
     if not text:
         return default
-    if not text.isdigit() or not low <= int(text) <= high:
+    # isdigit() alone takes "²" and other digits int() refuses.
+    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
         refuse(web.HTTPBadRequest, f"{name} 须为 {low}-{high} 的整数 ({name} must be a whole number {low}-{high})")
     return int(text)
 
@@ -156,7 +156,7 @@ async def calls(request: web.Request) -> web.Response:
     outcome = query.get("outcome", "")
     if outcome and outcome not in (*OUTCOMES, "abandoned"):
         refuse(web.HTTPBadRequest, f"outcome 须为 {', '.join(OUTCOMES)} 或 abandoned")
-    outcomes = [o for o in OUTCOMES if o.startswith("abandoned")] if outcome == "abandoned" else (
+    outcomes = [str(o) for o in ABANDONED] if outcome == "abandoned" else (
         [outcome] if outcome else [])
     seat = query.get("seat", "")
     if seat and seat not in console.settings.seat_names:
@@ -168,7 +168,7 @@ async def calls(request: web.Request) -> web.Response:
     per_page = _int(query.get("per_page", ""), "per_page", 20, 1, PER_PAGE_MAX)
     search = CallSearch(since, until, query.get("number", "").strip()[:64], seat, outcomes,
                         "" if category == "none" else (category or None), per_page, (page - 1) * per_page)
-    rows, total = await search_calls(console.controller.store, search)
+    rows, total = await console.services.calls.search(search)
     return reply({"calls": [call_json(row) for row in rows], "total": total, "page": page, "per_page": per_page})
 
 
@@ -185,7 +185,7 @@ def _summary_of(events: list[Row]) -> dict[str, Any] | None:
 async def call_detail(request: web.Request) -> web.Response:
     console = request.app[CONSOLE]
     row = await _call_row(console, _call_id(request))
-    events = await console.controller.store.call_events(str(row["call_id"]))
+    events = await console.services.calls.events(str(row["call_id"]))
     timeline = [{"at": e.get("at"), "kind": e.get("kind"), "seat": e.get("seat"), "data": e.get("data")}
                 for e in events]
     return reply({"call": call_json(row), "events": timeline, "summary": _summary_of(events)})
@@ -210,7 +210,7 @@ def _may_touch(console: Console, request: web.Request, row: Row) -> None:
     session = session_of(request)
     if session.role != "operator":
         return
-    live = next((s for s in console.controller.snapshot()["seats"] if s["seat"] == session.seat), None)
+    live = next((s for s in console.floor.snapshot()["seats"] if s["seat"] == session.seat), None)
     live_call = (live or {}).get("call") or {}
     if row.get("seat") != session.seat and live_call.get("call_id") != row.get("call_id"):
         refuse(web.HTTPForbidden, "只能处理本坐席的电话 (only calls on your own seat)")
@@ -226,12 +226,12 @@ async def save_summary(request: web.Request) -> web.Response:
         refuse(web.HTTPBadRequest, f"category 须为 {', '.join(CATEGORIES)} 之一")
     summary = _text(data, "summary", SUMMARY_MAX)
     session = session_of(request)
-    store, now = console.controller.store, time.time()
+    calls, now = console.services.calls, time.time()
     call_id = str(row["call_id"])
-    store.put_event(call_id, "SUMMARY", now, iso_local(now, console.settings.zone), seat=session.seat,
-                    data={"summary": summary, "category": category, "by": session.user})
-    store.put_call(call_id, category=str(category))
-    await store.flush()
+    calls.log(call_id, "SUMMARY", now, iso_local(now, console.settings.zone), seat=session.seat,
+              data={"summary": summary, "category": category, "by": session.user})
+    calls.save(call_id, category=str(category))
+    await calls.flush()
     return reply({"call_id": call_id, "category": category, "summary": summary, "by": session.user})
 
 
@@ -240,11 +240,10 @@ async def mark_nuisance(request: web.Request) -> web.Response:
     row = await _call_row(console, _call_id(request))
     _may_touch(console, request, row)
     try:
-        number, flag = await nuisance.mark_call(console.controller.store, console.settings, str(row["call_id"]),
-                                                session_of(request).user)
-    except nuisance.NuisanceError as exc:
+        number, flag = await console.services.nuisance.mark_call(str(row["call_id"]), session_of(request).user)
+    except NuisanceError as exc:
         refuse(web.HTTPBadRequest, str(exc))
-    await console.controller.store.flush()
+    await console.services.calls.flush()
     return reply({"number": number, "flagged": flag is not None, "flag": None if flag is None else asdict(flag)})
 
 
@@ -252,9 +251,8 @@ async def mark_nuisance(request: web.Request) -> web.Response:
 
 
 async def _seat_rows(console: Console) -> list[dict[str, Any]]:
-    midnight, _ = day_bounds(console.settings.zone, time.time())
-    today = await console.controller.store.calls_per_seat_since(midnight)
-    return [{**seat, "calls_today": today.get(seat["seat"], 0)} for seat in console.controller.snapshot()["seats"]]
+    today = await console.services.seats.answered_today()
+    return [{**seat, "calls_today": today.get(seat["seat"], 0)} for seat in console.floor.snapshot()["seats"]]
 
 
 async def seats(request: web.Request) -> web.Response:
@@ -270,16 +268,14 @@ async def seat_command(request: web.Request) -> web.Response:
     action = data.get("action")
     if not isinstance(action, str) or action not in SEAT_ACTIONS:
         refuse(web.HTTPBadRequest, f"action 须为 {', '.join(SEAT_ACTIONS)} 之一")
-    changes = dict(SEAT_ACTIONS[action])
-    if action == "pause":
-        changes["pause_reason"] = _text(data, "reason", REASON_MAX) or "break"
-    await console.controller.store.update_seat(seat, **changes)
+    reason = _text(data, "reason", REASON_MAX) if action == "pause" else ""
+    changes = await console.services.seats.command(seat, action, reason)
     return reply({"seat": seat, "action": action, "applied": changes})
 
 
 async def get_roster(request: web.Request) -> web.Response:
     console = request.app[CONSOLE]
-    return reply({"shifts": roster_json(console.controller.roster), "seats": list(console.settings.seat_names)})
+    return reply({"shifts": roster_json(console.services.seats.roster), "seats": list(console.settings.seat_names)})
 
 
 async def put_roster(request: web.Request) -> web.Response:
@@ -288,14 +284,10 @@ async def put_roster(request: web.Request) -> web.Response:
     shifts = data.get("shifts")
     if not isinstance(shifts, list) or not all(isinstance(s, dict) for s in shifts):
         refuse(web.HTTPBadRequest, "shifts 须为班次列表 (shifts must be a list of objects)")
-    path: Path = console.settings.paths.roster
-    async with console.roster_lock:
-        try:
-            text = roster_toml(shifts, console.settings.seat_names)
-            roster = await asyncio.to_thread(save_roster, path, text, console.settings.seat_names)
-        except ConfigError as exc:
-            refuse(web.HTTPBadRequest, f"排班无效：{exc}")
-        console.controller.roster = roster
+    try:
+        roster = await console.services.seats.save_roster(shifts)
+    except ConfigError as exc:
+        refuse(web.HTTPBadRequest, f"排班无效：{exc}")
     return reply({"shifts": roster_json(roster), "seats": list(console.settings.seat_names)})
 
 
@@ -310,15 +302,15 @@ def _number(value: object) -> str:
 
 async def nuisance_flags(request: web.Request) -> web.Response:
     console = request.app[CONSOLE]
-    flags = await nuisance.active_flags(console.controller.store)
+    flags = await console.services.nuisance.active_flags()
     return reply({"flags": [asdict(flag) for flag in flags]})
 
 
 async def nuisance_history(request: web.Request) -> web.Response:
     console = request.app[CONSOLE]
     number = _number(request.query.get("number", ""))
-    events = await nuisance.history(console.controller.store, number)
-    calls_of_number = await console.controller.store.list_calls(number=number, limit=20)
+    events = await console.services.nuisance.history(number)
+    calls_of_number = await console.services.calls.recent(number=number, limit=20)
     return reply({"number": number, "events": events, "calls": [call_json(r) for r in calls_of_number]})
 
 
@@ -327,9 +319,8 @@ async def nuisance_flag(request: web.Request) -> web.Response:
     data = await _body(request)
     number, reason = _number(data.get("number")), _text(data, "reason", REASON_MAX, required=True)
     try:
-        flag = await nuisance.flag(console.controller.store, console.settings, number, reason,
-                                   session_of(request).user)
-    except nuisance.NuisanceError as exc:
+        flag = await console.services.nuisance.flag(number, reason, session_of(request).user)
+    except NuisanceError as exc:
         refuse(web.HTTPBadRequest, str(exc))
     return reply({"flag": asdict(flag)})
 
@@ -338,8 +329,7 @@ async def nuisance_clear(request: web.Request) -> web.Response:
     console = request.app[CONSOLE]
     data = await _body(request)
     number, reason = _number(data.get("number")), _text(data, "reason", REASON_MAX)
-    cleared = await nuisance.clear(console.controller.store, console.settings, number, session_of(request).user,
-                                   reason)
+    cleared = await console.services.nuisance.clear(number, session_of(request).user, reason)
     if not cleared:
         refuse(web.HTTPNotFound, "该号码当前未被标记 (the number has no flag in force)")
     return reply({"number": number, "cleared": True})
@@ -352,16 +342,16 @@ async def operator_now(request: web.Request) -> web.Response:
     """The call on the operator's seat now, or the last one it had (to finish its summary)."""
     console = request.app[CONSOLE]
     session = session_of(request)
-    store = console.controller.store
-    seat = next((s for s in console.controller.snapshot()["seats"] if s["seat"] == session.seat), None)
+    calls = console.services.calls
+    seat = next((s for s in console.floor.snapshot()["seats"] if s["seat"] == session.seat), None)
     if seat is None:
         refuse(web.HTTPNotFound, "本账号的坐席不存在 (your seat is not configured)")
     live = seat.get("call") or None
     row: Row | None = None
     if live:
-        row = await store.get_call(str(live["call_id"]))
+        row = await calls.get(str(live["call_id"]))
     if row is None:
-        rows, _ = await search_calls(store, CallSearch(seat=str(session.seat), limit=1))
+        rows, _ = await calls.search(CallSearch(seat=str(session.seat), limit=1))
         row = rows[0] if rows else None
     call: dict[str, Any] | None = None
     earlier: list[dict[str, Any]] = []
@@ -370,16 +360,16 @@ async def operator_now(request: web.Request) -> web.Response:
         is_live = live is not None and live.get("call_id") == row.get("call_id")
         call["live"] = is_live
         call["phase"] = live.get("phase") if is_live and live is not None else None
-        events = await store.call_events(str(row["call_id"]))
+        events = await calls.events(str(row["call_id"]))
         call["summary"] = _summary_of(events)
         # What the caller chose in the menu, even after the operator set another category.
         menu = next((e.get("data") for e in events if e.get("kind") == "CATEGORY"), None)
         call["menu_category"] = menu.get("category") if isinstance(menu, dict) else None
         number = str(row.get("caller_number") or "")
-        flags = await nuisance.active_flags(store)
+        flags = await console.services.nuisance.active_flags()
         call["flagged"] = bool(row.get("nuisance")) or any(f.number == number for f in flags)
-        if number and not nuisance.is_withheld(number):
-            earlier = [call_json(r) for r in await store.list_calls(number=number, limit=11)
+        if number and not is_withheld(number):
+            earlier = [call_json(r) for r in await calls.recent(number=number, limit=11)
                        if r.get("call_id") != row.get("call_id")][:10]
     return reply({"seat": seat, "call": call, "earlier_calls": earlier})
 
@@ -391,9 +381,8 @@ async def operator_pause(request: web.Request) -> web.Response:
     paused = data.get("paused")
     if not isinstance(paused, bool):
         refuse(web.HTTPBadRequest, "paused 须为 true 或 false")
-    changes: dict[str, object] = {"paused": 1, "pause_reason": _text(data, "reason", REASON_MAX) or "break"} \
-        if paused else {"paused": 0, "pause_reason": ""}
-    await console.controller.store.update_seat(str(session.seat), **changes)
+    reason = _text(data, "reason", REASON_MAX) if paused else ""
+    await console.services.seats.command(str(session.seat), "pause" if paused else "unpause", reason)
     return reply({"seat": session.seat, "paused": paused})
 
 

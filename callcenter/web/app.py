@@ -13,6 +13,7 @@ import jinja2
 from aiohttp import web
 
 from callcenter.errors import ConfigError
+from callcenter.services import Services
 from callcenter.settings import Settings
 from callcenter.users import ConsoleUsers, load_or_create_users
 from callcenter.web.api import FEED, add_api_routes
@@ -56,16 +57,17 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
         headers.setdefault("Cache-Control", "no-store")
 
 
-def web_app(settings: Settings, controller: FloorSource, users: ConsoleUsers | None = None,
+def web_app(settings: Settings, services: Services, floor: FloorSource, users: ConsoleUsers | None = None,
             clock: Callable[[], float] = time.monotonic) -> web.Application:
     """The console application (not yet listening). `clock` drives sessions and the log-in
     throttle (tests move it)."""
     app = web.Application(middlewares=[gate], client_max_size=MAX_BODY)
     users = users or load_or_create_users(settings.paths.state_dir, settings.seat_names)
     sessions = Sessions(clock)
-    console = Console(settings, controller, users, sessions, LoginThrottle(clock), clock)
+    console = Console(settings, services, floor, users, sessions, LoginThrottle(clock), clock)
     app[CONSOLE] = console
-    app[FEED] = FloorFeed(controller, settings.zone, lambda token: sessions.get(token, touch=False) is not None)
+    app[FEED] = FloorFeed(floor, services.calls, settings.zone,
+                          lambda token: sessions.get(token, touch=False) is not None)
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
     add_page_routes(app)
     add_api_routes(app)
@@ -86,12 +88,12 @@ def web_app(settings: Settings, controller: FloorSource, users: ConsoleUsers | N
 
 
 @asynccontextmanager
-async def web_running(settings: Settings, controller: FloorSource, bind: str | None = None,
+async def web_running(settings: Settings, services: Services, floor: FloorSource, bind: str | None = None,
                       port: int | None = None, clock: Callable[[], float] = time.monotonic) -> AsyncIterator[str]:
     """Serve the console until the block ends; yields its base URL."""
     default_bind, default_port = web_address(settings)
     bind, port = bind or default_bind, port or default_port
-    app = web_app(settings, controller, clock=clock)
+    app = web_app(settings, services, floor, clock=clock)
     # The access log would print every wallboard poll; log-ins and commands are logged instead.
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
     await runner.setup()

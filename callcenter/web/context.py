@@ -12,18 +12,14 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from aiohttp.web_urldispatcher import AbstractRoute
 
-from callcenter.seats import Roster
+from callcenter.services import Services
 from callcenter.settings import Settings
-from callcenter.store import Store
 from callcenter.users import OPERATOR, SUPERVISOR, ConsoleUsers
 from callcenter.web.sessions import LoginThrottle, Session, Sessions
 
 
 class FloorSource(Protocol):
-    """The part of the controller the console uses (tests pass a fake)."""
-
-    store: Store
-    roster: Roster
+    """The part of the controller the console uses: the live floor (tests pass a fake)."""
 
     def snapshot(self) -> dict[str, Any]: ...
 
@@ -40,13 +36,13 @@ LOGGED_IN: Roles = frozenset({SUPERVISOR, OPERATOR})
 @dataclass
 class Console:
     settings: Settings
-    controller: FloorSource
+    services: Services
+    floor: FloorSource
     users: ConsoleUsers
     sessions: Sessions
     throttle: LoginThrottle
     clock: Callable[[], float]
     route_roles: dict[AbstractRoute, Roles] = field(default_factory=dict)
-    roster_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # scrypt costs 16 MiB and ~50 ms a check: a burst of log-ins must not take every core.
     password_checks: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
 

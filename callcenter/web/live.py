@@ -22,8 +22,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from callcenter.store import Store
-from callcenter.web.call_queries import call_figures
+from callcenter.calls.repository import CallRepository
 from callcenter.web.context import FloorSource
 
 log = logging.getLogger(__name__)
@@ -39,7 +38,7 @@ def day_bounds(zone: ZoneInfo, now: float) -> tuple[float, float]:
     return start.timestamp(), end.timestamp()
 
 
-async def today_figures(store: Store, zone: ZoneInfo, now: float | None = None) -> dict[str, Any]:
+async def today_figures(calls: CallRepository, zone: ZoneInfo, now: float | None = None) -> dict[str, Any]:
     """Today's calls, answered, abandoned, average wait and service level.
 
     Service level = calls a seat answered within 20 s of joining the queue, as a share
@@ -47,7 +46,7 @@ async def today_figures(store: Store, zone: ZoneInfo, now: float | None = None) 
     waiting or ringing). Callers who hang up in the greeting or menu never asked for a
     seat and count as abandoned but not against the service level."""
     since, until = day_bounds(zone, time.time() if now is None else now)
-    raw = await call_figures(store, since, until, SERVICE_LEVEL_SECONDS)
+    raw = await calls.figures(since, until, SERVICE_LEVEL_SECONDS)
     abandoned = raw["abandoned_ivr"] + raw["abandoned_queue"] + raw["abandoned_ringing"]
     offered = raw["answered"] + raw["abandoned_queue"] + raw["abandoned_ringing"]
     return {
@@ -62,10 +61,11 @@ async def today_figures(store: Store, zone: ZoneInfo, now: float | None = None) 
 
 
 class FloorFeed:
-    def __init__(self, controller: FloorSource, zone: ZoneInfo, session_alive: Callable[[str], bool],
+    def __init__(self, floor: FloorSource, calls: CallRepository, zone: ZoneInfo, session_alive: Callable[[str], bool],
                  min_interval: float = 0.25, heartbeat: float = 1.0, figures_every: float = 1.0,
                  send_timeout: float = 5.0) -> None:
-        self.controller = controller
+        self.floor = floor
+        self.calls = calls
         self.zone = zone
         self.session_alive = session_alive
         self.min_interval = min_interval
@@ -81,7 +81,7 @@ class FloorFeed:
         self._unsubscribe: Callable[[], None] | None = None
 
     async def start(self) -> None:
-        self._unsubscribe = self.controller.on_change(self._dirty.set)
+        self._unsubscribe = self.floor.on_change(self._dirty.set)
         self._task = asyncio.create_task(self._run(), name="wallboard-feed")
 
     async def stop(self) -> None:
@@ -110,9 +110,9 @@ class FloorFeed:
     async def message(self) -> str:
         """The floor now, with figures at most `figures_every` seconds old, as JSON text."""
         if time.monotonic() - self._figures_at >= self.figures_every:
-            self._figures = await today_figures(self.controller.store, self.zone)
+            self._figures = await today_figures(self.calls, self.zone)
             self._figures_at = time.monotonic()
-        return json.dumps({"type": "floor", "floor": self.controller.snapshot(), "figures": self._figures},
+        return json.dumps({"type": "floor", "floor": self.floor.snapshot(), "figures": self._figures},
                           ensure_ascii=False)
 
     async def _run(self) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
 
+from callcenter.vocabulary import labels
 from callcenter.web.auth import landing, login, login_page, logout
 from callcenter.web.context import CONSOLE, LOGGED_IN, OPERATORS, PUBLIC, SUPERVISORS, add_route, session_of
 
@@ -28,7 +30,13 @@ def _context(request: web.Request, title: str, script: str, **extra: Any) -> dic
     return {"title": title, "script": script, "user": session.user, "role": session.role, "seat": session.seat,
             "csrf": session.csrf, "nav": nav, "here": request.path,
             "hotline": settings.hotline.number, "today": datetime.now(settings.zone).date().isoformat(),
-            "seats": settings.seat_names, **extra}
+            "seats": settings.seat_names, "labels": labels(), "labels_json": _LABELS_JSON, **extra}
+
+
+# The browser's labels come from the vocabulary, in a JSON block the pages' scripts read
+# (a type="application/json" script is data: the CSP's script-src does not apply to it).
+# "</" is escaped so no label can close the block.
+_LABELS_JSON = json.dumps(labels(), ensure_ascii=False).replace("</", "<\\/")
 
 
 def _page(template: str, title: str) -> Any:

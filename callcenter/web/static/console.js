@@ -43,25 +43,16 @@ const hotline = (() => {
     tbody.replaceChildren(...rows);
   }
 
-  const OUTCOMES = {
-    answered: "已接通", abandoned_ivr: "导航中挂断", abandoned_queue: "排队中放弃",
-    abandoned_ringing: "振铃中放弃", failed: "失败",
-  };
-  const CATEGORIES = { consultation: "咨询", complaint: "投诉举报", help: "求助", suggestion: "建议", other: "其他" };
-  const SEAT_STATES = { idle: "空闲", ringing: "振铃中", talking: "通话中", wrapup: "话后整理" };
-  const PHASES = { ringing: "振铃中", talking: "通话中" };
-  const EVENTS = {
-    ARRIVED: "来电接入", ANSWERED: "系统应答", GREETING: "播放欢迎语", PLAYBACK: "播放提示音",
-    MENU_TIMEOUT: "菜单未选择", OPERATOR: "选择人工", CATEGORY: "菜单选择分类", DTMF_IGNORED: "无效按键",
-    ENTERQUEUE: "进入排队", POSITION: "播报排队位置", RINGSEAT: "坐席振铃", RINGNOANSWER: "坐席未接",
-    RINGFAILED: "坐席振铃失败", CONNECT: "坐席接通", COMPLETEAGENT: "坐席挂机", COMPLETECALLER: "来电人挂机",
-    HANGUP: "通话结束", ABANDON: "来电人放弃", FAILED: "呼叫失败", RECORDING: "录音完成", READOPTED: "控制器恢复接管",
-    LOST: "控制器离线时结束", SUMMARY: "话务员小结", MARKED_NUISANCE: "标记为骚扰", NUISANCE_WARNING: "播放骚扰提醒", NUISANCE_FLAGGED: "骚扰号码来电",
-    HARD_LIMIT: "超过呼叫上限挂断",
-  };
-  const SHIFTS = { night: "夜班", day: "白班", evening: "晚班" };
-  const NUISANCE_ACTIONS = { flag: "标记", clear: "解除", mark: "话务员标记" };
-  const RULES = { "repeat-short-calls": "短时间内多次短呼", "operator-marks": "话务员多次标记", manual: "手动标记" };
+  // The labels come from the server's vocabulary (the JSON block in every page).
+  const LABELS = JSON.parse(document.getElementById("labels")?.textContent || "{}");
+  const OUTCOMES = LABELS.outcomes || {};
+  const CATEGORIES = LABELS.categories || {};
+  const SEAT_STATES = LABELS.seat_states || {};
+  const PHASES = LABELS.phases || {};
+  const EVENTS = LABELS.events || {};
+  const SHIFTS = LABELS.shifts || {};
+  const NUISANCE_ACTIONS = LABELS.nuisance_actions || {};
+  const RULES = LABELS.rules || {};
 
   function label(map, key, fallback = "–") {
     if (key === null || key === undefined || key === "") return fallback;

@@ -1,5 +1,6 @@
-"""The thin runner: ARI events in, `calls.step` in the middle, ARI requests and store
-writes out.
+"""The thin runner: ARI events in (decoded by `ari_events`), `machine.step` in the
+middle, ARI requests and store writes out. It performs; the machines decide (the call's
+in `machine`, each seat's in `callcenter.seats.seat`).
 
 One asyncio task per call consumes that call's events in order, so a slow ARI request
 for one caller never stalls the event reader or any other call. The queue and the
@@ -17,19 +18,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Protocol
 
-from callcenter import calls as c
-from callcenter import nuisance
 from callcenter.ari import AriClient, AriError, AriNotFound
-from callcenter.callbacks import CallbackRunner
+from callcenter.calls import ari_events as decoded
+from callcenter.calls import machine as c
+from callcenter.calls.queue import CallQueue, Waiting, assign
+from callcenter.calls.repository import CallRepository
 from callcenter.clock import iso_local, local, parse_ari_time
+from callcenter.nuisance import NuisanceService, Verdict
 from callcenter.pbx import INSTANCE_MOUNT
-from callcenter.queue import CallQueue, Waiting, assign
 from callcenter.recordings import recording_seconds_when_closed
-from callcenter.seats import Roster, Seat, SeatState, load_roster, longest_idle
+from callcenter.seats import IllegalSeatMove, Roster, Seat, SeatState, longest_idle
+from callcenter.seats.service import SeatService
 from callcenter.settings import Settings
-from callcenter.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -61,20 +63,33 @@ class SeatLeg:
     answered: bool = False
 
 
+class CallbackChannels(Protocol):
+    """The follow-up callbacks' runner, as the controller sees it: it owns the channels
+    it originates, and their events go to it instead of the call flow."""
+
+    def owns(self, channel_id: str) -> bool: ...
+
+    def on_event(self, event: Mapping[str, Any]) -> None: ...
+
+
 class Controller:
     def __init__(
         self,
         settings: Settings,
         ari: AriClient,
-        store: Store,
-        roster: Roster | None = None,
+        calls: CallRepository,
+        seats: SeatService,
+        nuisance: NuisanceService,
+        callbacks: CallbackChannels | None = None,
         shift_clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.ari = ari
-        self.store = store
+        self.repository = calls
+        self.seat_service = seats
+        self.nuisance = nuisance
+        self.callbacks = callbacks
         self.zone = settings.zone
-        self.roster = roster or load_roster(settings.paths.roster, settings.seat_names)
         # Which shift is on duty is read from this clock (tests move it); call times are Asterisk's.
         self.shift_clock = shift_clock
         self.timing = c.Timing(settings.callflow.menu_timeout, settings.callflow.position_interval)
@@ -91,7 +106,14 @@ class Controller:
         # When the controller itself last changed a seat's admin fields (a no-answer pause):
         # a poll of the seats table that started before then must not undo it.
         self._seat_written: dict[str, float] = {}
-        self.callbacks: CallbackRunner | None = None  # set by the composition root
+        # While re-adopting, no caller is offered a seat: a seat still talking to a
+        # re-adopted call must be known busy before anyone else is dispatched.
+        self._adopting = False
+
+    @property
+    def roster(self) -> Roster:
+        """The roster in force (the seat service holds it; a console edit applies at once)."""
+        return self.seat_service.roster
 
     # ------------------------------------------------------------------ live view
 
@@ -144,7 +166,7 @@ class Controller:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        self._next_seq = await self.store.next_queue_seq()
+        self._next_seq = await self.repository.next_queue_seq()
         await self._load_seat_rows()
         self._seat_poller = asyncio.create_task(self._poll_seats(), name="seat-poller")
 
@@ -158,7 +180,7 @@ class Controller:
             handle.cancel()
         tasks = [t for t in [self._seat_poller, *(r.task for r in self.calls.values())] if t is not None]
         await asyncio.gather(*tasks, *self._background, return_exceptions=True)
-        await self.store.flush()
+        await self.repository.flush()
 
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.create_task(coro, name=name)
@@ -169,66 +191,40 @@ class Controller:
 
     def on_event(self, event: Mapping[str, Any]) -> None:
         """Route one ARI event; never blocks (called by the event reader)."""
-        kind = event.get("type", "")
-        if self.callbacks is not None and self._for_callbacks(event):
+        if self.callbacks is not None and self.callbacks.owns(decoded.channel_of(event)):
             self.callbacks.on_event(event)
             return
-        try:
-            at = parse_ari_time(str(event["timestamp"]))
-        except (KeyError, ValueError):
-            at = time.time()
-        channel = event.get("channel") or {}
-        channel_id = str(channel.get("id", ""))
-        if kind == "StasisStart":
-            args = event.get("args") or []
-            if args and args[0] == "seat":
-                leg = self.legs.get(channel_id)
-                if leg is None:
-                    self._spawn(self._hangup_quietly(channel_id), "stray-seat-hangup")
-                else:
-                    leg.answered = True
-                    self._deliver(leg.call_id, c.SeatAnswered(at, leg.seat))
-            elif channel_id not in self.calls and channel_id not in self.legs:
-                self._new_call(channel, at)
-        elif kind == "ChannelStateChange" and channel.get("state") == "Up" and channel_id in self.calls:
-            self._deliver(channel_id, c.Answered(at))
-        elif kind == "PlaybackFinished":
-            playback = event.get("playback") or {}
-            target = str(playback.get("target_uri", ""))
-            if target.startswith("channel:"):
-                self._deliver(target[len("channel:"):], c.PlaybackFinished(at, str(playback.get("id", ""))))
-        elif kind == "PlaybackStarted":
-            # Proof that the caller heard a prompt: Asterisk's own playback events, kept per call.
-            playback = event.get("playback") or {}
-            target = str(playback.get("target_uri", ""))
-            if target.startswith("channel:") and target[len("channel:"):] in self.calls:
-                media = str(playback.get("media_uri", "")).rsplit("/", 1)[-1]
-                self.store.put_event(target[len("channel:"):], "PLAYBACK", at, iso_local(at, self.zone),
-                                     data={"prompt": media, "playback": str(playback.get("id", ""))})
-        elif kind == "ChannelDtmfReceived":
-            self._deliver(channel_id, c.Digit(at, str(event.get("digit", ""))))
-        elif kind == "ChannelHangupRequest":
-            self.hangup_causes[channel_id] = (int(event.get("cause", 16) or 16), "")
-        elif kind in ("StasisEnd", "ChannelDestroyed"):
-            self._channel_gone(channel_id, event, at)
+        meaning = decoded.decode(event)
+        if isinstance(meaning, decoded.ToCall):
+            self._deliver(meaning.channel_id, meaning.event)
+        elif isinstance(meaning, decoded.SeatLegEntered):
+            leg = self.legs.get(meaning.channel_id)
+            if leg is None:
+                self._spawn(self._hangup_quietly(meaning.channel_id), "stray-seat-hangup")
+            else:
+                leg.answered = True
+                self._deliver(leg.call_id, c.SeatAnswered(meaning.at, leg.seat))
+        elif isinstance(meaning, decoded.ChannelEntered):
+            channel_id = str(meaning.channel.get("id", ""))
+            if channel_id not in self.calls and channel_id not in self.legs:
+                self._new_call(meaning.channel, meaning.at)
+        elif isinstance(meaning, decoded.HangupRequested):
+            self.hangup_causes[meaning.channel_id] = (meaning.cause, "")
+        elif isinstance(meaning, decoded.ChannelGone):
+            self._channel_gone(meaning)
 
-    def _for_callbacks(self, event: Mapping[str, Any]) -> bool:
-        assert self.callbacks is not None
-        channel_id = str((event.get("channel") or {}).get("id", ""))
-        if not channel_id and event.get("type") == "PlaybackFinished":
-            channel_id = str((event.get("playback") or {}).get("target_uri", ""))[len("channel:"):]
-        return self.callbacks.owns(channel_id)
-
-    def _channel_gone(self, channel_id: str, event: Mapping[str, Any], at: float) -> None:
-        cause, text = self.hangup_causes.pop(channel_id, (16, "Normal Clearing"))
-        if "cause" in event:
-            cause, text = int(event.get("cause") or 0), str(event.get("cause_txt", ""))
+    def _channel_gone(self, gone: decoded.ChannelGone) -> None:
+        channel_id = gone.channel_id
+        cause, text = self.hangup_causes.pop(channel_id, (decoded.NORMAL_CLEARING, "Normal Clearing"))
+        if gone.cause is not None:
+            cause, text = gone.cause, gone.cause_text
         if channel_id in self.calls:
-            self._deliver(channel_id, c.CallerHungUp(at, cause, text or "Normal Clearing"))
+            self._deliver(channel_id, c.CallerHungUp(gone.at, cause, text or "Normal Clearing"))
         leg = self.legs.get(channel_id)
         if leg is not None:
             del self.legs[channel_id]
-            self._deliver(leg.call_id, c.SeatHungUp(at, cause) if leg.answered else c.SeatFailed(at, leg.seat, cause))
+            event = c.SeatHungUp(gone.at, cause) if leg.answered else c.SeatFailed(gone.at, leg.seat, cause)
+            self._deliver(leg.call_id, event)
 
     def _deliver(self, call_id: str, event: c.Event) -> None:
         runtime = self.calls.get(call_id)
@@ -244,7 +240,7 @@ class Controller:
         runtime.task = asyncio.create_task(self._run_call(runtime), name=f"call-{call_id}")
         recording = self._host_recording(str(variables.get("HOTLINE_RECORDING") or ""))
         runtime.arrival = c.Arrived(at, str(caller.get("number", "")), str(caller.get("name", "")), recording)
-        self.store.put_call(call_id, queue_seq=runtime.seq, arrived_epoch=at)
+        self.repository.save(call_id, queue_seq=runtime.seq, arrived_epoch=at)
         return runtime
 
     def _take_seq(self) -> int:
@@ -263,10 +259,10 @@ class Controller:
     async def _arrive(self, runtime: CallRuntime, arrival: c.Arrived) -> None:
         """The first step of a call: is the number flagged (warning, behind citizens)?"""
         try:
-            verdict = await nuisance.check_arrival(self.store, self.settings, arrival.number)
+            verdict = await self.nuisance.check_arrival(arrival.number)
         except Exception:  # the store failing must never keep a citizen from the hotline
             log.exception("call %s: nuisance check failed; treating the caller as a citizen", runtime.call.call_id)
-            verdict = nuisance.Verdict(None, False)
+            verdict = Verdict(None, False)
         runtime.behind = verdict.flag is not None
         event = replace(arrival, flagged_rule=verdict.flag.rule if verdict.flag else "", over_limit=verdict.over_limit)
         runtime.call, actions = c.step(runtime.call, event)
@@ -346,19 +342,25 @@ class Controller:
                 await self._hangup_quietly(call_id)
             elif isinstance(action, c.PauseSeat):
                 self._pause(action.seat, action.reason)
+            elif isinstance(action, c.AdoptSeat):
+                self._move_seat(action.seat, lambda seat: seat.adopt_talking(now))
             elif isinstance(action, c.ReleaseSeat):
                 self._release(action.seat, action.answered)
             elif isinstance(action, c.LogEvent):
-                self.store.put_event(call_id, action.kind, action.at, iso_local(action.at, self.zone),
-                                     seat=action.seat, data=dict(action.data))
+                self.repository.log(call_id, action.kind, action.at, iso_local(action.at, self.zone),
+                                    seat=action.seat, data=dict(action.data))
             elif isinstance(action, c.SaveRow):
-                self.store.put_call(call_id, **self._row_fields(dict(action.fields)))
+                self.repository.save(call_id, **self._row_fields(dict(action.fields)))
+            elif isinstance(action, c.MeasureRecording):
+                self._spawn(self._measure_recording(call_id), f"recording-{call_id}")
             elif isinstance(action, c.Finished):
                 await self._finish(runtime)
         except AriNotFound:
             pass  # the channel or playback is already gone; its hang-up event follows
         except AriError as exc:
             log.warning("call %s: %s failed: %s", call_id, type(action).__name__, exc)
+        except IllegalSeatMove as exc:  # a bug, not the caller's problem: the call goes on
+            log.error("call %s: %s", call_id, exc)
 
     def _row_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
         for key in TIME_FIELDS:
@@ -406,7 +408,8 @@ class Controller:
         if leg is None:
             return
         runtime.bridge_id = f"bridge-{call_id}"
-        self._set_seat(seat, self.seats[seat].moved(SeatState.TALKING, time.time()))
+        now = time.time()
+        self._move_seat(seat, lambda s: s.connect(now))
         await self.ari.create_bridge(runtime.bridge_id, name=f"hotline {call_id} {seat}")
         await self.ari.add_to_bridge(runtime.bridge_id, [call_id, leg.channel_id])
 
@@ -424,7 +427,7 @@ class Controller:
     async def _judge_number(self, number: str) -> None:
         """After each call: does the number's recent history make it a nuisance number now?"""
         try:
-            found = await nuisance.evaluate_after_call(self.store, self.settings, number)
+            found = await self.nuisance.evaluate_after_call(number)
         except Exception:
             log.exception("nuisance evaluation of %s failed", number)
             return
@@ -432,15 +435,16 @@ class Controller:
             log.info("number %s flagged as nuisance (%s)", number, found.rule)
 
     async def _measure_recording(self, call_id: str) -> None:
-        row = await self.store.get_call(call_id)
+        row = await self.repository.get(call_id)
         path = str((row or {}).get("recording_path") or "")
         if not path:
             return
         seconds = await recording_seconds_when_closed(Path(path))
         if seconds is not None:
-            self.store.put_call(call_id, recording_seconds=round(seconds, 2))
-            self.store.put_event(call_id, "RECORDING", time.time(), iso_local(time.time(), self.zone),
-                                 data={"path": path, "seconds": round(seconds, 2)})
+            now = time.time()
+            self.repository.save(call_id, recording_seconds=round(seconds, 2))
+            self.repository.log(call_id, "RECORDING", now, iso_local(now, self.zone),
+                                data={"path": path, "seconds": round(seconds, 2)})
 
     # ------------------------------------------------------------------ seats
 
@@ -449,6 +453,8 @@ class Controller:
 
     def _dispatch(self) -> None:
         """Offer the callers at the head of the line to the free seats (longest idle first)."""
+        if self._adopting:
+            return
         moment = self._moment()
         free = longest_idle(self.seats, self.roster, moment)
         if not free or not len(self.queue):
@@ -456,47 +462,48 @@ class Controller:
         now = time.time()
         for call_id, seat in assign(self.queue.ordered(), free):
             self.queue.remove(call_id)
-            self._set_seat(seat, self.seats[seat].moved(SeatState.RINGING, now))
+            self._move_seat(seat, lambda s: s.ring(now))
             shift = self.roster.shift_of(seat, moment) or ""
             self._deliver(call_id, c.SeatOffered(now, seat, shift))
+
+    def _move_seat(self, name: str, move: Callable[[Seat], Seat]) -> None:
+        """Apply one move of the seat's state machine (IllegalSeatMove if it has none)."""
+        self._set_seat(name, move(self.seats[name]))
 
     def _set_seat(self, name: str, seat: Seat) -> None:
         self.seats[name] = seat
         self._changed()
-        self._spawn(self.store.update_seat(
-            name, state=str(seat.state), state_since=iso_local(seat.since, self.zone), state_since_epoch=seat.since,
+        # A seat whose state never changed has no "since" (not 1970).
+        since = iso_local(seat.since, self.zone) if seat.since else None
+        self._spawn(self.seat_service.repository.update(
+            name, state=str(seat.state), state_since=since, state_since_epoch=seat.since or None,
             registered=int(seat.registered), last_call_end_epoch=seat.idle_since,
         ), f"seat-{name}")
 
     def _pause(self, name: str, reason: str) -> None:
-        self.seats[name] = replace(self.seats[name], paused=True, pause_reason=reason)
+        self.seats[name] = self.seats[name].with_pause(reason)
         self._seat_written[name] = time.monotonic()
         self._changed()
-        self._spawn(self.store.update_seat(name, paused=1, pause_reason=reason), f"pause-{name}")
+        self._spawn(self.seat_service.repository.update(name, paused=1, pause_reason=reason), f"pause-{name}")
 
     def _release(self, name: str, answered: bool) -> None:
         now = time.time()
-        seat = self.seats[name]
-        wrapup = self.settings.callflow.wrapup_seconds
-        if answered and wrapup > 0:
-            self._set_seat(name, seat.moved(SeatState.WRAPUP, now))
+        self._move_seat(name, lambda seat: seat.release(now, answered, self.settings.callflow.wrapup_seconds))
+        if self.seats[name].state is SeatState.WRAPUP:
 
             def end_wrapup() -> None:
                 self._wrapups.pop(name, None)
                 if self.seats[name].state is SeatState.WRAPUP:
-                    self._set_seat(name, self.seats[name].moved(SeatState.IDLE, time.time()))
+                    self._move_seat(name, lambda seat: seat.end_wrapup(time.time()))
                     self._dispatch()
 
-            self._wrapups[name] = asyncio.get_running_loop().call_later(wrapup, end_wrapup)
-        else:
-            # A seat that never connected keeps its place in the longest-idle order.
-            idle_since = seat.idle_since if not answered else now
-            self._set_seat(name, replace(seat, state=SeatState.IDLE, since=now, idle_since=idle_since))
+            self._wrapups[name] = asyncio.get_running_loop().call_later(
+                self.settings.callflow.wrapup_seconds, end_wrapup)
         self._dispatch()
 
     def _registration(self, name: str, online: bool) -> None:
         if name in self.seats and self.seats[name].registered != online:
-            self._set_seat(name, replace(self.seats[name], registered=online))
+            self._set_seat(name, self.seats[name].with_registration(online))
             self._dispatch()
 
     async def refresh_registrations(self) -> None:
@@ -506,7 +513,7 @@ class Controller:
 
     async def _load_seat_rows(self) -> bool:
         read_at = time.monotonic()
-        rows = await self.store.seat_rows()
+        rows = await self.seat_service.rows()
         changed = False
         for name, row in rows.items():
             # The controller's own write is queued behind a task; give it a moment to land.
@@ -548,22 +555,46 @@ class Controller:
     async def adopt(self) -> None:
         """After (re)connecting: take over the calls still in Stasis, in their queue order,
         and complete the rows of calls that ended while the controller was away."""
+        self._adopting = True
+        try:
+            await self._adopt()
+        finally:
+            self._adopting = False
+        self._dispatch()
+
+    async def _adopt(self) -> None:
         await self.refresh_registrations()
         channels = {str(ch["id"]): ch for ch in await self.ari.list_channels()}
         bridges = await self.ari.list_bridges()
         in_bridge = {str(ch_id): str(b["id"]) for b in bridges for ch_id in b.get("channels", [])}
-        rows = await self.store.open_calls()
+        rows = await self.repository.open_calls()
         known_rows = {str(row["call_id"]) for row in rows}
         now = time.time()
         for row in rows:
             call_id = str(row["call_id"])
             if call_id in self.calls:
                 continue
+            stored = _stored(row)
             channel = channels.get(call_id)
             if channel is None or not _in_our_app(channel, self.settings.asterisk.app):
-                self._complete_lost(row, now)
+                _, actions = c.step(c.Call(call_id, timing=self.timing), c.LostWhileAway(now, stored))
+                await self._perform_detached(call_id, actions)
                 continue
-            self._readopt(row, channel, channels, in_bridge, now)
+            bridge_id = in_bridge.get(call_id)
+            seat_channel = next((ch for ch, b in in_bridge.items() if b == bridge_id and ch != call_id), None)
+            still_bridged = bool(bridge_id) and seat_channel is not None and seat_channel in channels
+            seq = int(str(row.get("queue_seq") or 0)) or self._take_seq()
+            runtime = CallRuntime(c.Call(call_id, timing=self.timing), seq, behind=bool(row.get("nuisance")))
+            self.calls[call_id] = runtime
+            runtime.call, actions = c.step(runtime.call, c.Readopted(now, stored, still_bridged))
+            if runtime.call.phase is c.Phase.TALKING and bridge_id and seat_channel is not None:
+                runtime.bridge_id = bridge_id
+                self.legs[seat_channel] = SeatLeg(call_id, stored.seat, seat_channel, answered=True)
+            for action in actions:
+                await self._perform(runtime, action)
+            if seq >= self._next_seq:
+                self._next_seq = seq + 1
+            runtime.task = asyncio.create_task(self._run_call(runtime), name=f"call-{call_id}")
         # Seat legs that no adopted call owns are hung up: their callers go back in line.
         for channel_id, channel in channels.items():
             args = str((channel.get("dialplan") or {}).get("app_data", ""))
@@ -572,51 +603,24 @@ class Controller:
                     self._new_call(channel, parse_ari_time(str(channel.get("creationtime", ""))) or now)
                 elif ",seat," in f",{args},":
                     await self._hangup_quietly(channel_id)
-        self._dispatch()
 
-    def _complete_lost(self, row: Mapping[str, Any], now: float) -> None:
-        state = str(row.get("state") or "ivr")
-        outcome = {"talking": "answered", "queued": "abandoned_queue", "ringing": "abandoned_ringing"}.get(
-            state, "abandoned_ivr")
-        call_id = str(row["call_id"])
-        self.store.put_call(call_id, ended=iso_local(now, self.zone), outcome=outcome, state="done",
-                            hangup_cause="lost while the controller was down")
-        self.store.put_event(call_id, "LOST", now, iso_local(now, self.zone), data={"state": state})
-        self._spawn(self._measure_recording(call_id), f"recording-{call_id}")
+    async def _perform_detached(self, call_id: str, actions: list[c.Action]) -> None:
+        """Perform the actions of a call the controller does not run (lost while away)."""
+        runtime = CallRuntime(c.Call(call_id, timing=self.timing), 0)
+        for action in actions:
+            await self._perform(runtime, action)
 
-    def _readopt(self, row: Mapping[str, Any], channel: Mapping[str, Any], channels: Mapping[str, Any],
-                 in_bridge: Mapping[str, str], now: float) -> None:
-        call_id = str(row["call_id"])
-        state = str(row.get("state") or "ivr")
-        times = {key: _epoch(row.get(key)) for key in TIME_FIELDS}
-        call = c.Call(
-            call_id, phase=c.Phase.QUEUED, number=str(row.get("caller_number") or ""),
-            name=str(row.get("caller_name") or ""), arrived=times["arrived"], answered=times["answered"] or now,
-            queued=times["queued"] or now, category=str(row.get("category") or ""), timing=self.timing,
-        )
-        seq = int(row.get("queue_seq") or self._take_seq())
-        runtime = CallRuntime(call, seq, behind=bool(row.get("nuisance")))
-        runtime.call = replace(call, flagged_rule=str(row.get("nuisance_rule") or ""), warned=True)
-        call = runtime.call
-        self.calls[call_id] = runtime
-        self.store.put_event(call_id, "READOPTED", now, iso_local(now, self.zone), data={"state": state})
-        bridge_id = in_bridge.get(call_id)
-        seat = str(row.get("seat") or "")
-        seat_channel = next((ch for ch, b in in_bridge.items() if b == bridge_id and ch != call_id), None)
-        if state == "talking" and bridge_id and seat and seat_channel is not None and seat_channel in channels:
-            runtime.call = replace(call, phase=c.Phase.TALKING, seat=seat, shift=str(row.get("shift") or ""),
-                                   seat_answered=times["seat_answered"] or now)
-            runtime.bridge_id = bridge_id
-            self.legs[seat_channel] = SeatLeg(call_id, seat, seat_channel, answered=True)
-            self._set_seat(seat, self.seats[seat].moved(SeatState.TALKING, now))
-        else:
-            if state != "queued":
-                self.store.put_call(call_id, queued=iso_local(now, self.zone), state="queued")
-            self.queue.add(Waiting(call_id, seq, runtime.behind))
-            runtime.inbox.put_nowait(c.Enqueued(now, self.queue.position(call_id)))
-        if seq >= self._next_seq:
-            self._next_seq = seq + 1
-        runtime.task = asyncio.create_task(self._run_call(runtime), name=f"call-{call_id}")
+
+def _stored(row: Mapping[str, Any]) -> c.Stored:
+    """The machine's view of a call row: text as text, times as epoch seconds."""
+    times = {key: _epoch(row.get(key)) for key in TIME_FIELDS}
+    return c.Stored(
+        state=str(row.get("state") or "ivr"), number=str(row.get("caller_number") or ""),
+        name=str(row.get("caller_name") or ""), category=str(row.get("category") or ""),
+        seat=str(row.get("seat") or ""), shift=str(row.get("shift") or ""),
+        flagged_rule=str(row.get("nuisance_rule") or ""), arrived=times["arrived"], answered=times["answered"],
+        queued=times["queued"], seat_answered=times["seat_answered"],
+    )
 
 
 def _in_our_app(channel: Mapping[str, Any], app: str) -> bool:

@@ -9,12 +9,19 @@ own (Asterisk's timestamps), in epoch seconds.
     MENU -key / timeout, number flagged-> WARNING -warning played-> QUEUED (behind citizens)
     RINGING -SeatFailed-> QUEUED (the seat is paused: no-answer)
     any -CallerHungUp-> ENDED (outcome from where it happened)
+
+Recovery after the controller was away is part of the machine too: a call still in
+Stasis is `Readopted` (back in line, or still talking with its seat), and a call that
+ended meanwhile is `LostWhileAway` (its row completed from where it was).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+
+
+from callcenter.vocabulary import Category, Outcome
 
 
 class Phase(StrEnum):
@@ -29,17 +36,13 @@ class Phase(StrEnum):
     ENDED = "ended"
 
 
-class Outcome(StrEnum):
-    ANSWERED = "answered"
-    ABANDONED_IVR = "abandoned_ivr"
-    ABANDONED_QUEUE = "abandoned_queue"
-    ABANDONED_RINGING = "abandoned_ringing"
-    FAILED = "failed"
-
-
 # The menu of the seed's four kinds of call; 0 (or no key) goes straight to an operator.
-MENU_CATEGORIES = {"1": "consultation", "2": "complaint", "3": "help", "4": "suggestion"}
+MENU_CATEGORIES: dict[str, str] = {
+    "1": Category.CONSULTATION, "2": Category.COMPLAINT, "3": Category.HELP, "4": Category.SUGGESTION,
+}
 MENU_KEYS = frozenset(MENU_CATEGORIES) | {"0"}
+# Positions announced by number; further back the caller hears "many ahead".
+POSITION_MAX = 30
 # Hang-up causes (Q.850) that mean "the seat did not answer", as opposed to failing.
 NO_ANSWER_CAUSES = frozenset({18, 19, 0})
 
@@ -130,9 +133,53 @@ class ActionFailed:
     what: str
 
 
+@dataclass(frozen=True)
+class PlaybackStarted:
+    """Asterisk began playing a prompt to the caller: the proof, kept per call, that it was heard."""
+
+    at: float
+    playback_id: str
+    prompt: str
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What the store knew of a call when the controller came back (times in epoch s)."""
+
+    state: str  # the row's state: "ivr", "queued", "ringing" or "talking"
+    number: str = ""
+    name: str = ""
+    category: str = ""
+    seat: str = ""
+    shift: str = ""
+    flagged_rule: str = ""
+    arrived: float | None = None
+    answered: float | None = None
+    queued: float | None = None
+    seat_answered: float | None = None
+
+
+@dataclass(frozen=True)
+class Readopted:
+    """The controller came back and found the call still in its Stasis app.
+    `still_bridged`: the caller is still in a bridge with the row's seat's channel."""
+
+    at: float
+    stored: Stored
+    still_bridged: bool
+
+
+@dataclass(frozen=True)
+class LostWhileAway:
+    """The call ended while the controller was away: only its row is left to complete."""
+
+    at: float
+    stored: Stored
+
+
 Event = (
-    Arrived | Answered | PlaybackFinished | Digit | TimerFired | Enqueued | SeatOffered | SeatAnswered
-    | SeatFailed | SeatHungUp | CallerHungUp | ActionFailed
+    Arrived | Answered | PlaybackFinished | PlaybackStarted | Digit | TimerFired | Enqueued | SeatOffered
+    | SeatAnswered | SeatFailed | SeatHungUp | CallerHungUp | ActionFailed | Readopted | LostWhileAway
 )
 
 # ----------------------------------------------------------------------------- actions
@@ -217,6 +264,18 @@ class PauseSeat:
 
 
 @dataclass(frozen=True)
+class AdoptSeat:
+    """A re-adopted call is still talking with this seat: the seat is busy with it."""
+
+    seat: str
+
+
+@dataclass(frozen=True)
+class MeasureRecording:
+    """Measure the call's recording once Asterisk has closed the file."""
+
+
+@dataclass(frozen=True)
 class ReleaseSeat:
     """The seat's call is over: wrap-up, then idle. `answered` False: it never connected."""
 
@@ -239,13 +298,14 @@ class SaveRow:
 
 @dataclass(frozen=True)
 class Finished:
-    """The call is over; the controller completes the row and forgets the call."""
+    """The call is over; the controller tears down its bridge, forgets the call, measures
+    the recording and judges the number."""
 
 
 Action = (
     Answer | Play | StopPlayback | StartMoh | StopMoh | SetTimer | CancelTimer | Enqueue | Dequeue | RingSeat
-    | CancelRing | BridgeWithSeat | HangupSeat | HangupCaller | PauseSeat | ReleaseSeat | LogEvent | SaveRow
-    | Finished
+    | CancelRing | BridgeWithSeat | HangupSeat | HangupCaller | PauseSeat | AdoptSeat | ReleaseSeat | LogEvent
+    | SaveRow | MeasureRecording | Finished
 )
 
 # ----------------------------------------------------------------------------- the call
@@ -287,11 +347,14 @@ class Call:
         return replace(self, playing=playback_id, playback_count=count), Play(playback_id, prompt)
 
 
-def position_prompt(position: int) -> str:
-    if position <= 1:
+def callers_ahead_prompt(ahead: int) -> str:
+    """The name of the prompt announcing how many callers wait ahead (0: "you are next");
+    the prompts built from ivr/prompts.toml carry these names."""
+    if ahead < 0:
+        raise ValueError(f"callers ahead cannot be negative, got {ahead}")
+    if ahead == 0:
         return "position_next"
-    ahead = position - 1
-    return f"position_{ahead}" if ahead <= 30 else "position_many"
+    return f"position_{ahead}" if ahead <= POSITION_MAX else "position_many"
 
 
 def step(call: Call, event: Event) -> tuple[Call, list[Action]]:
@@ -300,6 +363,10 @@ def step(call: Call, event: Event) -> tuple[Call, list[Action]]:
         return call, []
     if isinstance(event, CallerHungUp):
         return _caller_hung_up(call, event)
+    if isinstance(event, PlaybackStarted):
+        return call, [LogEvent("PLAYBACK", event.at, data=(("prompt", event.prompt), ("playback", event.playback_id)))]
+    if isinstance(event, Readopted | LostWhileAway):
+        return _recovered(call, event) if call.phase is Phase.NEW else (call, [])
     if isinstance(event, ActionFailed):
         return _caller_hung_up(call, CallerHungUp(event.at, 0, f"failed: {event.what}"), failed=True)
     handler = _HANDLERS.get(call.phase)
@@ -403,7 +470,7 @@ def _queued(call: Call, event: Event) -> tuple[Call, list[Action]]:
             actions.append(StopMoh())
         if call.playing:
             actions.append(StopPlayback(call.playing))
-        call, play = replace(call, on_hold=False).next_playback(position_prompt(position))
+        call, play = replace(call, on_hold=False).next_playback(callers_ahead_prompt(max(position - 1, 0)))
         return call, actions + [play, SetTimer("position", call.timing.position_interval)]
     if isinstance(event, PlaybackFinished) and event.playback_id == call.playing:
         return replace(call, playing="", on_hold=True), [StartMoh()]
@@ -509,6 +576,36 @@ def _abandon_outcome(phase: Phase) -> Outcome:
     if phase is Phase.RINGING:
         return Outcome.ABANDONED_RINGING
     return Outcome.ABANDONED_IVR
+
+
+# A call that ended while the controller was away ended where its row says it was.
+_LOST_OUTCOMES = {"talking": Outcome.ANSWERED, "queued": Outcome.ABANDONED_QUEUE, "ringing": Outcome.ABANDONED_RINGING}
+
+
+def _recovered(call: Call, event: Readopted | LostWhileAway) -> tuple[Call, list[Action]]:
+    stored = event.stored
+    at = event.at
+    if isinstance(event, LostWhileAway):
+        outcome = _LOST_OUTCOMES.get(stored.state, Outcome.ABANDONED_IVR)
+        return replace(call, phase=Phase.ENDED, ended=at), [
+            SaveRow((("ended", at), ("outcome", str(outcome)), ("state", "done"),
+                     ("hangup_cause", "lost while the controller was down"))),
+            LogEvent("LOST", at, data=(("state", stored.state),)),
+            MeasureRecording(),
+        ]
+    call = replace(call, number=stored.number, name=stored.name, arrived=stored.arrived,
+                   answered=stored.answered or at, queued=stored.queued or at, category=stored.category,
+                   flagged_rule=stored.flagged_rule, warned=True)  # a flagged caller heard the warning already
+    actions: list[Action] = [LogEvent("READOPTED", at, data=(("state", stored.state),))]
+    if stored.state == "talking" and event.still_bridged and stored.seat:
+        call = replace(call, phase=Phase.TALKING, seat=stored.seat, shift=stored.shift,
+                       seat_answered=stored.seat_answered or at)
+        return call, [*actions, AdoptSeat(stored.seat)]
+    # Anywhere else (the menu, ringing a seat that is gone): back in line, in its old place.
+    call = replace(call, phase=Phase.QUEUED)
+    if stored.state != "queued":
+        actions.append(SaveRow((("queued", at), ("state", "queued"))))
+    return call, [*actions, Enqueue()]
 
 
 _HANDLERS = {

@@ -1,28 +1,21 @@
-"""Seats and shifts: the roster, and which seat takes the next caller.
-
-Pure: the controller feeds in the seats' live state and the time, and gets decisions.
-A seat is available when it is on shift (or logged in by a supervisor, and not logged
-out), registered, not paused, and idle (not ringing, talking or in wrap-up).
-"""
+"""The shift roster: which seats work when (agents/roster.toml), in the hotline's time
+zone. Loading refuses an unknown seat or a bad time with the file and the shift named;
+the console saves it through `roster_toml` + `save_roster`, replacing the file
+atomically so the controller never reads half a file."""
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import tomllib
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, time
-from enum import StrEnum
 from pathlib import Path
 
 from callcenter.errors import ConfigError
 from callcenter.settings import SEAT_NAMES
-
-
-class SeatState(StrEnum):
-    IDLE = "idle"
-    RINGING = "ringing"
-    TALKING = "talking"
-    WRAPUP = "wrapup"
 
 
 @dataclass(frozen=True)
@@ -104,64 +97,55 @@ def load_roster(path: Path, known_seats: Iterable[str] = SEAT_NAMES) -> Roster:
     return Roster(tuple(shifts))
 
 
-@dataclass(frozen=True)
-class Seat:
-    """A seat's live state, as the controller knows it."""
-
-    name: str
-    registered: bool = False
-    logged_in: bool | None = None  # None: follow the roster
-    paused: bool = False
-    pause_reason: str = ""
-    state: SeatState = SeatState.IDLE
-    since: float = 0.0  # epoch of the last state change
-    idle_since: float = 0.0  # end of its last call (or wrap-up), for longest-idle
-
-    def working(self, roster: Roster, moment: datetime) -> bool:
-        if self.logged_in is not None:
-            return self.logged_in
-        return roster.on_shift(self.name, moment)
-
-    def available(self, roster: Roster, moment: datetime) -> bool:
-        return self.registered and not self.paused and self.state is SeatState.IDLE and self.working(roster, moment)
-
-    def moved(self, state: SeatState, at: float) -> Seat:
-        idle_since = at if state is SeatState.IDLE else self.idle_since
-        return replace(self, state=state, since=at, idle_since=idle_since)
+SHIFT_NAME = re.compile(r"[\w-]{1,32}")
+HHMM = re.compile(r"(?:[01]\d|2[0-3]):[0-5]\d|24:00")
 
 
-def longest_idle(seats: Mapping[str, Seat], roster: Roster, moment: datetime) -> list[str]:
-    """Available seats, the one idle longest first (ties by seat name, for determinism)."""
-    free = [seat for seat in seats.values() if seat.available(roster, moment)]
-    # Ties (every seat idle since start-up) go in seat order: seat2 before seat10.
-    return [seat.name for seat in sorted(free, key=lambda s: (s.idle_since, len(s.name), s.name))]
+def roster_json(roster: Roster) -> list[dict[str, object]]:
+    return [{"name": shift.name, "start": _hhmm(shift.start_minute), "end": _hhmm(shift.end_minute),
+             "seats": list(shift.seats)} for shift in roster.shifts]
 
 
-def format_seats_table(
-    roster: Roster,
-    rows: Mapping[str, Mapping[str, object]],
-    calls_today: Mapping[str, int],
-    zone: object,
-    names: Iterable[str] = SEAT_NAMES,
-    now: datetime | None = None,
-) -> str:
-    """`hotline seats`: seat, shift, registered, state, since, calls today."""
-    from zoneinfo import ZoneInfo
+def _hhmm(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"
 
-    assert isinstance(zone, ZoneInfo)
-    moment = now or datetime.now(zone)
-    lines = [f"{'seat':<7} {'shift':<8} {'on shift':<8} {'registered':<10} {'state':<22} {'since':<19} calls today"]
-    for name in names:
-        row = rows.get(name, {})
-        state = str(row.get("state") or "offline")
-        if row.get("paused"):
-            state = f"paused ({row.get('pause_reason') or 'no reason'})"
-        logged = row.get("logged_in")
-        on_shift = roster.on_shift(name, moment)
-        working = "login" if logged == 1 else "logout" if logged == 0 else ("yes" if on_shift else "no")
-        since = str(row.get("state_since") or "")[:19].replace("T", " ")
-        lines.append(
-            f"{name:<7} {roster.shift_of(name, moment) or '-':<8} {working:<8} "
-            f"{'yes' if row.get('registered') else 'no':<10} {state[:22]:<22} {since:<19} {calls_today.get(name, 0)}"
-        )
+
+def roster_toml(shifts: Sequence[Mapping[str, object]], seat_names: Iterable[str]) -> str:
+    """The TOML text for `shifts` ([{name, start, end, seats}]); ConfigError naming the
+    first bad field. The full rules are load_roster's, applied before the file is replaced."""
+    known = set(seat_names)
+    if not shifts:
+        raise ConfigError("the roster needs at least one shift")
+    if len(shifts) > 24:
+        raise ConfigError("the roster has more than 24 shifts")
+    lines = ["# The operator roster, saved from the console. Times are in the hotline's time zone;",
+             '# "24:00" ends a shift at midnight. See config/hotline.toml for the rules.', ""]
+    for index, shift in enumerate(shifts, start=1):
+        name, start, end, seats = shift.get("name"), shift.get("start"), shift.get("end"), shift.get("seats")
+        if not isinstance(name, str) or not SHIFT_NAME.fullmatch(name):
+            raise ConfigError(f"shift {index}: the name must be 1-32 letters, digits, _ or -")
+        for key, value in (("start", start), ("end", end)):
+            if not isinstance(value, str) or not HHMM.fullmatch(value):
+                raise ConfigError(f"shift {name!r}: {key} must be a time like 08:00")
+        if not isinstance(seats, list) or not seats or not all(isinstance(s, str) and s in known for s in seats):
+            raise ConfigError(f"shift {name!r}: choose one or more of the seats {', '.join(sorted(known))}")
+        lines += ["[[shift]]", f"name = {json.dumps(name, ensure_ascii=False)}", f'start = "{start}"',
+                  f'end = "{end}"', f"seats = [{', '.join(json.dumps(s) for s in dict.fromkeys(seats))}]", ""]
     return "\n".join(lines)
+
+
+def save_roster(path: Path, text: str, seat_names: Iterable[str]) -> Roster:
+    """Validate `text` as a roster, then put it in place of `path` atomically."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    try:
+        roster = load_roster(tmp, seat_names)
+    except ConfigError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ConfigError(str(exc).replace(str(tmp), path.name)) from None
+    try:
+        os.chmod(tmp, path.stat().st_mode & 0o777)
+    except FileNotFoundError:
+        pass
+    os.replace(tmp, path)
+    return roster

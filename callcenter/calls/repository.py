@@ -1,0 +1,235 @@
+"""The calls and their steps (`calls`, `call_events`): every SQL statement about them.
+
+Writes from the call flow are queued (`save`, `log`) and committed in the store's next
+batch; reads run on the store thread after the writes queued before them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlite_utils import Database
+
+from callcenter.store import Columns, Kind, Row, Store, checked, clean_text, iso_second
+from callcenter.vocabulary import Outcome
+
+CALL_COLUMNS: Columns = {
+    "caller_number": Kind.TEXT,
+    "caller_name": Kind.TEXT,
+    "arrived": Kind.TIME,
+    "answered": Kind.TIME,
+    "queued": Kind.TIME,
+    "seat_answered": Kind.TIME,
+    "ended": Kind.TIME,
+    "arrived_epoch": Kind.REAL,
+    "wait_seconds": Kind.INT,
+    "talk_seconds": Kind.INT,
+    "total_seconds": Kind.INT,
+    "outcome": Kind.TEXT,
+    "hangup_cause": Kind.TEXT,
+    "seat": Kind.TEXT,
+    "shift": Kind.TEXT,
+    "category": Kind.TEXT,
+    "nuisance": Kind.INT,
+    "nuisance_rule": Kind.TEXT,
+    "recording_path": Kind.TEXT,
+    "recording_seconds": Kind.REAL,
+    "queue_seq": Kind.INT,
+    "priority": Kind.INT,
+    "state": Kind.TEXT,
+}
+
+
+@dataclass(frozen=True)
+class CallSearch:
+    """The call log's filters; `category` "" finds calls without a category."""
+
+    since_epoch: float | None = None
+    until_epoch: float | None = None
+    number_prefix: str = ""
+    seat: str = ""
+    outcomes: Sequence[str] = ()
+    category: str | None = None
+    limit: int = 20
+    offset: int = 0
+
+    def where(self) -> tuple[str, list[object]]:
+        clauses: list[str] = []
+        params: list[object] = []
+        if self.since_epoch is not None:
+            clauses.append("arrived_epoch >= ?")
+            params.append(self.since_epoch)
+        if self.until_epoch is not None:
+            clauses.append("arrived_epoch < ?")
+            params.append(self.until_epoch)
+        if self.number_prefix:
+            # GLOB is case-sensitive and so can use the number index; its wildcards are escaped.
+            clauses.append("caller_number GLOB ?")
+            params.append(re.sub(r"([*?\[\]])", r"[\1]", self.number_prefix) + "*")
+        if self.seat:
+            clauses.append("seat = ?")
+            params.append(self.seat)
+        if self.outcomes:
+            clauses.append(f"outcome IN ({', '.join('?' for _ in self.outcomes)})")
+            params.extend(self.outcomes)
+        if self.category is not None:
+            clauses.append("coalesce(category, '') = ?")
+            params.append(self.category)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _rows(db: Database, sql: str, params: Sequence[object] = ()) -> list[Row]:
+    return list(db.query(sql, list(params)))
+
+
+class CallRepository:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # --- writes, queued -----------------------------------------------------------------
+
+    def save(self, call_id: str, **fields: object) -> None:
+        """Create or update the call's row; only the given columns change."""
+        row = checked("calls", CALL_COLUMNS, fields)
+        row["call_id"] = clean_text(call_id)
+        self.store.queue_upsert("calls", "call_id", row)
+
+    def log(
+        self,
+        call_id: str,
+        kind: str,
+        at_epoch: float,
+        at: str,
+        seat: str | None = None,
+        data: Mapping[str, object] | None = None,
+    ) -> None:
+        """Append one step of a call (like a queue_log line), timed by Asterisk."""
+        self.store.queue_insert("call_events", {
+            "call_id": clean_text(call_id),
+            "at": iso_second(at),
+            "at_epoch": float(at_epoch),
+            "kind": clean_text(kind),
+            "seat": None if seat is None else clean_text(seat),
+            # Serialised now: a bad value fails here, and later changes to `data` do not leak in.
+            "data": None if data is None else clean_text(json.dumps(dict(data), ensure_ascii=False)),
+        })
+
+    async def flush(self) -> None:
+        await self.store.flush()
+
+    async def insert_many(self, calls: Iterable[Mapping[str, object]], events: Iterable[Mapping[str, object]]) -> None:
+        """Bulk rows written as they are, in one transaction (the demo seeder's months)."""
+        call_rows, event_rows = [dict(r) for r in calls], [dict(e) for e in events]
+
+        def write(db: Database) -> None:
+            if call_rows:
+                db.table("calls").insert_all(call_rows, batch_size=2000)
+            if event_rows:
+                db.table("call_events").insert_all(event_rows, batch_size=2000)
+
+        await self.store.transaction(write)
+
+    # --- reads --------------------------------------------------------------------------
+
+    async def get(self, call_id: str) -> Row | None:
+        rows = await self.store.reading(lambda db: _rows(db, "SELECT * FROM calls WHERE call_id = ?", [call_id]))
+        return rows[0] if rows else None
+
+    async def recent(
+        self,
+        since_epoch: float | None = None,
+        until_epoch: float | None = None,
+        number: str | None = None,
+        limit: int = 100,
+    ) -> list[Row]:
+        """Calls arrived in [since, until), newest first; `number` matches exactly."""
+        if limit < 0:
+            raise ValueError("limit must be >= 0")
+        where: list[str] = []
+        params: list[object] = []
+        if number is not None:
+            where.append("caller_number = ?")
+            params.append(number)
+        if since_epoch is not None:
+            where.append("arrived_epoch >= ?")
+            params.append(since_epoch)
+        if until_epoch is not None:
+            where.append("arrived_epoch < ?")
+            params.append(until_epoch)
+        sql = "SELECT * FROM calls"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY arrived_epoch DESC, rowid DESC LIMIT ?"
+        params.append(limit)
+        return await self.store.reading(lambda db: _rows(db, sql, params))
+
+    async def events(self, call_id: str) -> list[Row]:
+        """The call's events in the order they were put; `data` decoded from JSON."""
+
+        def read(db: Database) -> list[Row]:
+            rows = _rows(db, "SELECT * FROM call_events WHERE call_id = ? ORDER BY id", [call_id])
+            for row in rows:
+                if isinstance(row["data"], str):
+                    row["data"] = json.loads(row["data"])
+            return rows
+
+        return await self.store.reading(read)
+
+    async def open_calls(self) -> list[Row]:
+        """Calls not yet 'done', in queue order (queue_seq, then arrival; not yet queued last)."""
+        return await self.store.reading(lambda db: _rows(
+            db, "SELECT * FROM calls WHERE state IS NOT 'done' ORDER BY queue_seq IS NULL, queue_seq, arrived_epoch, rowid"
+        ))
+
+    async def next_queue_seq(self) -> int:
+        rows = await self.store.reading(lambda db: _rows(db, "SELECT coalesce(max(queue_seq), 0) + 1 AS n FROM calls"))
+        n = rows[0]["n"]
+        assert isinstance(n, int)
+        return n
+
+    async def answered_per_seat_since(self, since_epoch: float, seats: Iterable[str]) -> dict[str, int]:
+        """Calls each seat answered among those arrived since `since_epoch` (every seat
+        named counts, 0 when it answered none)."""
+        rows = await self.store.reading(lambda db: _rows(
+            db,
+            "SELECT seat, count(*) AS n FROM calls WHERE arrived_epoch >= ? "
+            "AND seat IS NOT NULL AND seat_answered IS NOT NULL GROUP BY seat",
+            [since_epoch],
+        ))
+        counts = dict.fromkeys(seats, 0)
+        for row in rows:
+            n = row["n"]
+            assert isinstance(n, int)
+            counts[str(row["seat"])] = n
+        return counts
+
+    async def search(self, search: CallSearch) -> tuple[list[Row], int]:
+        """One page of matching calls, newest first, and how many match in all."""
+        where, params = search.where()
+
+        def read(db: Database) -> tuple[list[Row], int]:
+            total = _rows(db, f"SELECT count(*) AS n FROM calls{where}", params)[0]["n"]
+            rows = _rows(db, f"SELECT * FROM calls{where} ORDER BY arrived_epoch DESC, rowid DESC LIMIT ? OFFSET ?",
+                         [*params, search.limit, search.offset])
+            return rows, int(total) if isinstance(total, int) else 0
+
+        return await self.store.snapshot(read)
+
+    async def figures(self, since_epoch: float, until_epoch: float, answered_within: float) -> dict[str, float]:
+        """Counts over the calls arrived in [since, until): calls; answered (a seat took it,
+        ended or not); answered within `answered_within` s of queueing; each outcome; and
+        the average wait of the answered calls."""
+        outcome_sums = "".join(f" coalesce(sum(outcome = '{o}'), 0) AS {o}," for o in Outcome if o != Outcome.ANSWERED)
+        sql = (
+            "SELECT count(*) AS calls,"
+            " coalesce(sum(seat_answered IS NOT NULL), 0) AS answered,"
+            " coalesce(sum(seat_answered IS NOT NULL AND wait_seconds <= ?), 0) AS answered_within,"
+            f"{outcome_sums}"
+            " coalesce(avg(CASE WHEN seat_answered IS NOT NULL THEN wait_seconds END), 0) AS average_wait"
+            " FROM calls WHERE arrived_epoch >= ? AND arrived_epoch < ?"
+        )
+        rows = await self.store.reading(lambda db: _rows(db, sql, [answered_within, since_epoch, until_epoch]))
+        return {key: float(value) if isinstance(value, int | float) else 0.0 for key, value in rows[0].items()}

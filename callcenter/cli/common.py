@@ -1,0 +1,57 @@
+"""What every `hotline` noun module shares: the handler type, who is acting, the
+`--database` option, non-negative counts, and running one coroutine against the store."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from callcenter.errors import HotlineError
+from callcenter.settings import Settings
+from callcenter.store import Store
+
+Handler = Callable[[Settings, argparse.Namespace], int]
+Commands = Any  # argparse's private _SubParsersAction
+T = TypeVar("T")
+
+
+def who(args: argparse.Namespace) -> str:
+    """Who acts: --by, else the login name (through sudo too)."""
+    return str(getattr(args, "by", None) or os.environ.get("SUDO_USER") or os.environ.get("USER") or "cli")
+
+
+def count(text: str) -> int:
+    """An argparse type: a whole number >= 0 (`--limit -1` is a usage error, not a traceback)."""
+    if not (text.isascii() and text.isdigit()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0")
+    return int(text)
+
+
+def add_database_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--database", type=Path, help="the store to use (default: the settings' paths.database)")
+
+
+def database_path(settings: Settings, args: argparse.Namespace, must_exist: bool = True) -> Path:
+    """The store a command reads: --database, else the configured one; a missing file is
+    a clear error for commands that only read (opening would create an empty store)."""
+    path = Path(getattr(args, "database", None) or settings.paths.database)
+    if must_exist and not path.exists():
+        raise HotlineError(
+            f"{path}: no database yet: the hotline has taken no calls "
+            "(`hotline demo seed --month 2009-01 --shape jan-seed` writes a demo month)"
+        )
+    return path
+
+
+def with_store(path: Path, work: Callable[[Store], Awaitable[T]]) -> T:
+    """Open the store at `path`, run `work(store)`, close it."""
+
+    async def run() -> T:
+        async with Store(path) as store:
+            return await work(store)
+
+    return asyncio.run(run())

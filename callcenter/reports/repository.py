@@ -1,0 +1,126 @@
+"""The briefing's SQL: every figure aggregated in SQLite (GROUP BY over the indexed arrival
+or creation time) inside one read transaction on the store thread, so the figures add up
+and Python only adds up at most 31 groups."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlite_utils import Database
+
+from callcenter.reports.periods import Period
+from callcenter.store import Row, Store
+from callcenter.vocabulary import COMPLETED, IN_PROGRESS, Outcome, sql_among
+
+# Accepted (受理): an operator answered it; no outcome yet with a seat's answer is a call being talked now.
+_ACCEPTED = f"(c.outcome = '{Outcome.ANSWERED}' OR (c.outcome IS NULL AND c.seat_answered IS NOT NULL))"
+_ACTIVE = "({} IN (" + sql_among(tuple(sorted(IN_PROGRESS))) + "))"
+_DONE = "(state IN (" + sql_among(tuple(sorted(COMPLETED))) + "))"
+
+_SERIES_SQL = f"""
+SELECT substr(c.arrived, 1, :width) AS key,
+  count(*) AS offered,
+  coalesce(sum({_ACCEPTED}), 0) AS accepted,
+  coalesce(sum({_ACCEPTED} AND {_ACTIVE.format('t.state')}), 0) AS in_progress,
+  coalesce(sum(c.outcome = '{Outcome.ABANDONED_IVR}'), 0) AS abandoned_ivr,
+  coalesce(sum(c.outcome = '{Outcome.ABANDONED_QUEUE}'), 0) AS abandoned_queue,
+  coalesce(sum(c.outcome = '{Outcome.ABANDONED_RINGING}'), 0) AS abandoned_ringing,
+  coalesce(sum(c.outcome = '{Outcome.FAILED}'), 0) AS failed,
+  coalesce(sum(CASE WHEN {_ACCEPTED} THEN c.wait_seconds END), 0) AS wait_sum,
+  count(CASE WHEN {_ACCEPTED} THEN c.wait_seconds END) AS wait_n,
+  coalesce(sum({_ACCEPTED} AND c.wait_seconds <= :sl), 0) AS within_sl,
+  coalesce(sum(CASE WHEN {_ACCEPTED} THEN c.talk_seconds END), 0) AS talk_sum,
+  count(CASE WHEN {_ACCEPTED} THEN c.talk_seconds END) AS talk_n,
+  coalesce(sum({_ACCEPTED} AND c.nuisance = 1), 0) AS nuisance
+FROM calls c
+LEFT JOIN ticket_calls tc ON tc.call_id = c.call_id
+LEFT JOIN tickets t ON t.ticket_id = tc.ticket_id
+WHERE c.arrived_epoch >= :start AND c.arrived_epoch < :end
+GROUP BY key ORDER BY key
+"""
+
+# `arrived` is local time with offset ("2009-01-05T09:12:30+08:00"): its characters
+# 12-13 are the local hour, whatever the zone's offset or summer time.
+_HOURLY_SQL = f"""
+SELECT CAST(substr(c.arrived, 12, 2) AS INTEGER) AS hour, count(*) AS offered,
+  coalesce(sum({_ACCEPTED}), 0) AS accepted
+FROM calls c WHERE c.arrived_epoch >= :start AND c.arrived_epoch < :end AND c.arrived IS NOT NULL
+GROUP BY hour ORDER BY hour
+"""
+
+_TICKETS_SQL = f"""
+SELECT category, state, substr(created, 1, :width) AS key, count(*) AS n,
+  coalesce(sum({_ACTIVE.format('state')} AND deadline_epoch <= :now), 0) AS overdue,
+  coalesce(sum({_DONE}), 0) AS replied,
+  coalesce(sum({_DONE} AND replied_epoch >= deadline_epoch), 0) AS replied_late
+FROM tickets
+WHERE created_epoch >= :start AND created_epoch < :end AND merged_into IS NULL
+GROUP BY category, state, key
+"""
+
+_UNITS_SQL = f"""
+SELECT unit, max(unit_name) AS name, count(*) AS n,
+  coalesce(sum({_ACTIVE.format('state')}), 0) AS in_progress,
+  coalesce(sum({_ACTIVE.format('state')} AND deadline_epoch <= :now), 0) AS overdue
+FROM tickets
+WHERE created_epoch >= :start AND created_epoch < :end AND merged_into IS NULL
+GROUP BY unit ORDER BY n DESC, unit
+"""
+
+_SATISFACTION_SQL = """
+SELECT satisfaction, count(*) AS n, coalesce(sum(callback_attempts), 0) AS attempts,
+  coalesce(sum(callback_attempts > 0), 0) AS called
+FROM tickets
+WHERE created_epoch >= :start AND created_epoch < :end AND merged_into IS NULL
+GROUP BY satisfaction
+"""
+
+_EXTENT_SQL = "SELECT min(arrived_epoch) AS first, max(arrived_epoch) AS last FROM calls"
+
+
+@dataclass
+class RawFigures:
+    """The groups the SQL returns, before they are added up (`figures`)."""
+
+    series: list[Row]  # per day (monthly) or month (yearly), by arrival
+    hourly: list[Row]  # per local hour of arrival
+    tickets: list[Row]  # per category, state and day or month of creation
+    units: list[Row]  # per unit, most tickets first
+    satisfaction: list[Row]  # per satisfaction given (None: none yet)
+    extent: Row  # the first and last arrival the store holds
+
+
+def _parameters(period: Period, service_level: int, now: float) -> dict[str, object]:
+    return {"start": period.start_epoch, "end": period.end_epoch, "width": 10 if period.kind == "monthly" else 7,
+            "sl": service_level, "now": now}
+
+
+def _gather(db: Database, params: dict[str, object]) -> RawFigures:
+    def rows(sql: str) -> list[Row]:
+        names = set(re.findall(r":(\w+)", sql))
+        return list(db.query(sql, {k: v for k, v in params.items() if k in names}))
+
+    return RawFigures(rows(_SERIES_SQL), rows(_HOURLY_SQL), rows(_TICKETS_SQL), rows(_UNITS_SQL),
+                      rows(_SATISFACTION_SQL), rows(_EXTENT_SQL)[0])
+
+
+class ReportRepository:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def gather(self, period: Period, service_level: int, now: float) -> RawFigures:
+        """The period's groups, read in one transaction; tickets in progress as of `now`."""
+        params = _parameters(period, service_level, now)
+        return await self.store.snapshot(lambda db: _gather(db, params))
+
+    async def series_plan(self, period: Period, service_level: int = 20) -> list[str]:
+        """How SQLite reads the period's calls (EXPLAIN QUERY PLAN), for the benchmark:
+        through the arrival-time index, not by scanning every call."""
+        params = _parameters(period, service_level, 0.0)
+        del params["now"]
+
+        def plan(db: Database) -> list[str]:
+            return [str(r[-1]) for r in db.execute("EXPLAIN QUERY PLAN " + _SERIES_SQL, params).fetchall()]
+
+        return await self.store.snapshot(plan)

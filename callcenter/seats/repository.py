@@ -1,0 +1,39 @@
+"""The `seats` table: each seat's state as the controller last wrote it, and the admin
+fields (logged in, paused) that supervisors set from the console or `hotline seats`.
+It is shared with short-lived CLI processes, so every write is committed at once under
+BEGIN IMMEDIATE (the store's `transaction`) and the controller polls it."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+
+from callcenter.store import Columns, Kind, Row, Store, checked, clean_text
+
+SEAT_COLUMNS: Columns = {
+    "logged_in": Kind.INT,
+    "paused": Kind.INT,
+    "pause_reason": Kind.TEXT,
+    "state": Kind.TEXT,
+    "state_since": Kind.TIME,
+    "state_since_epoch": Kind.REAL,
+    "last_call_end_epoch": Kind.REAL,
+    "registered": Kind.INT,
+}
+
+
+class SeatRepository:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def rows(self) -> dict[str, Row]:
+        rows = await self.store.reading(lambda db: list(db.query("SELECT * FROM seats ORDER BY seat")))
+        return {str(row["seat"]): row for row in rows}
+
+    async def update(self, seat: str, **fields: object) -> None:
+        """Create or update a seat row and commit it now (admin commands must not wait)."""
+        record = {"seat": clean_text(seat), **checked("seats", SEAT_COLUMNS, fields)}
+
+        def write(db: Database) -> None:
+            db.table("seats").upsert(record, pk="seat")
+
+        await self.store.transaction(write)

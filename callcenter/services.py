@@ -1,0 +1,35 @@
+"""Every repository and domain service, built on one open store: what the controller,
+the console and the `hotline` commands share. Built in one place so that each of them
+is wired in its constructor, never patched in afterwards."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from callcenter.calls.repository import CallRepository
+from callcenter.nuisance.repository import NuisanceRepository
+from callcenter.nuisance.service import NuisanceService
+from callcenter.seats.repository import SeatRepository
+from callcenter.seats.roster import Roster
+from callcenter.seats.service import SeatService
+from callcenter.settings import Settings
+from callcenter.store import Store
+
+
+@dataclass(frozen=True)
+class Services:
+    store: Store
+    calls: CallRepository
+    seats: SeatService
+    nuisance: NuisanceService
+
+    @classmethod
+    def on(cls, settings: Settings, store: Store, roster: Roster | None = None) -> Services:
+        """The services over `store` (started by the caller); `roster` overrides the file's."""
+        calls = CallRepository(store)
+        return cls(
+            store=store,
+            calls=calls,
+            seats=SeatService(settings, SeatRepository(store), calls, roster),
+            nuisance=NuisanceService(settings, NuisanceRepository(store), calls),
+        )

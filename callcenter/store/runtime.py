@@ -1,0 +1,411 @@
+"""The store's runtime: SQLite through sqlite-utils, on one dedicated thread.
+
+sqlite-utils is synchronous and its connection is bound to the thread that opened it, so
+one thread ("hotline-store") opens the database and runs every statement; the event loop
+only puts messages on that thread's queue. Queued writes (`queue_upsert`, `queue_insert`)
+return at once and are committed in batches, one transaction a batch: a crash loses at
+most the last uncommitted batch, and WAL never leaves a half-written transaction behind.
+Reads, `flush` and transactions travel the same queue, so they see every write queued
+before them.
+
+The store knows no table: each noun's repository (`callcenter.calls.repository`,
+`callcenter.seats.repository`, ...) brings its SQL and runs it here through `reading`,
+`transaction` or `snapshot`. The schema is built by `callcenter.store.schema`; a
+database newer than this code is refused rather than guessed at. Tables shared with
+short-lived `hotline ...` processes are written under BEGIN IMMEDIATE, waiting up to
+`BUSY_TIMEOUT` for the lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+from sqlite_utils import Database
+
+from callcenter.errors import HotlineError
+from callcenter.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+log = logging.getLogger(__name__)
+
+THREAD_NAME = "hotline-store"
+BUSY_TIMEOUT = 5.0
+
+
+class StoreError(HotlineError):
+    """The database cannot be opened, migrated or written: the message names the file."""
+
+
+T = TypeVar("T")
+Row = dict[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class _Upsert:
+    """Create or update one row by its key; only the given columns change."""
+
+    table: str
+    key: str  # the primary key column
+    fields: dict[str, object]  # holds the key's value too
+
+
+@dataclass(frozen=True, slots=True)
+class _Insert:
+    table: str
+    row: dict[str, object]
+
+
+_Write = _Upsert | _Insert
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    fn: Callable[[], Any] | None  # None: only commit what is queued (flush)
+    future: concurrent.futures.Future[Any]
+    stop: bool = False
+
+
+class Store:
+    """The engine's SQLite store. Use as `async with Store(path) as store:`."""
+
+    def __init__(
+        self,
+        path: Path,
+        batch_interval: float = 0.05,
+        batch_size: int = 500,
+        trace: Callable[[str], None] | None = None,
+    ) -> None:
+        if batch_size < 1 or batch_interval < 0:
+            raise ValueError("batch_size must be >= 1 and batch_interval >= 0")
+        self.path = Path(path)
+        self.batch_interval = batch_interval
+        self.batch_size = batch_size
+        self._trace = trace  # sqlite3 trace callback, installed on the store thread
+        self._queue: queue.SimpleQueue[_Write | _Request] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._accepting = False
+        # Only the store thread touches these.
+        self._db: Database | None = None
+        self._pending: list[_Write] = []
+
+    # --- life cycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("store already started")
+        self._thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
+        self._thread.start()
+        self._accepting = True
+        try:
+            await self._submit(self._open)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        """Commit everything queued, close the database and end the thread."""
+        thread = self._thread
+        if thread is None or not self._accepting:
+            return
+        self._accepting = False
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self._queue.put(_Request(None, future, stop=True))
+        try:
+            await asyncio.wrap_future(future)
+        finally:
+            await asyncio.to_thread(thread.join)
+
+    async def __aenter__(self) -> Store:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    # --- writes: queued, committed in batches -----------------------------------------
+
+    def queue_upsert(self, table: str, key: str, fields: Mapping[str, object]) -> None:
+        """Create or update the row of `table` whose `key` column is `fields[key]`; only
+        the given columns change. Returns at once; committed with the next batch. The
+        repository that owns the table has checked the values."""
+        if key not in fields:
+            raise ValueError(f"{table}: the row's key {key!r} is missing")
+        self._put(_Upsert(table, key, dict(fields)))
+
+    def queue_insert(self, table: str, row: Mapping[str, object]) -> None:
+        """Append a row to `table` with the next batch (a log line: call_events)."""
+        self._put(_Insert(table, dict(row)))
+
+    async def flush(self) -> None:
+        """Return when every write queued so far is committed; StoreError if it cannot be."""
+        await self._send(None)
+
+    # --- for repositories: their SQL, run on the store thread ---------------------------
+
+    async def reading(self, fn: Callable[[Database], T]) -> T:
+        """Run `fn(db)` on the store thread after the queued writes (it sees them), outside
+        any transaction: one query, or reads that need not agree with each other."""
+        return await self._submit(lambda: fn(self._database))
+
+    # --- event-loop side plumbing -----------------------------------------------------
+
+    def _put(self, item: _Write) -> None:
+        if not self._accepting:
+            raise RuntimeError("the store is not running (start() it; after stop() writes would be lost)")
+        self._queue.put(item)
+
+    async def _submit(self, fn: Callable[[], T]) -> T:
+        result: T = await self._send(fn)
+        return result
+
+    async def _send(self, fn: Callable[[], Any] | None) -> Any:
+        if not self._accepting:
+            raise RuntimeError("the store is not running")
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self._queue.put(_Request(fn, future))
+        return await asyncio.wrap_future(future)
+
+    # --- the store thread -------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            request: _Request | None = None
+            try:
+                try:
+                    # With writes held back by a failed commit, wake up now and then to retry.
+                    msg = self._queue.get(timeout=1.0 if self._pending else None)
+                except queue.Empty:
+                    self._commit_pending()
+                    continue
+                if isinstance(msg, _Request):
+                    request = msg
+                else:
+                    self._pending.append(msg)
+                    request = self._gather()
+                error = self._commit_pending()
+                if request is None:
+                    continue
+                if request.stop:
+                    self._close(error)
+                    if not request.future.done():  # stop() itself may have been cancelled
+                        request.future.set_result(None)
+                    return
+                self._serve(request, error)
+            except Exception as exc:  # the thread must outlive any bug
+                log.exception("%s: store thread error", self.path)
+                if request is not None and not request.future.done():
+                    request.future.set_exception(exc)
+                if request is not None and request.stop:
+                    self._close(None)
+                    return
+
+    def _gather(self) -> _Request | None:
+        """Collect writes until the batch is full or batch_interval has passed; return a
+        request that arrived meanwhile (it runs after this batch commits)."""
+        deadline = time.monotonic() + self.batch_interval
+        while len(self._pending) < self.batch_size:
+            remaining = deadline - time.monotonic()
+            try:
+                msg = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                return None
+            if isinstance(msg, _Request):
+                return msg
+            self._pending.append(msg)
+        return None
+
+    def _serve(self, request: _Request, commit_error: StoreError | None) -> None:
+        if not request.future.set_running_or_notify_cancel():
+            return
+        if request.fn is None:
+            if commit_error is not None:
+                request.future.set_exception(commit_error)
+            else:
+                request.future.set_result(None)
+            return
+        try:
+            request.future.set_result(request.fn())
+        except sqlite3.Error as exc:
+            # e.g. a seat update while another process held the lock past BUSY_TIMEOUT
+            request.future.set_exception(StoreError(f"{self.path}: {exc}"))
+        except Exception as exc:  # handed to the awaiting caller
+            request.future.set_exception(exc)
+
+    @property
+    def _database(self) -> Database:
+        if self._db is None:
+            raise StoreError(f"{self.path}: the database is not open")
+        return self._db
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot open the database: {exc}") from exc
+        if self._trace is not None:
+            conn.set_trace_callback(self._trace)
+        try:
+            db = Database(conn, execute_plugins=False)
+            db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+            self._schema_version(db)  # refuse a newer database before changing anything in it
+            db.enable_wal()
+            db.execute("PRAGMA synchronous = NORMAL")
+            self._migrate(db)
+        except BaseException as exc:
+            conn.close()
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"{self.path}: cannot open the database: {exc}") from exc
+            raise
+        self._db = db
+
+    def _schema_version(self, db: Database) -> int:
+        value = db.conn.execute("PRAGMA user_version").fetchone()[0]
+        assert isinstance(value, int)
+        if value > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: database schema version {value} is newer than this engine knows "
+                f"({SCHEMA_VERSION}); upgrade the engine or use another database file"
+            )
+        return value
+
+    def _migrate(self, db: Database) -> None:
+        if self._schema_version(db) == SCHEMA_VERSION:
+            return
+        # IMMEDIATE, then read again: another process may have migrated meanwhile.
+        db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            for number in range(self._schema_version(db), SCHEMA_VERSION):
+                MIGRATIONS[number](db)
+                db.conn.execute(f"PRAGMA user_version = {number + 1}")
+                log.info("%s: schema migrated to version %d", self.path, number + 1)
+            db.conn.execute("COMMIT")
+        except BaseException:
+            db.conn.execute("ROLLBACK")
+            raise
+
+    def _commit_pending(self) -> StoreError | None:
+        """Commit the held writes in one transaction. A bad write is logged and dropped
+        without losing the others; if the database itself refuses (locked too long, disk
+        full) the writes are kept for the next attempt and the error returned."""
+        items, self._pending = self._pending, []
+        if not items:
+            return None
+        try:
+            db = self._database
+            db.conn.execute("BEGIN IMMEDIATE")
+            try:
+                try:
+                    self._apply(db, items)
+                except Exception as exc:  # some item is bad: find it
+                    log.warning("%s: batch of %d writes failed (%s); retrying one by one", self.path, len(items), exc)
+                    db.conn.execute("ROLLBACK")
+                    db.conn.execute("BEGIN IMMEDIATE")
+                    self._apply_each(db, items)
+                db.conn.execute("COMMIT")
+            except BaseException:
+                if db.conn.in_transaction:
+                    db.conn.execute("ROLLBACK")
+                raise
+        except Exception as exc:  # the database refused: keep the writes
+            self._pending = items + self._pending
+            log.error("%s: cannot commit %d writes, keeping them to retry: %s", self.path, len(items), exc)
+            return StoreError(f"{self.path}: cannot commit {len(items)} writes: {exc}")
+        return None
+
+    @staticmethod
+    def _apply(db: Database, items: Iterable[_Write]) -> None:
+        # Several writes to one row in a batch become one upsert carrying them all.
+        upserts: dict[tuple[str, str, object], dict[str, object]] = {}
+        inserts: dict[str, list[dict[str, Any]]] = {}
+        for item in items:
+            if isinstance(item, _Upsert):
+                upserts.setdefault((item.table, item.key, item.fields[item.key]), {}).update(item.fields)
+            else:
+                inserts.setdefault(item.table, []).append(item.row)
+        # upsert_all would set columns missing from a record to NULL: group rows that
+        # carry the same columns so each upsert touches only its own.
+        groups: dict[tuple[str, str, tuple[str, ...]], list[dict[str, Any]]] = {}
+        for (table, key, _), row in upserts.items():
+            groups.setdefault((table, key, tuple(row)), []).append(row)
+        for (table, key, _), rows in groups.items():
+            db.table(table).upsert_all(rows, pk=key)
+        for table, rows in inserts.items():
+            db.table(table).insert_all(rows)
+
+    def _apply_each(self, db: Database, items: Iterable[_Write]) -> None:
+        for item in items:
+            db.conn.execute("SAVEPOINT one_write")
+            try:
+                self._apply(db, [item])
+            except Exception as exc:  # one bad write must not sink the batch
+                if not db.conn.in_transaction:
+                    raise  # the error ended the transaction: nothing to isolate
+                db.conn.execute("ROLLBACK TO one_write")
+                log.error("%s: dropped write %r: %s", self.path, item, exc)
+            db.conn.execute("RELEASE one_write")
+
+    def _close(self, commit_error: StoreError | None) -> None:
+        if commit_error is not None:
+            log.error("%s: store stopped with %d writes not committed", self.path, len(self._pending))
+        if self._db is not None:
+            try:
+                self._db.close()
+            except sqlite3.Error as exc:
+                log.error("%s: closing the database: %s", self.path, exc)
+            self._db = None
+
+    async def transaction(self, fn: Callable[[Database], T]) -> T:
+        """Run `fn(db)` on the store thread in one BEGIN IMMEDIATE transaction, committed
+        before this returns; any exception rolls it all back and reaches the caller as is
+        (sqlite errors as StoreError). `fn` runs on the store thread: it must not block on
+        the event loop nor keep `db`. Used for read-check-write steps (a ticket's state
+        change) that must not interleave with another process."""
+
+        def run() -> T:
+            db = self._database
+            db.conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(db)
+                db.conn.execute("COMMIT")
+            except BaseException:
+                if db.conn.in_transaction:
+                    db.conn.execute("ROLLBACK")
+                raise
+            return result
+
+        return await self._submit(run)
+
+    async def snapshot(self, fn: Callable[[Database], T]) -> T:
+        """Run the reads of `fn(db)` on the store thread in one read transaction, so every
+        query sees the same database (a report's figures add up), after the queued writes.
+        `PRAGMA query_only` makes any write in `fn` fail."""
+
+        def run() -> T:
+            db = self._database
+            db.conn.execute("PRAGMA query_only = ON")
+            try:
+                db.conn.execute("BEGIN")
+                try:
+                    return fn(db)
+                finally:
+                    if db.conn.in_transaction:
+                        db.conn.execute("COMMIT")
+            finally:
+                db.conn.execute("PRAGMA query_only = OFF")
+
+        return await self._submit(run)
+
+

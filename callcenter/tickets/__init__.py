@@ -1,0 +1,42 @@
+"""Tickets (留单): a citizen's problem the operator could not settle on the call.
+
+The operator summarises the call, chooses a category and the responsible unit from the
+directory (`config/units.toml`), and the ticket is forwarded to that unit, which must
+reply within 7 working days (`workdays`). Several calls about one problem belong to one
+ticket: `link` adds calls, `merge` folds duplicate tickets into one. After the reply the
+citizen is called back (回访) and says whether they are satisfied.
+
+open, forwarded and reopened tickets are in progress (办理中); replied and closed ones
+are completed (已办结). A call is completed when it has no ticket (settled on the call)
+or its ticket is completed. A ticket is overdue while in progress past its deadline.
+
+The rooms: `states` (the pure machine and the category words), `directory` (the units),
+`deadlines`, `repository` (every SQL statement about tickets), `service` (the
+operations) and `formatting` (text for a terminal).
+"""
+
+from callcenter.tickets.deadlines import TicketDeadline, deadline_from, is_overdue
+from callcenter.tickets.directory import Directory, Unit, load_directory, units_file
+from callcenter.tickets.formatting import format_ticket, format_tickets_table, format_units, overdue_text
+from callcenter.tickets.repository import TicketDetail, TicketRepository
+from callcenter.tickets.service import (
+    Context,
+    close,
+    create_ticket,
+    forward,
+    get_ticket,
+    link_calls,
+    list_tickets,
+    merge,
+    record_callback,
+    reopen,
+    reply,
+)
+from callcenter.tickets.states import Action, TicketError, after_callback, next_state, parse_category
+
+__all__ = [
+    "Action", "Context", "Directory", "TicketDeadline", "TicketDetail", "TicketError", "TicketRepository", "Unit",
+    "after_callback", "close", "create_ticket", "deadline_from", "format_ticket", "format_tickets_table",
+    "format_units", "forward", "get_ticket", "is_overdue", "link_calls", "list_tickets", "load_directory", "merge",
+    "next_state", "overdue_text", "parse_category", "record_callback", "reopen", "reply", "units_file",
+]

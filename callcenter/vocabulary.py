@@ -1,0 +1,159 @@
+"""The hotline's words, defined once: categories, call outcomes, seat states, ticket
+states, satisfactions, callback results, and their Chinese labels.
+
+Every module imports its values from here; the schema's CHECK constraints are built
+from them; the console's pages get the labels from the server (`labels()`), so a new
+word or a changed label is one edit.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Category(StrEnum):
+    """What the citizen called about (the seed's four kinds, and other)."""
+
+    HELP = "help"
+    COMPLAINT = "complaint"
+    CONSULTATION = "consultation"
+    SUGGESTION = "suggestion"
+    OTHER = "other"
+
+
+# The seed's words: 求助、投诉举报、咨询、建议 and 其他; the briefing says 投诉类.
+CATEGORY_LABELS: dict[Category, str] = {
+    Category.HELP: "求助",
+    Category.COMPLAINT: "投诉举报",
+    Category.CONSULTATION: "咨询",
+    Category.SUGGESTION: "建议",
+    Category.OTHER: "其他",
+}
+# The order the briefing and the console list them in (most calls are consultations).
+CATEGORY_ORDER: tuple[Category, ...] = (
+    Category.CONSULTATION, Category.COMPLAINT, Category.HELP, Category.SUGGESTION, Category.OTHER,
+)
+
+
+class Outcome(StrEnum):
+    """How a call ended, from where the caller was when it did."""
+
+    ANSWERED = "answered"
+    ABANDONED_IVR = "abandoned_ivr"
+    ABANDONED_QUEUE = "abandoned_queue"
+    ABANDONED_RINGING = "abandoned_ringing"
+    FAILED = "failed"
+
+
+OUTCOME_LABELS: dict[Outcome, str] = {
+    Outcome.ANSWERED: "已接通",
+    Outcome.ABANDONED_IVR: "导航中挂断",
+    Outcome.ABANDONED_QUEUE: "排队中放弃",
+    Outcome.ABANDONED_RINGING: "振铃中放弃",
+    Outcome.FAILED: "失败",
+}
+ABANDONED: tuple[Outcome, ...] = (Outcome.ABANDONED_IVR, Outcome.ABANDONED_QUEUE, Outcome.ABANDONED_RINGING)
+
+
+class SeatState(StrEnum):
+    """What a seat is doing; `offline` is only shown for a seat never seen."""
+
+    IDLE = "idle"
+    RINGING = "ringing"
+    TALKING = "talking"
+    WRAPUP = "wrapup"
+
+
+SEAT_STATE_LABELS: dict[SeatState, str] = {
+    SeatState.IDLE: "空闲",
+    SeatState.RINGING: "振铃中",
+    SeatState.TALKING: "通话中",
+    SeatState.WRAPUP: "话后整理",
+}
+
+
+class TicketState(StrEnum):
+    OPEN = "open"
+    FORWARDED = "forwarded"
+    REPLIED = "replied"
+    CLOSED = "closed"
+    REOPENED = "reopened"
+
+
+TICKET_STATE_LABELS: dict[TicketState, str] = {
+    TicketState.OPEN: "待转办",
+    TicketState.FORWARDED: "已转办",
+    TicketState.REPLIED: "已答复",
+    TicketState.CLOSED: "已办结",
+    TicketState.REOPENED: "重新办理",
+}
+IN_PROGRESS: frozenset[TicketState] = frozenset({TicketState.OPEN, TicketState.FORWARDED, TicketState.REOPENED})
+COMPLETED: frozenset[TicketState] = frozenset({TicketState.REPLIED, TicketState.CLOSED})
+
+
+class Satisfaction(StrEnum):
+    SATISFIED = "satisfied"
+    BASICALLY_SATISFIED = "basically_satisfied"
+    DISSATISFIED = "dissatisfied"
+
+
+SATISFACTION_LABELS: dict[Satisfaction, str] = {
+    Satisfaction.SATISFIED: "满意",
+    Satisfaction.BASICALLY_SATISFIED: "基本满意",
+    Satisfaction.DISSATISFIED: "不满意",
+}
+
+
+class CallbackResult(StrEnum):
+    REACHED = "reached"
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    FAILED = "failed"
+
+
+CALLBACK_RESULT_LABELS: dict[CallbackResult, str] = {
+    CallbackResult.REACHED: "已接通",
+    CallbackResult.NO_ANSWER: "无人接听",
+    CallbackResult.BUSY: "占线",
+    CallbackResult.FAILED: "呼叫失败",
+}
+
+# The steps of a call as the call log shows them (call_events.kind).
+EVENT_LABELS: dict[str, str] = {
+    "ARRIVED": "来电接入", "ANSWERED": "系统应答", "GREETING": "播放欢迎语", "PLAYBACK": "播放提示音",
+    "MENU_TIMEOUT": "菜单未选择", "OPERATOR": "选择人工", "CATEGORY": "菜单选择分类", "DTMF_IGNORED": "无效按键",
+    "ENTERQUEUE": "进入排队", "POSITION": "播报排队位置", "RINGSEAT": "坐席振铃", "RINGNOANSWER": "坐席未接",
+    "RINGFAILED": "坐席振铃失败", "CONNECT": "坐席接通", "COMPLETEAGENT": "坐席挂机", "COMPLETECALLER": "来电人挂机",
+    "HANGUP": "通话结束", "ABANDON": "来电人放弃", "FAILED": "呼叫失败", "RECORDING": "录音完成",
+    "READOPTED": "控制器恢复接管", "LOST": "控制器离线时结束", "SUMMARY": "话务员小结",
+    "MARKED_NUISANCE": "标记为骚扰", "NUISANCE_WARNING": "播放骚扰提醒", "NUISANCE_FLAGGED": "骚扰号码来电",
+    "HARD_LIMIT": "超过呼叫上限挂断",
+}
+SHIFT_LABELS: dict[str, str] = {"night": "夜班", "day": "白班", "evening": "晚班"}
+NUISANCE_ACTION_LABELS: dict[str, str] = {"flag": "标记", "clear": "解除", "mark": "话务员标记"}
+NUISANCE_RULE_LABELS: dict[str, str] = {
+    "repeat-short-calls": "短时间内多次短呼", "operator-marks": "话务员多次标记", "manual": "手动标记",
+}
+PHASE_LABELS: dict[str, str] = {"ringing": "振铃中", "talking": "通话中"}
+
+
+def labels() -> dict[str, dict[str, str]]:
+    """Every label the console shows, by vocabulary, for the browser (it keeps no copy)."""
+    return {
+        "outcomes": {str(k): v for k, v in OUTCOME_LABELS.items()},
+        "categories": {str(k): CATEGORY_LABELS[k] for k in CATEGORY_ORDER},
+        "seat_states": {str(k): v for k, v in SEAT_STATE_LABELS.items()},
+        "ticket_states": {str(k): v for k, v in TICKET_STATE_LABELS.items()},
+        "satisfactions": {str(k): v for k, v in SATISFACTION_LABELS.items()},
+        "callback_results": {str(k): v for k, v in CALLBACK_RESULT_LABELS.items()},
+        "events": dict(EVENT_LABELS),
+        "shifts": dict(SHIFT_LABELS),
+        "phases": dict(PHASE_LABELS),
+        "nuisance_actions": dict(NUISANCE_ACTION_LABELS),
+        "rules": dict(NUISANCE_RULE_LABELS),
+    }
+
+
+def sql_among(values: tuple[str, ...] | type[StrEnum]) -> str:
+    """`'a', 'b'` for a CHECK (... IN (...)) built from a vocabulary."""
+    return ", ".join(f"'{value}'" for value in values)
