@@ -13,6 +13,7 @@ setup-run:
 setup-test:
 	scripts/setup.sh test
 
-lint:
+# ruff (rules in pyproject.toml) and mypy --strict over the package, the tests and the benchmarks.
+lint: setup-test
 	.venv/bin/ruff check callcenter tests bench
 	.venv/bin/mypy

@@ -25,7 +25,6 @@ import shlex
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -42,6 +41,7 @@ HOME = Path(__file__).resolve().parent.parent
 if str(HOME) not in sys.path:  # run as a script: make `callcenter` and `tests` importable
     sys.path.insert(0, str(HOME))
 
+from bench.repository import BenchStore  # noqa: E402
 from callcenter import pbx  # noqa: E402
 from callcenter.settings import Settings, load_settings  # noqa: E402
 from tests.harness import LOOPBACK, free_port, instance_env  # noqa: E402
@@ -91,15 +91,6 @@ def percentile(values: Sequence[float], pct: float) -> float | None:
         return None
     ordered = sorted(values)
     return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
-
-
-def read_db(path: Path, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
-    """A read-only query; the controller keeps writing (WAL) meanwhile."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)
-    try:
-        return list(conn.execute(sql, list(params)))
-    finally:
-        conn.close()
 
 
 def sipp_stats(path: Path) -> dict[str, str]:
@@ -498,11 +489,7 @@ class Bench:
         raise RuntimeError(f"only {registered} of {n} seats registered within 30 s")
 
     def _registered_in_store(self) -> int:
-        try:
-            rows = read_db(self.settings.paths.database, "SELECT count(*) FROM seats WHERE registered = 1")
-        except sqlite3.Error:
-            return 0
-        return int(rows[0][0])
+        return BenchStore(self.settings.paths.database).registered_seats()
 
     def _ari(self, path: str) -> Any:
         creds = self.settings.credentials()
@@ -527,7 +514,7 @@ class Bench:
         if self.asterisk_started:
             try:
                 pbx.stop(self.settings, progress=lambda line: None)
-            except Exception as exc:  # noqa: BLE001 - report and go on cleaning up
+            except Exception as exc:  # report it and go on cleaning up
                 say(f"stopping Asterisk: {exc}")
         if self.o.keep:
             say(f"kept {self.state}")
@@ -544,8 +531,7 @@ class Bench:
         total = max(1, min(self.o.max_calls, round(rate * self.o.hold)))
         folder = self.work / f"step-{rate:g}-{int(time.time())}"
         folder.mkdir()
-        db = self.settings.paths.database
-        first_rowid = int(read_db(db, "SELECT coalesce(max(rowid), 0) FROM calls")[0][0])
+        first_rowid = BenchStore(self.settings.paths.database).last_call_rowid()
         # A caller not connected within max_wait (plus its ring and talk) gives up: a failure.
         give_up_ms = int(self.o.max_wait * 1000 + self.o.answer_ms + self.o.talk_ms + 2000)
         budget = total / rate + give_up_ms / 1000 + 30  # SIPp's own bound on the step
@@ -606,12 +592,7 @@ class Bench:
         step.failed = max(step.sipp_failed, step.not_answered + step.missing_rows)
         step.answer_p50, step.answer_p99 = self._answer_latency(first_rowid)
         step.sustained = self._completion_rate(first_rowid, successful, step.duration)
-        step.no_key_path = int(read_db(
-            self.settings.paths.database,
-            "SELECT count(*) FROM calls c WHERE c.rowid > ? AND NOT EXISTS "
-            "(SELECT 1 FROM call_events e WHERE e.call_id = c.call_id AND e.kind = 'OPERATOR')",
-            [first_rowid],
-        )[0][0])
+        step.no_key_path = BenchStore(self.settings.paths.database).calls_without_the_operator_key(first_rowid)
         step.kept_up = step.sustained >= KEEP_UP * rate
 
         calls = max(1, step.calls)
@@ -643,15 +624,10 @@ class Bench:
         """The step's call rows once every one is done and its recording measured (the
         controller's last piece of work for a call), so the CPU read after covers it all."""
         deadline = time.monotonic() + timeout
-        rows: list[tuple[Any, ...]] = []
+        rows: list[tuple[str, str, str, bool]] = []
         settled = False
         while time.monotonic() < deadline:
-            rows = read_db(
-                self.settings.paths.database,
-                "SELECT call_id, outcome, state, recording_path IS NOT NULL AND recording_path != '' "
-                "AND recording_seconds IS NULL FROM calls WHERE rowid > ?",
-                [first_rowid],
-            )
+            rows = BenchStore(self.settings.paths.database).step_calls(first_rowid)
             busy = [r for r in rows if r[2] != "done" or r[3]]
             settled = len(rows) >= expected and not busy and not self._channels()
             if settled:
@@ -671,12 +647,7 @@ class Bench:
         leaves out the ramp (the first call's length) and a late stall of the last few
         calls, so a step that keeps up reads as its offered rate and one whose line keeps
         growing as what the system really served."""
-        ends = sorted(float(row[0]) for row in read_db(
-            self.settings.paths.database,
-            "SELECT e.at_epoch FROM calls c JOIN call_events e ON e.call_id = c.call_id AND e.kind = 'HANGUP' "
-            "WHERE c.rowid > ? AND c.outcome = 'answered'",
-            [first_rowid],
-        ))
+        ends = sorted(BenchStore(self.settings.paths.database).answered_call_ends(first_rowid))
         cut = len(ends) // 20
         first, last = cut, len(ends) - 1 - cut
         if last > first and ends[last] > ends[first]:
@@ -684,13 +655,7 @@ class Bench:
         return successful / duration if duration else 0.0
 
     def _answer_latency(self, first_rowid: int) -> tuple[float | None, float | None]:
-        pairs = read_db(
-            self.settings.paths.database,
-            "SELECT a.at_epoch, b.at_epoch FROM calls c "
-            "JOIN call_events a ON a.call_id = c.call_id AND a.kind = 'ARRIVED' "
-            "JOIN call_events b ON b.call_id = c.call_id AND b.kind = 'ANSWERED' WHERE c.rowid > ?",
-            [first_rowid],
-        )
+        pairs = BenchStore(self.settings.paths.database).arrived_and_answered(first_rowid)
         values = [(answered - arrived) * 1000 for arrived, answered in pairs]
         return percentile(values, 50), percentile(values, 99)
 

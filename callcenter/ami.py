@@ -55,7 +55,7 @@ class AmiSession:
 
 
 @asynccontextmanager
-async def ami_session(settings: Settings, timeout: float = 5.0) -> AsyncIterator[AmiSession]:
+async def ami_session(settings: Settings, connect_timeout: float = 5.0) -> AsyncIterator[AmiSession]:
     creds = settings.credentials()
     manager = Manager(
         loop=asyncio.get_running_loop(),
@@ -72,13 +72,13 @@ async def ami_session(settings: Settings, timeout: float = 5.0) -> AsyncIterator
     session = AmiSession(manager)
     try:
         try:
-            await asyncio.wait_for(manager.connect(), timeout)
+            await asyncio.wait_for(manager.connect(), connect_timeout)
         except (TimeoutError, OSError):
             raise PbxError(f"{where} does not answer (is Asterisk running? `hotline pbx status`)") from None
         login = manager.authenticated_future
         if login is not None:
             try:
-                await asyncio.wait_for(login, timeout)
+                await asyncio.wait_for(login, connect_timeout)
             except TimeoutError:
                 raise PbxError(f"{where} did not answer the log-in") from None
         if not manager.authenticated:

@@ -1,7 +1,7 @@
 """A thin asyncio ARI client on aiohttp: typed REST helpers and the events WebSocket.
 
 ari-py does not import on Python 3 and the other clients are abandoned or configure
-logging on import (design.md), so this is our own, about the size of the part we use.
+logging on import, so this is our own, about the size of the part we use.
 Transport errors are translated here, once, into `AriError` / `AriNotFound`.
 """
 
@@ -143,7 +143,7 @@ class AriClient:
         channel_id: str,
         app_args: str = "",
         caller_id: str = "",
-        timeout: int = 30,
+        timeout: int = 30,  # noqa: ASYNC109 - ARI's originate parameter: seconds the called phone rings
         variables: Mapping[str, str] | None = None,
         originator: str | None = None,
     ) -> dict[str, Any]:

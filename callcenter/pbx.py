@@ -181,7 +181,7 @@ def _run_progress(argv: list[str], progress: Progress) -> None:
         assert proc.stdout is not None
         for raw in proc.stdout:
             line = raw.rstrip()
-            tail = (tail + [line])[-15:]
+            tail = ([*tail, line])[-15:]
             if time.monotonic() - shown_at >= 2.0:  # a line every two seconds is progress enough
                 shown_at = time.monotonic()
                 progress("    " + line[:120])
@@ -213,7 +213,7 @@ def _block_services(root: Path) -> None:
 
 
 def _module_dir(root: Path) -> str:
-    for candidate in sorted(root.glob("usr/lib/*/asterisk/modules")) + [root / "usr/lib/asterisk/modules"]:
+    for candidate in [*sorted(root.glob("usr/lib/*/asterisk/modules")), root / "usr/lib/asterisk/modules"]:
         if (candidate / "chan_pjsip.so").exists():
             return "/" + str(candidate.relative_to(root))
     raise PbxError(f"no Asterisk modules (chan_pjsip.so) found under {root}/usr/lib")
@@ -532,7 +532,7 @@ def status_lines(settings: Settings) -> list[str]:
 
     async def ami_ok() -> bool:
         try:
-            async with ami_session(settings, timeout=2.0) as ami:
+            async with ami_session(settings, connect_timeout=2.0) as ami:
                 await ami.action("Ping")
             return True
         except PbxError:

@@ -52,11 +52,11 @@ def _size(path: Path) -> int:
         return -1
 
 
-async def recording_seconds_when_closed(path: Path, settle: float = 0.3, timeout: float = 5.0) -> float | None:
+async def recording_seconds_when_closed(path: Path, settle: float = 0.3, give_up_after: float = 5.0) -> float | None:
     """Wait until MixMonitor has stopped writing (size steady for `settle` s), then measure.
     The waiting is on the event loop and each look a short trip to a thread: a busy
     hotline measures hundreds of recordings at once without holding threads while asleep."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + give_up_after
     last = -1
     steady_since = time.monotonic()
     while time.monotonic() < deadline:

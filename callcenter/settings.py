@@ -293,7 +293,7 @@ def _validate(s: Settings) -> None:
             raise ConfigError(f"{src}: callbacks.{key} must be positive, got {getattr(cb, key)}")
     if cb.max_attempts < 1:
         raise ConfigError(f"{src}: callbacks.max_attempts must be 1 or more, got {cb.max_attempts}")
-    if cb.trunk and (any(ch in cb.trunk for ch in " ;<>\"\n") or ":" not in cb.trunk and not cb.trunk[0].isalnum()):
+    if cb.trunk and (any(ch in cb.trunk for ch in " ;<>\"\n") or (":" not in cb.trunk and not cb.trunk[0].isalnum())):
         raise ConfigError(f"{src}: callbacks.trunk must be host or host:port, got {cb.trunk!r}")
     for key in ("quiet_start", "quiet_end"):
         value = getattr(cb, key)

@@ -27,8 +27,7 @@ async def test_a_citizen_is_greeted_queued_bridged_to_an_on_shift_seat_and_recor
         result, caller_log = await asyncio.to_thread(
             call_hotline, hotline.settings, hotline.workdir, "13912345678", 8000, digit="0", digit_after_ms=1000)
         assert result.returncode == 0, result.output
-        await asyncio.sleep(1.5)  # the recording is closed and measured after the hang-up
-        rows = await hotline.rows()
+        rows = await hotline.settled()  # the recording is closed and measured after the hang-up
         seat_log = seat.messages()
     assert len(rows) == 1
     row = rows[0]
@@ -83,7 +82,7 @@ async def test_only_the_seats_of_the_shift_on_duty_are_rung(hotline: Hotline) ->
                 row = await _one_call(hotline, f"1380000{hhmm.replace(':', '')}{attempt}")
                 assert row["outcome"] == "answered"
                 assert row["seat"] in seats and row["shift"] == shift, (hhmm, row)
-                await asyncio.sleep(1.2)  # wrap-up
+                await hotline.seats_free()
     finally:
         for phone in phones:
             phone.stop()
@@ -98,7 +97,7 @@ async def test_consecutive_calls_alternate_between_two_free_seats_longest_idle_f
         for index in range(4):
             row = await _one_call(hotline, f"1390000000{index}")
             seats.append(row["seat"])
-            await asyncio.sleep(1.3)  # wrap-up ends before the next call
+            await hotline.seats_free()  # wrap-up ends before the next call
     assert seats[0] != seats[1] and seats[0] == seats[2] and seats[1] == seats[3], seats
 
 
@@ -112,7 +111,7 @@ async def test_a_seat_that_lets_it_ring_is_paused_and_the_caller_reaches_the_oth
     kinds = [(e["kind"], e["seat"]) for e in await hotline.events(str(row["call_id"]))]
     assert ("RINGSEAT", "seat1") in kinds and ("RINGNOANSWER", "seat1") in kinds and ("CONNECT", "seat2") in kinds
     assert hotline.controller.seats["seat1"].paused
-    seat_rows = await hotline.controller.store.seat_rows()
+    seat_rows = await hotline.services.seats.rows()
     assert seat_rows["seat1"]["paused"] == 1 and seat_rows["seat1"]["pause_reason"] == "no-answer"
 
 
@@ -126,9 +125,9 @@ async def test_callers_who_hang_up_in_greeting_queue_or_ringing_are_abandoned_th
     assert in_greeting["outcome"] == "abandoned_ivr"
     assert in_queue["outcome"] == "abandoned_queue"
     assert while_ringing["outcome"] == "abandoned_ringing" and while_ringing["seat"] in (None, "")
-    await asyncio.sleep(1.0)
+    await hotline.settled()
     for row in (in_greeting, in_queue, while_ringing):
-        fresh = await hotline.controller.store.get_call(str(row["call_id"]))
+        fresh = await hotline.services.calls.get(str(row["call_id"]))
         assert fresh is not None
         recording = Path(str(fresh["recording_path"]))
         assert recording.exists() and (wav_seconds(recording) or 0) > 0.5, fresh
@@ -172,7 +171,12 @@ async def test_ten_callers_and_two_seats_are_served_in_arrival_order_and_hear_th
             argv, _ = caller_argv(hotline.settings, hotline.workdir, f"1310000{index:04d}", 180000,
                                   "citizen_caller_waits.xml", digit="0", digit_after_ms=600)
             callers.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
-            await asyncio.sleep(0.4)
+
+            async def arrived(count: int = index + 1) -> bool:  # in arrival order: one at a time
+                await hotline.services.calls.flush()
+                return len(await hotline.services.calls.recent(limit=100)) >= count
+
+            await hotline.wait_until(arrived, 20, f"caller {index + 1} to arrive")
         codes = await asyncio.to_thread(lambda: [proc.wait(120) for proc in callers])
         errors = []
         for proc in callers:

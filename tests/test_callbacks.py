@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from callcenter import callbacks, tickets
+from callcenter import callbacks
+from callcenter.calls.repository import CallRepository
 from callcenter.clock import iso_local
 from callcenter.settings import Settings
 from callcenter.store import Store
+from callcenter.tickets import (
+    Context,
+    TicketDetail,
+    create_ticket,
+    forward,
+    get_ticket,
+    load_directory,
+    reply,
+    units_file,
+)
+from callcenter.vocabulary import Category
 from tests.conftest import RunningAsterisk
 from tests.flow import Hotline, hotline_for
 from tests.harness import LOOPBACK, SIPP_DIR, free_port, instance_env, settings_for, voice_pcap
@@ -25,21 +38,22 @@ CALLBACK_FAST = {"HOTLINE_CALLBACKS_POLL_SECONDS": "0.5", "HOTLINE_CALLBACKS_RIN
 async def _replied_ticket(store: Store, settings: Settings, number: str) -> int:
     """A call from `number`, turned into a ticket, forwarded and replied by the unit."""
     now = datetime.now(settings.zone).timestamp() - 3600
-    store.put_call(f"origin-{number}", caller_number=number, arrived_epoch=now, arrived=iso_local(now, settings.zone),
-                   seat_answered=iso_local(now + 20, settings.zone), outcome="answered", seat="seat3", state="done")
-    await store.flush()
-    ctx = tickets.Context(tickets.load_directory(tickets.units_file(settings)), settings.zone)
-    ticket = await tickets.create_ticket(store, ctx, calls=[f"origin-{number}"], category=tickets.Category.HELP,
-                                         unit="泽州县", summary="路灯不亮")
-    await tickets.forward(store, ctx, ticket)
-    await tickets.reply(store, ctx, ticket, text="已修复")
+    calls = CallRepository(store)
+    calls.save(f"origin-{number}", caller_number=number, arrived_epoch=now, arrived=iso_local(now, settings.zone),
+               seat_answered=iso_local(now + 20, settings.zone), outcome="answered", seat="seat3", state="done")
+    await calls.flush()
+    ctx = Context(load_directory(units_file(settings)), settings.zone)
+    ticket = await create_ticket(store, ctx, calls=[f"origin-{number}"], category=Category.HELP, unit="泽州县",
+                                 summary="路灯不亮")
+    await forward(store, ctx, ticket)
+    await reply(store, ctx, ticket, text="已修复")
     return ticket
 
 
 def _citizen_phone(asterisk: RunningAsterisk, scenario: str, calls: int, workdir: Path) -> subprocess.Popen[bytes]:
     port = asterisk.env["HOTLINE_CALLBACKS_TRUNK"].rsplit(":", 1)[1]
     argv = ["sipp", "-sf", str(SIPP_DIR / scenario), "-i", LOOPBACK, "-p", port, "-m", str(calls),
-            "-mp", str(free_port((__import__("socket").SOCK_DGRAM,))), "-nostdin", "-timeout", "90s",
+            "-mp", str(free_port((socket.SOCK_DGRAM,))), "-nostdin", "-timeout", "90s",
             "-timeout_error", "-trace_msg", "-message_file", str(workdir / f"{scenario}.log")]
     if scenario == "citizen_answers_callback.xml":
         argv += ["-set", "listen", "2000", "-key", "audio_pcap", str(voice_pcap()),
@@ -47,8 +61,14 @@ def _citizen_phone(asterisk: RunningAsterisk, scenario: str, calls: int, workdir
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-async def _ticket(hotline: Hotline, ticket_id: int) -> dict[str, object]:
-    return (await hotline.controller.store.query("SELECT * FROM tickets WHERE ticket_id = ?", (ticket_id,)))[0]
+async def _ticket(hotline: Hotline, ticket_id: int) -> TicketDetail:
+    return await get_ticket(hotline.services.store, ticket_id)
+
+
+def _runner(hotline: Hotline) -> callbacks.CallbackRunner:
+    runner = hotline.controller.callbacks
+    assert isinstance(runner, callbacks.CallbackRunner)
+    return runner
 
 
 @pytest.mark.asterisk
@@ -57,10 +77,10 @@ async def test_a_callback_answered_with_key_1_stores_satisfied_and_is_recorded(
     async with hotline_for(asterisk.env | CALLBACK_FAST, tmp_path, hhmm="10:00") as hotline:
         phone = _citizen_phone(asterisk, "citizen_answers_callback.xml", 1, tmp_path)
         try:
-            ticket = await _replied_ticket(hotline.controller.store, hotline.settings, "13700001234")
+            ticket = await _replied_ticket(hotline.services.store, hotline.settings, "13700001234")
 
             async def answered() -> bool:
-                return (await _ticket(hotline, ticket))["satisfaction"] is not None
+                return (await _ticket(hotline, ticket)).ticket["satisfaction"] is not None
 
             await hotline.wait_until(answered, 60, "the citizen's answer")
             assert await asyncio.to_thread(phone.wait, 30) == 0
@@ -70,14 +90,22 @@ async def test_a_callback_answered_with_key_1_stores_satisfied_and_is_recorded(
             phone.wait()
             assert phone.stderr is not None
             phone.stderr.close()
-        row = await _ticket(hotline, ticket)
-        assert row["satisfaction"] == "satisfied" and row["state"] == "closed"
-        attempts = await hotline.controller.store.query("SELECT * FROM ticket_callbacks WHERE ticket_id = ?", (ticket,))
+        detail = await _ticket(hotline, ticket)
+        assert detail.ticket["satisfaction"] == "satisfied" and detail.ticket["state"] == "closed"
+        attempts = detail.callbacks
         assert [(a["result"], a["satisfaction"]) for a in attempts] == [("reached", "satisfied")]
-        events = await hotline.controller.store.call_events(str(attempts[0]["call_id"]))
-        recording = Path(str(next(e for e in events if e["kind"] == "RECORDING_STARTED")["data"]["path"]))  # type: ignore[index]
-        await asyncio.sleep(1.0)
-        assert recording.exists() and recording.stat().st_size > 8000, recording
+        events = await hotline.events(str(attempts[0]["call_id"]))
+        started = next(e for e in events if e["kind"] == "RECORDING_STARTED")["data"]
+        assert isinstance(started, dict)
+        recording = Path(str(started["path"]))
+
+        def big_enough() -> bool:  # MixMonitor writes the file while the call lasts
+            return recording.exists() and recording.stat().st_size > 8000
+
+        async def recorded() -> bool:
+            return await asyncio.to_thread(big_enough)
+
+        await hotline.wait_until(recorded, 10, f"the callback's recording {recording}")
 
 
 @pytest.mark.asterisk
@@ -85,25 +113,26 @@ async def test_a_callback_nobody_answers_is_retried_then_given_up(asterisk: Runn
     async with hotline_for(asterisk.env | CALLBACK_FAST, tmp_path, hhmm="10:00") as hotline:
         phone = _citizen_phone(asterisk, "seat_never_answers.xml", 2, tmp_path)
         try:
-            ticket = await _replied_ticket(hotline.controller.store, hotline.settings, "13700005678")
+            ticket = await _replied_ticket(hotline.services.store, hotline.settings, "13700005678")
+            runner = _runner(hotline)
 
             async def given_up() -> bool:
-                return int(str((await _ticket(hotline, ticket))["callback_attempts"])) >= 2
+                attempts = int(str((await _ticket(hotline, ticket)).ticket["callback_attempts"]))
+                return attempts >= 2 and not runner.calls
 
-            await hotline.wait_until(given_up, 60, "two unanswered attempts")
-            await asyncio.sleep(2.0)  # no third attempt comes
+            await hotline.wait_until(given_up, 60, "two unanswered attempts, the second one over")
+            assert await runner.place_due() == []  # no third attempt comes
         finally:
             if phone.poll() is None:
                 phone.kill()
             phone.wait()
             assert phone.stderr is not None
             phone.stderr.close()
-        attempts = await hotline.controller.store.query(
-            "SELECT * FROM ticket_callbacks WHERE ticket_id = ? ORDER BY id", (ticket,))
+        detail = await _ticket(hotline, ticket)
+        attempts = detail.callbacks
         assert [a["result"] for a in attempts] == ["no_answer", "no_answer"], attempts
         assert "given up" in str(attempts[-1]["note"])
-        row = await _ticket(hotline, ticket)
-        assert row["state"] == "replied" and row["satisfaction"] is None
+        assert detail.ticket["state"] == "replied" and detail.ticket["satisfaction"] is None
 
 
 def test_no_callback_is_placed_at_night_and_retries_wait_their_interval(tmp_path: Path) -> None:

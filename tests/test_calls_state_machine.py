@@ -1,4 +1,4 @@
-"""The per-call state machine `callcenter.calls.step`, driven with hand-made events.
+"""The per-call state machine `callcenter.calls.machine.step`, driven with hand-made events.
 
 Pure and fast: no Asterisk, no network, no clock. Each test walks a call through
 `step` and checks the phase, the outcome and the actions the controller would perform.
@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterable
 
 import pytest
 
-from callcenter import calls as c
-from callcenter.calls import (
+from callcenter.calls import machine as c
+from callcenter.calls.machine import (
     Action,
     ActionFailed,
     Answer,
@@ -32,7 +32,6 @@ from callcenter.calls import (
     HangupCaller,
     HangupSeat,
     LogEvent,
-    Outcome,
     PauseSeat,
     Phase,
     Play,
@@ -49,9 +48,10 @@ from callcenter.calls import (
     StopMoh,
     StopPlayback,
     TimerFired,
-    position_prompt,
+    callers_ahead_prompt,
     step,
 )
+from callcenter.vocabulary import Outcome
 
 T0 = 1_764_300_000.0  # 2025-11-28 11:20:00 +08:00; fractions below check the truncation to whole seconds
 CALL_ID = "c1"
@@ -320,7 +320,7 @@ def test_a_long_garbage_digit_string_is_logged_cut_to_eight_characters() -> None
 
 def test_a_valid_key_still_works_after_garbage_digits() -> None:
     call, _ = run(menu_waiting(), Digit(T0 + 13, "9"), Digit(T0 + 13.5, "*"))
-    call, actions = step(call, Digit(T0 + 14, "3"))
+    call, _ = step(call, Digit(T0 + 14, "3"))
     assert call.phase is Phase.QUEUED and call.category == "help"
 
 
@@ -341,7 +341,7 @@ def test_a_position_timer_replays_the_position_over_the_music_on_hold() -> None:
 
 
 def test_a_position_timer_during_a_position_prompt_stops_it_first() -> None:
-    call, actions = step(queued(), TimerFired(T0 + 44.0, "position", 1))
+    _, actions = step(queued(), TimerFired(T0 + 44.0, "position", 1))
     assert effects(actions) == [StopPlayback(FIRST_POSITION_ID), Play(f"{CALL_ID}-p4", "position_next"),
                                 SetTimer("position", 30.0)]
 
@@ -542,7 +542,14 @@ def test_a_stopped_position_prompt_finishing_late_is_ignored() -> None:
     ],
 )
 def test_the_position_prompt_says_how_many_callers_are_ahead(position: int, prompt: str) -> None:
-    assert position_prompt(position) == prompt
+    call, _ = run(menu_waiting(), Digit(KEY_AT, "0"))
+    _, actions = step(call, Enqueued(ENQUEUED_AT, position))
+    assert [a.prompt for a in actions if isinstance(a, Play)] == [prompt]
+
+
+def test_a_negative_count_of_callers_ahead_is_refused() -> None:
+    with pytest.raises(ValueError, match="cannot be negative"):
+        callers_ahead_prompt(-1)
 
 
 @pytest.mark.parametrize(("position", "prompt"), [(1, "position_next"), (7, "position_6"), (40, "position_many")])

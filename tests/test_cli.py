@@ -43,3 +43,18 @@ def test_calls_on_an_empty_store_prints_an_empty_table(tmp_path: Path) -> None:
 def test_a_settings_file_with_a_bad_value_is_one_line_naming_it(tmp_path: Path) -> None:
     assert_one_line_error(run_hotline(instance_env(tmp_path, HOTLINE_ASTERISK_SIP_PORT="five"), "pbx", "status"),
                     "HOTLINE_ASTERISK_SIP_PORT")
+
+
+def test_a_negative_or_odd_limit_is_a_usage_error_not_a_traceback(tmp_path: Path) -> None:
+    for bad in ("-1", "²", "ten"):
+        out = run_hotline(instance_env(tmp_path), "calls", "--limit", bad)
+        assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+        assert "--limit" in out.stderr and "whole number >= 0" in out.stderr
+
+
+def test_a_seat_that_never_changed_state_shows_no_since_time(tmp_path: Path) -> None:
+    out = run_hotline(instance_env(tmp_path), "seats", "login", "seat2")
+    assert out.returncode == 0, out.stderr
+    assert "1970" not in out.stdout
+    line = next(line for line in out.stdout.splitlines() if line.startswith("seat2 "))
+    assert line.split()[4:6] == ["offline", "-"]

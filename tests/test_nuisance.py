@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from callcenter import nuisance
-from callcenter.calls import (
+from callcenter.calls.machine import (
+    Action,
     Answered,
     Arrived,
     Call,
@@ -22,8 +23,10 @@ from callcenter.calls import (
     SaveRow,
     step,
 )
+from callcenter.calls.repository import CallRepository
 from callcenter.errors import ConfigError
 from callcenter.nuisance import PastCall
+from callcenter.services import Services
 from callcenter.settings import Settings
 from callcenter.store import Store
 from tests.harness import instance_env, settings_for
@@ -101,27 +104,27 @@ async def _store_with_calls(settings: Settings, number: str, count: int, talk: i
     await store.start()
     for index in range(count):
         at = T0 + 60 * index
-        store.put_call(f"c{index}", caller_number=number, arrived_epoch=at, outcome="answered",
-                       talk_seconds=talk, state="done")
+        CallRepository(store).save(f"c{index}", caller_number=number, arrived_epoch=at, outcome="answered",
+                                   talk_seconds=talk, state="done")
     await store.flush()
     return store
 
 
 async def test_marking_twice_flags_clear_unflags_and_expiry_unflags(settings: Settings) -> None:
     store = await _store_with_calls(settings, "13900000001", 2, talk=120)
+    service = Services.on(settings, store).nuisance
     try:
-        number, first = await nuisance.mark_call(store, settings, "c0", "seat3", now=T0 + 200)
+        number, first = await service.mark_call("c0", "seat3", now=T0 + 200)
         assert number == "13900000001" and first is None
-        _, second = await nuisance.mark_call(store, settings, "c1", "seat4", now=T0 + 300)
+        _, second = await service.mark_call("c1", "seat4", now=T0 + 300)
         assert second is not None and second.rule == nuisance.RULE_MARKS
-        assert [f.number for f in await nuisance.active_flags(store, now=T0 + 400)] == ["13900000001"]
-        assert await nuisance.clear(store, settings, "13900000001", "supervisor", "spoke to the caller",
-                                    now=T0 + 500)
-        assert await nuisance.active_flags(store, now=T0 + 600) == []
-        flagged = await nuisance.flag(store, settings, "13900000001", "calls again", "supervisor", now=T0 + 700)
+        assert [f.number for f in await service.active_flags(now=T0 + 400)] == ["13900000001"]
+        assert await service.clear("13900000001", "supervisor", "spoke to the caller", now=T0 + 500)
+        assert await service.active_flags(now=T0 + 600) == []
+        flagged = await service.flag("13900000001", "calls again", "supervisor", now=T0 + 700)
         assert flagged.expires_at == T0 + 700 + 24 * 3600
-        assert await nuisance.active_flags(store, now=T0 + 700 + 24 * 3600 + 1) == []
-        history = await nuisance.history(store, "13900000001")
+        assert await service.active_flags(now=T0 + 700 + 24 * 3600 + 1) == []
+        history = await service.history("13900000001")
         assert [(e["action"], e["by"]) for e in history] == [
             ("mark", "seat3"), ("mark", "seat4"), ("flag", "system"), ("clear", "supervisor"),
             ("flag", "supervisor")]
@@ -132,13 +135,14 @@ async def test_marking_twice_flags_clear_unflags_and_expiry_unflags(settings: Se
 
 async def test_a_number_is_flagged_after_its_third_short_call(settings: Settings) -> None:
     store = await _store_with_calls(settings, "13333333333", 2)
+    service = Services.on(settings, store).nuisance
     try:
-        assert await nuisance.evaluate_after_call(store, settings, "13333333333", now=T0 + 130) is None
-        store.put_call("c2", caller_number="13333333333", arrived_epoch=T0 + 150, outcome="answered",
-                       talk_seconds=4, state="done")
-        found = await nuisance.evaluate_after_call(store, settings, "13333333333", now=T0 + 160)
+        assert await service.evaluate_after_call("13333333333", now=T0 + 130) is None
+        CallRepository(store).save("c2", caller_number="13333333333", arrived_epoch=T0 + 150, outcome="answered",
+                                   talk_seconds=4, state="done")
+        found = await service.evaluate_after_call("13333333333", now=T0 + 160)
         assert found is not None and found.rule == nuisance.RULE_REPEAT
-        verdict = await nuisance.check_arrival(store, settings, "13333333333", now=T0 + 200)
+        verdict = await service.check_arrival("13333333333", now=T0 + 200)
         assert verdict.flag is not None and not verdict.over_limit
     finally:
         await store.stop()
@@ -146,13 +150,14 @@ async def test_a_number_is_flagged_after_its_third_short_call(settings: Settings
 
 async def test_withheld_numbers_are_never_flagged_by_number(settings: Settings) -> None:
     store = await _store_with_calls(settings, "anonymous", 5)
+    service = Services.on(settings, store).nuisance
     try:
-        assert await nuisance.evaluate_after_call(store, settings, "anonymous", now=T0 + 400) is None
+        assert await service.evaluate_after_call("anonymous", now=T0 + 400) is None
         with pytest.raises(nuisance.NuisanceError, match="withheld"):
-            await nuisance.flag(store, settings, "anonymous", "prank", "supervisor")
+            await service.flag("anonymous", "prank", "supervisor")
         with pytest.raises(nuisance.NuisanceError, match="withheld"):
-            await nuisance.mark_call(store, settings, "c0", "seat1")
-        assert (await nuisance.check_arrival(store, settings, "anonymous")).flag is None
+            await service.mark_call("c0", "seat1")
+        assert (await service.check_arrival("anonymous")).flag is None
     finally:
         await store.stop()
 
@@ -160,7 +165,7 @@ async def test_withheld_numbers_are_never_flagged_by_number(settings: Settings) 
 # ----------------------------------------------------------------------------- the call
 
 
-def _flagged_call_to_menu_end(over_limit: bool = False) -> tuple[Call, list[object]]:
+def _flagged_call_to_menu_end(over_limit: bool = False) -> tuple[Call, list[Action]]:
     call, actions = step(Call("c1"), Arrived(T0, "13333333333", "", flagged_rule="repeat-short-calls",
                                              over_limit=over_limit))
     rows = [dict(a.fields) for a in actions if isinstance(a, SaveRow)]

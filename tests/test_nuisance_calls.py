@@ -45,14 +45,13 @@ def _t(value: object) -> float:
 
 async def test_six_short_calls_flag_the_number_at_the_third_and_a_waiting_citizen_goes_first(
         hotline: Hotline) -> None:
-    store = hotline.controller.store
     with SeatPhone(hotline.settings, "seat1", hotline.workdir, answer_after_ms=200):
         await hotline.seat_registered("seat1")
         for _ in range(3):
             await _short_call(hotline, CHILD)
-            await asyncio.sleep(0.8)
-    await asyncio.sleep(0.5)
-    flags = await nuisance.active_flags(store)
+            await hotline.settled()  # the number is judged after each call
+            await hotline.seats_free()
+    flags = await hotline.services.nuisance.active_flags()
     assert [(f.number, f.rule) for f in flags] == [(CHILD, nuisance.RULE_REPEAT)]
 
     # The fourth call waits in line (no seat free) when a citizen calls: the citizen goes first.
@@ -72,8 +71,8 @@ async def test_six_short_calls_flag_the_number_at_the_third_and_a_waiting_citize
             return len(hotline.controller.queue) == 2
 
         await hotline.wait_until(both_waiting, 40, "the child and the citizen both in line")
-        assert [w.call_id for w in hotline.controller.queue.ordered()][0] != (await _rows(hotline, CHILD))[-1][
-            "call_id"], "the flagged number must wait behind the citizen"
+        head_of_line = hotline.controller.queue.ordered()[0].call_id
+        assert head_of_line != (await _rows(hotline, CHILD))[-1]["call_id"], "the flagged number must wait behind"
         with SeatPhone(hotline.settings, "seat1", hotline.workdir, answer_after_ms=200, hangs_up_after_ms=1500):
             codes = await asyncio.to_thread(lambda: (citizen.wait(60), child.wait(60)))
     finally:
@@ -86,7 +85,8 @@ async def test_six_short_calls_flag_the_number_at_the_third_and_a_waiting_citize
         await hotline.seat_registered("seat1")
         for _ in range(2):
             await _short_call(hotline, CHILD, hold_ms=16000)  # the warning comes first now
-            await asyncio.sleep(0.8)
+            await hotline.settled()
+            await hotline.seats_free()
 
     calls = await _rows(hotline, CHILD)
     assert len(calls) == 6
@@ -111,8 +111,8 @@ async def test_a_citizen_calling_three_times_with_long_calls_is_not_flagged(
             await hotline.seat_registered("seat1")
             for _ in range(3):
                 await _short_call(hotline, "13922223333", hold_ms=6000)
-                await asyncio.sleep(0.8)
-        await asyncio.sleep(0.5)
+                await hotline.settled()
+                await hotline.seats_free()
         rows = await _rows(hotline, "13922223333")
         assert len(rows) == 3 and all(int(str(r["talk_seconds"])) > 2 for r in rows), rows
-        assert await nuisance.active_flags(hotline.controller.store) == []
+        assert await hotline.services.nuisance.active_flags() == []

@@ -17,14 +17,13 @@ from pathlib import Path
 import pytest
 
 from callcenter import prompts
+from callcenter.calls.machine import POSITION_MAX, callers_ahead_prompt
 from callcenter.cli import prompts as prompts_cli
 from callcenter.errors import ConfigError
 from callcenter.prompts import (
-    POSITION_MAX,
     PromptError,
     build_prompts,
     chinese_number,
-    position_prompt,
     prompt_texts,
     spoken_text,
 )
@@ -135,14 +134,14 @@ def test_the_hotline_number_is_spoken_digit_by_digit() -> None:
 @pytest.mark.parametrize(("ahead", "name"), [(0, "position_next"), (1, "position_1"), (30, "position_30"),
                                              (31, "position_many"), (500, "position_many")])
 def test_position_prompt_names_the_announcement_for_the_callers_ahead(ahead: int, name: str) -> None:
-    assert position_prompt(ahead) == name
+    assert callers_ahead_prompt(ahead) == name
     assert name in NAMES
 
 
 def test_a_prompts_file_missing_greeting_is_a_config_error_naming_the_key(tmp_path: Path) -> None:
     text = "\n".join(line for line in REPO_PROMPTS.splitlines() if not line.startswith("greeting ="))
     home = home_with_prompts(tmp_path, text)
-    with pytest.raises(ConfigError, match="prompts.toml: missing prompt 'greeting'") as caught:
+    with pytest.raises(ConfigError, match=r"prompts\.toml: missing prompt 'greeting'") as caught:
         prompt_texts(home)
     assert "\n" not in str(caught.value)
 
@@ -156,7 +155,7 @@ def test_a_position_template_without_n_is_a_config_error(tmp_path: Path) -> None
 
 def test_a_prompts_file_that_is_not_toml_is_a_config_error(tmp_path: Path) -> None:
     home = home_with_prompts(tmp_path, 'greeting = "unterminated\n')
-    with pytest.raises(ConfigError, match="prompts.toml: not valid TOML") as caught:
+    with pytest.raises(ConfigError, match=r"prompts\.toml: not valid TOML") as caught:
         prompt_texts(home)
     assert "\n" not in str(caught.value)
 
@@ -291,11 +290,11 @@ def test_missing_espeak_ng_is_a_prompt_error_saying_what_to_install(tmp_path: Pa
         raise RuntimeError("This means you probably do not have eSpeak or eSpeak-ng installed!")
 
     monkeypatch.setattr(pyttsx3, "init", no_library)
-    with pytest.raises(PromptError, match="espeak-ng is not usable .*apt-get install espeak-ng ffmpeg"):
+    with pytest.raises(PromptError, match=r"espeak-ng is not usable .*apt-get install espeak-ng ffmpeg"):
         build_prompts(settings_with_home(tmp_path), progress=lambda line: None)
 
 
 def test_an_unknown_voice_is_a_config_error_naming_the_setting(tmp_path: Path) -> None:
     home = home_with_prompts(tmp_path, REPO_PROMPTS.replace('voice = "cmn-latn-pinyin"', 'voice = "xx-nowhere"'))
-    with pytest.raises(ConfigError, match="prompts.toml: tts.voice 'xx-nowhere' is not an installed espeak-ng voice"):
+    with pytest.raises(ConfigError, match=r"prompts\.toml: tts\.voice 'xx-nowhere' is not an installed espeak-ng"):
         build_prompts(settings_with_home(tmp_path / "state", home), progress=lambda line: None)

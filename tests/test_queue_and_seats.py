@@ -1,4 +1,4 @@
-"""The waiting line (`callcenter.queue`) and the seats and shifts (`callcenter.seats`).
+"""The waiting line (`callcenter.calls.queue`) and the seats and shifts (`callcenter.seats`).
 
 Pure and fast: no Asterisk, no network. Times are local to the hotline (Asia/Shanghai).
 """
@@ -13,17 +13,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from callcenter.calls.queue import CallQueue, Waiting, assign
 from callcenter.errors import ConfigError
-from callcenter.queue import CallQueue, Waiting, assign
 from callcenter.seats import (
+    IllegalSeatMove,
     Roster,
     Seat,
     SeatState,
     Shift,
-    format_seats_table,
     load_roster,
     longest_idle,
 )
+from callcenter.seats.formatting import format_seats_table
 from callcenter.settings import SEAT_NAMES, seat_names
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -376,17 +377,51 @@ def test_longest_idle_leaves_out_every_unavailable_seat(roster: Roster) -> None:
     assert longest_idle({}, roster, at("09:00")) == []
 
 
-def test_moving_to_idle_restarts_the_idle_clock_and_other_moves_keep_it() -> None:
+def test_ending_a_conversation_restarts_the_idle_clock_and_other_moves_keep_it() -> None:
     seat = Seat("seat3", registered=True, idle_since=10.0, since=10.0)
-    ringing = seat.moved(SeatState.RINGING, 20.0)
+    ringing = seat.ring(20.0)
     assert (ringing.state, ringing.since, ringing.idle_since) == (SeatState.RINGING, 20.0, 10.0)
-    talking = ringing.moved(SeatState.TALKING, 25.0)
+    talking = ringing.connect(25.0)
     assert (talking.since, talking.idle_since) == (25.0, 10.0)
-    wrapup = talking.moved(SeatState.WRAPUP, 90.0)
-    assert (wrapup.since, wrapup.idle_since) == (90.0, 10.0)
-    idle = wrapup.moved(SeatState.IDLE, 120.0)
+    wrapup = talking.release(90.0, answered=True, wrapup_seconds=30)
+    assert (wrapup.state, wrapup.since, wrapup.idle_since) == (SeatState.WRAPUP, 90.0, 10.0)
+    idle = wrapup.end_wrapup(120.0)
     assert (idle.state, idle.since, idle.idle_since) == (SeatState.IDLE, 120.0, 120.0)
     assert seat.state is SeatState.IDLE and seat.since == 10.0  # frozen: the old seat is unchanged
+
+
+def test_without_wrap_up_a_conversation_ends_idle_with_the_idle_clock_restarted() -> None:
+    talking = Seat("seat3", idle_since=10.0).ring(20.0).connect(25.0)
+    idle = talking.release(90.0, answered=True, wrapup_seconds=0)
+    assert (idle.state, idle.since, idle.idle_since) == (SeatState.IDLE, 90.0, 90.0)
+
+
+def test_a_seat_that_rang_but_never_connected_keeps_its_place_in_the_idle_order() -> None:
+    idle = Seat("seat3", idle_since=10.0).ring(20.0).release(24.0, answered=False, wrapup_seconds=30)
+    assert (idle.state, idle.since, idle.idle_since) == (SeatState.IDLE, 24.0, 10.0)
+
+
+def test_a_re_adopted_call_makes_an_idle_or_wrapping_up_seat_talk() -> None:
+    assert Seat("seat1").adopt_talking(5.0).state is SeatState.TALKING
+    wrapping = Seat("seat1").ring(1.0).connect(2.0).release(3.0, answered=True, wrapup_seconds=10)
+    assert wrapping.adopt_talking(4.0).state is SeatState.TALKING
+
+
+@pytest.mark.parametrize(
+    ("seat", "move"),
+    [
+        (Seat("seat1"), lambda s: s.connect(1.0)),  # a seat that is not ringing cannot connect
+        (Seat("seat1"), lambda s: s.release(1.0, answered=True, wrapup_seconds=0)),
+        (Seat("seat1"), lambda s: s.end_wrapup(1.0)),
+        (Seat("seat1").ring(1.0), lambda s: s.ring(2.0)),  # one call at a time
+        (Seat("seat1").ring(1.0).connect(2.0), lambda s: s.adopt_talking(3.0)),
+        (Seat("seat1").ring(1.0).connect(2.0).release(3.0, answered=True, wrapup_seconds=5), lambda s: s.ring(4.0)),
+    ],
+)
+def test_the_seat_state_machine_refuses_an_illegal_move_naming_the_seat_and_its_state(
+        seat: Seat, move: Any) -> None:
+    with pytest.raises(IllegalSeatMove, match=f"seat1: cannot .* a seat that is {seat.state}"):
+        move(seat)
 
 
 # ----------------------------------------------------------------------------- the seats table
@@ -399,7 +434,9 @@ def table_lines(roster: Roster, names: Iterable[str] = SEAT_NAMES) -> dict[str, 
         "seat4": {"registered": 1, "state": "talking", "paused": 1, "pause_reason": ""},
         "seat5": {"registered": 0, "state": "idle", "logged_in": 0},
     }
-    text = format_seats_table(roster, rows, {"seat3": 7, "seat1": 2}, ZONE, names=names, now=at("09:00"))
+    rows["seat2"] = {"registered": 1, "state": "idle", "state_since": "1970-01-01T08:00:00+08:00",
+                     "state_since_epoch": 0.0}  # written by an older engine for a seat never moved
+    text = format_seats_table(roster, rows, {"seat3": 7, "seat1": 2}, at("09:00"), names)
     lines = text.splitlines()
     assert lines[0].split()[:2] == ["seat", "shift"]
     return {line.split()[0]: line for line in lines[1:]}
@@ -420,11 +457,16 @@ def test_the_seats_table_shows_shift_login_registration_state_since_and_calls(ro
     lines = table_lines(roster)
     assert lines["seat1"].split() == ["seat1", "night", "login", "yes", "idle", "2026-11-28", "08:59:10", "2"]
     assert lines["seat3"].split()[:4] == ["seat3", "day", "yes", "yes"] and lines["seat3"].endswith(" 7")
-    assert lines["seat5"].split() == ["seat5", "evening", "logout", "no", "idle", "0"]
-    assert lines["seat6"].split() == ["seat6", "evening", "no", "no", "offline", "0"]
+    assert lines["seat5"].split() == ["seat5", "evening", "logout", "no", "idle", "-", "0"]
+    assert lines["seat6"].split() == ["seat6", "evening", "no", "no", "offline", "-", "0"]
+
+
+def test_a_seat_whose_state_never_changed_shows_no_since_not_1970(roster: Roster) -> None:
+    lines = table_lines(roster)
+    assert "1970" not in lines["seat2"] and lines["seat2"].split()[4:] == ["idle", "-", "0"]
 
 
 def test_the_seats_table_lists_the_configured_seats(roster: Roster) -> None:
     lines = table_lines(roster, names=seat_names(8))
     assert list(lines) == list(seat_names(8))
-    assert lines["seat8"].split() == ["seat8", "-", "no", "no", "offline", "0"]
+    assert lines["seat8"].split() == ["seat8", "-", "no", "no", "offline", "-", "0"]

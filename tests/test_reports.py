@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from callcenter.calls.repository import CallRepository
 from callcenter.demo import SHAPES, make_demo, write_demo
 from callcenter.reports import (
     Briefing,
@@ -28,17 +29,8 @@ from callcenter.reports import (
     percent,
 )
 from callcenter.store import Store
-from callcenter.tickets import (
-    CallbackResult,
-    Category,
-    Context,
-    Satisfaction,
-    create_ticket,
-    forward,
-    load_directory,
-    record_callback,
-    reply,
-)
+from callcenter.tickets import Context, create_ticket, forward, load_directory, record_callback, reply
+from callcenter.vocabulary import CallbackResult, Category, Satisfaction
 from tests.harness import HOME, instance_env
 from tests.test_tickets import hotline, one_line_error
 
@@ -111,7 +103,7 @@ def test_a_standalone_rate_rounds_half_up_and_is_none_of_nothing() -> None:
 
 def test_a_month_that_does_not_exist_is_refused_with_the_form_it_takes() -> None:
     for text in ("2009-13", "2009-00", "2009-1x", "January", "09-01", ""):
-        with pytest.raises(ReportError, match="no such month; give YYYY-MM, e.g. 2009-01"):
+        with pytest.raises(ReportError, match=r"no such month; give YYYY-MM, e\.g\. 2009-01"):
             parse_month(text, ZONE)
     with pytest.raises(ReportError, match="no such year"):
         parse_year("20O8", ZONE)
@@ -179,15 +171,16 @@ async def test_a_month_of_the_seeded_year_reports_on_its_own(year_db: Path) -> N
 async def small(tmp_path: Path) -> AsyncIterator[Store]:
     """Four calls in January 2009 (waits 5, 20, 21 s), one abandoned, one in February."""
     async with Store(tmp_path / "hotline.db") as store:
+        calls = CallRepository(store)
         for n, (arrived, wait) in enumerate((("2009-01-05T09:00:00+08:00", 5), ("2009-01-05T10:00:00+08:00", 20),
                                              ("2009-01-31T23:59:59+08:00", 21)), 1):
-            store.put_call(f"c{n}", arrived=arrived, arrived_epoch=at(arrived), outcome="answered", seat="seat3",
-                           seat_answered=arrived, wait_seconds=wait, talk_seconds=60 * n, state="done")
-        store.put_call("gone", arrived="2009-01-06T09:00:00+08:00", arrived_epoch=at("2009-01-06T09:00:00+08:00"),
-                       outcome="abandoned_queue", wait_seconds=40, state="done")
-        store.put_call("feb", arrived="2009-02-01T00:00:00+08:00", arrived_epoch=at("2009-02-01T00:00:00+08:00"),
-                       outcome="answered", seat="seat1", seat_answered="2009-02-01T00:00:03+08:00", wait_seconds=3,
-                       state="done")
+            calls.save(f"c{n}", arrived=arrived, arrived_epoch=at(arrived), outcome="answered", seat="seat3",
+                       seat_answered=arrived, wait_seconds=wait, talk_seconds=60 * n, state="done")
+        calls.save("gone", arrived="2009-01-06T09:00:00+08:00", arrived_epoch=at("2009-01-06T09:00:00+08:00"),
+                   outcome="abandoned_queue", wait_seconds=40, state="done")
+        calls.save("feb", arrived="2009-02-01T00:00:00+08:00", arrived_epoch=at("2009-02-01T00:00:00+08:00"),
+                   outcome="answered", seat="seat1", seat_answered="2009-02-01T00:00:03+08:00", wait_seconds=3,
+                   state="done")
         await store.flush()
         yield store
 
@@ -233,7 +226,7 @@ async def test_a_running_month_averages_over_the_days_begun_so_far(small: Store)
 
 async def test_an_empty_store_says_so_and_how_to_fill_it(tmp_path: Path) -> None:
     async with Store(tmp_path / "hotline.db") as store:
-        with pytest.raises(ReportError, match="holds no calls yet: nothing to report .*hotline demo seed"):
+        with pytest.raises(ReportError, match=r"holds no calls yet: nothing to report .*hotline demo seed"):
             await build_briefing(store, parse_month("2009-01", ZONE), zone=ZONE)
 
 

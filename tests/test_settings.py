@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from callcenter import pbx
 from callcenter.errors import ConfigError
 from callcenter.settings import SEAT_NAMES, load_or_create_credentials, load_settings
-from tests.harness import HOME, instance_env
+from tests.harness import HOME, instance_env, settings_for
 
 
 def test_defaults_bind_every_control_port_to_loopback() -> None:
@@ -50,7 +52,7 @@ def test_a_bad_setting_is_a_config_error_naming_it(tmp_path: Path, variable: str
 def test_an_unknown_key_in_the_settings_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "hotline.toml"
     path.write_text((HOME / "config" / "hotline.toml").read_text() + "\n[asterisk.extra]\nsip_prot = 5060\n")
-    with pytest.raises(ConfigError, match="unknown setting asterisk.extra"):
+    with pytest.raises(ConfigError, match=r"unknown setting asterisk\.extra"):
         load_settings(path, env={"HOTLINE_HOME": str(HOME)})
 
 
@@ -73,14 +75,29 @@ def test_credentials_are_generated_once_with_mode_0600(tmp_path: Path) -> None:
     assert all(len(p) >= 16 for p in passwords)
 
 
-def test_no_password_is_written_in_the_repository() -> None:
-    credentials = load_or_create_credentials(HOME / "var" / "credentials.toml") if (HOME / "var").exists() else None
-    tracked = [p for p in (HOME / "config").rglob("*") if p.is_file()] + list((HOME / "dialplan").rglob("*.j2"))
-    for template in tracked:
-        text = template.read_text()
-        for line in text.splitlines():
-            key = line.split("=", 1)[0].strip().lower()
-            if key in ("password", "secret"):
-                assert "{{" in line, f"{template}: a literal password: {line}"
-        if credentials is not None:
-            assert credentials.ari_password not in text
+def _tracked_files() -> list[Path]:
+    listed = subprocess.run(["git", "-C", str(HOME), "ls-files", "-z"], capture_output=True, check=True).stdout
+    return [HOME / name for name in listed.decode().split("\0") if name and (HOME / name).is_file()]
+
+
+def test_no_password_is_written_in_the_repository(tmp_path: Path) -> None:
+    """On a clean clone too: credentials are generated into the state folder, rendered into
+    the instance's Asterisk configuration, and appear in no tracked file."""
+    settings = settings_for(instance_env(tmp_path / "state"))
+    generated = settings.credentials()
+    secrets = [generated.ari_password, generated.ami_password, *generated.seat_passwords.values()]
+    rendered = pbx.render_config(settings, pbx.Instance.of(settings), "/usr/lib/x86_64-linux-gnu/asterisk/modules")
+    rendered_text = "".join(path.read_text() for path in rendered)
+    assert all(secret in rendered_text for secret in secrets)  # the check below can fail
+    if (HOME / "var" / "credentials.toml").exists():  # a machine that ran the hotline: its own too
+        own = load_or_create_credentials(HOME / "var" / "credentials.toml")
+        secrets += [own.ari_password, own.ami_password, *own.seat_passwords.values()]
+    for path in _tracked_files():
+        text = path.read_text(errors="replace")
+        for secret in secrets:
+            assert secret not in text, f"{path}: holds a generated password"
+        if path.suffix == ".j2" or path.parent.name == "config":
+            for line in text.splitlines():
+                key = line.split("=", 1)[0].strip().lower()
+                if key in ("password", "secret"):
+                    assert "{{" in line, f"{path}: a literal password: {line}"

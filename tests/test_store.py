@@ -19,15 +19,11 @@ from pathlib import Path
 import pytest
 
 from callcenter import store as store_module
-from callcenter.store import (
-    SCHEMA_VERSION,
-    THREAD_NAME,
-    Store,
-    StoreError,
-    calls_json,
-    display_width,
-    format_calls_table,
-)
+from callcenter.calls.formatting import format_calls_table
+from callcenter.calls.repository import CallRepository
+from callcenter.seats.repository import SeatRepository
+from callcenter.store import SCHEMA_VERSION, THREAD_NAME, Store, StoreError
+from callcenter.terminal import display_width, safe_json
 
 HOME = Path(__file__).resolve().parent.parent
 T0 = "2026-11-28T21:35:12+08:00"
@@ -45,6 +41,18 @@ def peek(path: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[ob
     """Read through a connection of its own, as another process would."""
     with closing(sqlite3.connect(path)) as conn:
         return conn.execute(sql, params).fetchall()
+
+
+def calls(store: Store) -> CallRepository:
+    return CallRepository(store)
+
+
+def seats(store: Store) -> SeatRepository:
+    return SeatRepository(store)
+
+
+def calls_json(rows: list[dict[str, object]]) -> str:
+    return safe_json(rows)
 
 
 def store_threads() -> list[threading.Thread]:
@@ -88,19 +96,19 @@ async def test_a_call_row_round_trips_every_column(store: Store) -> None:
         "priority": 1,
         "state": "done",
     }
-    store.put_call("1764345600.12", **fields)
+    calls(store).save("1764345600.12", **fields)
     await store.flush()
-    assert await store.get_call("1764345600.12") == {"call_id": "1764345600.12", **fields}
-    assert await store.get_call("no.such") is None
+    assert await calls(store).get("1764345600.12") == {"call_id": "1764345600.12", **fields}
+    assert await calls(store).get("no.such") is None
 
 
 async def test_put_call_changes_only_the_given_columns(store: Store) -> None:
-    store.put_call("1.1", caller_number="13800138000", arrived=T0, state="ivr")
+    calls(store).save("1.1", caller_number="13800138000", arrived=T0, state="ivr")
     await store.flush()
-    store.put_call("1.1", state="queued", queue_seq=3)
-    store.put_call("1.1", category="consultation")
+    calls(store).save("1.1", state="queued", queue_seq=3)
+    calls(store).save("1.1", category="consultation")
     await store.flush()
-    row = await store.get_call("1.1")
+    row = await calls(store).get("1.1")
     assert row is not None
     assert (row["caller_number"], row["arrived"], row["state"], row["queue_seq"], row["category"]) == (
         "13800138000", T0, "queued", 3, "consultation")
@@ -109,33 +117,33 @@ async def test_put_call_changes_only_the_given_columns(store: Store) -> None:
 
 async def test_reads_see_writes_queued_before_them_without_a_flush(db_path: Path) -> None:
     async with Store(db_path, batch_interval=30) as store:
-        store.put_call("1.1", state="ivr")
-        assert await asyncio.wait_for(store.get_call("1.1"), 2) is not None
+        calls(store).save("1.1", state="ivr")
+        assert await asyncio.wait_for(calls(store).get("1.1"), 2) is not None
 
 
 async def test_bad_writes_are_refused_when_put_not_later(store: Store) -> None:
-    with pytest.raises(ValueError, match="unknown calls column.*colour"):
-        store.put_call("1.1", colour="red")
+    with pytest.raises(ValueError, match=r"unknown calls column.*colour"):
+        calls(store).save("1.1", colour="red")
     with pytest.raises(ValueError, match="no UTC offset"):
-        store.put_call("1.1", arrived="2026-11-28T21:35:12")
+        calls(store).save("1.1", arrived="2026-11-28T21:35:12")
     with pytest.raises(TypeError, match="wait_seconds"):
-        store.put_call("1.1", wait_seconds="12")
+        calls(store).save("1.1", wait_seconds="12")
     with pytest.raises(ValueError, match="unknown seats column"):
-        await store.update_seat("seat1", mood="tired")
+        await seats(store).update("seat1", mood="tired")
     with pytest.raises(TypeError):
-        store.put_event("1.1", "MENU", E0, T0, data={"x": object()})
+        calls(store).log("1.1", "MENU", E0, T0, data={"x": object()})
 
 
 async def test_times_are_kept_to_the_second_with_offset(store: Store) -> None:
     # Asterisk's own timestamp format: milliseconds and a +0800 offset.
-    store.put_call("1.1", arrived_epoch=E0 + 0.345)
-    store.put_call("1.1", arrived="2026-11-28T21:35:12.345+0800", ended="2026-11-28T21:36:00.999+0800")
-    store.put_event("1.1", "ARRIVED", E0 + 0.345, "2026-11-28T21:35:12.345+0800")
+    calls(store).save("1.1", arrived_epoch=E0 + 0.345)
+    calls(store).save("1.1", arrived="2026-11-28T21:35:12.345+0800", ended="2026-11-28T21:36:00.999+0800")
+    calls(store).log("1.1", "ARRIVED", E0 + 0.345, "2026-11-28T21:35:12.345+0800")
     await store.flush()
-    row = await store.get_call("1.1")
+    row = await calls(store).get("1.1")
     assert row is not None
     assert (row["arrived"], row["ended"], row["arrived_epoch"]) == (T0, "2026-11-28T21:36:00+08:00", E0 + 0.345)
-    [event] = await store.call_events("1.1")
+    [event] = await calls(store).events("1.1")
     assert (event["at"], event["at_epoch"]) == (T0, E0 + 0.345)
 
 
@@ -145,14 +153,14 @@ async def test_events_keep_their_order_and_data(store: Store) -> None:
     for n, kind in enumerate(kinds):
         # Same second for several steps: order must come from arrival, not from the time.
         seat = "seat2" if "RING" in kind else None
-        store.put_event("1.1", kind, E0 + n // 4, T0, seat=seat, data={"n": n, "字": "值"})
-        store.put_event("2.1", kind, E0, T0)
+        calls(store).log("1.1", kind, E0 + n // 4, T0, seat=seat, data={"n": n, "字": "值"})
+        calls(store).log("2.1", kind, E0, T0)
     await store.flush()
-    events = await store.call_events("1.1")
+    events = await calls(store).events("1.1")
     assert [e["kind"] for e in events] == kinds
     assert [e["data"] for e in events] == [{"n": n, "字": "值"} for n in range(len(kinds))]
     assert events[7]["seat"] == "seat2"
-    assert len(await store.call_events("2.1")) == len(kinds)
+    assert len(await calls(store).events("2.1")) == len(kinds)
 
 
 # A batch ends when it is full or batch_interval after its first write: with the default
@@ -167,7 +175,7 @@ async def test_10000_events_commit_in_few_transactions_and_flush_waits_for_them(
     async with Store(db_path, batch_size=batch_size, batch_interval=batch_interval, trace=statements.append) as store:
         statements.clear()
         for n in range(10_000):
-            store.put_event("1.1", "POSITION", E0 + n, T0, data={"position": n})
+            calls(store).log("1.1", "POSITION", E0 + n, T0, data={"position": n})
         await store.flush()
         # Seen by another connection: committed, not merely visible to the store's own.
         assert peek(db_path, "SELECT count(*) FROM call_events") == [(10_000,)]
@@ -177,23 +185,23 @@ async def test_10000_events_commit_in_few_transactions_and_flush_waits_for_them(
 
 async def test_hostile_caller_id_is_stored_exactly_and_cannot_inject_sql(store: Store) -> None:
     assert len(HOSTILE_NAME) > 300
-    store.put_call(HOSTILE_NUMBER, caller_number=HOSTILE_NUMBER, caller_name=HOSTILE_NAME, arrived=T0)
-    store.put_event(HOSTILE_NUMBER, "ARRIVED", E0, T0, data={"name": HOSTILE_NAME})
+    calls(store).save(HOSTILE_NUMBER, caller_number=HOSTILE_NUMBER, caller_name=HOSTILE_NAME, arrived=T0)
+    calls(store).log(HOSTILE_NUMBER, "ARRIVED", E0, T0, data={"name": HOSTILE_NAME})
     await store.flush()
-    row = await store.get_call(HOSTILE_NUMBER)
+    row = await calls(store).get(HOSTILE_NUMBER)
     assert row is not None
     assert (row["caller_number"], row["caller_name"]) == (HOSTILE_NUMBER, HOSTILE_NAME)
-    assert (await store.call_events(HOSTILE_NUMBER))[0]["data"] == {"name": HOSTILE_NAME}
-    assert [r["call_id"] for r in await store.list_calls(number=HOSTILE_NUMBER)] == [HOSTILE_NUMBER]
+    assert (await calls(store).events(HOSTILE_NUMBER))[0]["data"] == {"name": HOSTILE_NAME}
+    assert [r["call_id"] for r in await calls(store).recent(number=HOSTILE_NUMBER)] == [HOSTILE_NUMBER]
     tables = {name for (name,) in peek(store.path, "SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"calls", "call_events", "seats"} <= tables
 
 
 async def test_a_lone_surrogate_in_a_caller_name_is_stored_as_replacement_character(store: Store) -> None:
     # json.loads('"\\udcff"') gives one: SQLite cannot encode it, so it must not reach a batch.
-    store.put_call("1.1", caller_name="bad\udcffname")
+    calls(store).save("1.1", caller_name="bad\udcffname")
     await store.flush()
-    row = await store.get_call("1.1")
+    row = await calls(store).get("1.1")
     assert row is not None and row["caller_name"] == "bad\ufffdname"
 
 
@@ -214,8 +222,8 @@ def _hostile_rows() -> list[dict[str, object]]:
 
 async def _stored(store: Store, rows: list[dict[str, object]]) -> list[dict[str, object]]:
     for n, row in enumerate(rows):
-        store.put_call(str(row["call_id"]), **{k: v for k, v in row.items() if k != "call_id"}, arrived_epoch=E0 - n)
-    return await store.list_calls()
+        calls(store).save(str(row["call_id"]), **{k: v for k, v in row.items() if k != "call_id"}, arrived_epoch=E0 - n)
+    return await calls(store).recent()
 
 
 async def test_calls_table_shows_stored_hostile_caller_ids_escaped_on_one_line_with_aligned_columns(
@@ -257,57 +265,57 @@ async def test_the_database_is_in_wal_mode(store: Store) -> None:
 async def test_a_second_store_sees_committed_rows_and_updates_seats_while_the_first_is_open(
     store: Store, db_path: Path
 ) -> None:
-    store.put_call("1.1", caller_number="13800138000", arrived=T0, state="queued", queue_seq=1)
+    calls(store).save("1.1", caller_number="13800138000", arrived=T0, state="queued", queue_seq=1)
     await store.flush()
     async with Store(db_path) as cli:
-        assert (await cli.get_call("1.1") or {}).get("caller_number") == "13800138000"
-        await cli.update_seat("seat2", logged_in=0, paused=1, pause_reason="meeting")
-    seat = (await store.seat_rows())["seat2"]
+        assert (await calls(cli).get("1.1") or {}).get("caller_number") == "13800138000"
+        await seats(cli).update("seat2", logged_in=0, paused=1, pause_reason="meeting")
+    seat = (await seats(store).rows())["seat2"]
     assert (seat["logged_in"], seat["paused"], seat["pause_reason"]) == (0, 1, "meeting")
 
 
 async def test_update_seat_commits_at_once_without_waiting_for_a_batch(db_path: Path) -> None:
     async with Store(db_path, batch_interval=30) as store:
-        store.put_call("1.1", state="ringing", seat="seat4")
-        await asyncio.wait_for(store.update_seat("seat4", state="ringing", state_since=T0, state_since_epoch=E0), 2)
+        calls(store).save("1.1", state="ringing", seat="seat4")
+        await asyncio.wait_for(seats(store).update("seat4", state="ringing", state_since=T0, state_since_epoch=E0), 2)
         assert peek(db_path, "SELECT state, state_since, state_since_epoch FROM seats") == [("ringing", T0, E0)]
         assert peek(db_path, "SELECT seat FROM calls") == [("seat4",)]
 
 
 async def test_open_calls_are_the_unfinished_ones_in_queue_order(store: Store) -> None:
-    store.put_call("a", arrived_epoch=E0 + 1, queue_seq=3, state="queued")
-    store.put_call("b", arrived_epoch=E0 + 2, queue_seq=1, state="ringing", priority=5)
-    store.put_call("c", arrived_epoch=E0 + 3, queue_seq=2, state="done")
-    store.put_call("d", arrived_epoch=E0 + 4, state="ivr")
-    store.put_call("e", arrived_epoch=E0 + 0, queue_seq=2, state="talking")
+    calls(store).save("a", arrived_epoch=E0 + 1, queue_seq=3, state="queued")
+    calls(store).save("b", arrived_epoch=E0 + 2, queue_seq=1, state="ringing", priority=5)
+    calls(store).save("c", arrived_epoch=E0 + 3, queue_seq=2, state="done")
+    calls(store).save("d", arrived_epoch=E0 + 4, state="ivr")
+    calls(store).save("e", arrived_epoch=E0 + 0, queue_seq=2, state="talking")
     await store.flush()
-    assert [r["call_id"] for r in await store.open_calls()] == ["b", "e", "a", "d"]
-    assert await store.next_queue_seq() == 4
+    assert [r["call_id"] for r in await calls(store).open_calls()] == ["b", "e", "a", "d"]
+    assert await calls(store).next_queue_seq() == 4
 
 
 async def test_next_queue_seq_starts_at_1(store: Store) -> None:
-    assert await store.next_queue_seq() == 1
+    assert await calls(store).next_queue_seq() == 1
 
 
 async def test_list_calls_filters_by_number_and_time_newest_first(store: Store) -> None:
     for n in range(10):
-        store.put_call(f"c{n}", caller_number="110" if n % 2 else "120", arrived_epoch=E0 + n)
+        calls(store).save(f"c{n}", caller_number="110" if n % 2 else "120", arrived_epoch=E0 + n)
     await store.flush()
-    assert [r["call_id"] for r in await store.list_calls(limit=3)] == ["c9", "c8", "c7"]
-    assert [r["call_id"] for r in await store.list_calls(number="110")] == ["c9", "c7", "c5", "c3", "c1"]
-    found = await store.list_calls(since_epoch=E0 + 2, until_epoch=E0 + 6, number="120")
+    assert [r["call_id"] for r in await calls(store).recent(limit=3)] == ["c9", "c8", "c7"]
+    assert [r["call_id"] for r in await calls(store).recent(number="110")] == ["c9", "c7", "c5", "c3", "c1"]
+    found = await calls(store).recent(since_epoch=E0 + 2, until_epoch=E0 + 6, number="120")
     assert [r["call_id"] for r in found] == ["c4", "c2"]
 
 
-async def test_calls_per_seat_since_counts_answered_calls_per_seat(store: Store) -> None:
-    await store.update_seat("seat6")
-    store.put_call("old", seat="seat1", seat_answered=T0, arrived_epoch=E0 - 100)
-    store.put_call("a", seat="seat1", seat_answered=T0, arrived_epoch=E0)
-    store.put_call("b", seat="seat1", seat_answered=T0, arrived_epoch=E0 + 1)
-    store.put_call("c", seat="seat2", seat_answered=T0, arrived_epoch=E0 + 2)
-    store.put_call("d", seat="seat2", arrived_epoch=E0 + 3, outcome="abandoned_ringing")
+async def test_answered_per_seat_counts_the_calls_each_seat_answered_and_zero_for_the_others(store: Store) -> None:
+    calls(store).save("old", seat="seat1", seat_answered=T0, arrived_epoch=E0 - 100)
+    calls(store).save("a", seat="seat1", seat_answered=T0, arrived_epoch=E0)
+    calls(store).save("b", seat="seat1", seat_answered=T0, arrived_epoch=E0 + 1)
+    calls(store).save("c", seat="seat2", seat_answered=T0, arrived_epoch=E0 + 2)
+    calls(store).save("d", seat="seat2", arrived_epoch=E0 + 3, outcome="abandoned_ringing")
     await store.flush()
-    assert await store.calls_per_seat_since(E0) == {"seat1": 2, "seat2": 1, "seat6": 0}
+    assert await calls(store).answered_per_seat_since(E0, ["seat1", "seat2", "seat6"]) == {
+        "seat1": 2, "seat2": 1, "seat6": 0}
 
 
 async def test_a_fresh_database_is_migrated_to_the_current_version(store: Store) -> None:
@@ -316,10 +324,10 @@ async def test_a_fresh_database_is_migrated_to_the_current_version(store: Store)
 
 async def test_reopening_a_current_database_changes_no_schema(db_path: Path) -> None:
     async with Store(db_path) as store:
-        store.put_call("1.1", state="done")
+        calls(store).save("1.1", state="done")
     statements: list[str] = []
     async with Store(db_path, trace=statements.append) as store:
-        assert await store.get_call("1.1") is not None
+        assert await calls(store).get("1.1") is not None
     assert not [s for s in statements if s.split()[0].upper() in ("CREATE", "ALTER", "DROP", "BEGIN")]
     assert not [s for s in statements if "user_version =" in s]
     assert peek(db_path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
@@ -348,12 +356,12 @@ async def test_stop_commits_what_is_queued_and_ends_the_store_thread(db_path: Pa
     store = Store(db_path, batch_interval=30)
     await store.start()
     assert len(store_threads()) == 1
-    store.put_call("1.1", state="done")
+    calls(store).save("1.1", state="done")
     await store.stop()
     assert store_threads() == []
     assert peek(db_path, "SELECT call_id FROM calls") == [("1.1",)]
     with pytest.raises(RuntimeError, match="not running"):
-        store.put_call("1.2", state="done")
+        calls(store).save("1.2", state="done")
     await store.stop()  # a second stop is harmless
 
 
@@ -361,17 +369,17 @@ async def test_sql_never_runs_on_the_event_loop_thread(db_path: Path) -> None:
     seen: set[int] = set()
     async with Store(db_path, trace=lambda sql: seen.add(threading.get_ident())) as store:
         [store_thread] = store_threads()
-        store.put_call("1.1", state="queued", queue_seq=1)
-        store.put_event("1.1", "ENTERQUEUE", E0, T0)
+        calls(store).save("1.1", state="queued", queue_seq=1)
+        calls(store).log("1.1", "ENTERQUEUE", E0, T0)
         await store.flush()
-        await store.get_call("1.1")
-        await store.list_calls(number="1")
-        await store.call_events("1.1")
-        await store.open_calls()
-        await store.next_queue_seq()
-        await store.update_seat("seat1", state="idle")
-        await store.seat_rows()
-        await store.calls_per_seat_since(E0)
+        await calls(store).get("1.1")
+        await calls(store).recent(number="1")
+        await calls(store).events("1.1")
+        await calls(store).open_calls()
+        await calls(store).next_queue_seq()
+        await seats(store).update("seat1", state="idle")
+        await seats(store).rows()
+        await calls(store).answered_per_seat_since(E0, ["seat1"])
     assert seen == {store_thread.ident}
     assert threading.get_ident() not in seen
 
@@ -380,18 +388,18 @@ async def test_a_bad_write_is_logged_and_the_rest_of_its_batch_is_committed(
     store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="callcenter.store")
-    store.put_call("good.1", state="done")
-    store.put_call("bad.1", outcome="bogus")  # refused by the outcome CHECK constraint
-    store.put_event("good.1", "HANGUP", E0, T0)
-    store.put_call("good.2", state="done")
+    calls(store).save("good.1", state="done")
+    calls(store).save("bad.1", outcome="bogus")  # refused by the outcome CHECK constraint
+    calls(store).log("good.1", "HANGUP", E0, T0)
+    calls(store).save("good.2", state="done")
     await store.flush()
-    assert await store.get_call("bad.1") is None
-    assert [r["call_id"] for r in await store.list_calls()] == ["good.2", "good.1"]
-    assert len(await store.call_events("good.1")) == 1
+    assert await calls(store).get("bad.1") is None
+    assert [r["call_id"] for r in await calls(store).recent()] == ["good.2", "good.1"]
+    assert len(await calls(store).events("good.1")) == 1
     assert any("dropped write" in r.message and "bogus" in r.message for r in caplog.records)
-    store.put_call("good.3", state="done")  # the store thread carries on
+    calls(store).save("good.3", state="done")  # the store thread carries on
     await store.flush()
-    assert await store.get_call("good.3") is not None
+    assert await calls(store).get("good.3") is not None
 
 
 async def test_writes_wait_out_a_locked_database_and_flush_says_so(
@@ -402,32 +410,34 @@ async def test_writes_wait_out_a_locked_database_and_flush_says_so(
     async with Store(db_path) as store:
         with closing(sqlite3.connect(db_path, isolation_level=None)) as other:
             other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
-            store.put_call("1.1", state="done")
+            calls(store).save("1.1", state="done")
             with pytest.raises(StoreError, match="cannot commit 1 writes"):
                 await store.flush()
             other.execute("ROLLBACK")
         await store.flush()
-        assert await store.get_call("1.1") is not None
+        assert await calls(store).get("1.1") is not None
 
 
 _KILLED_WRITER = textwrap.dedent(
     """
     import asyncio, sys
     from pathlib import Path
+    from callcenter.calls.repository import CallRepository
     from callcenter.store import Store
 
     async def main() -> None:
         store = Store(Path(sys.argv[1]), batch_interval=0.005, batch_size=200)
         await store.start()
+        calls = CallRepository(store)
         for n in range(1000):
-            store.put_call(f"flushed.{n}", caller_number="13800138000", state="done", queue_seq=n)
-            store.put_event(f"flushed.{n}", "HANGUP", 1.0 + n, "2026-11-28T21:35:12+08:00", data={"n": n})
+            calls.save(f"flushed.{n}", caller_number="13800138000", state="done", queue_seq=n)
+            calls.log(f"flushed.{n}", "HANGUP", 1.0 + n, "2026-11-28T21:35:12+08:00", data={"n": n})
         await store.flush()
         print("flushed", flush=True)
         n = 0
         while True:
-            store.put_call(f"more.{n}", caller_name="x" * 200, state="talking")
-            store.put_event(f"more.{n}", "POSITION", 1.0 + n, "2026-11-28T21:35:12+08:00", data={"n": n})
+            calls.save(f"more.{n}", caller_name="x" * 200, state="talking")
+            calls.log(f"more.{n}", "POSITION", 1.0 + n, "2026-11-28T21:35:12+08:00", data={"n": n})
             n += 1
             if n % 50 == 0:
                 await asyncio.sleep(0.001)  # a busy loop, but one that waits on I/O now and then
@@ -462,5 +472,5 @@ async def test_a_writer_killed_mid_batch_leaves_a_sound_database_with_every_flus
     assert peek(db_path, "SELECT count(*) FROM call_events WHERE call_id LIKE 'flushed.%'") == [(1000,)]
     assert peek(db_path, "SELECT count(*) > 0 FROM calls WHERE call_id LIKE 'more.%'") == [(1,)]
     async with Store(db_path) as store:
-        assert len(await store.list_calls(number="13800138000", limit=2000)) == 1000
+        assert len(await calls(store).recent(number="13800138000", limit=2000)) == 1000
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from collections.abc import AsyncIterator
@@ -13,6 +14,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from callcenter import vocabulary
+from callcenter.calls.repository import CallRepository
 from callcenter.clock import iso_local
 from callcenter.seats import load_roster
 from callcenter.store import Store
@@ -35,9 +38,9 @@ STATIC = Path(__file__).resolve().parent.parent / "callcenter" / "web" / "static
 @pytest.fixture
 async def console(tmp_path: Path) -> AsyncIterator[RunningConsole]:
     settings = console_settings(tmp_path)
-    async with Store(settings.paths.database) as store:
-        async with console_running(settings, FakeFloor(settings, store)) as running:
-            yield running
+    async with Store(settings.paths.database) as store, \
+            console_running(settings, FakeFloor(settings, store)) as running:
+        yield running
 
 
 class Client:
@@ -64,14 +67,14 @@ async def _client(http: aiohttp.ClientSession, console: RunningConsole, user: st
                                                      else "/wallboard"))
 
 
-def _put(store: Store, call_id: str, arrived: float, zone: Any, **fields: object) -> None:
-    store.put_call(call_id, arrived=iso_local(arrived, zone), arrived_epoch=arrived, state="done", **fields)
+def _put(calls: CallRepository, call_id: str, arrived: float, zone: Any, **fields: object) -> None:
+    calls.save(call_id, arrived=iso_local(arrived, zone), arrived_epoch=arrived, state="done", **fields)
 
 
 def test_the_openapi_document_lists_every_api_route_and_the_pages_call_only_those(tmp_path: Path) -> None:
     settings = console_settings(tmp_path)
     document = openapi_document()
-    app = web_app(settings, FakeFloor(settings, Store(settings.paths.database)))
+    app = web_app(settings, (floor := FakeFloor(settings, Store(settings.paths.database))).services, floor)
     registered = {(r.method.lower(), r.resource.canonical) for r in app.router.routes()
                   if r.resource is not None and r.resource.canonical.startswith("/api/")}
     documented = {(method, path) for path, item in document["paths"].items() for method in item}
@@ -125,17 +128,17 @@ async def test_the_wallboard_socket_pushes_at_most_four_times_a_second_and_at_le
 
 async def test_todays_figures_count_calls_answered_abandoned_average_wait_and_service_level(
         console: RunningConsole) -> None:
-    store, zone = console.floor.store, console.settings.zone
+    calls, zone = console.services.calls, console.settings.zone
     midnight, _ = day_bounds(zone, time.time())
     at = max(midnight + 60, time.time() - 3600)
     answered = {"outcome": "answered", "seat": "seat1", "seat_answered": iso_local(at + 30, zone)}
-    _put(store, "a1", at, zone, wait_seconds=5, **answered)
-    _put(store, "a2", at + 1, zone, wait_seconds=15, **answered)
-    _put(store, "a3", at + 2, zone, wait_seconds=40, **answered)
-    _put(store, "q1", at + 3, zone, outcome="abandoned_queue", wait_seconds=25)
-    _put(store, "i1", at + 4, zone, outcome="abandoned_ivr")
-    _put(store, "old", midnight - 60, zone, outcome="answered", wait_seconds=1, seat_answered=iso_local(midnight, zone))
-    await store.flush()
+    _put(calls, "a1", at, zone, wait_seconds=5, **answered)
+    _put(calls, "a2", at + 1, zone, wait_seconds=15, **answered)
+    _put(calls, "a3", at + 2, zone, wait_seconds=40, **answered)
+    _put(calls, "q1", at + 3, zone, outcome="abandoned_queue", wait_seconds=25)
+    _put(calls, "i1", at + 4, zone, outcome="abandoned_ivr")
+    _put(calls, "old", midnight - 60, zone, outcome="answered", wait_seconds=1, seat_answered=iso_local(midnight, zone))
+    await calls.flush()
     async with http_session() as http:
         client = await _client(http, console, "supervisor")
         figures = (await client.get("/api/floor"))["figures"]
@@ -146,13 +149,13 @@ async def test_todays_figures_count_calls_answered_abandoned_average_wait_and_se
 
 async def test_the_call_log_searches_by_dates_number_seat_outcome_and_category_a_page_at_a_time(
         console: RunningConsole) -> None:
-    store, zone = console.floor.store, console.settings.zone
+    calls, zone = console.services.calls, console.settings.zone
     today = datetime.now(zone).replace(hour=10, minute=0, second=0, microsecond=0)
     for index in range(45):
-        _put(store, f"c{index}", today.timestamp() - (index % 3) * 86400 + index, zone,
+        _put(calls, f"c{index}", today.timestamp() - (index % 3) * 86400 + index, zone,
              caller_number=f"139{index % 5:04d}", seat=f"seat{index % 2 + 1}",
              outcome="answered" if index % 4 else "abandoned_queue", category="help" if index % 3 == 0 else None)
-    await store.flush()
+    await calls.flush()
     day = today.date().isoformat()
     yesterday = (today - timedelta(days=1)).date().isoformat()
     async with http_session() as http:
@@ -176,19 +179,20 @@ async def test_the_call_log_searches_by_dates_number_seat_outcome_and_category_a
         assert (await client.get("/api/calls?outcome=answered&seat=seat1"))["total"] == 11  # even, not a multiple of 4
         assert (await client.get("/api/calls?category=help"))["total"] == 15
         assert (await client.get("/api/calls?category=none"))["total"] == 30
-        for bad in ("from=yesterday", "outcome=lost", "seat=seat99", "page=0", "per_page=1000", "category=x"):
+        for bad in ("from=yesterday", "outcome=lost", "seat=seat99", "page=0", "page=%C2%B2", "page=%D9%A3",
+                    "per_page=1000", "per_page=%C2%B2", "category=x"):
             assert "error" in await client.get(f"/api/calls?{bad}", status=400)
 
 
 async def test_a_calls_timeline_comes_from_its_events_and_a_saved_summary_is_an_event_too(
         console: RunningConsole) -> None:
-    store, zone = console.floor.store, console.settings.zone
+    calls, zone = console.services.calls, console.settings.zone
     now = time.time()
-    _put(store, "t1", now - 60, zone, caller_number="13911112222", outcome="answered", seat="seat1",
+    _put(calls, "t1", now - 60, zone, caller_number="13911112222", outcome="answered", seat="seat1",
          category="consultation")
     for offset, kind in enumerate(("ARRIVED", "ENTERQUEUE", "CONNECT", "HANGUP")):
-        store.put_event("t1", kind, now - 60 + offset, iso_local(now - 60 + offset, zone), seat="seat1")
-    await store.flush()
+        calls.log("t1", kind, now - 60 + offset, iso_local(now - 60 + offset, zone), seat="seat1")
+    await calls.flush()
     async with http_session() as http:
         operator = await _client(http, console, "seat1")
         saved = await operator.send("POST", "/api/calls/t1/summary",
@@ -207,15 +211,15 @@ async def test_a_calls_timeline_comes_from_its_events_and_a_saved_summary_is_an_
 
 async def test_the_operator_sees_the_call_on_their_seat_with_the_callers_earlier_calls(
         console: RunningConsole) -> None:
-    store, zone, floor = console.floor.store, console.settings.zone, console.floor
+    calls, zone, floor = console.services.calls, console.settings.zone, console.floor
     assert isinstance(floor, FakeFloor)
     now = time.time()
-    _put(store, "e1", now - 7200, zone, caller_number="13933334444", outcome="abandoned_queue")
-    _put(store, "e2", now - 3600, zone, caller_number="13933334444", outcome="answered", seat="seat3")
-    store.put_call("live", caller_number="13933334444", caller_name="王五", arrived=iso_local(now - 20, zone),
+    _put(calls, "e1", now - 7200, zone, caller_number="13933334444", outcome="abandoned_queue")
+    _put(calls, "e2", now - 3600, zone, caller_number="13933334444", outcome="answered", seat="seat3")
+    calls.save("live", caller_number="13933334444", caller_name="王五", arrived=iso_local(now - 20, zone),
                    arrived_epoch=now - 20, state="talking", seat="seat2", category="help")
-    store.put_event("live", "CATEGORY", now - 15, iso_local(now - 15, zone), data={"category": "help"})
-    await store.flush()
+    calls.log("live", "CATEGORY", now - 15, iso_local(now - 15, zone), data={"category": "help"})
+    await calls.flush()
     floor.seat_calls["seat2"] = {"call_id": "live", "number": "13933334444", "name": "王五", "category": "help",
                                  "phase": "talking"}
     async with http_session() as http:
@@ -226,9 +230,9 @@ async def test_the_operator_sees_the_call_on_their_seat_with_the_callers_earlier
         assert [c["call_id"] for c in now_on_seat["earlier_calls"]] == ["e2", "e1"]
         assert [c["outcome"] for c in now_on_seat["earlier_calls"]] == ["answered", "abandoned_queue"]
         await operator.send("POST", "/api/operator/pause", {"paused": True, "reason": "喝水"})
-        assert (await store.seat_rows())["seat2"]["pause_reason"] == "喝水"
+        assert (await console.services.seats.rows())["seat2"]["pause_reason"] == "喝水"
         await operator.send("POST", "/api/operator/pause", {"paused": False})
-        assert (await store.seat_rows())["seat2"]["paused"] == 0
+        assert (await console.services.seats.rows())["seat2"]["paused"] == 0
         await operator.send("POST", "/api/calls/live/nuisance")
     async with http_session() as http:
         other = await _client(http, console, "seat3")
@@ -236,14 +240,13 @@ async def test_the_operator_sees_the_call_on_their_seat_with_the_callers_earlier
 
 
 async def test_seat_commands_write_the_seats_table_the_controller_reads(console: RunningConsole) -> None:
-    store = console.floor.store
     async with http_session() as http:
         client = await _client(http, console, "supervisor")
         for action, expected in (("login", {"logged_in": 1}), ("logout", {"logged_in": 0}),
                                  ("roster", {"logged_in": None}), ("pause", {"paused": 1, "pause_reason": "培训"}),
                                  ("unpause", {"paused": 0, "pause_reason": ""})):
             await client.send("POST", "/api/seats/seat4", {"action": action, "reason": "培训"})
-            row = (await store.seat_rows())["seat4"]
+            row = (await console.services.seats.rows())["seat4"]
             assert {key: row[key] for key in expected} == expected, action
         await client.send("POST", "/api/seats/seat4", {"action": "explode"}, status=400)
         await client.send("POST", "/api/seats/seat99", {"action": "login"}, status=404)
@@ -272,7 +275,7 @@ async def test_the_roster_is_validated_written_atomically_and_applied_at_once(co
     roster = load_roster(path, console.settings.seat_names)
     assert [(s.name, s.seats) for s in roster.shifts] == [("白班", ("seat1", "seat2", "seat3")),
                                                          ("夜班", ("seat4", "seat5", "seat6"))]
-    assert console.floor.roster == roster
+    assert console.services.seats.roster == roster
     assert not list(path.parent.glob(".*.tmp"))
 
 
@@ -306,3 +309,22 @@ async def test_the_console_stops_at_once_and_closes_the_open_wallboards(tmp_path
         with pytest.raises(aiohttp.ClientConnectionError):
             async with http.get(f"{console.url}/login"):
                 pass
+
+
+async def test_every_page_carries_the_vocabularys_labels_and_the_selects_are_built_from_them(
+        console: RunningConsole) -> None:
+    labels_block = re.compile(r'<script id="labels" type="application/json">(.*?)</script>', re.DOTALL)
+    async with http_session() as http:
+        await _client(http, console, "supervisor")
+        for path in ("/wallboard", "/calls", "/seats", "/nuisance"):
+            async with http.get(console.url + path) as page:
+                text = await page.text()
+            found = labels_block.search(text)
+            assert found, path
+            assert json.loads(found.group(1)) == vocabulary.labels()
+        async with http.get(console.url + "/calls") as page:
+            text = await page.text()
+    for value, label in vocabulary.labels()["categories"].items():
+        assert f'<option value="{value}">{label}</option>' in text
+    for value, label in vocabulary.labels()["outcomes"].items():
+        assert f'<option value="{value}">{label}</option>' in text

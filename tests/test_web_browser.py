@@ -35,9 +35,9 @@ async def test_a_supervisor_watches_a_call_come_and_go_finds_it_and_plays_it_whi
     OUTPUT.mkdir(exist_ok=True)
     async with hotline_for(asterisk.env | FAST, tmp_path) as hotline:
         settings = hotline.settings
-        store = hotline.controller.store
+        calls = hotline.services.calls
         port = free_port((socket.SOCK_STREAM,))
-        async with web_running(settings, hotline.controller, bind="127.0.0.1", port=port) as url, \
+        async with web_running(settings, hotline.services, hotline.controller, bind="127.0.0.1", port=port) as url, \
                 chromium() as browser:
             passwords = read_generated_passwords(settings.paths.state_dir)
             supervisor = await browser_log_in(browser, url, "supervisor", passwords["supervisor"])
@@ -93,10 +93,10 @@ async def test_a_supervisor_watches_a_call_come_and_go_finds_it_and_plays_it_whi
             assert len(rows) == 1 and rows[0]["outcome"] == "answered" and rows[0]["seat"] == "seat1", rows
             call_id = str(rows[0]["call_id"])
             deadline = time.monotonic() + 10
-            while (await store.get_call(call_id) or {}).get("recording_seconds") is None:
+            while (await calls.get(call_id) or {}).get("recording_seconds") is None:
                 assert time.monotonic() < deadline, "the recording was never measured"
                 await asyncio.sleep(0.2)
-            row = await store.get_call(call_id)
+            row = await calls.get(call_id)
             assert row is not None
 
             # The call log finds it by number; its page plays the recording.
@@ -127,4 +127,4 @@ async def test_a_supervisor_watches_a_call_come_and_go_finds_it_and_plays_it_whi
         assert [e["data"] for e in summaries] == [
             {"summary": "市民反映路灯损坏，已记录并转交。", "category": "help", "by": "seat1"}]
         assert summaries[0]["seat"] == "seat1"
-        assert (await store.get_call(call_id) or {}).get("category") == "help"
+        assert (await calls.get(call_id) or {}).get("category") == "help"

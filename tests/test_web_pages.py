@@ -27,9 +27,9 @@ from tests.web_helpers import (
 @pytest.fixture
 async def console(tmp_path: Path) -> AsyncIterator[RunningConsole]:
     settings = console_settings(tmp_path)
-    async with Store(settings.paths.database) as store:
-        async with console_running(settings, FakeFloor(settings, store)) as running:
-            yield running
+    async with Store(settings.paths.database) as store, \
+            console_running(settings, FakeFloor(settings, store)) as running:
+        yield running
 
 
 def _watch_errors(page: Any) -> list[str]:
@@ -54,7 +54,6 @@ async def _until(predicate: Any, timeout: float = 5.0) -> None:
 
 async def test_a_supervisor_pauses_a_seat_and_changes_the_roster_from_the_seats_page(console: RunningConsole) -> None:
     OUTPUT.mkdir(exist_ok=True)
-    store = console.floor.store
     async with chromium() as browser:
         page = await browser_log_in(browser, console.url, "supervisor", console.passwords["supervisor"])
         errors = _watch_errors(page)
@@ -64,14 +63,14 @@ async def test_a_supervisor_pauses_a_seat_and_changes_the_roster_from_the_seats_
         await page.click('#seats tr[data-seat="seat3"] button[data-action="pause"]')
 
         async def paused() -> bool:
-            row = (await store.seat_rows()).get("seat3") or {}
+            row = (await console.services.seats.rows()).get("seat3") or {}
             return row.get("paused") == 1 and row.get("pause_reason") == "培训"
 
         await _until(paused)
         await page.click('#seats tr[data-seat="seat5"] button[data-action="login"]')
 
         async def logged_in() -> bool:
-            return ((await store.seat_rows()).get("seat5") or {}).get("logged_in") == 1
+            return ((await console.services.seats.rows()).get("seat5") or {}).get("logged_in") == 1
 
         await _until(logged_in)
         # The roster: seat2 moves from the night shift to the day shift.
@@ -83,7 +82,7 @@ async def test_a_supervisor_pauses_a_seat_and_changes_the_roster_from_the_seats_
         roster = load_roster(console.settings.paths.roster, console.settings.seat_names)
         assert [shift.seats for shift in roster.shifts] == [("seat1",), ("seat2", "seat3", "seat4"),
                                                             ("seat5", "seat6")]
-        assert console.floor.roster == roster
+        assert console.services.seats.roster == roster
         # An invalid roster is refused with the reason, and the file stays as it was.
         await page.fill("#roster tbody tr:nth-child(1) .shift-start", "25:00")
         await page.click("#save-roster")

@@ -34,14 +34,14 @@ SAMPLE = {"call_id": "1795872912.17", "seat": "seat1"}
 @pytest.fixture
 async def console(tmp_path: Path) -> AsyncIterator[RunningConsole]:
     settings = console_settings(tmp_path)
-    async with Store(settings.paths.database) as store:
-        async with console_running(settings, FakeFloor(settings, store)) as running:
-            yield running
+    async with Store(settings.paths.database) as store, \
+            console_running(settings, FakeFloor(settings, store)) as running:
+        yield running
 
 
 def _routes(console: RunningConsole) -> list[tuple[str, str, bool]]:
     """(method, concrete path, public) for every route the app registers."""
-    app = web_app(console.settings, console.floor)
+    app = web_app(console.settings, console.services, console.floor)
     from callcenter.web.context import CONSOLE
 
     roles = app[CONSOLE].route_roles
@@ -56,11 +56,11 @@ def _routes(console: RunningConsole) -> list[tuple[str, str, bool]]:
 
 
 async def _put_call(console: RunningConsole, call_id: str, **fields: object) -> None:
-    store = console.floor.store
+    calls = console.services.calls
     row: dict[str, object] = {"caller_number": "13900000001", "arrived": T0, "arrived_epoch": E0,
                               "outcome": "answered", "seat": "seat1", "state": "done"}
-    store.put_call(call_id, **(row | fields))
-    await store.flush()
+    calls.save(call_id, **(row | fields))
+    await calls.flush()
 
 
 def _wav(path: Path, seconds: float = 1.0) -> Path:
@@ -103,7 +103,7 @@ async def test_every_route_but_the_log_in_form_and_static_files_refuses_a_reques
 async def test_an_operator_is_refused_every_supervisor_route_and_every_recording(console: RunningConsole) -> None:
     recording = _wav(console.settings.paths.recordings_dir / f"20261128-213512_{SAMPLE['call_id']}.wav")
     await _put_call(console, SAMPLE["call_id"], recording_path=str(recording))
-    app = web_app(console.settings, console.floor)
+    app = web_app(console.settings, console.services, console.floor)
     from callcenter.web.context import CONSOLE, SUPERVISORS
 
     supervisor_only = {(route.method, route.resource.canonical) for route, roles in app[CONSOLE].route_roles.items()
@@ -208,11 +208,11 @@ async def test_a_form_or_api_call_without_its_csrf_token_is_refused(console: Run
             async with http.post(f"{console.url}/api/seats/seat1", json={"action": "pause"},
                                  headers=headers) as response:
                 assert response.status == 403, headers
-        assert (await console.floor.store.seat_rows()).get("seat1") is None  # nothing was written
+        assert (await console.services.seats.rows()).get("seat1") is None  # nothing was written
         async with http.post(f"{console.url}/api/seats/seat1", json={"action": "pause", "reason": "会议"},
                              headers={"X-CSRF-Token": csrf}) as response:
             assert response.status == 200
-        assert (await console.floor.store.seat_rows())["seat1"]["pause_reason"] == "会议"
+        assert (await console.services.seats.rows())["seat1"]["pause_reason"] == "会议"
         async with http.post(f"{console.url}/logout", data={"csrf_token": csrf}, allow_redirects=False) as response:
             assert response.status == 303
         async with http.get(f"{console.url}/api/me") as response:

@@ -15,7 +15,8 @@ from typing import Any
 
 import aiohttp
 
-from callcenter.seats import Roster, load_roster
+from callcenter.calls.repository import CallRepository
+from callcenter.services import Services
 from callcenter.settings import Settings
 from callcenter.store import Store
 from callcenter.users import read_generated_passwords
@@ -30,12 +31,14 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 
 class FakeFloor:
-    """The controller's floor interface with a floor a test sets by hand."""
+    """The controller's floor interface with a floor a test sets by hand, and the
+    services over the test's store that the console is given beside it."""
 
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
-        self.roster: Roster = load_roster(settings.paths.roster, settings.seat_names)
+        self.services = Services.on(settings, store)
+        self.calls: CallRepository = self.services.calls
         self.waiting: list[dict[str, Any]] = []
         self.seat_calls: dict[str, dict[str, Any]] = {}
         self._listeners: list[Callable[[], None]] = []
@@ -69,6 +72,7 @@ def console_settings(state_dir: Path) -> Settings:
 class RunningConsole:
     url: str
     settings: Settings
+    services: Services
     floor: FloorSource
     clock: list[float] = field(default_factory=lambda: [1000.0])
 
@@ -81,11 +85,11 @@ class RunningConsole:
 
 
 @asynccontextmanager
-async def console_running(settings: Settings, floor: FloorSource) -> AsyncIterator[RunningConsole]:
+async def console_running(settings: Settings, floor: FakeFloor) -> AsyncIterator[RunningConsole]:
     clock = [1000.0]
-    async with web_running(settings, floor, bind="127.0.0.1", port=free_port((socket.SOCK_STREAM,)),
-                           clock=lambda: clock[0]) as url:
-        yield RunningConsole(url, settings, floor, clock)
+    async with web_running(settings, floor.services, floor, bind="127.0.0.1",
+                           port=free_port((socket.SOCK_STREAM,)), clock=lambda: clock[0]) as url:
+        yield RunningConsole(url, settings, floor.services, floor, clock)
 
 
 LOGIN_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')

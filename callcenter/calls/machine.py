@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-
 from callcenter.vocabulary import Category, Outcome
 
 
@@ -387,7 +386,7 @@ def _new(call: Call, event: Event) -> tuple[Call, list[Action]]:
     if event.flagged_rule:
         actions.append(LogEvent("NUISANCE_FLAGGED", event.at, data=(("rule", event.flagged_rule),
                                                                    ("over_limit", int(event.over_limit)))))
-    return call, actions + [Answer()]
+    return call, [*actions, Answer()]
 
 
 def _answering(call: Call, event: Event) -> tuple[Call, list[Action]]:
@@ -425,7 +424,7 @@ def _menu_key(call: Call, event: Digit) -> tuple[Call, list[Action]]:
     actions: list[Action] = [StopPlayback(call.playing)] if call.playing else []
     call = replace(call, playing="")
     new_call, more = _to_queue(call, event.at, MENU_CATEGORIES.get(event.digit, ""), key=event.digit)
-    return new_call, actions + [CancelTimer("menu")] + more
+    return new_call, [*actions, CancelTimer("menu"), *more]
 
 
 def _to_queue(call: Call, at: float, category: str, key: str = "") -> tuple[Call, list[Action]]:
@@ -438,7 +437,7 @@ def _to_queue(call: Call, at: float, category: str, key: str = "") -> tuple[Call
     call = replace(call, category=category)
     if call.flagged_rule and not call.warned:
         call, play = replace(call, phase=Phase.WARNING).next_playback("nuisance_warning")
-        return call, chosen + [LogEvent("NUISANCE_WARNING", at, data=(("rule", call.flagged_rule),)), play]
+        return call, [*chosen, LogEvent("NUISANCE_WARNING", at, data=(("rule", call.flagged_rule),)), play]
     call, queued = _enter_queue(call, at)
     return call, chosen + queued
 
@@ -471,7 +470,7 @@ def _queued(call: Call, event: Event) -> tuple[Call, list[Action]]:
         if call.playing:
             actions.append(StopPlayback(call.playing))
         call, play = replace(call, on_hold=False).next_playback(callers_ahead_prompt(max(position - 1, 0)))
-        return call, actions + [play, SetTimer("position", call.timing.position_interval)]
+        return call, [*actions, play, SetTimer("position", call.timing.position_interval)]
     if isinstance(event, PlaybackFinished) and event.playback_id == call.playing:
         return replace(call, playing="", on_hold=True), [StartMoh()]
     if isinstance(event, SeatOffered):
@@ -482,7 +481,7 @@ def _queued(call: Call, event: Event) -> tuple[Call, list[Action]]:
             actions.append(StartMoh())
         call = replace(call, phase=Phase.RINGING, seat=event.seat, shift=event.shift,
                        on_hold=call.on_hold or not call.playing)
-        return call, actions + [LogEvent("RINGSEAT", event.at, seat=event.seat), RingSeat(event.seat)]
+        return call, [*actions, LogEvent("RINGSEAT", event.at, seat=event.seat), RingSeat(event.seat)]
     return call, []
 
 
@@ -495,7 +494,8 @@ def _ringing(call: Call, event: Event) -> tuple[Call, list[Action]]:
             stop.append(StopMoh())
         call = replace(call, phase=Phase.TALKING, seat_answered=event.at, playing="", on_hold=False)
         wait = _seconds(call.queued, event.at)
-        return call, stop + [
+        return call, [
+            *stop,
             BridgeWithSeat(call.seat),
             LogEvent("CONNECT", event.at, seat=call.seat, data=(("wait", wait),)),
             SaveRow((("seat_answered", event.at), ("seat", call.seat), ("shift", call.shift),
@@ -510,7 +510,7 @@ def _ringing(call: Call, event: Event) -> tuple[Call, list[Action]]:
             ReleaseSeat(call.seat, answered=False),
         ]
         call = replace(call, phase=Phase.QUEUED, seat="", shift="")
-        return call, actions + [Enqueue()]
+        return call, [*actions, Enqueue()]
     return call, []
 
 

@@ -181,7 +181,8 @@ class CallRepository:
     async def open_calls(self) -> list[Row]:
         """Calls not yet 'done', in queue order (queue_seq, then arrival; not yet queued last)."""
         return await self.store.reading(lambda db: _rows(
-            db, "SELECT * FROM calls WHERE state IS NOT 'done' ORDER BY queue_seq IS NULL, queue_seq, arrived_epoch, rowid"
+            db, "SELECT * FROM calls WHERE state IS NOT 'done' "
+            "ORDER BY queue_seq IS NULL, queue_seq, arrived_epoch, rowid"
         ))
 
     async def next_queue_seq(self) -> int:

@@ -11,6 +11,7 @@ event loop, between awaits, so two calls can never take the same seat.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -182,6 +183,12 @@ class Controller:
         await asyncio.gather(*tasks, *self._background, return_exceptions=True)
         await self.repository.flush()
 
+    async def after_work_done(self) -> None:
+        """Return once the work that follows calls (recordings measured, numbers judged,
+        seat rows written) has finished, including work that work started."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.create_task(coro, name=name)
         self._background.add(task)
@@ -295,7 +302,7 @@ class Controller:
     def _media(self, prompt: str) -> str:
         return f"sound:{INSTANCE_MOUNT}/sounds/{prompt}"
 
-    async def _perform(self, runtime: CallRuntime, action: c.Action) -> None:  # noqa: C901 - one branch per action
+    async def _perform(self, runtime: CallRuntime, action: c.Action) -> None:
         call = runtime.call
         call_id = call.call_id
         now = time.time()
@@ -381,10 +388,8 @@ class Controller:
         runtime.timers[name] = asyncio.get_running_loop().call_later(seconds, fire)
 
     async def _hangup_quietly(self, channel_id: str) -> None:
-        try:
+        with contextlib.suppress(AriError):
             await self.ari.hangup(channel_id)
-        except AriError:
-            pass
 
     async def _ring(self, runtime: CallRuntime, seat: str) -> None:
         call = runtime.call
@@ -416,10 +421,8 @@ class Controller:
     async def _finish(self, runtime: CallRuntime) -> None:
         call = runtime.call
         if runtime.bridge_id:
-            try:
+            with contextlib.suppress(AriError):
                 await self.ari.destroy_bridge(runtime.bridge_id)
-            except AriError:
-                pass
         self.queue.remove(call.call_id)
         self._spawn(self._measure_recording(call.call_id), f"recording-{call.call_id}")
         self._spawn(self._judge_number(call.number), f"nuisance-{call.call_id}")

@@ -88,22 +88,24 @@ def svg_donut(parts: Sequence[tuple[str, int, str]], centre: str, title: str, si
     radius, stroke = 70, 34
     circumference = 2 * math.pi * radius
     total = sum(v for _, v, _ in parts) or 1
-    c = size / 2
+    middle = size / 2  # the ring's centre, x and y
     out = [f'<svg class="chart" role="img" aria-label="{_escaped(title)}" viewBox="0 0 {size + 200} {size}" '
            f'width="{size + 200}" height="{size}"><title>{_escaped(title)}</title>',
-           f'<circle cx="{c}" cy="{c}" r="{radius}" fill="none" stroke="{_COLOURS["grid"]}" stroke-width="{stroke}"/>']
+           f'<circle cx="{middle}" cy="{middle}" r="{radius}" fill="none" stroke="{_COLOURS["grid"]}" '
+           f'stroke-width="{stroke}"/>']
     offset = 0.0
     for i, (label, value, colour) in enumerate(parts):
         length = circumference * value / total
         if length > 0:
-            out.append(f'<circle cx="{c}" cy="{c}" r="{radius}" fill="none" stroke="{colour}" '
+            out.append(f'<circle cx="{middle}" cy="{middle}" r="{radius}" fill="none" stroke="{colour}" '
                        f'stroke-width="{stroke}" stroke-dasharray="{length:.2f} {circumference - length:.2f}" '
-                       f'stroke-dashoffset="{-offset:.2f}" transform="rotate(-90 {c} {c})">'
+                       f'stroke-dashoffset="{-offset:.2f}" transform="rotate(-90 {middle} {middle})">'
                        f'<title>{_escaped(label)}: {value}</title></circle>')
         offset += length
         out.append(f'<rect x="{size + 10}" y="{40 + 26 * i}" width="14" height="14" fill="{colour}"/>'
                    f'<text x="{size + 30}" y="{52 + 26 * i}" class="label">{_escaped(label)} {value}</text>')
-    out.append(f'<text x="{c}" y="{c + 7}" text-anchor="middle" class="centre">{_escaped(centre)}</text></svg>')
+    out.append(f'<text x="{middle}" y="{middle + 7}" text-anchor="middle" class="centre">'
+               f'{_escaped(centre)}</text></svg>')
     return "".join(out)
 
 
@@ -155,7 +157,8 @@ def format_html(b: Briefing, title: str) -> str:
     categories = svg_hbars([(BRIEF_LABELS.get(x.category, x.label), x.count, f"{x.count}件 {pct_text(x.pct, 1)}%")
                             for x in t.by_category], "留单分类", colours=_CATEGORY_COLOURS)
     done = svg_donut([("已办结", c.completed, _COLOURS["completed"]),
-                      ("办理中", c.in_progress, _COLOURS["in_progress"])], f"{pct_text(c.completed_pct, 2)}%", "办结情况")
+                      ("办理中", c.in_progress, _COLOURS["in_progress"])],
+                     f"{pct_text(c.completed_pct, 2)}%", "办结情况")
     hours = svg_bars([f"{h.hour}" for h in b.hourly], [("接听", _COLOURS["accepted"], [h.accepted for h in b.hourly]),
                                                       ("未接听", _COLOURS["abandoned"],
                                                        [h.offered - h.accepted for h in b.hourly])],
@@ -186,6 +189,7 @@ def format_html(b: Briefing, title: str) -> str:
         monthly = ("<h2>各月情况</h2><table><tr><th>月份</th><th>受理来电</th><th>已办结</th><th>办理中</th>"
                    f"<th>留单</th></tr>{body}</table>")
     name = "工作简报" if b.kind == "monthly" else "年度工作情况"
+    span = f"统计时段：{b.start} 至 {b.end}（{b.timezone}），按来电到达时间；办理状态截至 {b.generated}。"
     return f"""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
@@ -204,7 +208,7 @@ def format_html(b: Briefing, title: str) -> str:
 <h2>承办单位</h2>{units if t.by_unit else '<p>本期无留单。</p>'}
 {monthly}
 <footer>{''.join(f'<p>{_escaped(line)}</p>' for line in service_lines(b))}
-<p>统计时段：{_escaped(b.start)} 至 {_escaped(b.end)}（{_escaped(b.timezone)}），按来电到达时间；办理状态截至 {_escaped(b.generated)}。
+<p>{_escaped(span)}
 已办结与办理中、各类留单的占比按最大余数法取整，合计为100%。</p></footer>
 </body></html>
 """

@@ -29,7 +29,7 @@ def _count_text(value: int | None) -> str:
 def duration_text(seconds: float | None) -> str:
     if seconds is None:
         return "—"
-    whole = int(round(seconds))
+    whole = round(seconds)
     return f"{whole // 60}分{whole % 60}秒" if whole >= 60 else f"{seconds:.1f}秒"
 
 

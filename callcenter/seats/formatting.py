@@ -26,7 +26,9 @@ def format_seats_table(
         logged = row.get("logged_in")
         on_shift = roster.on_shift(name, moment)
         working = "login" if logged == 1 else "logout" if logged == 0 else ("yes" if on_shift else "no")
-        since = str(row.get("state_since") or "")[:19].replace("T", " ") if row.get("state_since_epoch") else "-"
+        # Older stores wrote epoch 0 (1970-01-01 08:00:00 here) for a seat that never moved.
+        unchanged = not row.get("state_since") or row.get("state_since_epoch") == 0
+        since = "-" if unchanged else str(row.get("state_since"))[:19].replace("T", " ")
         lines.append(
             f"{name:<7} {roster.shift_of(name, moment) or '-':<8} {working:<8} "
             f"{'yes' if row.get('registered') else 'no':<10} {state[:22]:<22} {since:<19} {calls_today.get(name, 0)}"

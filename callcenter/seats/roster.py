@@ -5,6 +5,7 @@ atomically so the controller never reads half a file."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -143,9 +144,7 @@ def save_roster(path: Path, text: str, seat_names: Iterable[str]) -> Roster:
     except ConfigError as exc:
         tmp.unlink(missing_ok=True)
         raise ConfigError(str(exc).replace(str(tmp), path.name)) from None
-    try:
+    with contextlib.suppress(FileNotFoundError):  # a first roster keeps the new file's mode
         os.chmod(tmp, path.stat().st_mode & 0o777)
-    except FileNotFoundError:
-        pass
     os.replace(tmp, path)
     return roster

@@ -15,7 +15,6 @@ from sqlite_utils import Database
 
 from callcenter.vocabulary import CallbackResult, Category, Outcome, Satisfaction, TicketState, sql_among
 
-OUTCOMES = ("answered", "abandoned_ivr", "abandoned_queue", "abandoned_ringing", "failed")
 
 def _v1(db: Database) -> None:
     outcomes = sql_among(Outcome)

@@ -9,7 +9,14 @@ from callcenter.terminal import escape_text, fit
 from callcenter.tickets.deadlines import is_overdue
 from callcenter.tickets.directory import Directory
 from callcenter.tickets.repository import TicketDetail
-from callcenter.vocabulary import CATEGORY_LABELS, SATISFACTION_LABELS, TICKET_STATE_LABELS, Category, Satisfaction, TicketState
+from callcenter.vocabulary import (
+    CATEGORY_LABELS,
+    SATISFACTION_LABELS,
+    TICKET_STATE_LABELS,
+    Category,
+    Satisfaction,
+    TicketState,
+)
 
 
 def _number(value: object) -> float:
@@ -84,8 +91,10 @@ def format_ticket(detail: TicketDetail, now: float, colour: bool = False) -> str
     add("category", f"{category} ({CATEGORY_LABELS[category]})")
     add("unit", f"{ticket['unit_name']} ({ticket['unit']})")
     add("summary", ticket["summary"])
-    add("created", f"{ticket['created']}  operator {ticket['operator'] or '-'}  caller {ticket['caller_number'] or '-'}")
-    estimated = "  (estimated: the holiday calendar does not cover that year yet)" if ticket["deadline_estimated"] else ""
+    add("created",
+        f"{ticket['created']}  operator {ticket['operator'] or '-'}  caller {ticket['caller_number'] or '-'}")
+    estimated = ("  (estimated: the holiday calendar does not cover that year yet)"
+                 if ticket["deadline_estimated"] else "")
     add("deadline", f"{ticket['deadline']} (end of day){estimated}")
     if ticket["forwarded"]:
         add("forwarded", ticket["forwarded"])

@@ -12,7 +12,6 @@ import time
 from dataclasses import asdict
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
-from pathlib import Path
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -27,7 +26,7 @@ from callcenter.store import Row
 from callcenter.vocabulary import ABANDONED, Category, Outcome
 from callcenter.web.auth import refuse
 from callcenter.web.context import CONSOLE, LOGGED_IN, OPERATORS, SUPERVISORS, Console, add_route, session_of
-from callcenter.web.live import FloorFeed, day_bounds, today_figures
+from callcenter.web.live import FloorFeed, today_figures
 from callcenter.web.openapi import openapi_document
 from callcenter.web.recording_files import servable_recording
 

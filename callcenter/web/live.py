@@ -12,6 +12,7 @@ others.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -23,6 +24,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from callcenter.calls.repository import CallRepository
+from callcenter.vocabulary import ABANDONED, Outcome
 from callcenter.web.context import FloorSource
 
 log = logging.getLogger(__name__)
@@ -47,12 +49,12 @@ async def today_figures(calls: CallRepository, zone: ZoneInfo, now: float | None
     seat and count as abandoned but not against the service level."""
     since, until = day_bounds(zone, time.time() if now is None else now)
     raw = await calls.figures(since, until, SERVICE_LEVEL_SECONDS)
-    abandoned = raw["abandoned_ivr"] + raw["abandoned_queue"] + raw["abandoned_ringing"]
-    offered = raw["answered"] + raw["abandoned_queue"] + raw["abandoned_ringing"]
+    abandoned = sum(raw[outcome] for outcome in ABANDONED)
+    # Asked for a seat: answered, or gave up while waiting or ringing (not in the IVR).
+    offered = raw["answered"] + raw[Outcome.ABANDONED_QUEUE] + raw[Outcome.ABANDONED_RINGING]
     return {
         "calls": int(raw["calls"]), "answered": int(raw["answered"]), "abandoned": int(abandoned),
-        "abandoned_ivr": int(raw["abandoned_ivr"]), "abandoned_queue": int(raw["abandoned_queue"]),
-        "abandoned_ringing": int(raw["abandoned_ringing"]), "failed": int(raw["failed"]),
+        **{str(outcome): int(raw[outcome]) for outcome in Outcome if outcome is not Outcome.ANSWERED},
         "average_wait": round(raw["average_wait"], 1),
         "service_level": round(raw["answered_within"] / offered, 3) if offered else None,
         "service_level_seconds": SERVICE_LEVEL_SECONDS,
@@ -118,10 +120,8 @@ class FloorFeed:
     async def _run(self) -> None:
         while True:
             await self._has_clients.wait()
-            try:
+            with contextlib.suppress(TimeoutError):  # no change: a heartbeat push
                 await asyncio.wait_for(self._dirty.wait(), self.heartbeat)
-            except TimeoutError:
-                pass
             self._dirty.clear()
             try:
                 text = await self.message()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from callcenter.vocabulary import CATEGORY_ORDER, Outcome
+
 JSON = "application/json"
 
 
@@ -31,7 +33,7 @@ def _path(name: str, description: str) -> dict[str, Any]:
 
 CALL_ID = _path("call_id", "the call's id (Asterisk's channel id)")
 DENIED = {"401": _error("not logged in"), "403": _error("not allowed for this role, or no CSRF token")}
-CATEGORY = {"type": "string", "enum": ["consultation", "complaint", "help", "suggestion", "other"]}
+CATEGORY = {"type": "string", "enum": [str(category) for category in CATEGORY_ORDER]}
 
 
 def _op(summary: str, role: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -44,8 +46,8 @@ def openapi_document() -> dict[str, Any]:
         _query("to", "last day, inclusive", {"type": "string", "format": "date"}),
         _query("number", "caller number starts with"),
         _query("seat", "seat name, e.g. seat1"),
-        _query("outcome", "answered, abandoned (any), abandoned_ivr, abandoned_queue, abandoned_ringing, failed"),
-        _query("category", "consultation, complaint, help, suggestion, other, or none"),
+        _query("outcome", f"{', '.join(Outcome)}, or abandoned (any abandon)"),
+        _query("category", f"{', '.join(CATEGORY_ORDER)}, or none"),
         _query("page", "1-based page", {"type": "integer", "minimum": 1}),
         _query("per_page", "calls a page (1-100, default 20)", {"type": "integer", "minimum": 1, "maximum": 100}),
     ]

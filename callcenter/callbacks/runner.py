@@ -1,73 +1,41 @@
-"""Follow-up callbacks (回访): once a unit has replied to a ticket, the hotline calls the
-citizen back, plays a question and takes their satisfaction by DTMF (1 satisfied,
-2 basically satisfied, 3 dissatisfied), records the call like any other, and stores the
-answer on the ticket (`tickets.record_callback`). No answer: retried as configured,
-never at night.
+"""The callback runner: places the due callbacks over ARI and runs each call.
 
 The call goes out through ARI (originate into the Stasis app) over the `callback-trunk`
 PJSIP endpoint (settings [callbacks] trunk); the recording is started through AMI
 (MixMonitor), because an originated channel does not pass the dialplan that records
-citizens' calls. Which ticket is due is a pure decision (`due`); one task per callback
-call plays the prompts.
+citizens' calls. One task per callback call plays the prompts and takes the key; the
+answer is stored on the ticket through `tickets.service.record_callback`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from datetime import time as clock_time
 from pathlib import PurePosixPath
 from typing import Any
 
-from callcenter import tickets
 from callcenter.ami import ami_session
 from callcenter.ari import AriClient, AriError
+from callcenter.callbacks.policy import ANSWERS, attempts_left, due, unanswered_result
+from callcenter.calls.repository import CallRepository
 from callcenter.clock import iso_local, local
 from callcenter.pbx import INSTANCE_MOUNT
-from callcenter.settings import CallbacksSection, Settings
+from callcenter.settings import Settings
 from callcenter.store import Store
+from callcenter.tickets.directory import load_directory, units_file
+from callcenter.tickets.repository import TicketRepository
+from callcenter.tickets.service import Context, record_callback
+from callcenter.vocabulary import CallbackResult, Satisfaction
 
 log = logging.getLogger(__name__)
 
-ANSWERS = {"1": tickets.Satisfaction.SATISFIED, "2": tickets.Satisfaction.BASICALLY_SATISFIED,
-           "3": tickets.Satisfaction.DISSATISFIED}
+# Channel ids of callback calls start with this: the controller hands their events here.
 PREFIX = "callback-"
-# Q.850 causes of an unanswered or refused call leg.
-BUSY_CAUSES = frozenset({17})
-
-
-def _minute(text: str) -> int:
-    parsed = clock_time.fromisoformat(text)
-    return parsed.hour * 60 + parsed.minute
-
-
-def quiet(moment: datetime, rules: CallbacksSection) -> bool:
-    """Night: no citizen is called back between quiet_start and quiet_end (local time)."""
-    start, end, minute = _minute(rules.quiet_start), _minute(rules.quiet_end), moment.hour * 60 + moment.minute
-    if start == end:
-        return False
-    if start < end:
-        return start <= minute < end
-    return minute >= start or minute < end
-
-
-def due(ticket: Mapping[str, Any], last_attempt: float | None, now: float, moment: datetime,
-        rules: CallbacksSection) -> bool:
-    """A replied ticket whose citizen has not answered yet, with attempts left, the retry
-    interval passed since the last attempt, and not at night."""
-    if str(ticket.get("state")) != tickets.State.REPLIED or ticket.get("satisfaction"):
-        return False
-    if not str(ticket.get("caller_number") or "").strip():
-        return False
-    if int(ticket.get("callback_attempts") or 0) >= rules.max_attempts:
-        return False
-    if last_attempt is not None and now - last_attempt < rules.retry_minutes * 60:
-        return False
-    return not quiet(moment, rules)
 
 
 @dataclass
@@ -75,12 +43,22 @@ class CallbackCall:
     ticket_id: int
     channel_id: str
     number: str
-    answered: bool = False
+    answered: asyncio.Event = field(default_factory=asyncio.Event)
     digits: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
     playbacks: dict[str, asyncio.Event] = field(default_factory=dict)
     hung_up: asyncio.Event = field(default_factory=asyncio.Event)
     cause: int = 0
-    task: asyncio.Task[None] | None = None
+
+
+async def _first_of(*events: asyncio.Event) -> None:
+    """Return as soon as any of `events` is set."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
 
 
 class CallbackRunner:
@@ -93,14 +71,16 @@ class CallbackRunner:
         self.store = store
         self.clock = clock
         self.calls: dict[str, CallbackCall] = {}
-        self._context: tickets.Context | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._call_log = CallRepository(store)
+        self._tickets = TicketRepository(store)
+        self._context: Context | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
-    def context(self) -> tickets.Context:
+    def context(self) -> Context:
+        """The ticket context now (the directory is read once)."""
         if self._context is None:
-            directory = tickets.load_directory(tickets.units_file(self.settings))
-            self._context = tickets.Context(directory, self.settings.zone)
-        return tickets.Context(self._context.directory, self.settings.zone, time.time())
+            self._context = Context(load_directory(units_file(self.settings)), self.settings.zone)
+        return Context(self._context.directory, self.settings.zone, time.time())
 
     # ------------------------------------------------------------------ scheduling
 
@@ -119,10 +99,7 @@ class CallbackRunner:
     async def place_due(self) -> list[int]:
         now = time.time()
         moment = local(self.clock(), self.settings.zone)
-        rows = await self.store.query(
-            "SELECT t.*, (SELECT max(at_epoch) FROM ticket_callbacks c WHERE c.ticket_id = t.ticket_id) AS last_try "
-            "FROM tickets t WHERE t.state = 'replied' AND t.satisfaction IS NULL AND t.callback_attempts < ?",
-            (self.rules.max_attempts,))
+        rows = await self._tickets.awaiting_callback(self.rules.max_attempts)
         placed = []
         busy_tickets = {call.ticket_id for call in self.calls.values()}
         for row in rows:
@@ -146,14 +123,20 @@ class CallbackRunner:
         except AriError as exc:
             del self.calls[channel_id]
             log.warning("callback for ticket %s could not be placed: %s", ticket_id, exc)
-            await self._record(call, tickets.CallbackResult.FAILED, None, note=str(exc)[:200])
+            await self._record(call, CallbackResult.FAILED, None, note=str(exc)[:200])
             return
         self._spawn(self._follow(call), f"callback-{ticket_id}")
 
-    def _spawn(self, coro: Any, name: str) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        # A callback task that died must not die silently: its ticket would wait for the next poll unexplained.
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s failed", task.get_name(), exc_info=task.exception())
 
     async def stop(self) -> None:
         for task in list(self._tasks):
@@ -179,7 +162,7 @@ class CallbackRunner:
         if call is None:
             return
         if kind == "StasisStart":
-            call.answered = True
+            call.answered.set()
             self._spawn(self._record_audio(call, str(channel.get("name", ""))), f"mixmonitor-{call.channel_id}")
         elif kind == "ChannelDtmfReceived":
             call.digits.put_nowait(str(event.get("digit", "")))
@@ -206,42 +189,39 @@ class CallbackRunner:
             return
         host = self.settings.paths.recordings_dir / PurePosixPath(inside).name
         now = time.time()
-        self.store.put_event(call.channel_id, "RECORDING_STARTED", now, iso_local(now, self.settings.zone),
-                             data={"path": str(host), "ticket": call.ticket_id})
+        self._call_log.log(call.channel_id, "RECORDING_STARTED", now, iso_local(now, self.settings.zone),
+                           data={"path": str(host), "ticket": call.ticket_id})
 
     async def _play(self, call: CallbackCall, prompt: str) -> None:
         playback_id = f"{call.channel_id}-{prompt}"
         done = asyncio.Event()
         call.playbacks[playback_id] = done
         await self.ari.play(call.channel_id, [f"sound:{INSTANCE_MOUNT}/sounds/{prompt}"], playback_id)
-        finished = asyncio.create_task(done.wait())
-        gone = asyncio.create_task(call.hung_up.wait())
-        await asyncio.wait({finished, gone}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
-        for task in (finished, gone):
-            task.cancel()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(60):
+                await _first_of(done, call.hung_up)
 
     async def _follow(self, call: CallbackCall) -> None:
         """Wait for the answer (or not), ask, take the digit, store the result."""
-        deadline = time.monotonic() + self.rules.ring_seconds + 15
-        while not call.answered and not call.hung_up.is_set() and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
+        # An unanswered originate ends with the channel destroyed, its cause telling busy from
+        # no answer; the margin past the ring time covers that event arriving late.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.rules.ring_seconds + 15):
+                await _first_of(call.answered, call.hung_up)
         try:
-            if not call.answered:
-                result = tickets.CallbackResult.BUSY if call.cause in BUSY_CAUSES else tickets.CallbackResult.NO_ANSWER
-                await self._record(call, result, None, note=f"cause {call.cause}")
+            if not call.answered.is_set():
+                await self._record(call, unanswered_result(call.cause), None, note=f"cause {call.cause}")
                 return
             satisfaction = await self._ask(call)
-            await self._record(call, tickets.CallbackResult.REACHED, satisfaction,
+            await self._record(call, CallbackResult.REACHED, satisfaction,
                                note=None if satisfaction else "no answer given")
         finally:
             self.calls.pop(call.channel_id, None)
             if not call.hung_up.is_set():
-                try:
+                with contextlib.suppress(AriError):
                     await self.ari.hangup(call.channel_id)
-                except AriError:
-                    pass
 
-    async def _ask(self, call: CallbackCall) -> tickets.Satisfaction | None:
+    async def _ask(self, call: CallbackCall) -> Satisfaction | None:
         try:
             await self._play(call, "callback_intro")
             for _ in range(10):  # keys other than 1-3 are ignored
@@ -256,17 +236,15 @@ class CallbackRunner:
             log.info("callback %s: %s", call.channel_id, exc)
         return None
 
-    async def _record(self, call: CallbackCall, result: tickets.CallbackResult,
-                      satisfaction: tickets.Satisfaction | None, note: str | None = None) -> None:
-        attempts_left = True
-        if result is not tickets.CallbackResult.REACHED:
-            rows = await self.store.query("SELECT callback_attempts FROM tickets WHERE ticket_id = ?",
-                                          (call.ticket_id,))
-            attempts_left = bool(rows) and int(str(rows[0]["callback_attempts"] or 0)) + 1 < self.rules.max_attempts
-            if not attempts_left:
+    async def _record(self, call: CallbackCall, result: CallbackResult, satisfaction: Satisfaction | None,
+                      note: str | None = None) -> None:
+        more = True
+        if result is not CallbackResult.REACHED:
+            attempts = await self._tickets.callback_attempts(call.ticket_id)
+            more = attempts is not None and attempts_left(attempts, self.rules)
+            if not more:
                 note = f"{note or result}; given up after {self.rules.max_attempts} attempts"
-        await tickets.record_callback(self.store, self.context(), call.ticket_id, result=result,
-                                      satisfaction=satisfaction, call_id=call.channel_id, actor="callback",
-                                      note=note)
+        await record_callback(self.store, self.context(), call.ticket_id, result=result, satisfaction=satisfaction,
+                              call_id=call.channel_id, actor="callback", note=note)
         log.info("callback ticket %s: %s %s%s", call.ticket_id, result, satisfaction or "",
-                 "" if attempts_left else " (given up)")
+                 "" if more else " (given up)")

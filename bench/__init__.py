@@ -1,0 +1,1 @@
+"""Benchmarks: each script prints its numbers (see README.md here)."""

@@ -1,0 +1,66 @@
+"""The benchmark's reads of the controller's store, from outside its process: read-only
+connections (the controller keeps writing, in WAL mode, meanwhile), one per query.
+Calls are counted from a row id on, so each rate step reads only its own calls."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+
+class BenchStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5.0)
+        try:
+            return list(conn.execute(sql, list(params)))
+        finally:
+            conn.close()
+
+    def registered_seats(self) -> int:
+        """Seats the controller has written as registered (0 before it made the table)."""
+        try:
+            return int(self._rows("SELECT count(*) FROM seats WHERE registered = 1")[0][0])
+        except sqlite3.Error:
+            return 0
+
+    def last_call_rowid(self) -> int:
+        return int(self._rows("SELECT coalesce(max(rowid), 0) FROM calls")[0][0])
+
+    def calls_without_the_operator_key(self, after_rowid: int) -> int:
+        """Calls whose caller did not press 0 (the IVR path the bench means to skip)."""
+        return int(self._rows(
+            "SELECT count(*) FROM calls c WHERE c.rowid > ? AND NOT EXISTS "
+            "(SELECT 1 FROM call_events e WHERE e.call_id = c.call_id AND e.kind = 'OPERATOR')",
+            [after_rowid],
+        )[0][0])
+
+    def step_calls(self, after_rowid: int) -> list[tuple[str, str, str, bool]]:
+        """(call id, outcome, state, recording still to be measured) of every call after the row id."""
+        rows = self._rows(
+            "SELECT call_id, outcome, state, recording_path IS NOT NULL AND recording_path != '' "
+            "AND recording_seconds IS NULL FROM calls WHERE rowid > ?",
+            [after_rowid],
+        )
+        return [(str(r[0]), str(r[1]), str(r[2]), bool(r[3])) for r in rows]
+
+    def answered_call_ends(self, after_rowid: int) -> list[float]:
+        """Asterisk's hang-up times of the answered calls after the row id."""
+        return [float(row[0]) for row in self._rows(
+            "SELECT e.at_epoch FROM calls c JOIN call_events e ON e.call_id = c.call_id AND e.kind = 'HANGUP' "
+            "WHERE c.rowid > ? AND c.outcome = 'answered'",
+            [after_rowid],
+        )]
+
+    def arrived_and_answered(self, after_rowid: int) -> list[tuple[float, float]]:
+        """Per call: the StasisStart time (ARRIVED) and the answer time (ANSWERED)."""
+        return [(float(a), float(b)) for a, b in self._rows(
+            "SELECT a.at_epoch, b.at_epoch FROM calls c "
+            "JOIN call_events a ON a.call_id = c.call_id AND a.kind = 'ARRIVED' "
+            "JOIN call_events b ON b.call_id = c.call_id AND b.kind = 'ANSWERED' WHERE c.rowid > ?",
+            [after_rowid],
+        )]
