@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import time
 from collections.abc import AsyncIterator, Callable
@@ -19,7 +20,8 @@ from pathlib import Path
 import aiohttp
 
 from callcenter import pbx
-from callcenter.ari import AriClient, AriConfig, EventStream
+from callcenter.ari import AriConfig, EventStream
+from callcenter.ari_capture import CaptureWriter, capturing, tap, tap_connected
 from callcenter.callbacks import CallbackRunner
 from callcenter.calls.runner import Controller
 from callcenter.errors import PbxError
@@ -52,10 +54,12 @@ async def controller_running(
 ) -> AsyncIterator[Controller]:
     """The ARI connection and the controller, connected and adopting calls."""
     async with AsyncExitStack() as stack:
+        capture = os.environ.get("HOTLINE_ARI_CAPTURE")  # every ARI event and request as JSON lines (replay tests)
+        writer = stack.enter_context(CaptureWriter(Path(capture))) if capture else None
         store = services.store
         session = await stack.enter_async_context(aiohttp.ClientSession())
         config = ari_config(settings)
-        ari = AriClient(config, session)
+        ari = capturing(config, session, writer)
         callbacks = CallbackRunner(settings, ari, store, shift_clock)
         stack.push_async_callback(callbacks.stop)
         controller = Controller(settings, ari, services.calls, services.seats, services.nuisance, callbacks,
@@ -66,7 +70,7 @@ async def controller_running(
         async def connected() -> None:
             await controller.adopt()
 
-        stream = EventStream(config, session, controller.on_event, connected)
+        stream = EventStream(config, session, tap(controller.on_event, writer), tap_connected(connected, writer))
         reader = asyncio.create_task(stream.run(), name="ari-events")
 
         async def stop_reader() -> None:

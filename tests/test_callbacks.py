@@ -25,7 +25,7 @@ from callcenter.tickets import (
     reply,
     units_file,
 )
-from callcenter.vocabulary import Category
+from callcenter.vocabulary import CallbackResult, Category
 from tests.conftest import RunningAsterisk
 from tests.flow import Hotline, hotline_for
 from tests.harness import LOOPBACK, SIPP_DIR, free_port, instance_env, settings_for, voice_pcap
@@ -152,3 +152,12 @@ def test_no_callback_is_placed_at_night_and_retries_wait_their_interval(tmp_path
     assert not callbacks.due(ticket | {"callback_attempts": rules.max_attempts}, None, now, day, rules)
     assert not callbacks.due(ticket | {"satisfaction": "satisfied"}, None, now, day, rules)
     assert not callbacks.due(ticket | {"state": "forwarded"}, None, now, day, rules)
+
+
+def test_only_cause_17_counts_as_busy_and_the_last_allowed_attempt_is_given_up(tmp_path: Path) -> None:
+    rules = settings_for(instance_env(tmp_path, HOTLINE_CALLBACKS_MAX_ATTEMPTS="2")).callbacks
+    assert callbacks.unanswered_result(17) is CallbackResult.BUSY
+    assert callbacks.unanswered_result(19) is CallbackResult.NO_ANSWER  # no answer from the user
+    assert callbacks.unanswered_result(0) is CallbackResult.NO_ANSWER
+    assert callbacks.attempts_left(0, rules)  # the first of two failing: one more follows
+    assert not callbacks.attempts_left(1, rules)  # the second of two failing: given up

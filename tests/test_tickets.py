@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from callcenter.calls.repository import CallRepository
+from callcenter.cli import build_parser
 from callcenter.errors import ConfigError
 from callcenter.store import Store
 from callcenter.tickets import (
@@ -356,3 +357,11 @@ def test_tickets_units_lists_the_directory(tmp_path: Path) -> None:
     out = hotline(instance_env(tmp_path), "tickets", "units")
     assert out.returncode == 0, out.stderr
     assert "zezhou" in out.stdout and "泽州县人民政府" in out.stdout and "沁水县人民政府" in out.stdout
+
+
+def test_tickets_list_refuses_a_negative_limit_as_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as leaving:
+        build_parser().parse_args(["tickets", "list", "--limit", "-1"])
+    assert leaving.value.code == 2
+    assert "--limit: '-1' is not a whole number >= 0" in capsys.readouterr().err
+    assert build_parser().parse_args(["tickets", "list", "--limit", "0"]).limit == 0

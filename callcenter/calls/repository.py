@@ -125,10 +125,16 @@ class CallRepository:
         call_rows, event_rows = [dict(r) for r in calls], [dict(e) for e in events]
 
         def write(db: Database) -> None:
-            if call_rows:
-                db.table("calls").insert_all(call_rows, batch_size=2000)
-            if event_rows:
-                db.table("call_events").insert_all(event_rows, batch_size=2000)
+            # executemany, not sqlite-utils' insert_all: it re-reads the schema per batch and
+            # takes twice as long for a demo year.
+            for table, rows in (("calls", call_rows), ("call_events", event_rows)):
+                columns = sorted({column for row in rows for column in row})
+                if not rows:
+                    continue
+                names = ", ".join(columns)
+                marks = ", ".join("?" for _ in columns)
+                db.conn.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})",
+                                    [[row.get(column) for column in columns] for row in rows])
 
         await self.store.transaction(write)
 

@@ -32,7 +32,8 @@ def count(text: str) -> int:
 
 
 def add_database_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--database", type=Path, help="the store to use (default: the settings' paths.database)")
+    parser.add_argument("--database", type=Path, metavar="PATH",
+                        help="the store to use (default: the settings' paths.database)")
 
 
 def database_path(settings: Settings, args: argparse.Namespace, must_exist: bool = True) -> Path:

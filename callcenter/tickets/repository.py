@@ -58,6 +58,8 @@ def _insert_rows(db: Database, table: str, rows: Sequence[Mapping[str, object]])
 
 @dataclass
 class TicketDetail:
+    """A ticket with everything about it: its calls, its history and its callbacks."""
+
     ticket: Row
     calls: list[Row]
     events: list[Row]
