@@ -1,5 +1,5 @@
 """Replay a capture (`callcenter/ari_capture.py`) through the real controller: no Asterisk,
-no root, no sockets, in virtual time.
+no root, no network, in virtual time.
 
 Three parts, as in panoramisk's `testing.Manager(stream=...)`:
 

@@ -1,7 +1,7 @@
 """Record the replay captures against the real Asterisk, all in one go:
 
-    sudo .venv/bin/python -m tests.replay.record            # every scenario
-    sudo .venv/bin/python -m tests.replay.record answered   # some of them
+    .venv/bin/python -m tests.replay.record              # as root: every scenario
+    .venv/bin/python -m tests.replay.record answered     # some of them
 
 Needs what the real-Asterisk tests need (root, the provisioned root, SIPp). Each scenario
 runs the controller in-process (`tests.flow.hotline_for`, the quick call-flow timings,
