@@ -478,10 +478,10 @@ class Controller:
         self._changed()
         # A seat whose state never changed has no "since" (not 1970).
         since = iso_local(seat.since, self.zone) if seat.since else None
-        self._spawn(self.seat_service.repository.update(
+        self.seat_service.repository.save_state(
             name, state=str(seat.state), state_since=since, state_since_epoch=seat.since or None,
             registered=int(seat.registered), last_call_end_epoch=seat.idle_since,
-        ), f"seat-{name}")
+        )
 
     def _pause(self, name: str, reason: str) -> None:
         self.seats[name] = self.seats[name].with_pause(reason)

@@ -1,7 +1,8 @@
 """The `seats` table: each seat's state as the controller last wrote it, and the admin
 fields (logged in, paused) that supervisors set from the console or `hotline seats`.
-It is shared with short-lived CLI processes, so every write is committed at once under
-BEGIN IMMEDIATE (the store's `transaction`) and the controller polls it."""
+It is shared with short-lived CLI processes: an admin write is committed at once under
+BEGIN IMMEDIATE (the store's `transaction`) and the controller polls the table; the
+controller's own state writes go with the store's batches."""
 
 from __future__ import annotations
 
@@ -28,6 +29,11 @@ class SeatRepository:
     async def rows(self) -> dict[str, Row]:
         rows = await self.store.reading(lambda db: list(db.query("SELECT * FROM seats ORDER BY seat")))
         return {str(row["seat"]): row for row in rows}
+
+    def save_state(self, seat: str, **fields: object) -> None:
+        """The controller's record of what a seat is doing, committed with the store's next
+        batch (several times a call: one transaction each would cost more than the call)."""
+        self.store.queue_upsert("seats", "seat", {"seat": clean_text(seat), **checked("seats", SEAT_COLUMNS, fields)})
 
     async def update(self, seat: str, **fields: object) -> None:
         """Create or update a seat row and commit it now (admin commands must not wait)."""

@@ -68,6 +68,15 @@ class _Insert:
 _Write = _Upsert | _Insert
 
 
+def _names(columns: Iterable[str]) -> str:
+    # Table and column names come from the repositories' column lists, never from input.
+    return ", ".join(f'"{column}"' for column in columns)
+
+
+def _marks(columns: tuple[str, ...]) -> str:
+    return ", ".join("?" for _ in columns)
+
+
 @dataclass(frozen=True, slots=True)
 class _Request:
     fn: Callable[[], Any] | None  # None: only commit what is queued (flush)
@@ -329,21 +338,27 @@ class Store:
     def _apply(db: Database, items: Iterable[_Write]) -> None:
         # Several writes to one row in a batch become one upsert carrying them all.
         upserts: dict[tuple[str, str, object], dict[str, object]] = {}
-        inserts: dict[str, list[dict[str, Any]]] = {}
+        inserts: dict[tuple[str, tuple[str, ...]], list[dict[str, object]]] = {}
         for item in items:
             if isinstance(item, _Upsert):
                 upserts.setdefault((item.table, item.key, item.fields[item.key]), {}).update(item.fields)
             else:
-                inserts.setdefault(item.table, []).append(item.row)
-        # upsert_all would set columns missing from a record to NULL: group rows that
-        # carry the same columns so each upsert touches only its own.
-        groups: dict[tuple[str, str, tuple[str, ...]], list[dict[str, Any]]] = {}
+                inserts.setdefault((item.table, tuple(item.row)), []).append(item.row)
+        # Rows that carry the same columns share one statement, which touches only those
+        # columns (a column a write did not name keeps its value). Plain SQLite UPSERT rather
+        # than sqlite-utils' upsert_all, which reads the table's schema again on every batch.
+        groups: dict[tuple[str, str, tuple[str, ...]], list[dict[str, object]]] = {}
         for (table, key, _), row in upserts.items():
             groups.setdefault((table, key, tuple(row)), []).append(row)
-        for (table, key, _), rows in groups.items():
-            db.table(table).upsert_all(rows, pk=key)
-        for table, rows in inserts.items():
-            db.table(table).insert_all(rows)
+        for (table, key, columns), rows in groups.items():
+            updates = ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c != key)
+            conflict = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+            db.conn.executemany(
+                f'INSERT INTO "{table}" ({_names(columns)}) VALUES ({_marks(columns)}) ON CONFLICT("{key}") {conflict}',
+                [[row[c] for c in columns] for row in rows])
+        for (table, columns), rows in inserts.items():
+            db.conn.executemany(f'INSERT INTO "{table}" ({_names(columns)}) VALUES ({_marks(columns)})',
+                                [[row[c] for c in columns] for row in rows])
 
     def _apply_each(self, db: Database, items: Iterable[_Write]) -> None:
         for item in items:
