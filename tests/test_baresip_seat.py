@@ -66,9 +66,8 @@ async def test_baresip_registers_as_seat1_auto_answers_and_talks(hotline: Hotlin
         result, caller_log = await asyncio.to_thread(
             call_hotline, hotline.settings, hotline.workdir, "13912340000", 6000, digit="0", digit_after_ms=800)
         assert result.returncode == 0, result.output + "\n--- baresip ---\n" + phone.log()[-3000:]
-        await asyncio.sleep(1.5)  # the recording is closed and measured after the hang-up
+        rows = await hotline.settled()  # the recording is closed and measured after the hang-up
         assert phone.running(), f"baresip exited early:\n{phone.log()[-3000:]}"
-        rows = await hotline.rows()
     finally:
         phone.stop()
     log = phone.log()

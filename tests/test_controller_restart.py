@@ -75,12 +75,12 @@ async def test_a_controller_killed_mid_queue_and_restarted_completes_the_call_wi
     try:
         # No seat is registered: the caller waits in the queue.
         await _until(lambda: [r for r in _rows(database, number) if r["state"] == "queued"], 30, "the caller queued")
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(1.0)  # a second in line (its position announced), then the controller dies
         first.send_signal(signal.SIGKILL)
         first.wait()
         with open(log, "a") as out:
             out.write("\nKILLED\n")
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(1.0)  # the controller stays away a second; the caller waits on
         assert caller.poll() is None, "the caller must still be on the line"
         second = _start_controller(env, log)
         with SeatPhone(settings, "seat1", tmp_path, answer_after_ms=200, hangs_up_after_ms=2000):
