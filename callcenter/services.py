@@ -14,6 +14,9 @@ from callcenter.seats.roster import Roster
 from callcenter.seats.service import SeatService
 from callcenter.settings import Settings
 from callcenter.store import Store
+from callcenter.tickets.directory import load_directory, units_file
+from callcenter.tickets.repository import TicketRepository
+from callcenter.tickets.service import TicketService
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,7 @@ class Services:
     calls: CallRepository
     seats: SeatService
     nuisance: NuisanceService
+    tickets: TicketService
 
     @classmethod
     def on(cls, settings: Settings, store: Store, roster: Roster | None = None) -> Services:
@@ -32,4 +36,5 @@ class Services:
             calls=calls,
             seats=SeatService(settings, SeatRepository(store), calls, roster),
             nuisance=NuisanceService(settings, NuisanceRepository(store), calls),
+            tickets=TicketService(settings, TicketRepository(store), calls, load_directory(units_file(settings))),
         )

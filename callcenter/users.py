@@ -1,33 +1,57 @@
-"""Console users: one supervisor and one operator account per seat, in their own file.
+"""Console users: one supervisor, one operator account per seat, and the accounts of the
+responsible units (added by the admin, `hotline users add`), in their own file.
 
 The accounts live in `<state_dir>/console-users.json` (mode 0600), never in the store:
 the database is shared with the call flow and `hotline` commands, the password hashes
 are not. Passwords are generated on first run (and for a seat added later) and written
 once, in clear, to `<state_dir>/console-credentials.txt` (mode 0600) for the admin to
-read and hand out; the users file keeps only scrypt hashes.
+read and hand out; the users file keeps only scrypt hashes. Each change of the file is
+a read-modify-write under a lock file, so `hotline users` and `hotline up` never lose
+each other's accounts; the running console re-reads the file when it changes.
 """
 
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import hmac
 import json
+import logging
 import os
+import re
 import secrets
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from callcenter.errors import ConfigError
+from callcenter.errors import ConfigError, HotlineError
+
+if TYPE_CHECKING:
+    from callcenter.tickets.directory import Directory
+
+log = logging.getLogger(__name__)
 
 SUPERVISOR = "supervisor"
 OPERATOR = "operator"
-ROLES = (SUPERVISOR, OPERATOR)
+UNIT = "unit"  # a responsible unit's account: sees only its own unit's tickets
+ROLES = (SUPERVISOR, OPERATOR, UNIT)
+ROLE_LABELS = {SUPERVISOR: "主管", OPERATOR: "话务员", UNIT: "责任单位"}
 
 USERS_FILE = "console-users.json"
 CREDENTIALS_FILE = "console-credentials.txt"
+LOCK_FILE = ".console-users.lock"
+# Names an admin may give an account: no spaces (the credentials file is split on them),
+# nothing a shell or a log line would mangle.
+USER_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,31}")
+
+
+class UserError(HotlineError):
+    """A console account cannot be added or changed as asked (the message says why)."""
 
 # scrypt at n=2**14, r=8: 16 MiB and ~50 ms a check on this machine; the bounds refuse a
 # tampered users file that would make a single log-in cost gigabytes.
@@ -83,25 +107,58 @@ _UNKNOWN_USER_HASH = hash_password(secrets.token_urlsafe(16))
 class ConsoleUser:
     name: str
     role: str
-    seat: str | None  # the operator's seat; None for a supervisor
+    seat: str | None  # the operator's seat; None for the others
     password_hash: str
+    unit: str | None = None  # the unit's code (config/units.toml) for role unit; None for the others
 
 
 class ConsoleUsers:
-    def __init__(self, users: Iterable[ConsoleUser]) -> None:
+    """The accounts, as read from `source` (when given): re-read whenever the file changes,
+    so an account added or a password reset with `hotline users` counts in a running
+    console at the next log-in."""
+
+    def __init__(self, users: Iterable[ConsoleUser], source: Path | None = None) -> None:
         self._users = {user.name: user for user in users}
+        self._source = source
+        self._seen = _file_stamp(source) if source is not None else None
+        self._reload = threading.Lock()  # check() runs in worker threads
 
     def get(self, name: str) -> ConsoleUser | None:
+        self._refresh()
         return self._users.get(name)
 
     def all(self) -> list[ConsoleUser]:
+        self._refresh()
         return list(self._users.values())
 
     def check(self, name: str, password: str) -> ConsoleUser | None:
         """The user if the password is right (slow on purpose: run it off the event loop)."""
-        user = self._users.get(name)
+        user = self.get(name)
         ok = verify_password(password, user.password_hash if user else _UNKNOWN_USER_HASH)
         return user if ok and user is not None else None
+
+    def _refresh(self) -> None:
+        if self._source is None:
+            return
+        with self._reload:
+            stamp = _file_stamp(self._source)
+            if stamp == self._seen:
+                return
+            try:
+                users = _read_users(self._source)
+            except ConfigError as exc:
+                # Keep serving the accounts already known rather than locking everyone out.
+                log.error("console: %s; keeping the accounts read before", exc)
+                return
+            self._users, self._seen = users, stamp
+
+
+def _file_stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    return info.st_ino, info.st_mtime_ns, info.st_size
 
 
 def users_path(state_dir: Path) -> Path:
@@ -120,31 +177,64 @@ def wanted_accounts(seat_names: Iterable[str]) -> list[tuple[str, str, str | Non
 def load_or_create_users(state_dir: Path, seat_names: Iterable[str]) -> ConsoleUsers:
     """Read the console users, creating the missing accounts (and their passwords)."""
     path = users_path(state_dir)
-    users = _read_users(path)
-    created: list[tuple[ConsoleUser, str]] = []
-    for name, role, seat in wanted_accounts(seat_names):
-        if name not in users:
-            password = secrets.token_urlsafe(12)
-            users[name] = ConsoleUser(name, role, seat, hash_password(password))
-            created.append((users[name], password))
-    if created:
+    with _locked(state_dir):
+        users = _read_users(path)
+        created: list[tuple[ConsoleUser, str]] = []
+        for name, role, seat in wanted_accounts(seat_names):
+            if name not in users:
+                password = secrets.token_urlsafe(12)
+                users[name] = ConsoleUser(name, role, seat, hash_password(password))
+                created.append((users[name], password))
+        if created:
+            _write_users(path, users.values())
+            _append_credentials(credentials_path(state_dir), created)
+    return ConsoleUsers(users.values(), source=path)
+
+
+def list_users(state_dir: Path) -> list[ConsoleUser]:
+    """Every account in the users file (none before the first `hotline up` or `users add`)."""
+    return list(_read_users(users_path(state_dir)).values())
+
+
+def add_unit_user(state_dir: Path, name: str, unit_code: str, directory: Directory,
+                  reserved: Iterable[str] = ()) -> str:
+    """Add the account `name` for the active unit `unit_code`; returns its generated
+    password (also appended to the credentials file). `reserved`: names kept for the
+    generated accounts (the seats), refused even before their account exists."""
+    if not USER_NAME.fullmatch(name):
+        raise UserError(f"bad user name {name!r}: 2-32 characters, lower-case letters, digits and . _ -, "
+                        "starting with a letter or digit")
+    unit = directory.get(unit_code)
+    if unit is None or not unit.active:
+        known = ", ".join(u.code for u in directory.units if u.active)
+        why = "is retired" if unit is not None else "is not a unit"
+        raise UserError(f"{unit_code!r} {why} in {directory.source} (known codes: {known})")
+    path = users_path(state_dir)
+    with _locked(state_dir):
+        users = _read_users(path)
+        if name in users or name in {SUPERVISOR, *reserved}:
+            raise UserError(f"user name {name!r} is taken: choose another (`hotline users list` shows them)")
+        password = secrets.token_urlsafe(12)
+        users[name] = ConsoleUser(name, UNIT, None, hash_password(password), unit=unit.code)
         _write_users(path, users.values())
-        _append_credentials(credentials_path(state_dir), created)
-    return ConsoleUsers(users.values())
+        _append_credentials(credentials_path(state_dir), [(users[name], password)])
+    return password
 
 
 def reset_password(state_dir: Path, name: str) -> str:
     """Give an existing account a new generated password; returns it (also appended to
     the credentials file)."""
     path = users_path(state_dir)
-    users = _read_users(path)
-    if name not in users:
-        raise ConfigError(f"{path}: no console user {name!r} (known: {', '.join(users)})")
-    password = secrets.token_urlsafe(12)
-    old = users[name]
-    users[name] = ConsoleUser(old.name, old.role, old.seat, hash_password(password))
-    _write_users(path, users.values())
-    _append_credentials(credentials_path(state_dir), [(users[name], password)])
+    with _locked(state_dir):
+        users = _read_users(path)
+        if name not in users:
+            known = ", ".join(users) or "none yet: `hotline up` generates them"
+            raise UserError(f"{path}: no console user {name!r} (known: {known})")
+        password = secrets.token_urlsafe(12)
+        old = users[name]
+        users[name] = ConsoleUser(old.name, old.role, old.seat, hash_password(password), unit=old.unit)
+        _write_users(path, users.values())
+        _append_credentials(credentials_path(state_dir), [(users[name], password)])
     return password
 
 
@@ -167,9 +257,13 @@ def _read_users(path: Path) -> dict[str, ConsoleUser]:
         entries = raw["users"]
         users = {}
         for entry in entries:
-            user = ConsoleUser(str(entry["name"]), str(entry["role"]), entry.get("seat"), str(entry["hash"]))
+            # "unit" came with the unit accounts: files written before have no such key.
+            user = ConsoleUser(str(entry["name"]), str(entry["role"]), entry.get("seat"), str(entry["hash"]),
+                               unit=entry.get("unit"))
             if user.role not in ROLES or (user.role == OPERATOR and not isinstance(user.seat, str)):
                 raise ValueError(f"user {user.name!r}: bad role or seat")
+            if (user.role == UNIT) != isinstance(user.unit, str) or (user.role == UNIT and user.seat is not None):
+                raise ValueError(f"user {user.name!r}: a unit account needs its unit code, and only it")
             users[user.name] = user
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: console users file is damaged ({exc}); move it away to regenerate") from None
@@ -177,7 +271,8 @@ def _read_users(path: Path) -> dict[str, ConsoleUser]:
 
 
 def _write_users(path: Path, users: Iterable[ConsoleUser]) -> None:
-    records = [{"name": u.name, "role": u.role, "seat": u.seat, "hash": u.password_hash} for u in users]
+    records = [{"name": u.name, "role": u.role, "seat": u.seat, **({"unit": u.unit} if u.unit else {}),
+                "hash": u.password_hash} for u in users]
     _write_private(path, json.dumps({"users": records}, ensure_ascii=False, indent=2) + "\n")
 
 
@@ -188,9 +283,26 @@ def _append_credentials(path: Path, created: Iterable[tuple[ConsoleUser, str]]) 
         "# user  role  password\n")
     stamp = datetime.now().astimezone().isoformat(timespec="seconds")
     lines = [f"# generated {stamp}"]
-    lines += [f"{user.name}  {user.role if user.seat is None else f'{user.role}:{user.seat}'}  {password}"
-              for user, password in created]
+    lines += [f"{user.name}  {_role_text(user)}  {password}" for user, password in created]
     _write_private(path, existing + "\n".join(lines) + "\n")
+
+
+def _role_text(user: ConsoleUser) -> str:
+    """`operator:seat1`, `unit:zezhou`, `supervisor`: one word (the credentials file is split on spaces)."""
+    tied = user.seat or user.unit
+    return f"{user.role}:{tied}" if tied else user.role
+
+
+@contextmanager
+def _locked(state_dir: Path) -> Iterator[None]:
+    """Hold the users file's lock for one read-modify-write (between processes)."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(state_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def _write_private(path: Path, text: str) -> None:

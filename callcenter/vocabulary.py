@@ -1,5 +1,5 @@
 """The hotline's words, defined once: categories, call outcomes, seat states, ticket
-states, satisfactions, callback results, and their Chinese labels.
+states, ticket channels, satisfactions, callback results, and their Chinese labels.
 
 Every module imports its values from here; the schema's CHECK constraints are built
 from them; the console's pages get the labels from the server (`labels()`), so a new
@@ -91,6 +91,26 @@ IN_PROGRESS: frozenset[TicketState] = frozenset({TicketState.OPEN, TicketState.F
 COMPLETED: frozenset[TicketState] = frozenset({TicketState.REPLIED, TicketState.CLOSED})
 
 
+class Channel(StrEnum):
+    """How a citizen's problem reached the hotline: most by phone, the rest by the
+    mayor's mailbox, text message, the city forum, or typed in by hand."""
+
+    PHONE = "phone"
+    MAILBOX = "mailbox"
+    SMS = "sms"
+    FORUM = "forum"
+    MANUAL = "manual"
+
+
+CHANNEL_LABELS: dict[Channel, str] = {
+    Channel.PHONE: "电话",
+    Channel.MAILBOX: "市长信箱",
+    Channel.SMS: "短信",
+    Channel.FORUM: "论坛",
+    Channel.MANUAL: "人工录入",
+}
+
+
 class Satisfaction(StrEnum):
     SATISFIED = "satisfied"
     BASICALLY_SATISFIED = "basically_satisfied"
@@ -144,6 +164,7 @@ def labels() -> dict[str, dict[str, str]]:
         "categories": {str(k): CATEGORY_LABELS[k] for k in CATEGORY_ORDER},
         "seat_states": {str(k): v for k, v in SEAT_STATE_LABELS.items()},
         "ticket_states": {str(k): v for k, v in TICKET_STATE_LABELS.items()},
+        "channels": {str(k): v for k, v in CHANNEL_LABELS.items()},
         "satisfactions": {str(k): v for k, v in SATISFACTION_LABELS.items()},
         "callback_results": {str(k): v for k, v in CALLBACK_RESULT_LABELS.items()},
         "events": dict(EVENT_LABELS),

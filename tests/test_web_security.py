@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -28,7 +29,7 @@ from tests.web_helpers import (
 
 T0 = "2026-11-28T21:35:12+08:00"
 E0 = 1795872912.0
-SAMPLE = {"call_id": "1795872912.17", "seat": "seat1"}
+SAMPLE = {"call_id": "1795872912.17", "seat": "seat1", "ticket_id": "1"}
 
 
 @pytest.fixture
@@ -48,7 +49,7 @@ def _routes(console: RunningConsole) -> list[tuple[str, str, bool]]:
     out = []
     for route in app.router.routes():
         path = route.resource.canonical if route.resource is not None else ""
-        path = path.replace("{call_id}", SAMPLE["call_id"]).replace("{seat}", SAMPLE["seat"])
+        path = path.format_map(SAMPLE)
         if path == "/static":
             path = "/static/console.css"
         out.append((route.method, path, roles.get(route) is PUBLIC))
@@ -113,7 +114,7 @@ async def test_an_operator_is_refused_every_supervisor_route_and_every_recording
         assert (await log_in(http, console.url, "seat1", console.passwords["seat1"])).status == 303
         csrf = await page_csrf(http, console.url, "/operator")
         for method, template in sorted(supervisor_only):
-            path = template.replace("{call_id}", SAMPLE["call_id"]).replace("{seat}", "seat1")
+            path = template.format_map(SAMPLE)
             async with http.request(method, console.url + path, allow_redirects=False, json={},
                                     headers={"X-CSRF-Token": csrf}) as response:
                 body = await response.read()
@@ -284,3 +285,106 @@ def test_console_users_are_one_supervisor_and_one_operator_per_seat_hashed_in_a_
     assert read_generated_passwords(tmp_path)["seat1"] == passwords["seat1"]
     assert again.check("seat4", read_generated_passwords(tmp_path)["seat4"]) is not None
     assert again.check("supervisor", "wrong") is None and again.check("ghost", "x") is None
+
+
+# ----------------------------------------------------------------------------- the units' accounts
+
+# What a unit's account may reach: its page, the log-out, the home redirect, who-am-I, and
+# the unit API (the lead's `/api/unit/...`, which answers only about the session's unit).
+UNIT_MAY_USE = {("GET", "/unit"), ("POST", "/logout"), ("GET", "/"), ("HEAD", "/unit"), ("HEAD", "/"),
+                ("GET", "/api/me"), ("HEAD", "/api/me")}
+
+
+def _add_unit_account(console: RunningConsole, name: str = "zezhou-office", code: str = "zezhou") -> str:
+    from callcenter.tickets.directory import load_directory, units_file
+    from callcenter.users import add_unit_user
+
+    # Added while the console runs: it must see the account without a restart.
+    return add_unit_user(console.settings.paths.state_dir, name, code, load_directory(units_file(console.settings)))
+
+
+def _concrete(template: str) -> str:
+    path = template.format_map(SAMPLE)
+    return re.sub(r"\{[^}]+\}", "1", path)
+
+
+async def test_a_unit_user_logs_in_lands_on_its_units_page_and_logs_out(console: RunningConsole) -> None:
+    password = _add_unit_account(console)
+    async with http_session() as http:
+        response = await log_in(http, console.url, "zezhou-office", password)
+        assert response.status == 303 and response.headers["Location"] == "/unit"
+        async with http.get(f"{console.url}/", allow_redirects=False) as home:
+            assert home.status == 303 and home.headers["Location"] == "/unit"
+        async with http.get(f"{console.url}/unit") as page:
+            text = await page.text()
+        assert page.status == 200 and "泽州县人民政府" in text and "zezhou" in text and "本单位工单" in text
+        assert "实时监控" not in text and "我的坐席" not in text and "责任单位" in text
+        csrf = await page_csrf(http, console.url, "/unit")
+        async with http.post(f"{console.url}/logout", data={"csrf_token": csrf}, allow_redirects=False) as out:
+            assert out.status == 303
+        async with http.get(f"{console.url}/unit", allow_redirects=False) as again:
+            assert again.status == 303 and again.headers["Location"] == "/login"
+
+
+async def test_a_unit_user_is_refused_every_staff_route_every_recording_and_the_call_log(
+        console: RunningConsole) -> None:
+    recording = _wav(console.settings.paths.recordings_dir / f"20261128-213512_{SAMPLE['call_id']}.wav")
+    await _put_call(console, SAMPLE["call_id"], recording_path=str(recording), caller_name="路灯张")
+    app = web_app(console.settings, console.services, console.floor)
+    from callcenter.web.context import CONSOLE, PUBLIC
+
+    table = {(route.method, route.resource.canonical): roles for route, roles in app[CONSOLE].route_roles.items()
+             if route.resource is not None and roles is not PUBLIC}
+    open_to_units = {key for key, roles in table.items() if "unit" in roles}
+    # Any route a unit may use is one of these, or answers about the session's own unit only.
+    assert {key for key in open_to_units if not key[1].startswith("/api/unit/")} <= UNIT_MAY_USE, open_to_units
+    refused = sorted(key for key in table if key not in open_to_units)
+    assert ("GET", "/api/calls/{call_id}/recording") in refused and ("GET", "/api/calls") in refused
+    assert ("GET", "/api/floor") in refused and ("GET", "/operator") in refused and len(refused) >= 24
+    password = _add_unit_account(console)
+    async with http_session() as http:
+        assert (await log_in(http, console.url, "zezhou-office", password)).status == 303
+        csrf = await page_csrf(http, console.url, "/unit")
+        for method, template in refused:
+            path = _concrete(template)
+            async with http.request(method, console.url + path, allow_redirects=False, json={},
+                                    headers={"X-CSRF-Token": csrf}) as response:
+                body = await response.read()
+            assert response.status == 403, (method, path, response.status)
+            assert b"RIFF" not in body and "路灯".encode() not in body and b"13900000001" not in body
+        for query in ("", "?download=1"):
+            async with http.get(f"{console.url}/api/calls/{SAMPLE['call_id']}/recording{query}",
+                                headers={"Range": "bytes=0-99"}) as response:
+                assert response.status == 403 and b"RIFF" not in await response.read()
+        with pytest.raises(aiohttp.WSServerHandshakeError) as socket_refused:
+            await http.ws_connect(f"{console.url}/api/floor/ws", origin=console.url)
+        assert socket_refused.value.status == 403
+    assert (await console.services.seats.rows()).get("seat1") is None  # nothing was written
+
+
+async def test_a_supervisor_and_an_operator_keep_their_routes_and_may_not_open_the_units_page(
+        console: RunningConsole) -> None:
+    _add_unit_account(console)
+    for user, own in (("supervisor", ("/wallboard", "/calls", "/seats", "/nuisance", "/api/floor", "/api/me")),
+                      ("seat1", ("/operator", "/api/operator/now", "/api/me"))):
+        async with http_session() as http:
+            assert (await log_in(http, console.url, user, console.passwords[user])).status == 303
+            for path in own:
+                async with http.get(console.url + path, allow_redirects=False) as response:
+                    assert response.status == 200, (user, path, response.status)
+            async with http.get(f"{console.url}/unit", allow_redirects=False) as response:
+                assert response.status == 403, user
+
+
+async def test_a_unit_account_whose_unit_left_the_directory_cannot_log_in(console: RunningConsole) -> None:
+    from callcenter.users import hash_password
+
+    path = users_path(console.settings.paths.state_dir)
+    stored = json.loads(path.read_text())
+    stored["users"].append({"name": "gone-office", "role": "unit", "seat": None, "unit": "no-such-unit",
+                            "hash": hash_password("an-old-password")})
+    path.write_text(json.dumps(stored))
+    async with http_session() as http:
+        response = await log_in(http, console.url, "gone-office", "an-old-password")
+        assert response.status == 403 and not any(
+            c.startswith("hotline_session=") for c in response.headers.getall("Set-Cookie", []))

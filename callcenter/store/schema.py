@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from sqlite_utils import Database
 
-from callcenter.vocabulary import CallbackResult, Category, Outcome, Satisfaction, TicketState, sql_among
+from callcenter.vocabulary import CallbackResult, Category, Channel, Outcome, Satisfaction, TicketState, sql_among
 
 
 def _v1(db: Database) -> None:
@@ -172,6 +172,44 @@ def _v3_tickets(db: Database) -> None:
         db.execute(sql)
 
 
+def _v4_ticket_desk(db: Database) -> None:
+    """The tickets desk: who the citizen is and how they reached the hotline, who a
+    returned ticket waits on, a unit's pending request for more time, the urgings (督办),
+    the indexes of the console's list, and the words of each summary for similar-ticket
+    suggestions (`callcenter.tickets.search` says why they are cut by jieba in Python).
+    Existing tickets get their words here, so suggestions cover them from the start."""
+    # Imported here, not at the top: the tickets package imports the store.
+    from callcenter.tickets.search import index_text
+
+    for sql in (
+        "ALTER TABLE tickets ADD COLUMN citizen_name TEXT",
+        "ALTER TABLE tickets ADD COLUMN contact_number TEXT",
+        "ALTER TABLE tickets ADD COLUMN address TEXT",
+        f"ALTER TABLE tickets ADD COLUMN channel TEXT NOT NULL DEFAULT 'phone'"
+        f" CHECK (channel IN ({sql_among(Channel)}))",
+        # Who the ticket waits on after a return: the operator (sent back by the
+        # supervisor) or the supervisor (returned by the unit as not its business).
+        "ALTER TABLE tickets ADD COLUMN returned_to TEXT CHECK (returned_to IN ('operator', 'supervisor'))",
+        "ALTER TABLE tickets ADD COLUMN pending_extension_days INTEGER",
+        "ALTER TABLE tickets ADD COLUMN pending_extension_reason TEXT",
+        "ALTER TABLE tickets ADD COLUMN urge_count INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE tickets ADD COLUMN last_urged_epoch REAL",
+        "UPDATE tickets SET contact_number = caller_number",
+        "CREATE INDEX tickets_state_unit ON tickets(state, unit, created_epoch)",
+        "CREATE INDEX tickets_caller ON tickets(caller_number, created_epoch)",
+        "CREATE INDEX tickets_contact ON tickets(contact_number, created_epoch)",
+        "CREATE INDEX tickets_returned ON tickets(returned_to, created_epoch) WHERE returned_to IS NOT NULL",
+        "CREATE VIRTUAL TABLE ticket_search USING fts5(ticket_id UNINDEXED, tokens)",
+    ):
+        db.execute(sql)
+    summaries: dict[int, list[str]] = {}
+    for ticket_id, into, summary in db.execute(
+            "SELECT ticket_id, merged_into, summary FROM tickets ORDER BY ticket_id").fetchall():
+        summaries.setdefault(into if into is not None else ticket_id, []).append(summary)
+    db.conn.executemany("INSERT INTO ticket_search (ticket_id, tokens) VALUES (?, ?)",
+                        ((ticket_id, index_text(texts)) for ticket_id, texts in summaries.items()))
+
+
 # Index i brings a database from version i to i + 1. Append; never edit a released one.
-MIGRATIONS: tuple[Callable[[Database], None], ...] = (_v1, _v2_nuisance, _v3_tickets)
+MIGRATIONS: tuple[Callable[[Database], None], ...] = (_v1, _v2_nuisance, _v3_tickets, _v4_ticket_desk)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -10,17 +10,24 @@ open, forwarded and reopened tickets are in progress (办理中); replied and cl
 are completed (已办结). A call is completed when it has no ticket (settled on the call)
 or its ticket is completed. A ticket is overdue while in progress past its deadline.
 
+The supervisor may send a ticket back to its operator, urge (督办) the unit on it, and
+grant or refuse a unit's request for more working days; a unit may return a ticket that
+is not its business. Similar tickets (same number, or a summary sharing a word) are
+suggested while a new one is written (`search`).
+
 The rooms: `states` (the pure machine and the category words), `directory` (the units),
-`deadlines`, `repository` (every SQL statement about tickets), `service` (the
-operations) and `formatting` (text for a terminal).
+`deadlines`, `search` (the words of a summary), `repository` (every SQL statement about
+tickets), `service` (the operations, and `TicketService`, the desk) and `formatting`
+(text for a terminal).
 """
 
-from callcenter.tickets.deadlines import TicketDeadline, deadline_from, is_overdue
+from callcenter.tickets.deadlines import TicketDeadline, deadline_from, extended, is_overdue, working_days_left
 from callcenter.tickets.directory import Directory, Unit, load_directory, units_file
 from callcenter.tickets.formatting import format_ticket, format_tickets_table, format_units, overdue_text
-from callcenter.tickets.repository import TicketDetail, TicketRepository
+from callcenter.tickets.repository import TicketDetail, TicketQuery, TicketRepository
 from callcenter.tickets.service import (
     Context,
+    TicketService,
     close,
     create_ticket,
     forward,
@@ -32,11 +39,23 @@ from callcenter.tickets.service import (
     reopen,
     reply,
 )
-from callcenter.tickets.states import Action, TicketError, after_callback, next_state, parse_category
+from callcenter.tickets.states import (
+    WITH_UNIT,
+    Action,
+    ReturnedTo,
+    TicketError,
+    after_callback,
+    check_extension_request,
+    granted_days,
+    next_state,
+    parse_category,
+)
 
 __all__ = [
-    "Action", "Context", "Directory", "TicketDeadline", "TicketDetail", "TicketError", "TicketRepository", "Unit",
-    "after_callback", "close", "create_ticket", "deadline_from", "format_ticket", "format_tickets_table",
-    "format_units", "forward", "get_ticket", "is_overdue", "link_calls", "list_tickets", "load_directory", "merge",
+    "WITH_UNIT", "Action", "Context", "Directory", "ReturnedTo", "TicketDeadline", "TicketDetail", "TicketError",
+    "TicketQuery", "TicketRepository", "TicketService", "Unit", "after_callback", "check_extension_request", "close",
+    "create_ticket", "deadline_from", "extended", "format_ticket", "format_tickets_table", "format_units",
+    "forward", "get_ticket", "granted_days", "is_overdue", "link_calls", "list_tickets", "load_directory", "merge",
     "next_state", "overdue_text", "parse_category", "record_callback", "reopen", "reply", "units_file",
+    "working_days_left",
 ]

@@ -1,5 +1,6 @@
 """When a unit must have replied: the end of the n-th working day after the ticket was
-made (or reopened), in the hotline's zone; and whether a ticket is past it."""
+made (or reopened), in the hotline's zone, moved on by a granted extension; whether a
+ticket is past it, and how many working days are left."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from callcenter.vocabulary import IN_PROGRESS
-from callcenter.workdays import add_working_days
+from callcenter.workdays import add_working_days, working_days_between
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,9 +25,27 @@ def deadline_from(epoch: float, zone: ZoneInfo, working_days: int) -> TicketDead
     `working_days`-th working day after that day."""
     start = datetime.fromtimestamp(epoch, zone).date()
     found = add_working_days(start, working_days)
-    following = found.day + timedelta(days=1)
-    end = datetime(following.year, following.month, following.day, tzinfo=zone).timestamp()
-    return TicketDeadline(found.day, end, found.estimated)
+    return TicketDeadline(found.day, _end_of(found.day, zone), found.estimated)
+
+
+def _end_of(day: date, zone: ZoneInfo) -> float:
+    following = day + timedelta(days=1)
+    return datetime(following.year, following.month, following.day, tzinfo=zone).timestamp()
+
+
+def extended(deadline: TicketDeadline, zone: ZoneInfo, working_days: int) -> TicketDeadline:
+    """The deadline moved by `working_days` working days from the current one (a granted
+    extension). Still estimated if it was: the days counted before are the same."""
+    found = add_working_days(deadline.day, working_days)
+    return TicketDeadline(found.day, _end_of(found.day, zone), deadline.estimated or found.estimated)
+
+
+def working_days_left(deadline: date, today: date) -> int:
+    """Working days left before the deadline: 0 on the deadline day itself, then
+    negative once it has passed (-1 from the first day after, whatever day that is)."""
+    if deadline >= today:
+        return working_days_between(today, deadline)
+    return -max(1, working_days_between(deadline, today))
 
 
 def is_overdue(row: Mapping[str, object], now: float) -> bool:

@@ -1,23 +1,48 @@
-"""What operators, units and the callback runner do to tickets: each operation reads,
-decides (with `states`) and writes inside one store transaction (`TicketRepository.write`),
-so two of them never interleave."""
+"""What operators, the supervisor, units and the callback runner do to tickets: each
+operation reads, decides (with `states`) and writes inside one store transaction
+(`TicketRepository.write`), so two of them never interleave.
+
+`TicketService` is the desk the console uses (built once in `callcenter.services`); the
+module functions are the same operations for callers holding only a store and a
+`Context` (the command line, the callback runner, the demo)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+from callcenter.calls.repository import CallRepository
 from callcenter.clock import iso_local
+from callcenter.settings import Settings
 from callcenter.store import Row, Store
-from callcenter.tickets.deadlines import deadline_from
+from callcenter.tickets.deadlines import TicketDeadline, deadline_from, extended, working_days_left
 from callcenter.tickets.directory import Directory
-from callcenter.tickets.repository import TicketDetail, TicketRepository, TicketTables
-from callcenter.tickets.states import Action, TicketError, after_callback, next_state
-from callcenter.vocabulary import CallbackResult, Category, Outcome, Satisfaction, TicketState
+from callcenter.tickets.repository import TicketDetail, TicketQuery, TicketRepository, TicketTables
+from callcenter.tickets.search import highlighted, match_query, query_words
+from callcenter.tickets.states import (
+    Action,
+    ReturnedTo,
+    TicketError,
+    after_callback,
+    check_extension_request,
+    check_unit,
+    granted_days,
+    next_state,
+    parse_category,
+)
+from callcenter.vocabulary import (
+    IN_PROGRESS,
+    CallbackResult,
+    Category,
+    Channel,
+    Outcome,
+    Satisfaction,
+    TicketState,
+)
 from callcenter.workdays import working_days_between
 
 T = TypeVar("T")
@@ -37,6 +62,10 @@ class Context:
 
 def _number(value: object) -> float:
     return float(value) if isinstance(value, int | float) else 0.0
+
+
+def _clean(text: str | None) -> str | None:
+    return text.strip() or None if text is not None else None
 
 
 def _live_ticket(tables: TicketTables, ticket_id: int) -> Row:
@@ -94,29 +123,41 @@ async def create_ticket(
     unit: str,
     summary: str,
     operator: str | None = None,
+    citizen_name: str | None = None,
+    contact_number: str | None = None,
+    address: str | None = None,
+    channel: Channel = Channel.PHONE,
+    actor: str | None = None,
 ) -> int:
-    """Turn answered calls into a new open ticket; its number."""
+    """Turn answered calls into a new open ticket; its number. The contact number is
+    the first call's caller unless given. A ticket that came by phone needs its call;
+    one from the mailbox, a text, the forum or typed in by hand may have none."""
     found = ctx.directory.find(unit)
     text = summary.strip()
     if not text:
         raise TicketError("a ticket needs a summary of the citizen's problem (--summary)")
+    if not calls and channel is Channel.PHONE:
+        raise TicketError("a ticket needs at least one call (--call CALL_ID; `hotline calls` lists them)")
     deadline = deadline_from(ctx.now, ctx.zone, ctx.directory.deadline_working_days)
 
     def write(tables: TicketTables) -> int:
-        rows = _joinable_calls(tables, calls, None)
-        first = min(rows, key=lambda r: _number(r["arrived_epoch"]))
-        by = operator or (str(first["seat"]) if first["seat"] else None)
+        rows = _joinable_calls(tables, calls, None) if calls else []
+        first = min(rows, key=lambda r: _number(r["arrived_epoch"])) if rows else None
+        by = operator or (str(first["seat"]) if first and first["seat"] else None)
+        caller = first["caller_number"] if first else None
         ticket_id = tables.add_ticket({
             "created": ctx.at(), "created_epoch": ctx.now, "category": str(category), "summary": text,
             "unit": found.code, "unit_name": found.name, "state": str(TicketState.OPEN),
             "state_since": ctx.at(), "state_since_epoch": ctx.now,
-            "operator": by, "caller_number": first["caller_number"],
+            "operator": by, "caller_number": caller,
             "deadline": deadline.day.isoformat(), "deadline_epoch": deadline.end_epoch,
             "deadline_estimated": int(deadline.estimated),
+            "citizen_name": _clean(citizen_name), "contact_number": _clean(contact_number) or caller,
+            "address": _clean(address), "channel": str(channel),
         })
         _link(tables, ctx, ticket_id, rows)
-        _event(tables, ctx, ticket_id, "created", TicketState.OPEN, by,
-               {"unit": found.code, "calls": [r["call_id"] for r in rows]})
+        _event(tables, ctx, ticket_id, "created", TicketState.OPEN, actor or by,
+               {"unit": found.code, "calls": [r["call_id"] for r in rows], "channel": str(channel)})
         return ticket_id
 
     return await TicketRepository(store).write(write)
@@ -148,7 +189,8 @@ async def forward(store: Store, ctx: Context, ticket_id: int, *, unit: str | Non
 
     def decide(tables: TicketTables, row: Row) -> TicketState:
         state = next_state(TicketState(str(row["state"])), Action.FORWARD)
-        changes = _new_state(ctx, state) | {"forwarded": ctx.at(), "forwarded_epoch": ctx.now}
+        changes = _new_state(ctx, state) | {"forwarded": ctx.at(), "forwarded_epoch": ctx.now,
+                                            "returned_to": None}
         if target is not None:
             changes |= {"unit": target.code, "unit_name": target.name}
         tables.update(ticket_id, changes)
@@ -160,22 +202,28 @@ async def forward(store: Store, ctx: Context, ticket_id: int, *, unit: str | Non
 
 
 async def reply(store: Store, ctx: Context, ticket_id: int, *, text: str, by: str | None = None,
-                actor: str | None = None) -> TicketState:
-    """Store the unit's reply (答复)."""
+                actor: str | None = None, unit: str | None = None) -> TicketState:
+    """Store the unit's reply (答复); when `unit` is given, only if the ticket is with it."""
     body = text.strip()
     if not body:
         raise TicketError("the reply is empty: give the unit's answer (--text)")
 
     def decide(tables: TicketTables, row: Row) -> TicketState:
+        if unit is not None:
+            check_unit(str(row["unit"]), unit, ticket_id)
         state = next_state(TicketState(str(row["state"])), Action.REPLY)
         created = datetime.fromtimestamp(_number(row["created_epoch"]), ctx.zone).date()
         took = working_days_between(created, datetime.fromtimestamp(ctx.now, ctx.zone).date())
         late = ctx.now >= _number(row["deadline_epoch"])
         tables.update(ticket_id, _new_state(ctx, state) | {
             "reply": body, "reply_by": by or row["unit_name"], "replied": ctx.at(), "replied_epoch": ctx.now,
+            "returned_to": None, "pending_extension_days": None, "pending_extension_reason": None,
         })
-        _event(tables, ctx, ticket_id, "replied", state, actor,
-               {"reply": body, "by": by or row["unit_name"], "working_days": took, "late": late})
+        # A reply settles an extension still waiting for the supervisor: it is dropped.
+        data: dict[str, object] = {"reply": body, "by": by or row["unit_name"], "working_days": took, "late": late}
+        if row.get("pending_extension_days") is not None:
+            data["extension_dropped"] = row["pending_extension_days"]
+        _event(tables, ctx, ticket_id, "replied", state, actor, data)
         return state
 
     return await _change(store, ticket_id, decide)
@@ -282,6 +330,7 @@ async def merge(store: Store, ctx: Context, target: int, sources: Sequence[int],
             tables.update(source, _new_state(ctx, TicketState.CLOSED) | {
                 "merged_into": target, "closed": ctx.at(), "closed_epoch": ctx.now,
             })
+            tables.merged(source, target)
             _event(tables, ctx, source, "merged", TicketState.CLOSED, actor,
                    {"into": target, "from": str(other["state"])})
             _event(tables, ctx, target, "merged", str(row["state"]), actor, {"from": source, "calls": calls})
@@ -312,5 +361,263 @@ async def list_tickets(
 ) -> list[Row]:
     """Tickets (merged ones left out), overdue first, then by deadline; each row has
     `calls` (how many) and `overdue` (0/1)."""
-    return await TicketRepository(store).listing(now=now, states=states, unit=unit, overdue_only=overdue_only,
-                                                 since_epoch=since_epoch, until_epoch=until_epoch, limit=limit)
+    query = TicketQuery(states=states, unit=unit, overdue_only=overdue_only, since_epoch=since_epoch,
+                        until_epoch=until_epoch, limit=limit)
+    return (await TicketRepository(store).listing(query, now)).rows
+
+
+# ----------------------------------------------------------------------------- the desk
+
+SIMILAR_DAYS = 30  # how far back a ticket of the same number is suggested
+
+
+class TicketService:
+    """The tickets desk: what operators, the supervisor and the units do to tickets.
+    Each change is one store transaction and one line of the ticket's history (who,
+    when); a refusal is a TicketError saying why and what to do instead.
+
+    The operations the module functions above also offer (for callers holding only a
+    store: the command line, the callback runner) run through them on this service's
+    store, so both ways behave the same."""
+
+    def __init__(self, settings: Settings, repository: TicketRepository, calls: CallRepository,
+                 directory: Directory, *, clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.repository = repository
+        self.calls = calls
+        self.directory = directory
+        self._clock = clock
+
+    def _context(self) -> Context:
+        return Context(self.directory, self.settings.zone, self._clock())
+
+    @property
+    def _store(self) -> Store:
+        return self.repository.store
+
+    async def _change(self, ticket_id: int, decide: Callable[[TicketTables, Row], T]) -> T:
+        def run(tables: TicketTables) -> T:
+            return decide(tables, _live_ticket(tables, ticket_id))
+
+        return await self.repository.write(run)
+
+    # --- the operator -----------------------------------------------------------------
+
+    async def create(self, call_ids: Sequence[str], category: Category | str, summary: str, unit: str,
+                     operator: str | None = None, citizen_name: str | None = None,
+                     contact_number: str | None = None, address: str | None = None,
+                     channel: Channel = Channel.PHONE, actor: str | None = None) -> int:
+        """A new open ticket from answered calls; its number."""
+        return await create_ticket(
+            self._store, self._context(), calls=call_ids, category=parse_category(str(category)), unit=unit,
+            summary=summary, operator=operator, citizen_name=citizen_name, contact_number=contact_number,
+            address=address, channel=Channel(channel), actor=actor)
+
+    async def link_calls(self, ticket_id: int, call_ids: Sequence[str], actor: str | None = None) -> int:
+        return await link_calls(self._store, self._context(), ticket_id, call_ids, actor=actor)
+
+    async def similar(self, number: str, summary: str, now: float, limit: int = 10) -> list[Row]:
+        """Tickets in progress the new one may repeat: first those of the same number
+        (caller or contact) made in the last 30 days, then those whose summary shares a
+        word with `summary` (bm25 best first). Each row says `reason` ("same number" or
+        "similar summary"), and `snippet`: the summary as [text, matched] pieces."""
+        words = query_words(summary) if summary.strip() else []
+        found: dict[int, Row] = {}
+        if number.strip():
+            for row in await self.repository.same_number(number.strip(), now - SIMILAR_DAYS * 86400, limit):
+                found[_whole(row["ticket_id"])] = row | {"reason": "same number"}
+        match = match_query(words)
+        if match is not None and len(found) < limit:
+            for row in await self.repository.matching(match, limit):
+                found.setdefault(_whole(row["ticket_id"]), row | {"reason": "similar summary"})
+        out: list[Row] = []
+        for row in list(found.values())[:limit]:
+            row.pop("search_tokens", None)
+            row["snippet"] = [list(piece) for piece in highlighted(str(row["summary"]), words)]
+            out.append(row)
+        return out
+
+    # --- the supervisor ---------------------------------------------------------------
+
+    async def forward(self, ticket_id: int, unit: str | None = None, note: str | None = None,
+                      actor: str | None = None) -> TicketState:
+        return await forward(self._store, self._context(), ticket_id, unit=unit, actor=actor, note=note)
+
+    async def forward_many(self, ids: Sequence[int], actor: str | None = None) -> dict[str, object]:
+        """Forward each ticket to its unit, each in its own transaction: which were
+        forwarded, and why the others were not."""
+        done: list[int] = []
+        failed: list[dict[str, object]] = []
+        for ticket_id in dict.fromkeys(ids):
+            try:
+                await self.forward(ticket_id, actor=actor)
+            except TicketError as exc:
+                failed.append({"ticket_id": ticket_id, "reason": str(exc)})
+            else:
+                done.append(ticket_id)
+        return {"forwarded": done, "failed": failed}
+
+    async def merge(self, target: int, sources: Sequence[int], actor: str | None = None) -> int:
+        return await merge(self._store, self._context(), target, sources, actor=actor)
+
+    async def close(self, ticket_id: int, note: str | None = None, actor: str | None = None) -> TicketState:
+        return await close(self._store, self._context(), ticket_id, actor=actor, note=note)
+
+    async def reopen(self, ticket_id: int, reason: str, actor: str | None = None) -> TicketState:
+        return await reopen(self._store, self._context(), ticket_id, reason=reason, actor=actor)
+
+    async def return_to_operator(self, ticket_id: int, note: str, actor: str | None = None) -> TicketState:
+        """Send an open ticket back to its operator to complete or correct (the note
+        says what); it waits on them (`returned_to` operator) until forwarded."""
+        why = _required(note, "say what the operator should complete or correct (note)")
+        ctx = self._context()
+
+        def decide(tables: TicketTables, row: Row) -> TicketState:
+            state = next_state(TicketState(str(row["state"])), Action.SEND_BACK)
+            tables.update(ticket_id, {"returned_to": str(ReturnedTo.OPERATOR)})
+            _event(tables, ctx, ticket_id, "returned", state, actor,
+                   {"to": str(ReturnedTo.OPERATOR), "note": why, "operator": row["operator"]})
+            return state
+
+        return await self._change(ticket_id, decide)
+
+    async def urge(self, ticket_id: int, note: str | None = None, actor: str | None = None) -> int:
+        """Urge (督办) the unit on a ticket it has in hand; how many times it has been urged."""
+        ctx = self._context()
+
+        def decide(tables: TicketTables, row: Row) -> int:
+            state = next_state(TicketState(str(row["state"])), Action.URGE)
+            count = _whole(row["urge_count"]) + 1
+            tables.update(ticket_id, {"urge_count": count, "last_urged_epoch": ctx.now})
+            _event(tables, ctx, ticket_id, "urged", state, actor,
+                   {"unit": row["unit"], "note": _clean(note), "count": count,
+                    "overdue": ctx.now >= _number(row["deadline_epoch"])})
+            return count
+
+        return await self._change(ticket_id, decide)
+
+    async def decide_extension(self, ticket_id: int, grant: bool, actor: str | None = None,
+                               days: int | None = None, note: str | None = None) -> str:
+        """Grant (by the days asked, or `days`) or refuse the unit's pending request for
+        more time. A grant moves the deadline on by that many working days from the
+        current one; the event keeps the old and the new deadline. The new deadline."""
+        ctx = self._context()
+
+        def decide(tables: TicketTables, row: Row) -> str:
+            state = next_state(TicketState(str(row["state"])), Action.EXTEND)
+            pending = row["pending_extension_days"]
+            added = granted_days(_whole(pending) if pending is not None else None, days)
+            cleared = {"pending_extension_days": None, "pending_extension_reason": None}
+            if not grant:
+                tables.update(ticket_id, cleared)
+                _event(tables, ctx, ticket_id, "extension_refused", state, actor,
+                       {"days": pending, "reason": row["pending_extension_reason"], "note": _clean(note)})
+                return str(row["deadline"])
+            old = TicketDeadline(date.fromisoformat(str(row["deadline"])), _number(row["deadline_epoch"]),
+                                 bool(row["deadline_estimated"]))
+            new = extended(old, ctx.zone, added)
+            tables.update(ticket_id, cleared | {
+                "deadline": new.day.isoformat(), "deadline_epoch": new.end_epoch,
+                "deadline_estimated": int(new.estimated)})
+            _event(tables, ctx, ticket_id, "extension_granted", state, actor, {
+                "asked": pending, "days": added, "reason": row["pending_extension_reason"], "note": _clean(note),
+                "old_deadline": old.day.isoformat(), "new_deadline": new.day.isoformat()})
+            return new.day.isoformat()
+
+        return await self._change(ticket_id, decide)
+
+    # --- the responsible unit ---------------------------------------------------------
+
+    async def reply(self, ticket_id: int, unit: str, text: str, actor: str | None = None) -> TicketState:
+        """The unit's answer to its own ticket."""
+        named = self.directory.get(unit)
+        return await reply(self._store, self._context(), ticket_id, text=text, by=named.name if named else unit,
+                           actor=actor, unit=unit)
+
+    async def request_extension(self, ticket_id: int, unit: str, days: int, reason: str,
+                                actor: str | None = None) -> int:
+        """The unit asks for `days` more working days (1-30) with a reason; one request
+        waits for the supervisor at a time. The days asked."""
+        why = _required(reason, "say why the unit needs more time (reason)")
+        ctx = self._context()
+
+        def decide(tables: TicketTables, row: Row) -> int:
+            check_unit(str(row["unit"]), unit, ticket_id)
+            state = TicketState(str(row["state"]))
+            pending = row["pending_extension_days"]
+            check_extension_request(state, days, _whole(pending) if pending is not None else None)
+            tables.update(ticket_id, {"pending_extension_days": days, "pending_extension_reason": why})
+            _event(tables, ctx, ticket_id, "extension_requested", state, actor,
+                   {"unit": unit, "days": days, "reason": why, "deadline": row["deadline"]})
+            return days
+
+        return await self._change(ticket_id, decide)
+
+    async def unit_return(self, ticket_id: int, unit: str, reason: str, actor: str | None = None) -> TicketState:
+        """The unit returns a ticket that is not its business: open again, waiting on
+        the supervisor (`returned_to` supervisor) to forward it elsewhere."""
+        why = _required(reason, "say why the ticket is not the unit's business (reason)")
+        ctx = self._context()
+
+        def decide(tables: TicketTables, row: Row) -> TicketState:
+            check_unit(str(row["unit"]), unit, ticket_id)
+            state = next_state(TicketState(str(row["state"])), Action.UNIT_RETURN)
+            tables.update(ticket_id, _new_state(ctx, state) | {
+                "returned_to": str(ReturnedTo.SUPERVISOR),
+                "pending_extension_days": None, "pending_extension_reason": None})
+            _event(tables, ctx, ticket_id, "returned", state, actor,
+                   {"to": str(ReturnedTo.SUPERVISOR), "unit": unit, "reason": why,
+                    "extension_dropped": row["pending_extension_days"]})
+            return state
+
+        return await self._change(ticket_id, decide)
+
+    # --- reading ----------------------------------------------------------------------
+
+    async def detail(self, ticket_id: int) -> TicketDetail:
+        """The ticket (merged ones too) with its calls, history and callbacks."""
+        return await get_ticket(self._store, ticket_id)
+
+    async def listing(
+        self,
+        *,
+        now: float | None = None,
+        states: Collection[TicketState] | None = None,
+        unit: str | None = None,
+        category: Category | str | None = None,
+        channel: Channel | str | None = None,
+        since_epoch: float | None = None,
+        until_epoch: float | None = None,
+        overdue_only: bool = False,
+        returned_to: ReturnedTo | str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> tuple[list[Row], int]:
+        """One page of tickets (overdue first, then in progress, then by deadline) and
+        how many match in all. Each row has `calls`, `overdue` (0/1) and
+        `working_days_left` (negative when overdue; None once replied or closed), counted
+        on the holiday calendar from today in the hotline's zone."""
+        moment = self._clock() if now is None else now
+        query = TicketQuery(
+            states=states, unit=unit, category=None if category is None else Category(category),
+            channel=None if channel is None else Channel(channel), since_epoch=since_epoch,
+            until_epoch=until_epoch, overdue_only=overdue_only,
+            returned_to=None if returned_to is None else str(ReturnedTo(returned_to)), limit=limit, offset=offset)
+        page = await self.repository.listing(query, moment)
+        today = datetime.fromtimestamp(moment, self.settings.zone).date()
+        for row in page.rows:
+            in_progress = str(row["state"]) in IN_PROGRESS
+            row["working_days_left"] = (working_days_left(date.fromisoformat(str(row["deadline"])), today)
+                                        if in_progress else None)
+        return page.rows, page.total
+
+
+def _required(text: str | None, why: str) -> str:
+    value = (text or "").strip()
+    if not value:
+        raise TicketError(why)
+    return value
+
+
+def _whole(value: object) -> int:
+    return int(value) if isinstance(value, int | float) else 0

@@ -22,6 +22,7 @@ from callcenter.web.context import CONSOLE, PUBLIC, Console, FloorSource
 from callcenter.web.live import FloorFeed
 from callcenter.web.pages import add_page_routes
 from callcenter.web.sessions import LoginThrottle, Sessions
+from callcenter.web.tickets_api import add_ticket_routes
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ def web_app(settings: Settings, services: Services, floor: FloorSource, users: C
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
     add_page_routes(app)
     add_api_routes(app)
+    add_ticket_routes(app)
     static = app.router.add_static("/static", HERE / "static", follow_symlinks=False)
     for route in static:
         console.route_roles[route] = PUBLIC

@@ -14,7 +14,9 @@ import aiohttp_jinja2
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from callcenter.users import SUPERVISOR, ConsoleUser
+from callcenter.errors import ConfigError
+from callcenter.tickets.directory import load_directory, units_file
+from callcenter.users import OPERATOR, SUPERVISOR, UNIT, ConsoleUser
 from callcenter.web.context import CONSOLE, PUBLIC, SESSION, Console
 from callcenter.web.sessions import Session
 
@@ -35,8 +37,11 @@ def refuse(status: type[web.HTTPException], message: str, api: bool = True) -> N
     raise status(text=message)
 
 
+LANDINGS = {SUPERVISOR: "/wallboard", OPERATOR: "/operator", UNIT: "/unit"}
+
+
 def landing(session: Session) -> str:
-    return "/wallboard" if session.role == SUPERVISOR else "/operator"
+    return LANDINGS[session.role]
 
 
 def _is_api(request: web.Request) -> bool:
@@ -116,6 +121,9 @@ async def login(request: web.Request) -> web.StreamResponse:
         log.warning("console: failed log-in as %r from %s", name, address)
         return _login_form(request, "用户名或密码错误。", 401, name)
     console.throttle.succeeded(address, name)
+    if user.role == UNIT and not await _unit_is_active(console, user.unit or ""):
+        log.warning("console: unit account %r refused: unit %r is not active in the directory", user.name, user.unit)
+        return _login_form(request, "本单位不在单位名录中或已停用，请联系热线管理员。", 403, name)
     session = console.sessions.create(user)
     log.info("console: %s (%s) logged in from %s", user.name, user.role, address)
     response = web.HTTPSeeOther(landing(session))
@@ -127,6 +135,17 @@ async def login(request: web.Request) -> web.StreamResponse:
 async def _check_password(console: Console, name: str, password: str) -> ConsoleUser | None:
     async with console.password_checks:
         return await asyncio.to_thread(console.users.check, name, password)
+
+
+async def _unit_is_active(console: Console, code: str) -> bool:
+    """A unit account works only while its unit is in config/units.toml and not retired."""
+    try:
+        directory = await asyncio.to_thread(load_directory, units_file(console.settings))
+    except ConfigError as exc:
+        log.error("console: %s", exc)
+        return False
+    unit = directory.get(code)
+    return unit is not None and unit.active
 
 
 async def logout(request: web.Request) -> web.StreamResponse:

@@ -14,7 +14,7 @@ from aiohttp.web_urldispatcher import AbstractRoute
 
 from callcenter.services import Services
 from callcenter.settings import Settings
-from callcenter.users import OPERATOR, SUPERVISOR, ConsoleUsers
+from callcenter.users import OPERATOR, SUPERVISOR, UNIT, ConsoleUsers
 from callcenter.web.sessions import LoginThrottle, Session, Sessions
 
 
@@ -30,7 +30,13 @@ Roles = frozenset[str]
 PUBLIC: Roles = frozenset({"anyone"})
 SUPERVISORS: Roles = frozenset({SUPERVISOR})
 OPERATORS: Roles = frozenset({OPERATOR})
-LOGGED_IN: Roles = frozenset({SUPERVISOR, OPERATOR})
+UNITS: Roles = frozenset({UNIT})
+# The call centre's own people: the floor, calls, recordings and numbers are theirs only.
+STAFF: Roles = frozenset({SUPERVISOR, OPERATOR})
+# LOGGED_IN stays the staff (every route registered with it before the units came keeps
+# refusing a unit); a route a unit may use too says so with ANY_USER.
+LOGGED_IN: Roles = STAFF
+ANY_USER: Roles = frozenset({SUPERVISOR, OPERATOR, UNIT})
 
 
 @dataclass

@@ -154,5 +154,99 @@ def openapi_document() -> dict[str, Any]:
                 "Pause or unpause my seat", "operator", {"200": _ok("applied")},
                 requestBody=_body({"type": "object", "required": ["paused"], "properties": {
                     "paused": {"type": "boolean"}, "reason": {"type": "string", "maxLength": 100}}}))},
+            **ticket_paths(),
         },
+    }
+
+
+TICKET_ID = _path("ticket_id", "the ticket's number")
+REFUSED = {"404": _error("no such ticket (or not your unit's)"),
+           "409": _error("the ticket's state does not allow this move; the message says why")}
+
+
+def _text_body(*required: str, **fields: int) -> dict[str, Any]:
+    return _body({"type": "object", "required": list(required),
+                  "properties": {name: {"type": "string", "maxLength": limit} for name, limit in fields.items()}})
+
+
+def _move(summary: str, role: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    extra: dict[str, Any] = {"parameters": [TICKET_ID]}
+    if body is not None:
+        extra["requestBody"] = body
+    return {"post": _op(summary, role, {"200": _ok("done"), "400": _error("bad input"), **REFUSED}, **extra)}
+
+
+def ticket_paths() -> dict[str, Any]:
+    """The tickets desk (工单): operators, the supervisor's desk, the responsible units."""
+    listing = [_query("state", "open, forwarded, replied, closed, reopened, or active (default)"),
+               _query("unit", "a unit's code"), _query("category", ", ".join(CATEGORY_ORDER)),
+               _query("channel", "phone, mailbox, sms, forum, manual"), _query("month", "YYYY-MM (created)"),
+               _query("overdue", "1: only overdue ones"), _query("page", "1-based page"),
+               _query("per_page", "1-100, default 20")]
+    return {
+        "/api/units": {"get": _op("Responsible units whose code, name or alias contains q", "staff",
+                                  {"200": _ok("units")}, parameters=[_query("q", "search text")])},
+        "/api/tickets/similar": {"get": _op(
+            "Open tickets like this one: the same number in the last 30 days, then similar summaries", "staff",
+            {"200": _ok("suggestions"), "400": _error("neither number nor summary")},
+            parameters=[_query("number", "the citizen's number"), _query("summary", "the draft summary")])},
+        "/api/calls/{call_id}/ticket": {"post": _op(
+            "Write a ticket (留单) from a call", "supervisor, or the operator of the call's seat",
+            {"201": _ok("the new ticket's number"), "400": _error("bad input"), "404": _error("no such call"),
+             "409": _error("refused (unknown unit, call on another ticket...)")},
+            parameters=[CALL_ID], requestBody=_body({"type": "object", "required": ["category", "summary", "unit"],
+                                                     "properties": {
+                "category": CATEGORY, "summary": {"type": "string", "maxLength": 500},
+                "unit": {"type": "string", "description": "code, name or alias"},
+                "citizen_name": {"type": "string", "maxLength": 50},
+                "contact_number": {"type": "string", "maxLength": 32}, "address": {"type": "string",
+                                                                                   "maxLength": 200}}}))},
+        "/api/tickets/{ticket_id}/calls": _move("Link another call about the same problem to the ticket",
+                                                "supervisor, or the operator of the call's seat",
+                                                _text_body("call_id", call_id=96)),
+        "/api/tickets": {"get": _op("The ticket list: overdue first, working days left before each deadline",
+                                    "supervisor", {"200": _ok("a page of tickets"), "400": _error("a bad filter")},
+                                    parameters=listing)},
+        "/api/tickets/forward": {"post": _op(
+            "Forward several tickets at once (each on its own; the answer says which failed and why)",
+            "supervisor", {"200": _ok("forwarded and failed"), "400": _error("bad input")},
+            requestBody=_body({"type": "object", "required": ["ids"],
+                               "properties": {"ids": {"type": "array", "items": {"type": "integer"}}}}))},
+        "/api/tickets/{ticket_id}": {"get": _op(
+            "One ticket: its calls, timeline (ticket_events) and callbacks", "supervisor",
+            {"200": _ok("the ticket"), "404": _error("no such ticket")}, parameters=[TICKET_ID])},
+        "/api/tickets/{ticket_id}/forward": _move("Review and forward (转办) to the unit, or to another unit",
+                                                  "supervisor", _text_body(unit=50, note=500)),
+        "/api/tickets/{ticket_id}/merge": _move("Merge duplicate tickets into this one (their calls move)",
+                                                "supervisor", _body({"type": "object", "required": ["others"],
+                                                                     "properties": {"others": {
+                                                                         "type": "array",
+                                                                         "items": {"type": "integer"}}}})),
+        "/api/tickets/{ticket_id}/close": _move("Close a replied ticket (办结)", "supervisor", _text_body(note=500)),
+        "/api/tickets/{ticket_id}/reopen": _move("Reopen a replied or closed ticket (a new deadline)", "supervisor",
+                                                 _text_body("reason", reason=500)),
+        "/api/tickets/{ticket_id}/return": _move("Return an open ticket to its operator with a note", "supervisor",
+                                                 _text_body("note", note=500)),
+        "/api/tickets/{ticket_id}/urge": _move("Urge (督办) the unit on a ticket in progress", "supervisor",
+                                               _text_body(note=500)),
+        "/api/tickets/{ticket_id}/extension": _move(
+            "Grant or refuse the unit's request for more time (a grant moves the deadline)", "supervisor",
+            _body({"type": "object", "required": ["grant"], "properties": {
+                "grant": {"type": "boolean"}, "days": {"type": "integer", "minimum": 1, "maximum": 30}}})),
+        "/api/unit/tickets": {"get": _op("My unit's tickets (forwarded to it, replied, closed)", "unit",
+                                         {"200": _ok("a page of tickets")},
+                                         parameters=[_query("page", "1-based page"),
+                                                     _query("per_page", "1-100, default 20")])},
+        "/api/unit/tickets/{ticket_id}": {"get": _op(
+            "One of my unit's tickets: the matter, the citizen's contact, the deadline, the timeline", "unit",
+            {"200": _ok("the ticket"), "404": _error("no such ticket for this unit")}, parameters=[TICKET_ID])},
+        "/api/unit/tickets/{ticket_id}/reply": _move("Reply (答复) to the ticket", "unit",
+                                                     _text_body("text", text=4000)),
+        "/api/unit/tickets/{ticket_id}/extension": _move(
+            "Ask for more time, with the reason", "unit",
+            _body({"type": "object", "required": ["days", "reason"], "properties": {
+                "days": {"type": "integer", "minimum": 1, "maximum": 30},
+                "reason": {"type": "string", "maxLength": 500}}})),
+        "/api/unit/tickets/{ticket_id}/return": _move("Return a ticket that is not this unit's business", "unit",
+                                                      _text_body("reason", reason=500)),
     }

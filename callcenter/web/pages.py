@@ -9,9 +9,21 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from callcenter.errors import ConfigError
+from callcenter.tickets.directory import load_directory, units_file
+from callcenter.users import ROLE_LABELS, SUPERVISOR, UNIT
 from callcenter.vocabulary import labels
 from callcenter.web.auth import landing, login, login_page, logout
-from callcenter.web.context import CONSOLE, LOGGED_IN, OPERATORS, PUBLIC, SUPERVISORS, add_route, session_of
+from callcenter.web.context import (
+    ANY_USER,
+    CONSOLE,
+    OPERATORS,
+    PUBLIC,
+    SUPERVISORS,
+    UNITS,
+    add_route,
+    session_of,
+)
 
 # (path, template, title, nav label or None) of the supervisor's pages, in menu order.
 SUPERVISOR_PAGES = (
@@ -25,9 +37,14 @@ SUPERVISOR_PAGES = (
 def _context(request: web.Request, title: str, script: str, **extra: Any) -> dict[str, Any]:
     session = session_of(request)
     settings = request.app[CONSOLE].settings
-    nav = [(path, label) for path, _, _, label in SUPERVISOR_PAGES] if session.role == "supervisor" else [
-        ("/operator", "我的坐席")]
-    return {"title": title, "script": script, "user": session.user, "role": session.role, "seat": session.seat,
+    if session.role == SUPERVISOR:
+        nav = [(path, label) for path, _, _, label in SUPERVISOR_PAGES]
+    elif session.role == UNIT:
+        nav = [("/unit", "本单位工单")]
+    else:
+        nav = [("/operator", "我的坐席")]
+    return {"title": title, "script": script, "user": session.user, "role": session.role,
+            "role_label": ROLE_LABELS.get(session.role, session.role), "seat": session.seat,
             "csrf": session.csrf, "nav": nav, "here": request.path,
             "hotline": settings.hotline.number, "today": datetime.now(settings.zone).date().isoformat(),
             "seats": settings.seat_names, "labels": labels(), "labels_json": _LABELS_JSON, **extra}
@@ -58,12 +75,25 @@ async def call_page(request: web.Request) -> web.Response:
         request, "通话详情", "call.js", call_id=request.match_info["call_id"][:100]))
 
 
+async def unit_page(request: web.Request) -> web.Response:
+    # The unit's name comes from the directory as it is now (a renamed unit shows its new name).
+    code = session_of(request).unit or ""
+    try:
+        unit = load_directory(units_file(request.app[CONSOLE].settings)).get(code)
+    except ConfigError:
+        unit = None
+    return aiohttp_jinja2.render_template("unit.html", request, _context(
+        request, "本单位工单", "unit.js", unit_code=code, unit_name=unit.name if unit else "",
+        unit_active=bool(unit and unit.active)))
+
+
 def add_page_routes(app: web.Application) -> None:
     add_route(app, "GET", "/login", login_page, PUBLIC)
     add_route(app, "POST", "/login", login, PUBLIC)
-    add_route(app, "POST", "/logout", logout, LOGGED_IN)
-    add_route(app, "GET", "/", home, LOGGED_IN)
+    add_route(app, "POST", "/logout", logout, ANY_USER)
+    add_route(app, "GET", "/", home, ANY_USER)
     for path, template, title, _ in SUPERVISOR_PAGES:
         add_route(app, "GET", path, _page(template, title), SUPERVISORS)
     add_route(app, "GET", "/calls/{call_id}", call_page, SUPERVISORS)
     add_route(app, "GET", "/operator", _page("operator.html", "我的坐席"), OPERATORS)
+    add_route(app, "GET", "/unit", unit_page, UNITS)

@@ -25,6 +25,7 @@ class Session:
     seat: str | None
     created: float
     seen: float
+    unit: str | None = None  # a unit account's unit code
 
 
 class Sessions:
@@ -39,7 +40,7 @@ class Sessions:
         self._prune()
         now = self.clock()
         session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), user.name, user.role, user.seat,
-                          now, now)
+                          now, now, unit=user.unit)
         self._by_token[session.token] = session
         return session
 
