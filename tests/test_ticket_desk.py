@@ -430,3 +430,21 @@ async def test_the_migration_from_v3_backfills_the_search_index_of_existing_tick
         assert (row["channel"], row["contact_number"], row["urge_count"], row["returned_to"]) == (
             "phone", "13900000001", 0, None)
     assert SCHEMA_VERSION == 4
+
+
+async def test_every_committed_change_is_told_to_the_listeners_and_a_refused_one_is_not(
+        desk: TicketService, store: Store) -> None:
+    put_answered(store, "c1", "2024-09-19T10:00:00+08:00", "13900001111")
+    heard: list[tuple[int, str, str | None]] = []
+    unsubscribe = desk.subscribe(lambda change: heard.append((change.ticket_id, change.kind, change.actor)))
+    desk.subscribe(lambda change: 1 / 0)  # a broken listener changes nothing for the others
+    ticket_id = await new(desk)
+    await desk.forward(ticket_id, actor="boss")
+    await desk.urge(ticket_id, "请加快", actor="boss")
+    with pytest.raises(TicketError):
+        await desk.close(ticket_id, actor="boss")  # not replied yet: refused, so not heard
+    await desk.reply(ticket_id, UNIT_A, "已处理", actor="unit-a")
+    unsubscribe()
+    await desk.close(ticket_id, actor="boss")
+    assert heard == [(ticket_id, "created", "op3"), (ticket_id, "forwarded", "boss"), (ticket_id, "urged", "boss"),
+                     (ticket_id, "replied", "unit-a")]

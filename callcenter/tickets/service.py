@@ -8,6 +8,7 @@ module functions are the same operations for callers holding only a store and a
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ from callcenter.vocabulary import (
     TicketState,
 )
 from callcenter.workdays import working_days_between
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -371,6 +374,17 @@ async def list_tickets(
 SIMILAR_DAYS = 30  # how far back a ticket of the same number is suggested
 
 
+@dataclass(frozen=True)
+class TicketChange:
+    """One committed change of a ticket: `kind` is the operation ("created", "forwarded",
+    "replied", "urged", ...)."""
+
+    ticket_id: int
+    kind: str
+    actor: str | None
+    at: float
+
+
 class TicketService:
     """The tickets desk: what operators, the supervisor and the units do to tickets.
     Each change is one store transaction and one line of the ticket's history (who,
@@ -387,6 +401,22 @@ class TicketService:
         self.calls = calls
         self.directory = directory
         self._clock = clock
+        self._listeners: list[Callable[[TicketChange], None]] = []
+
+    def subscribe(self, listener: Callable[[TicketChange], None]) -> Callable[[], None]:
+        """Call `listener` (synchronously: it must only schedule work) after every change
+        this service commits; returns the function that unsubscribes it. The console's
+        live lists and the mail notices listen here."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _changed(self, ticket_id: int, kind: str, actor: str | None) -> None:
+        change = TicketChange(ticket_id, kind, actor, self._clock())
+        for listener in list(self._listeners):
+            try:
+                listener(change)
+            except Exception:  # a listener's bug must not undo a committed change
+                log.exception("a ticket change listener failed on %s", change)
 
     def _context(self) -> Context:
         return Context(self.directory, self.settings.zone, self._clock())
@@ -408,13 +438,17 @@ class TicketService:
                      contact_number: str | None = None, address: str | None = None,
                      channel: Channel = Channel.PHONE, actor: str | None = None) -> int:
         """A new open ticket from answered calls; its number."""
-        return await create_ticket(
+        ticket_id = await create_ticket(
             self._store, self._context(), calls=call_ids, category=parse_category(str(category)), unit=unit,
             summary=summary, operator=operator, citizen_name=citizen_name, contact_number=contact_number,
             address=address, channel=Channel(channel), actor=actor)
+        self._changed(ticket_id, "created", actor)
+        return ticket_id
 
     async def link_calls(self, ticket_id: int, call_ids: Sequence[str], actor: str | None = None) -> int:
-        return await link_calls(self._store, self._context(), ticket_id, call_ids, actor=actor)
+        linked = await link_calls(self._store, self._context(), ticket_id, call_ids, actor=actor)
+        self._changed(ticket_id, "linked", actor)
+        return linked
 
     async def similar(self, number: str, summary: str, now: float, limit: int = 10) -> list[Row]:
         """Tickets in progress the new one may repeat: first those of the same number
@@ -441,7 +475,9 @@ class TicketService:
 
     async def forward(self, ticket_id: int, unit: str | None = None, note: str | None = None,
                       actor: str | None = None) -> TicketState:
-        return await forward(self._store, self._context(), ticket_id, unit=unit, actor=actor, note=note)
+        state = await forward(self._store, self._context(), ticket_id, unit=unit, actor=actor, note=note)
+        self._changed(ticket_id, "forwarded", actor)
+        return state
 
     async def forward_many(self, ids: Sequence[int], actor: str | None = None) -> dict[str, object]:
         """Forward each ticket to its unit, each in its own transaction: which were
@@ -458,13 +494,19 @@ class TicketService:
         return {"forwarded": done, "failed": failed}
 
     async def merge(self, target: int, sources: Sequence[int], actor: str | None = None) -> int:
-        return await merge(self._store, self._context(), target, sources, actor=actor)
+        merged = await merge(self._store, self._context(), target, sources, actor=actor)
+        self._changed(target, "merged", actor)
+        return merged
 
     async def close(self, ticket_id: int, note: str | None = None, actor: str | None = None) -> TicketState:
-        return await close(self._store, self._context(), ticket_id, actor=actor, note=note)
+        state = await close(self._store, self._context(), ticket_id, actor=actor, note=note)
+        self._changed(ticket_id, "closed", actor)
+        return state
 
     async def reopen(self, ticket_id: int, reason: str, actor: str | None = None) -> TicketState:
-        return await reopen(self._store, self._context(), ticket_id, reason=reason, actor=actor)
+        state = await reopen(self._store, self._context(), ticket_id, reason=reason, actor=actor)
+        self._changed(ticket_id, "reopened", actor)
+        return state
 
     async def return_to_operator(self, ticket_id: int, note: str, actor: str | None = None) -> TicketState:
         """Send an open ticket back to its operator to complete or correct (the note
@@ -479,7 +521,9 @@ class TicketService:
                    {"to": str(ReturnedTo.OPERATOR), "note": why, "operator": row["operator"]})
             return state
 
-        return await self._change(ticket_id, decide)
+        result = await self._change(ticket_id, decide)
+        self._changed(ticket_id, "returned_to_operator", actor)
+        return result
 
     async def urge(self, ticket_id: int, note: str | None = None, actor: str | None = None) -> int:
         """Urge (督办) the unit on a ticket it has in hand; how many times it has been urged."""
@@ -494,7 +538,9 @@ class TicketService:
                     "overdue": ctx.now >= _number(row["deadline_epoch"])})
             return count
 
-        return await self._change(ticket_id, decide)
+        result = await self._change(ticket_id, decide)
+        self._changed(ticket_id, "urged", actor)
+        return result
 
     async def decide_extension(self, ticket_id: int, grant: bool, actor: str | None = None,
                                days: int | None = None, note: str | None = None) -> str:
@@ -524,15 +570,19 @@ class TicketService:
                 "old_deadline": old.day.isoformat(), "new_deadline": new.day.isoformat()})
             return new.day.isoformat()
 
-        return await self._change(ticket_id, decide)
+        result = await self._change(ticket_id, decide)
+        self._changed(ticket_id, "extension_decided", actor)
+        return result
 
     # --- the responsible unit ---------------------------------------------------------
 
     async def reply(self, ticket_id: int, unit: str, text: str, actor: str | None = None) -> TicketState:
         """The unit's answer to its own ticket."""
         named = self.directory.get(unit)
-        return await reply(self._store, self._context(), ticket_id, text=text, by=named.name if named else unit,
-                           actor=actor, unit=unit)
+        state = await reply(self._store, self._context(), ticket_id, text=text, by=named.name if named else unit,
+                            actor=actor, unit=unit)
+        self._changed(ticket_id, "replied", actor)
+        return state
 
     async def request_extension(self, ticket_id: int, unit: str, days: int, reason: str,
                                 actor: str | None = None) -> int:
@@ -551,7 +601,9 @@ class TicketService:
                    {"unit": unit, "days": days, "reason": why, "deadline": row["deadline"]})
             return days
 
-        return await self._change(ticket_id, decide)
+        result = await self._change(ticket_id, decide)
+        self._changed(ticket_id, "extension_requested", actor)
+        return result
 
     async def unit_return(self, ticket_id: int, unit: str, reason: str, actor: str | None = None) -> TicketState:
         """The unit returns a ticket that is not its business: open again, waiting on
@@ -570,7 +622,9 @@ class TicketService:
                     "extension_dropped": row["pending_extension_days"]})
             return state
 
-        return await self._change(ticket_id, decide)
+        result = await self._change(ticket_id, decide)
+        self._changed(ticket_id, "returned_by_unit", actor)
+        return result
 
     # --- reading ----------------------------------------------------------------------
 
