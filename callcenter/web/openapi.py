@@ -3,6 +3,7 @@ every /api route the app registers is here and that the pages' scripts call only
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from callcenter.vocabulary import CATEGORY_ORDER, Outcome
@@ -155,8 +156,19 @@ def openapi_document() -> dict[str, Any]:
                 requestBody=_body({"type": "object", "required": ["paused"], "properties": {
                     "paused": {"type": "boolean"}, "reason": {"type": "string", "maxLength": 100}}}))},
             **ticket_paths(),
+            **{path: entry for more in _MORE_PATHS for path, entry in more().items()},
         },
     }
+
+
+_MORE_PATHS: list[Callable[[], dict[str, Any]]] = []
+
+
+def describe(paths: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    """Add a feature module's API paths to the document (a decorator on a function that
+    returns them): each API module describes its own routes beside their handlers."""
+    _MORE_PATHS.append(paths)
+    return paths
 
 
 TICKET_ID = _path("ticket_id", "the ticket's number")
