@@ -448,3 +448,20 @@ async def test_every_committed_change_is_told_to_the_listeners_and_a_refused_one
     await desk.close(ticket_id, actor="boss")
     assert heard == [(ticket_id, "created", "op3"), (ticket_id, "forwarded", "boss"), (ticket_id, "urged", "boss"),
                      (ticket_id, "replied", "unit-a")]
+
+
+async def test_the_briefing_counts_urgings_per_unit(desk: TicketService, store: Store, settings: Settings) -> None:
+    from callcenter.reports.figures import build_briefing
+    from callcenter.reports.periods import parse_month
+
+    put_answered(store, "c1", "2024-09-19T10:00:00+08:00", "13900001111")
+    put_answered(store, "c2", "2024-09-19T10:30:00+08:00", "13900002222")
+    urged_twice = await forwarded(desk, "c1")
+    await forwarded(desk, "c2", "门前道路积水")
+    await desk.urge(urged_twice, "请加快", actor="boss")
+    await desk.urge(urged_twice, "再次督办", actor="boss")
+    briefing = await build_briefing(store, parse_month("2024-09", settings.zone), zone=settings.zone,
+                                    now=at("2024-09-20T09:00:00+08:00"))
+    [unit] = briefing.tickets.by_unit
+    assert (unit.unit, unit.count, unit.urgings, unit.urged) == (UNIT_A, 2, 2, 1)
+    assert briefing.to_json()["tickets"]["by_unit"][0]["urgings"] == 2

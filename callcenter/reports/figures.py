@@ -87,6 +87,8 @@ class UnitFigure:
     count: int
     in_progress: int
     overdue: int
+    urgings: int  # times the supervisor urged (督办) the unit on these tickets
+    urged: int  # tickets urged at least once
 
 
 @dataclass(frozen=True)
@@ -232,7 +234,7 @@ def figures_of(raw: RawFigures, period: Period, service_level: int, working_days
         in_progress=sum(by_state.get(str(s), 0) for s in IN_PROGRESS),
         overdue=overdue, replied=replied, replied_late=replied_late,
         by_unit=[UnitFigure(str(r["unit"]), str(r["name"]), _count(r, "n"), _count(r, "in_progress"),
-                            _count(r, "overdue"))
+                            _count(r, "overdue"), _count(r, "urgings"), _count(r, "urged"))
                  for r in raw.units],
         deadline_working_days=working_days,
         monthly_average=average(ticket_total, months) if period.kind == "yearly" else None,

@@ -7,7 +7,7 @@ import html
 import math
 from collections.abc import Sequence
 
-from callcenter.reports.figures import Briefing
+from callcenter.reports.figures import Briefing, UnitFigure
 from callcenter.reports.text import BRIEF_LABELS, duration_text, headline, pct_text, service_lines
 from callcenter.vocabulary import SATISFACTION_LABELS, Satisfaction
 
@@ -128,6 +128,15 @@ footer{margin-top:2rem;font-size:.85rem;color:#666}
 """
 
 
+def _unit_note(unit: UnitFigure) -> str:
+    note = f"{unit.count}件"
+    if unit.overdue:
+        note += f"（逾期{unit.overdue}）"
+    if unit.urgings:
+        note += f"（督办{unit.urgings}次）"
+    return note
+
+
 def format_html(b: Briefing, title: str) -> str:
     c, t, s, q = b.calls, b.tickets, b.service, b.satisfaction
 
@@ -168,8 +177,7 @@ def format_html(b: Briefing, title: str) -> str:
                             str(q.basically_satisfied)),
                            (SATISFACTION_LABELS[Satisfaction.DISSATISFIED], q.dissatisfied, str(q.dissatisfied))],
                           "回访满意度", colours=["#5b8c5a", "#2f6db5", "#c8553d"])
-    units = svg_hbars([(u.name, u.count, f"{u.count}件" + (f"（逾期{u.overdue}）" if u.overdue else ""))
-                       for u in t.by_unit[:10]], "承办单位（前10）", width=640)
+    units = svg_hbars([(u.name, u.count, _unit_note(u)) for u in t.by_unit[:10]], "承办单位（前10）", width=640)
     service_rows = [
         ("呼入来电", s.offered), ("接听", s.answered), ("放弃", s.abandoned),
         ("　语音导航中挂机", s.abandoned_ivr), ("　排队中挂机", s.abandoned_queue),

@@ -62,7 +62,8 @@ GROUP BY category, state, key
 _UNITS_SQL = f"""
 SELECT unit, max(unit_name) AS name, count(*) AS n,
   coalesce(sum({_ACTIVE.format('state')}), 0) AS in_progress,
-  coalesce(sum({_ACTIVE.format('state')} AND deadline_epoch <= :now), 0) AS overdue
+  coalesce(sum({_ACTIVE.format('state')} AND deadline_epoch <= :now), 0) AS overdue,
+  coalesce(sum(urge_count), 0) AS urgings, coalesce(sum(urge_count > 0), 0) AS urged
 FROM tickets
 WHERE created_epoch >= :start AND created_epoch < :end AND merged_into IS NULL
 GROUP BY unit ORDER BY n DESC, unit
