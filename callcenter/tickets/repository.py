@@ -231,8 +231,8 @@ class TicketRepository:
             row = _one(db, "SELECT * FROM tickets WHERE ticket_id = ?", [ticket_id])
             if row is None:
                 return None
-            calls = _rows(db, "SELECT c.call_id, c.arrived, c.caller_number, c.caller_name, c.seat, c.category,"
-                          " c.talk_seconds, c.recording_path, tc.linked FROM ticket_calls tc"
+            # Every column of the call (the console shows its times, outcome and recording).
+            calls = _rows(db, "SELECT c.*, tc.call_id AS call_id, tc.linked FROM ticket_calls tc"
                           " LEFT JOIN calls c ON c.call_id = tc.call_id"
                           " WHERE tc.ticket_id = ? ORDER BY c.arrived_epoch, tc.call_id", [ticket_id])
             events = _decoded(_rows(db, "SELECT * FROM ticket_events WHERE ticket_id = ? ORDER BY id", [ticket_id]))
@@ -326,3 +326,50 @@ class TicketRepository:
             return last + 1
 
         return await self.store.transaction(write)
+
+
+# ----------------------------------------------------------------------------- attachments
+# `ticket_attachments`: the files a unit attached to its reply (`callcenter.tickets.attachments`
+# checks and stores them; only their rows are here).
+
+
+class AttachmentTables(TicketTables):
+    """The ticket tables and the attachments inside one transaction."""
+
+    def attachments_since(self, ticket_id: int, since_epoch: float) -> int:
+        """How many files the ticket got since then (the files of the reply being prepared)."""
+        row = _one(self.db, "SELECT count(*) AS n FROM ticket_attachments WHERE ticket_id = ? AND uploaded_epoch >= ?",
+                   [ticket_id, since_epoch])
+        return _whole(row["n"]) if row else 0
+
+    def add_attachment(self, fields: Mapping[str, object]) -> int:
+        attachment_id = self.db.table("ticket_attachments").insert(dict(fields)).last_pk
+        assert isinstance(attachment_id, int)
+        return attachment_id
+
+    def attachments(self, ticket_id: int) -> list[Row]:
+        return _rows(self.db, "SELECT * FROM ticket_attachments WHERE ticket_id = ? ORDER BY id", [ticket_id])
+
+
+class AttachmentRepository:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def write(self, work: Callable[[AttachmentTables], T]) -> T:
+        """Run `work` in one BEGIN IMMEDIATE transaction (as `TicketRepository.write`)."""
+        return await self.store.transaction(lambda db: work(AttachmentTables(db)))
+
+    async def ticket(self, ticket_id: int) -> Row | None:
+        """What deciding on an upload needs of the ticket."""
+        return await self.store.reading(lambda db: _one(
+            db, "SELECT ticket_id, unit, state, state_since_epoch, merged_into FROM tickets WHERE ticket_id = ?",
+            [ticket_id]))
+
+    async def of_ticket(self, ticket_id: int) -> list[Row]:
+        return await self.store.reading(lambda db: AttachmentTables(db).attachments(ticket_id))
+
+    async def one(self, ticket_id: int, attachment_id: int) -> Row | None:
+        """The attachment, with the unit its ticket is with now (`ticket_unit`)."""
+        return await self.store.reading(lambda db: _one(
+            db, "SELECT a.*, t.unit AS ticket_unit FROM ticket_attachments a JOIN tickets t"
+            " ON t.ticket_id = a.ticket_id WHERE a.id = ? AND a.ticket_id = ?", [attachment_id, ticket_id]))
