@@ -1,8 +1,8 @@
 """The one place that starts and stops everything: `hotline up`.
 
 Order: provision the Asterisk root if needed, build the prompts, start Asterisk, open
-the store and build the services on it, start the controller, then the console; stop in
-reverse. Blocking steps run in a thread so the
+the store and build the services on it, start the mail notices, the controller, then
+the console; stop in reverse. Blocking steps run in a thread so the
 event loop stays responsive to Ctrl-C.
 """
 
@@ -25,6 +25,7 @@ from callcenter.ari_capture import CaptureWriter, capturing, tap, tap_connected
 from callcenter.callbacks import CallbackRunner
 from callcenter.calls.runner import Controller
 from callcenter.errors import PbxError
+from callcenter.mail.notices import mail_running
 from callcenter.recordings import repair_all
 from callcenter.services import Services
 from callcenter.settings import Settings
@@ -113,6 +114,8 @@ async def running_hotline(settings: Settings) -> AsyncIterator[Controller]:
         if repaired:
             print(f"repaired the headers of {repaired} recordings cut short by a crash", flush=True)
         services = await stack.enter_async_context(services_running(settings))
+        # Mail notices to the units ([mail], off by default): stopped before the store closes.
+        await stack.enter_async_context(mail_running(settings, services.tickets, console_url(settings)))
         controller = await stack.enter_async_context(controller_running(settings, services))
         # The console last, so it stops first: no page is served by a controller that is gone.
         await stack.enter_async_context(web_running(settings, services, controller))

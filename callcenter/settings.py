@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import re
 import secrets
 import tomllib
 import typing
@@ -110,6 +111,22 @@ class WebSection:
 
 
 @dataclass(frozen=True)
+class MailSection:
+    """Mail notices to the responsible units over SMTP (`callcenter.mail`)."""
+
+    enabled: bool
+    host: str
+    port: int
+    starttls: bool
+    user: str
+    sender: str
+    console_url: str  # the link put in mails; empty: the console's own address
+    deadline_warning_working_days: int  # 0: no 即将到期 mails
+    # Only from the environment (HOTLINE_MAIL_PASSWORD): a settings file may not hold it.
+    password: str = dataclasses.field(default="", repr=False)
+
+
+@dataclass(frozen=True)
 class Credentials:
     """Generated secrets: ARI and AMI users, and the six seats' SIP passwords."""
 
@@ -131,6 +148,7 @@ class Settings:
     asterisk: AsteriskSection
     web: WebSection
     callbacks: CallbacksSection
+    mail: MailSection
 
     @property
     def zone(self) -> ZoneInfo:
@@ -189,6 +207,7 @@ _SECTIONS: dict[str, type[typing.Any]] = {
     "asterisk": AsteriskSection,
     "web": WebSection,
     "callbacks": CallbacksSection,
+    "mail": MailSection,
 }
 
 
@@ -210,6 +229,10 @@ def load_settings(
     unknown = set(raw) - set(_SECTIONS)
     if unknown:
         raise ConfigError(f"{source}: unknown section [{sorted(unknown)[0]}]")
+    mail_table = raw.get("mail", {})
+    if isinstance(mail_table, dict) and "password" in mail_table:
+        raise ConfigError(f"{source}: mail.password must not be written in a settings file:"
+                          " set HOTLINE_MAIL_PASSWORD in the environment")
     sections: dict[str, typing.Any] = {}
     for name, cls in _SECTIONS.items():
         sections[name] = _build_section(source, home, name, cls, raw.get(name, {}), env)
@@ -227,7 +250,8 @@ def _build_section(
     env: Mapping[str, str],
 ) -> object:
     hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    known = set(fields)
     for key in table:
         if key not in known:
             raise ConfigError(f"{source}: unknown setting {name}.{key}")
@@ -236,6 +260,8 @@ def _build_section(
         env_name = f"HOTLINE_{name.upper()}_{key.upper()}"
         where = f"{env_name} (environment)" if env_name in env else f"{source}: {name}.{key}"
         value: object = env[env_name] if env_name in env else table.get(key)
+        if value is None and fields[key].default is not dataclasses.MISSING:
+            value = fields[key].default  # a secret, which has no place in the file
         if value is None:
             raise ConfigError(f"{source}: missing setting {name}.{key}")
         values[key] = _cast(where, hints[key], value, home)
@@ -335,6 +361,35 @@ def _validate(s: Settings) -> None:
         ZoneInfo(s.hotline.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"{src}: hotline.timezone {s.hotline.timezone!r} is not a known time zone") from None
+    _validate_mail(src, s.mail)
+
+
+def _validate_mail(src: Path, m: MailSection) -> None:
+    from callcenter.mail.address import is_mail_address  # pure; the package imports nothing at load
+
+    if not 1 <= m.port <= 65535:
+        raise ConfigError(f"{src}: mail.port must be a port 1-65535, got {m.port}")
+    if not 0 <= m.deadline_warning_working_days <= 30:
+        raise ConfigError(f"{src}: mail.deadline_warning_working_days must be 0 (off) to 30,"
+                          f" got {m.deadline_warning_working_days}")
+    if m.console_url and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s]*)?", m.console_url):
+        raise ConfigError(f"{src}: mail.console_url must be an http:// or https:// address, got {m.console_url!r}")
+    if m.sender and not is_mail_address(m.sender):
+        raise ConfigError(f"{src}: mail.sender must be a mail address like hotline@example.org, got {m.sender!r}")
+    if any(ch.isspace() for ch in m.host):
+        raise ConfigError(f"{src}: mail.host must be a host name or address, got {m.host!r}")
+    if bool(m.user) != bool(m.password):
+        raise ConfigError(f"{src}: mail.user and the password (HOTLINE_MAIL_PASSWORD) go together:"
+                          " set both for SMTP AUTH, or neither")
+    if not m.enabled:
+        return
+    if not m.host:
+        raise ConfigError(f"{src}: mail.enabled is true but mail.host is empty")
+    if not m.sender:
+        raise ConfigError(f"{src}: mail.enabled is true but mail.sender is empty")
+    if m.user and not m.starttls and m.host not in ("127.0.0.1", "::1", "localhost"):
+        raise ConfigError(f"{src}: mail.user is set but mail.starttls is false: the password would cross"
+                          f" the network to {m.host} in clear")
 
 
 def load_or_create_credentials(path: Path, seats_wanted: tuple[str, ...] = SEAT_NAMES) -> Credentials:

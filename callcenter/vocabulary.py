@@ -149,6 +149,13 @@ EVENT_LABELS: dict[str, str] = {
     "MARKED_NUISANCE": "标记为骚扰", "NUISANCE_WARNING": "播放骚扰提醒", "NUISANCE_FLAGGED": "骚扰号码来电",
     "HARD_LIMIT": "超过呼叫上限挂断",
 }
+# The steps of a ticket as its timeline shows them (ticket_events.kind).
+TICKET_EVENT_LABELS: dict[str, str] = {
+    "created": "话务员留单", "linked": "关联来电", "forwarded": "审核转办", "replied": "承办单位答复",
+    "closed": "办结", "reopened": "重新办理", "merged": "合并工单", "returned": "退回", "urged": "督办",
+    "extension_requested": "申请延期", "extension_granted": "同意延期", "extension_refused": "不同意延期",
+    "callback": "回访",
+}
 SHIFT_LABELS: dict[str, str] = {"night": "夜班", "day": "白班", "evening": "晚班"}
 NUISANCE_ACTION_LABELS: dict[str, str] = {"flag": "标记", "clear": "解除", "mark": "话务员标记"}
 NUISANCE_RULE_LABELS: dict[str, str] = {
@@ -168,6 +175,7 @@ def labels() -> dict[str, dict[str, str]]:
         "satisfactions": {str(k): v for k, v in SATISFACTION_LABELS.items()},
         "callback_results": {str(k): v for k, v in CALLBACK_RESULT_LABELS.items()},
         "events": dict(EVENT_LABELS),
+        "ticket_events": dict(TICKET_EVENT_LABELS),
         "shifts": dict(SHIFT_LABELS),
         "phases": dict(PHASE_LABELS),
         "nuisance_actions": dict(NUISANCE_ACTION_LABELS),

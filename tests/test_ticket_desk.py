@@ -4,6 +4,7 @@ suggested while a new one is written, and the list filters and counts days left.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from callcenter.tickets import (
     working_days_left,
 )
 from callcenter.tickets.search import match_query, query_words, search_words
+from callcenter.tickets.service import TicketChange
 from callcenter.vocabulary import Channel, TicketState, labels
 from tests.harness import instance_env, settings_for
 
@@ -429,7 +431,7 @@ async def test_the_migration_from_v3_backfills_the_search_index_of_existing_tick
         row = (await tickets.detail(1)).ticket
         assert (row["channel"], row["contact_number"], row["urge_count"], row["returned_to"]) == (
             "phone", "13900000001", 0, None)
-    assert SCHEMA_VERSION == 4
+    assert SCHEMA_VERSION >= 4  # the v3 file was migrated through v4 and whatever came after
 
 
 async def test_every_committed_change_is_told_to_the_listeners_and_a_refused_one_is_not(
@@ -437,7 +439,10 @@ async def test_every_committed_change_is_told_to_the_listeners_and_a_refused_one
     put_answered(store, "c1", "2024-09-19T10:00:00+08:00", "13900001111")
     heard: list[tuple[int, str, str | None]] = []
     unsubscribe = desk.subscribe(lambda change: heard.append((change.ticket_id, change.kind, change.actor)))
-    desk.subscribe(lambda change: 1 / 0)  # a broken listener changes nothing for the others
+    def broken(change: TicketChange) -> None:
+        raise RuntimeError(f"a listener's bug on {change.kind}")
+
+    desk.subscribe(broken)  # a broken listener changes nothing for the others
     ticket_id = await new(desk)
     await desk.forward(ticket_id, actor="boss")
     await desk.urge(ticket_id, "请加快", actor="boss")
@@ -464,4 +469,5 @@ async def test_the_briefing_counts_urgings_per_unit(desk: TicketService, store: 
                                     now=at("2024-09-20T09:00:00+08:00"))
     [unit] = briefing.tickets.by_unit
     assert (unit.unit, unit.count, unit.urgings, unit.urged) == (UNIT_A, 2, 2, 1)
-    assert briefing.to_json()["tickets"]["by_unit"][0]["urgings"] == 2
+    figures = json.loads(json.dumps(briefing.to_json()))
+    assert figures["tickets"]["by_unit"][0]["urgings"] == 2

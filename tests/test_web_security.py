@@ -29,7 +29,7 @@ from tests.web_helpers import (
 
 T0 = "2026-11-28T21:35:12+08:00"
 E0 = 1795872912.0
-SAMPLE = {"call_id": "1795872912.17", "seat": "seat1", "ticket_id": "1"}
+SAMPLE = {"call_id": "1795872912.17", "seat": "seat1", "ticket_id": "1", "attachment_id": "1"}
 
 
 @pytest.fixture
@@ -292,7 +292,8 @@ def test_console_users_are_one_supervisor_and_one_operator_per_seat_hashed_in_a_
 # What a unit's account may reach: its page, the log-out, the home redirect, who-am-I, and
 # the unit API (the lead's `/api/unit/...`, which answers only about the session's unit).
 UNIT_MAY_USE = {("GET", "/unit"), ("POST", "/logout"), ("GET", "/"), ("HEAD", "/unit"), ("HEAD", "/"),
-                ("GET", "/api/me"), ("HEAD", "/api/me")}
+                ("GET", "/api/me"), ("HEAD", "/api/me"), ("GET", "/unit/tickets/{ticket_id}"),
+                ("HEAD", "/unit/tickets/{ticket_id}")}
 
 
 def _add_unit_account(console: RunningConsole, name: str = "zezhou-office", code: str = "zezhou") -> str:

@@ -210,6 +210,31 @@ def _v4_ticket_desk(db: Database) -> None:
                         ((ticket_id, index_text(texts)) for ticket_id, texts in summaries.items()))
 
 
+def _v5_ticket_attachments(db: Database) -> None:
+    """The files a unit attaches to its reply: stored under `<state_dir>/attachments/
+    <ticket_id>/<stored_name>`, the clerk's name for the file kept only as text to show.
+    The types are written out here, not taken from the code: a type added later is a
+    migration of its own."""
+    for sql in (
+        """CREATE TABLE ticket_attachments (
+            id INTEGER PRIMARY KEY,
+            ticket_id INTEGER NOT NULL REFERENCES tickets(ticket_id),
+            stored_name TEXT NOT NULL UNIQUE,
+            display_name TEXT NOT NULL,
+            content_type TEXT NOT NULL CHECK (content_type IN ('application/pdf', 'image/jpeg', 'image/png')),
+            size INTEGER NOT NULL CHECK (size > 0),
+            sha256 TEXT NOT NULL,
+            uploaded_by TEXT,
+            unit TEXT NOT NULL,
+            uploaded TEXT NOT NULL,
+            uploaded_epoch REAL NOT NULL
+        )""",
+        "CREATE INDEX ticket_attachments_ticket ON ticket_attachments(ticket_id, uploaded_epoch)",
+    ):
+        db.execute(sql)
+
+
 # Index i brings a database from version i to i + 1. Append; never edit a released one.
-MIGRATIONS: tuple[Callable[[Database], None], ...] = (_v1, _v2_nuisance, _v3_tickets, _v4_ticket_desk)
+MIGRATIONS: tuple[Callable[[Database], None], ...] = (_v1, _v2_nuisance, _v3_tickets, _v4_ticket_desk,
+                                                       _v5_ticket_attachments)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from callcenter.errors import ConfigError
+from callcenter.mail.address import is_mail_address
 from callcenter.settings import Settings
 from callcenter.tickets.states import TicketError
 
@@ -21,6 +22,7 @@ class Unit:
     kind: str
     aliases: tuple[str, ...] = ()
     active: bool = True
+    email: tuple[str, ...] = ()  # where mail notices go (callcenter.mail); none: no mail
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,7 @@ def load_directory(path: Path) -> Directory:
         where = f"{path}: unit #{n}"
         if not isinstance(entry, dict):
             raise ConfigError(f"{where} is not a table")
-        extra = set(entry) - {"code", "name", "kind", "aliases", "active"}
+        extra = set(entry) - {"code", "name", "kind", "aliases", "active", "email"}
         if extra:
             raise ConfigError(f"{where}: unknown key {sorted(extra)[0]!r}")
         code, name, kind = entry.get("code"), entry.get("name"), entry.get("kind", "department")
@@ -108,11 +110,18 @@ def load_directory(path: Path) -> Directory:
             raise ConfigError(f"{where} ({code}): aliases must be a list of names")
         if not isinstance(active, bool):
             raise ConfigError(f"{where} ({code}): active must be true or false")
+        email = entry.get("email", [])
+        if not isinstance(email, list) or not all(isinstance(a, str) for a in email):
+            raise ConfigError(f"{where} ({code}): email must be a list of mail addresses, got {email!r}")
+        for address in email:
+            if not is_mail_address(address):
+                raise ConfigError(f"{where} ({code}): {address!r} is not a mail address (like office@example.gov.cn)")
         for key in (code, name, *aliases):
             if key in seen and seen[key] != code:
                 raise ConfigError(f"{where} ({code}): {key!r} already names unit {seen[key]}")
             seen[key] = code
-        units.append(Unit(code, name.strip(), kind, tuple(a.strip() for a in aliases), active))
+        units.append(Unit(code, name.strip(), kind, tuple(a.strip() for a in aliases), active,
+                          tuple(dict.fromkeys(email))))
     report = raw.get("report", {})
     title = report.get("title", "12345市长热线") if isinstance(report, dict) else None
     if not isinstance(title, str) or not title.strip():

@@ -223,6 +223,19 @@ class TicketRepository:
         before this returns; an exception rolls it all back."""
         return await self.store.transaction(lambda db: work(TicketTables(db)))
 
+    async def tickets_of_calls(self, call_ids: Sequence[str]) -> dict[str, int]:
+        """The ticket each of these calls is on (calls on none are left out)."""
+        ids = list(call_ids)
+        if not ids:
+            return {}
+
+        def read(db: Database) -> dict[str, int]:
+            marks = ", ".join("?" for _ in ids)
+            rows = _rows(db, f"SELECT call_id, ticket_id FROM ticket_calls WHERE call_id IN ({marks})", ids)
+            return {str(row["call_id"]): _whole(row["ticket_id"]) for row in rows}
+
+        return await self.store.reading(read)
+
     async def detail(self, ticket_id: int) -> TicketDetail | None:
         """The ticket with its calls, history (`data` decoded) and callbacks, read
         together; None when there is no such ticket."""

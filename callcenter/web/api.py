@@ -9,6 +9,7 @@ import asyncio
 import json
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
@@ -145,9 +146,9 @@ def _int(text: str, name: str, default: int, low: int, high: int) -> int:
     return int(text)
 
 
-async def calls(request: web.Request) -> web.Response:
-    console = request.app[CONSOLE]
-    query = request.query
+def call_search(console: Console, query: Mapping[str, str], limit: int, offset: int = 0) -> CallSearch:
+    """The call log's filters (from, to, number, seat, outcome, category), checked as
+    `GET /api/calls` checks them."""
     zone = console.settings.zone
     first, last = _day(query.get("from", ""), "from"), _day(query.get("to", ""), "to")
     since = datetime.combine(first, clock_time(), zone).timestamp() if first else None
@@ -155,19 +156,23 @@ async def calls(request: web.Request) -> web.Response:
     outcome = query.get("outcome", "")
     if outcome and outcome not in (*OUTCOMES, "abandoned"):
         refuse(web.HTTPBadRequest, f"outcome 须为 {', '.join(OUTCOMES)} 或 abandoned")
-    outcomes = [str(o) for o in ABANDONED] if outcome == "abandoned" else (
-        [outcome] if outcome else [])
+    outcomes = [str(o) for o in ABANDONED] if outcome == "abandoned" else ([outcome] if outcome else [])
     seat = query.get("seat", "")
     if seat and seat not in console.settings.seat_names:
         refuse(web.HTTPBadRequest, "没有这个坐席 (unknown seat)")
     category = query.get("category")
     if category not in (None, "", "none", *CATEGORIES):
         refuse(web.HTTPBadRequest, f"category 须为 {', '.join(CATEGORIES)} 或 none")
+    return CallSearch(since, until, query.get("number", "").strip()[:64], seat, outcomes,
+                      "" if category == "none" else (category or None), limit, offset)
+
+
+async def calls(request: web.Request) -> web.Response:
+    console = request.app[CONSOLE]
+    query = request.query
     page = _int(query.get("page", ""), "page", 1, 1, 100000)
     per_page = _int(query.get("per_page", ""), "per_page", 20, 1, PER_PAGE_MAX)
-    search = CallSearch(since, until, query.get("number", "").strip()[:64], seat, outcomes,
-                        "" if category == "none" else (category or None), per_page, (page - 1) * per_page)
-    rows, total = await console.services.calls.search(search)
+    rows, total = await console.services.calls.search(call_search(console, query, per_page, (page - 1) * per_page))
     return reply({"calls": [call_json(row) for row in rows], "total": total, "page": page, "per_page": per_page})
 
 

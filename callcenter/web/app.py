@@ -17,17 +17,21 @@ from callcenter.services import Services
 from callcenter.settings import Settings
 from callcenter.users import ConsoleUsers, load_or_create_users
 from callcenter.web.api import FEED, add_api_routes
+from callcenter.web.attachments_api import add_attachment_routes
 from callcenter.web.auth import gate
 from callcenter.web.context import CONSOLE, PUBLIC, Console, FloorSource
+from callcenter.web.desk_feed import add_desk_feed_routes
+from callcenter.web.exports_api import add_export_routes
 from callcenter.web.live import FloorFeed
 from callcenter.web.pages import add_page_routes
+from callcenter.web.reports_api import FRAMED_CSP, FRAMED_PATHS, add_report_routes
 from callcenter.web.sessions import LoginThrottle, Sessions
 from callcenter.web.tickets_api import add_ticket_routes
 
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
-MAX_BODY = 256 * 1024  # summaries and rosters are small; nothing is uploaded
+MAX_BODY = 256 * 1024  # summaries and rosters are small; the one upload (attachments_api) streams
 
 # No inline script or style anywhere: the pages' code is in static/, so a caller name that
 # slipped through escaping still could not run.
@@ -50,10 +54,12 @@ def console_url(settings: Settings, bind: str | None = None, port: int | None = 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CSP)
+    # The briefing's page alone may be framed, and by the console only (the reports page's sandboxed iframe).
+    framed = request.path in FRAMED_PATHS and response.content_type == "text/html"
+    headers.setdefault("Content-Security-Policy", FRAMED_CSP if framed else CSP)
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "no-referrer")
-    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("X-Frame-Options", "SAMEORIGIN" if framed else "DENY")
     if not request.path.startswith("/static/"):
         headers.setdefault("Cache-Control", "no-store")
 
@@ -73,6 +79,10 @@ def web_app(settings: Settings, services: Services, floor: FloorSource, users: C
     add_page_routes(app)
     add_api_routes(app)
     add_ticket_routes(app)
+    add_export_routes(app)
+    add_report_routes(app)
+    add_attachment_routes(app)  # its upload streams: client_max_size does not apply to it
+    add_desk_feed_routes(app)
     static = app.router.add_static("/static", HERE / "static", follow_symlinks=False)
     for route in static:
         console.route_roles[route] = PUBLIC

@@ -247,7 +247,10 @@ def ticket_paths() -> dict[str, Any]:
                 "grant": {"type": "boolean"}, "days": {"type": "integer", "minimum": 1, "maximum": 30}}})),
         "/api/unit/tickets": {"get": _op("My unit's tickets (forwarded to it, replied, closed)", "unit",
                                          {"200": _ok("a page of tickets")},
-                                         parameters=[_query("page", "1-based page"),
+                                         parameters=[_query("state", "all (default), in_hand, forwarded, "
+                                                                     "reopened, replied or closed"),
+                                                     _query("overdue", "1: only overdue ones"),
+                                                     _query("page", "1-based page"),
                                                      _query("per_page", "1-100, default 20")])},
         "/api/unit/tickets/{ticket_id}": {"get": _op(
             "One of my unit's tickets: the matter, the citizen's contact, the deadline, the timeline", "unit",

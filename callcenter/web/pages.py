@@ -31,6 +31,8 @@ SUPERVISOR_PAGES = (
     ("/calls", "calls.html", "通话记录", "通话记录"),
     ("/seats", "seats.html", "坐席与排班", "坐席与排班"),
     ("/nuisance", "nuisance.html", "骚扰号码", "骚扰号码"),
+    ("/tickets", "tickets.html", "工单管理", "工单管理"),
+    ("/reports", "reports.html", "简报", "简报"),
 )
 
 
@@ -75,6 +77,13 @@ async def call_page(request: web.Request) -> web.Response:
         request, "通话详情", "call.js", call_id=request.match_info["call_id"][:100]))
 
 
+async def ticket_page(request: web.Request) -> web.Response:
+    # As with a call: the number is only echoed into a data attribute; the script asks the API.
+    # `here` keeps 工单管理 lit in the menu on a ticket's own page.
+    return aiohttp_jinja2.render_template("ticket.html", request, _context(
+        request, "工单详情", "ticket.js", ticket_id=request.match_info["ticket_id"][:20], here="/tickets"))
+
+
 async def unit_page(request: web.Request) -> web.Response:
     # The unit's name comes from the directory as it is now (a renamed unit shows its new name).
     code = session_of(request).unit or ""
@@ -87,6 +96,13 @@ async def unit_page(request: web.Request) -> web.Response:
         unit_active=bool(unit and unit.active)))
 
 
+async def unit_ticket_page(request: web.Request) -> web.Response:
+    # The number is only echoed into a data attribute; the API says whether it is this unit's.
+    # `here` keeps 本单位工单 lit in the menu.
+    return aiohttp_jinja2.render_template("unit_ticket.html", request, _context(
+        request, "工单办理", "unit_ticket.js", ticket_id=request.match_info["ticket_id"][:20], here="/unit"))
+
+
 def add_page_routes(app: web.Application) -> None:
     add_route(app, "GET", "/login", login_page, PUBLIC)
     add_route(app, "POST", "/login", login, PUBLIC)
@@ -95,5 +111,7 @@ def add_page_routes(app: web.Application) -> None:
     for path, template, title, _ in SUPERVISOR_PAGES:
         add_route(app, "GET", path, _page(template, title), SUPERVISORS)
     add_route(app, "GET", "/calls/{call_id}", call_page, SUPERVISORS)
+    add_route(app, "GET", "/tickets/{ticket_id}", ticket_page, SUPERVISORS)
     add_route(app, "GET", "/operator", _page("operator.html", "我的坐席"), OPERATORS)
     add_route(app, "GET", "/unit", unit_page, UNITS)
+    add_route(app, "GET", "/unit/tickets/{ticket_id}", unit_ticket_page, UNITS)

@@ -12,19 +12,23 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from aiohttp import web
 
+from callcenter.calls.repository import CallSearch
 from callcenter.store import Row
 from callcenter.tickets import TicketError
+from callcenter.tickets.attachments import TicketAttachments
+from callcenter.tickets.deadlines import is_overdue, working_days_left
 from callcenter.tickets.directory import Unit
-from callcenter.vocabulary import Category, Channel, TicketState
+from callcenter.vocabulary import IN_PROGRESS, Category, Channel, TicketState
 from callcenter.web.api import CALL_ID, SUMMARY_MAX, _body, _call_id, _call_row, _may_touch, _text, call_json, reply
 from callcenter.web.auth import refuse
 from callcenter.web.context import (
     CONSOLE,
+    OPERATORS,
     STAFF,
     SUPERVISORS,
     UNITS,
@@ -33,12 +37,14 @@ from callcenter.web.context import (
     add_route,
     session_of,
 )
+from callcenter.web.openapi import _ok, _op, describe
 
 NOTE_MAX, NAME_MAX, ADDRESS_MAX, NUMBER_MAX, REPLY_MAX = 500, 50, 200, 32, 4000
 PER_PAGE_MAX = 100
 MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 CONTACT = re.compile(r"[0-9+\-() ]{3,32}")
 BULK_MAX = 100
+RECENT_CALLS = 8  # the operator's own answered calls offered for 留单
 
 
 def _ticket_id(request: web.Request) -> int:
@@ -139,6 +145,22 @@ async def create_from_call(request: web.Request) -> web.Response:
     return reply({"ticket_id": ticket_id}, status=201)
 
 
+async def operator_calls(request: web.Request) -> web.Response:
+    """The last answered calls of the operator's seat, each with the ticket it is on (if any)."""
+    console = request.app[CONSOLE]
+    rows, _ = await console.services.calls.search(CallSearch(seat=str(session_of(request).seat or ""),
+                                                             outcomes=("answered",), limit=RECENT_CALLS))
+    on_ticket = await console.services.tickets.repository.tickets_of_calls([str(row["call_id"]) for row in rows])
+    return reply({"calls": [call_json(row) | {"ticket_id": on_ticket.get(str(row["call_id"]))} for row in rows]})
+
+
+@describe
+def operator_calls_paths() -> dict[str, Any]:
+    return {"/api/operator/calls": {"get": _op(
+        "My seat's last answered calls, each with the ticket it is on (ticket_id, or null)", "operator",
+        {"200": _ok("calls")})}}
+
+
 async def link_call(request: web.Request) -> web.Response:
     console = request.app[CONSOLE]
     ticket_id = _ticket_id(request)
@@ -213,7 +235,14 @@ async def _detail(console: Console, ticket_id: int, unit: str | None = None) -> 
     calls = [call_json(call) for call in detail.calls]
     if unit is not None:  # a unit never sees the call log or recordings
         calls = [{"call_id": c["call_id"], "arrived": c["arrived"]} for c in calls]
-    return {"ticket": detail.ticket, "calls": calls, "events": detail.events, "callbacks": detail.callbacks}
+    ticket = detail.ticket
+    if str(ticket.get("state")) in IN_PROGRESS:  # as the lists count it: on the holiday calendar, from today
+        today = datetime.fromtimestamp(time.time(), console.settings.zone).date()
+        ticket["working_days_left"] = working_days_left(date.fromisoformat(str(ticket["deadline"])), today)
+        ticket["overdue"] = int(is_overdue(ticket, time.time()))
+    attachments = await TicketAttachments.on(console.settings, console.services.store).listing(ticket_id)
+    return {"ticket": ticket, "calls": calls, "events": detail.events, "callbacks": detail.callbacks,
+            "attachments": attachments}
 
 
 async def ticket_detail(request: web.Request) -> web.Response:
@@ -280,6 +309,15 @@ async def forward_many(request: web.Request) -> web.Response:
 # ----------------------------------------------------------------------------- the responsible unit
 
 
+# The unit's list filter (state=...): what it has in hand, what it has done, or one state.
+UNIT_STATES: dict[str, list[TicketState]] = {
+    "all": [TicketState.FORWARDED, TicketState.REOPENED, TicketState.REPLIED, TicketState.CLOSED],
+    "in_hand": [TicketState.FORWARDED, TicketState.REOPENED],
+    **{str(state): [state] for state in (TicketState.FORWARDED, TicketState.REOPENED, TicketState.REPLIED,
+                                         TicketState.CLOSED)},
+}
+
+
 def _unit_of(request: web.Request) -> str:
     unit = session_of(request).unit
     if not unit:
@@ -291,9 +329,10 @@ async def unit_tickets(request: web.Request) -> web.Response:
     console = request.app[CONSOLE]
     unit = _unit_of(request)
     page, per_page = _page(request.query)
+    state = _choice(request.query.get("state", ""), UNIT_STATES, "state", required=False)
     rows, total = await console.services.tickets.listing(
         now=time.time(), unit=unit, limit=per_page, offset=(page - 1) * per_page,
-        states=[TicketState.FORWARDED, TicketState.REOPENED, TicketState.REPLIED, TicketState.CLOSED])
+        states=UNIT_STATES[state or "all"], overdue_only=request.query.get("overdue") in ("1", "true"))
     return reply({"tickets": [_for_unit(row) for row in rows], "total": total, "page": page, "per_page": per_page})
 
 
@@ -344,6 +383,7 @@ ROUTES: tuple[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamRespon
     ("GET", "/api/tickets/similar", similar, STAFF),
     ("POST", "/api/calls/{call_id}/ticket", create_from_call, STAFF),
     ("POST", "/api/tickets/{ticket_id}/calls", link_call, STAFF),
+    ("GET", "/api/operator/calls", operator_calls, OPERATORS),
     ("GET", "/api/tickets", tickets_list, SUPERVISORS),
     ("POST", "/api/tickets/forward", forward_many, SUPERVISORS),
     ("GET", "/api/tickets/{ticket_id}", ticket_detail, SUPERVISORS),

@@ -16,9 +16,34 @@
   document.getElementById("from").value = today;
   document.getElementById("to").value = today;
 
-  async function load() {
+  // The export links carry the filters of the list on screen (not the page: every matching call).
+  const exports = document.getElementById("exports");
+  const exportHint = document.getElementById("export-hint");
+  const maxRows = Number(exports.dataset.maxRows) || 0;
+  const exportLinks = { csv: document.getElementById("export-csv"), xlsx: document.getElementById("export-xlsx") };
+
+  function filters() {
     const params = new URLSearchParams();
     for (const [key, value] of new FormData(form)) if (value) params.set(key, value);
+    return params;
+  }
+
+  function pointExports(params, total) {
+    for (const [format, link] of Object.entries(exportLinks)) {
+      const query = new URLSearchParams(params);
+      query.set("format", format);
+      link.href = `/api/calls/export?${query}`;
+    }
+    const tooMany = maxRows > 0 && total > maxRows;
+    exports.hidden = tooMany;
+    exportHint.hidden = !tooMany;
+    exportHint.textContent = tooMany ? `共 ${total} 通，超过导出上限 ${maxRows} 行，请缩小查询范围` : "";
+  }
+
+  async function load() {
+    const shown = filters();
+    const params = new URLSearchParams(shown);
+    pointExports(shown, 0);
     params.set("page", String(page));
     params.set("per_page", String(perPage));
     say(status, "查询中…");
@@ -32,6 +57,7 @@
         el("td", {}, label(hotline.CATEGORIES, call.category, "未分类")), el("td", {}, call.seat || "–"),
         el("td", {}, duration(call.wait_seconds)), el("td", {}, duration(call.talk_seconds)),
         el("td", {}, call.has_recording ? duration(call.recording_seconds) : "无"))));
+      pointExports(shown, data.total);
       const pages = Math.max(1, Math.ceil(data.total / perPage));
       info.textContent = `第 ${data.page} / ${pages} 页，共 ${data.total} 通`;
       previous.disabled = page <= 1;

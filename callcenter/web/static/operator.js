@@ -1,4 +1,5 @@
-// The operator's seat: the call on it now (or the last one), the caller's history, the summary form.
+// The operator's seat: the call on it now (or the last one), the caller's history, the summary form,
+// and 留单: a ticket written from that call or one of the seat's recent calls, similar tickets offered first.
 "use strict";
 
 (() => {
@@ -8,6 +9,7 @@
   const category = document.getElementById("category");
   const summary = document.getElementById("summary");
   let shownCallId = null;
+  let shownCall = null;
 
   function showSeat(seat) {
     const state = seat.paused ? `暂停（${seat.pause_reason || "无原因"}）`
@@ -20,7 +22,8 @@
   function showCall(call, earlier) {
     document.getElementById("no-call").hidden = Boolean(call);
     document.getElementById("call-card").hidden = !call;
-    if (!call) { shownCallId = null; return; }
+    if (!call) { shownCallId = null; shownCall = null; return; }
+    shownCall = call;
     const card = document.getElementById("current");
     card.dataset.callId = call.call_id;
     card.dataset.live = call.live ? "yes" : "no";
@@ -38,6 +41,7 @@
       category.value = (call.summary && call.summary.category) || call.category || "consultation";
       summary.value = (call.summary && call.summary.summary) || "";
       say(summaryStatus, call.summary ? `已保存（${call.summary.by}）` : "");
+      loadRecent();
     }
     fill(document.querySelector("#earlier tbody"), earlier.map((c) => el("tr", { dataset: { callId: c.call_id } },
       el("td", {}, dateTime(c.arrived)), el("td", {}, label(hotline.OUTCOMES, c.outcome, "进行中")),
@@ -87,6 +91,212 @@
       }
     });
   }
+
+  // ------------------------------------------------------------------ 留单 (the ticket form)
+  // The form belongs to the call the operator chose (ticketCall); the poll above never
+  // touches it, so nothing typed here is lost when the next call rings in.
+  const panel = document.getElementById("ticket-panel");
+  const ticketForm = document.getElementById("ticket-form");
+  const ticketStatus = document.getElementById("ticket-status");
+  const saved = document.getElementById("ticket-saved");
+  const fields = {
+    category: document.getElementById("ticket-category"), summary: document.getElementById("ticket-summary"),
+    name: document.getElementById("ticket-name"), contact: document.getElementById("ticket-contact"),
+    address: document.getElementById("ticket-address"),
+  };
+  const unitSearch = document.getElementById("ticket-unit-search");
+  const unitOptions = document.getElementById("unit-options");
+  const unitPicked = document.getElementById("ticket-unit-picked");
+  const saveButton = document.getElementById("save-ticket");
+  // console.js keeps the call's labels; the tickets' come from the same vocabulary block.
+  const LABELS = JSON.parse(document.getElementById("labels")?.textContent || "{}");
+  const TICKET_STATES = LABELS.ticket_states || {};
+  const REASONS = { "same number": "同一号码", "similar summary": "诉求相似" };
+  const DIALLABLE = /^[0-9+\-() ]{3,32}$/;
+  let ticketCall = null;
+  let pickedUnit = null;
+  let similarAsked = 0;
+  let unitsAsked = 0;
+
+  function debounce(fn, ms) {
+    let timer = null;
+    return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
+  }
+
+  function openTicket(call) {
+    if (ticketCall && ticketCall.call_id === call.call_id && !panel.hidden) {
+      fields.summary.focus();
+      return;
+    }
+    ticketCall = { call_id: call.call_id, caller_number: call.caller_number || "", arrived: call.arrived };
+    const fromCard = shownCall && shownCall.call_id === call.call_id;
+    fields.category.value = (fromCard && category.value) || call.category || "consultation";
+    fields.summary.value = fromCard ? summary.value : "";
+    fields.name.value = call.caller_name || "";
+    fields.contact.value = DIALLABLE.test(ticketCall.caller_number) ? ticketCall.caller_number : "";
+    fields.address.value = "";
+    pickUnit(null);
+    unitSearch.value = "";
+    saved.hidden = true;
+    saveButton.disabled = false;
+    say(ticketStatus, "");
+    document.getElementById("ticket-for").textContent =
+      `来电 ${ticketCall.caller_number || "（隐藏号码）"} · ${dateTime(call.arrived)}`;
+    panel.dataset.callId = call.call_id;
+    panel.hidden = false;
+    panel.scrollIntoView({ block: "start" });
+    unitSearch.focus();
+    lookSimilar();
+  }
+
+  function done(text) {
+    saved.textContent = text;
+    saved.hidden = false;
+    saveButton.disabled = true;
+    loadRecent();
+  }
+
+  // --- the unit picker: code, name or alias, searched as the operator types
+  function pickUnit(unit) {
+    pickedUnit = unit;
+    unitPicked.textContent = unit ? `已选：${unit.name}（${unit.code}）` : "未选择单位";
+    unitPicked.classList.toggle("chosen", Boolean(unit));
+    if (unit) unitSearch.value = unit.name;
+    showOptions([]);
+  }
+
+  function showOptions(units) {
+    unitOptions.replaceChildren(...units.map((unit) => el("li", { role: "option" },
+      el("button", { type: "button", class: "unit-option", dataset: { code: unit.code },
+                     onclick: () => pickUnit(unit) },
+        el("strong", {}, unit.name), " ", el("span", { class: "hint" }, [unit.code, ...unit.aliases].join(" · "))))));
+    unitOptions.hidden = units.length === 0;
+    unitSearch.setAttribute("aria-expanded", units.length ? "true" : "false");
+  }
+
+  const searchUnits = debounce(async () => {
+    const query = unitSearch.value.trim();
+    const asked = ++unitsAsked;
+    if (!query) { showOptions([]); return; }
+    try {
+      const data = await api("GET", `/api/units?q=${encodeURIComponent(query)}`);
+      if (asked !== unitsAsked) return; // an older answer arriving late
+      showOptions(data.units.slice(0, 10));
+      if (!data.units.length) say(ticketStatus, `没有找到“${query}”，请换个名称或简称试试`, true);
+      else say(ticketStatus, "");
+    } catch (e) {
+      say(ticketStatus, e.message, true);
+    }
+  }, 200);
+
+  unitSearch.addEventListener("input", () => { if (pickedUnit) pickUnit(null); searchUnits(); });
+  unitSearch.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") {
+      event.preventDefault(); // Enter picks the first unit offered, it does not save the form
+      unitOptions.querySelector("button")?.click();
+    } else if (event.key === "ArrowDown") {
+      event.preventDefault();
+      unitOptions.querySelector("button")?.focus();
+    } else if (event.key === "Escape") {
+      showOptions([]);
+    }
+  });
+
+  // --- similar tickets: the same number, or a summary sharing words
+  function snippet(pieces) {
+    return (pieces || []).map(([text, matched]) => (matched ? el("mark", {}, text) : text));
+  }
+
+  function showSimilar(tickets) {
+    const list = document.getElementById("similar");
+    list.replaceChildren(...tickets.map((ticket) => el("li", { dataset: { ticketId: ticket.ticket_id } },
+      el("div", { class: "similar-head" },
+        el("strong", {}, `工单 #${ticket.ticket_id}`),
+        el("span", { class: "badge" }, label(TICKET_STATES, ticket.state)),
+        el("span", { class: `badge reason ${ticket.reason === "same number" ? "same" : ""}` },
+          label(REASONS, ticket.reason)),
+        el("span", { class: "hint" }, `${ticket.unit_name || ticket.unit} · ${dateTime(ticket.created).slice(0, 10)}`)),
+      el("p", { class: "snippet" }, snippet(ticket.snippet)),
+      el("button", { type: "button", class: "link-call", onclick: () => linkTo(ticket.ticket_id) },
+        "同一件事：把本通电话关联到此工单"))));
+    document.getElementById("similar-empty").hidden = tickets.length > 0;
+  }
+
+  async function lookSimilar() {
+    if (!ticketCall) return;
+    const params = new URLSearchParams();
+    const number = fields.contact.value.trim() || ticketCall.caller_number;
+    if (DIALLABLE.test(number)) params.set("number", number);
+    const text = fields.summary.value.trim();
+    if (text) params.set("summary", text.slice(0, 500));
+    const asked = ++similarAsked;
+    if (![...params].length) { showSimilar([]); return; }
+    try {
+      const data = await api("GET", `/api/tickets/similar?${params}`);
+      if (asked === similarAsked) showSimilar(data.tickets);
+    } catch (e) {
+      say(ticketStatus, e.message, true);
+    }
+  }
+  const lookSimilarSoon = debounce(lookSimilar, 400);
+  fields.summary.addEventListener("input", lookSimilarSoon);
+  fields.contact.addEventListener("change", lookSimilar);
+
+  async function linkTo(ticketId) {
+    if (!ticketCall) return;
+    try {
+      await api("POST", `/api/tickets/${ticketId}/calls`, { call_id: ticketCall.call_id });
+      say(ticketStatus, "");
+      done(`本通电话已关联到工单 #${ticketId}，无需重复留单`);
+    } catch (e) {
+      say(ticketStatus, e.message, true);
+    }
+  }
+
+  ticketForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!ticketCall) return;
+    if (!pickedUnit) { say(ticketStatus, "请先在“承办单位”中输入并从列表里选择一个单位", true); unitSearch.focus(); return; }
+    if (!fields.summary.value.trim()) { say(ticketStatus, "请填写诉求内容", true); fields.summary.focus(); return; }
+    saveButton.disabled = true;
+    say(ticketStatus, "保存中…");
+    try {
+      const data = await api("POST", `/api/calls/${encodeURIComponent(ticketCall.call_id)}/ticket`, {
+        category: fields.category.value, summary: fields.summary.value, unit: pickedUnit.code,
+        citizen_name: fields.name.value, contact_number: fields.contact.value, address: fields.address.value,
+      });
+      say(ticketStatus, "");
+      done(`已留单，工单编号 #${data.ticket_id}（${pickedUnit.name}）`);
+    } catch (e) {
+      saveButton.disabled = false;
+      say(ticketStatus, e.message, true);
+    }
+  });
+  document.getElementById("close-ticket").addEventListener("click", () => { panel.hidden = true; ticketCall = null; });
+  document.getElementById("open-ticket").addEventListener("click", () => { if (shownCall) openTicket(shownCall); });
+
+  // --- the seat's recent calls, each with its ticket or a 留单 button
+  let recentKey = "";
+  async function loadRecent() {
+    let data;
+    try {
+      data = await api("GET", "/api/operator/calls");
+    } catch (e) {
+      say(seatStatus, e.message, true);
+      return;
+    }
+    const key = data.calls.map((c) => `${c.call_id}:${c.ticket_id || ""}`).join(",");
+    if (key === recentKey) return; // unchanged: the rows stay as they are under the mouse
+    recentKey = key;
+    fill(document.querySelector("#recent tbody"), data.calls.map((c) => el("tr", { dataset: { callId: c.call_id } },
+      el("td", {}, dateTime(c.arrived)), el("td", {}, c.caller_number || "（隐藏号码）"),
+      el("td", {}, duration(c.talk_seconds)),
+      el("td", {}, c.ticket_id ? el("span", { class: "badge" }, `已留单 #${c.ticket_id}`)
+        : el("button", { type: "button", class: "ticket-from-call", onclick: () => openTicket(c) }, "留单")))));
+    document.getElementById("recent-empty").hidden = data.calls.length > 0;
+  }
+
   refresh();
+  loadRecent();
   setInterval(refresh, 1000);
 })();
