@@ -190,13 +190,13 @@ async def test_a_refused_file_says_why_and_leaves_no_file_behind(
     assert _stored_files(console) == []  # not even the good file before it: an upload is all or nothing
 
 
-async def test_another_units_ticket_is_not_found_and_the_staff_may_not_post_to_the_unit_route(
+async def test_another_units_ticket_is_forbidden_and_the_staff_may_not_post_to_the_unit_route(
         console: RunningConsole) -> None:
     ticket_id = await _forwarded_ticket(console, "call-1")
     http, other = await _as(console, "yangcheng-office")
     async with http:
-        refused = await other.upload(ticket_id, [("ok.pdf", PDF)], status=404)
-        assert "没有这张工单" in refused["error"]
+        refused = await other.upload(ticket_id, [("ok.pdf", PDF)], status=403)
+        assert "不是本单位的工单" in refused["error"]
         await other.upload(424242, [("ok.pdf", PDF)], status=404)
     for user in ("supervisor", "seat1"):
         http, staff = await _as(console, user)
@@ -215,7 +215,7 @@ async def test_unit_b_cannot_download_unit_as_attachment_and_the_supervisor_can(
     path = f"/attachments/{attachment['attachment_id']}"
     http, other = await _as(console, "yangcheng-office")
     async with http:
-        await other.download(f"/api/unit/tickets/{ticket_id}{path}", status=404)
+        await other.download(f"/api/unit/tickets/{ticket_id}{path}", status=403)
         await other.download(f"/api/unit/tickets/{theirs}{path}", status=404)  # its own ticket, another's file
         await other.download(f"/api/tickets/{ticket_id}{path}", status=403)  # the staff's route
     http, supervisor = await _as(console, "supervisor")

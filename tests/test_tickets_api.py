@@ -132,8 +132,10 @@ async def test_the_supervisor_forwards_and_only_the_units_own_account_sees_and_a
     http, other_unit = await _as(console, "yangcheng-office")
     async with http:
         assert (await other_unit.get("/api/unit/tickets"))["tickets"] == []
-        await other_unit.get(f"/api/unit/tickets/{ticket_id}", status=404)
-        await other_unit.post(f"/api/unit/tickets/{ticket_id}/reply", {"text": "不是我们的"}, status=409)
+        await other_unit.get(f"/api/unit/tickets/{ticket_id}", status=403)
+        for move, body in (("reply", {"text": "不是我们的"}), ("extension", {"days": 3, "reason": "x"}),
+                           ("return", {"reason": "x"})):
+            await other_unit.post(f"/api/unit/tickets/{ticket_id}/{move}", body, status=403)
         for path in ("/api/tickets", f"/api/tickets/{ticket_id}", "/api/calls", "/api/calls/call-1/recording",
                      "/api/floor", "/api/units"):
             await other_unit.get(path, status=403)

@@ -127,16 +127,15 @@ async def test_the_unit_replies_with_a_pdf_asks_for_more_time_returns_a_ticket_a
         assert "已退回热线" in await page.inner_text("#action-done")
         assert "属供水公司职责" in await page.inner_text("#timeline")
 
-        # A colleague replies to the second meanwhile: this page's return is refused with the server's reason.
+        # A colleague replies to the second meanwhile: this page shows it at once (the unit's
+        # live feed), without a reload, and offers no more moves on it.
         await _open_from_list(page, second)
+        await page.wait_for_selector("body[data-live=yes]")
         http, colleague = await _as(console, "zezhou-office")
         async with http:
             await colleague.post(f"/api/unit/tickets/{second}/reply", {"text": "已处理。"})
-        await page.fill("#return-reason", "不属本单位")
-        await page.click("#return-submit")
-        await page.wait_for_selector("#return-status.error")
-        refusal = await page.inner_text("#return-status")
-        assert refusal.startswith("无法办理：") and "replied" in refusal, refusal
+        await page.wait_for_function("() => document.getElementById('facts').innerText.includes('已答复')")
+        assert await page.is_hidden("#return-reason")
         await page.context.close()
 
     http, supervisor = await _as(console, "supervisor")
@@ -171,4 +170,22 @@ async def test_the_unit_list_filters_by_state_and_only_overdue_and_a_foreign_tic
         await page.goto(f"{console.url}/unit/tickets/424242")
         await page.wait_for_selector("#ticket-error:not([hidden])")
         assert "没有这张工单" in await page.inner_text("#ticket-error")
+        await page.context.close()
+
+
+async def test_a_ticket_forwarded_to_the_unit_reaches_its_open_list_without_a_reload(console: RunningConsole) -> None:
+    first = (await _tickets(console, ["小区路灯不亮"]))[0]
+    async with chromium() as browser:
+        page = await browser_log_in(browser, console.url, "zezhou-office", console.passwords["zezhou-office"])
+        await page.wait_for_selector(f'#tickets tr[data-ticket-id="{first}"]')
+        await page.wait_for_selector("body[data-live=yes]")
+        # Written and forwarded while the unit's list is open.
+        http, operator = await _as(console, "seat1")
+        async with http:
+            second = int((await operator.post("/api/calls/call-2/ticket", {
+                "category": "help", "summary": "门前道路积水", "unit": "泽州县"}, status=201))["ticket_id"])
+        http, supervisor = await _as(console, "supervisor")
+        async with http:
+            await supervisor.post(f"/api/tickets/{second}/forward", {})
+        await page.wait_for_selector(f'#tickets tr[data-ticket-id="{second}"]', timeout=10000)
         await page.context.close()

@@ -77,7 +77,11 @@ class TooMany(AttachmentError):
 
 
 class NotYours(AttachmentError):
-    """No such ticket for this unit (told as "no such ticket": it does not say whose it is)."""
+    """A ticket that is not with this unit (403)."""
+
+
+class NoSuchTicket(AttachmentError):
+    """No such ticket (404)."""
 
 
 def kind_of(head: bytes) -> Kind | None:
@@ -283,8 +287,10 @@ def _number(value: object) -> float:
 
 
 def _check_ticket(row: Row | None, ticket_id: int, unit: str) -> None:
-    if row is None or row["merged_into"] is not None or row["unit"] != unit:
-        raise NotYours(f"no ticket {ticket_id} for unit {unit}")
+    if row is None or row["merged_into"] is not None:
+        raise NoSuchTicket(f"no ticket {ticket_id}")
+    if row["unit"] != unit:
+        raise NotYours(f"ticket {ticket_id} is not with unit {unit}")
     state = TicketState(str(row["state"]))
     if state not in WITH_UNIT:
         raise AttachmentError(

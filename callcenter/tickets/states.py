@@ -31,6 +31,10 @@ class TicketError(HotlineError):
     """A ticket command that cannot be done: the message says why and what to do."""
 
 
+class NotYourTicket(TicketError):
+    """A unit acting on a ticket that is not with it (the console answers 403)."""
+
+
 class Action(StrEnum):
     FORWARD = "forward"
     REPLY = "reply"
@@ -92,7 +96,7 @@ def next_state(state: TicketState, action: Action) -> TicketState:
 def check_unit(ticket_unit: str, unit: str, ticket_id: int) -> None:
     """A unit acts only on its own tickets."""
     if ticket_unit != unit:
-        raise TicketError(f"ticket {ticket_id} is not with unit {unit}: "
+        raise NotYourTicket(f"ticket {ticket_id} is not with unit {unit}: "
                           "a unit acts only on the tickets forwarded to it")
 
 

@@ -30,6 +30,7 @@ from callcenter.tickets.attachments import (
     AttachmentError,
     BadName,
     BadType,
+    NoSuchTicket,
     NotYours,
     Received,
     TicketAttachments,
@@ -55,7 +56,8 @@ class PayloadTooLarge(web.HTTPClientError):
 
 
 _STATUS: tuple[tuple[type[AttachmentError], type[web.HTTPException]], ...] = (
-    (NotYours, web.HTTPNotFound), (BadName, web.HTTPBadRequest), (BadType, web.HTTPUnsupportedMediaType),
+    (NoSuchTicket, web.HTTPNotFound), (NotYours, web.HTTPForbidden), (BadName, web.HTTPBadRequest),
+    (BadType, web.HTTPUnsupportedMediaType),
     (TooLarge, PayloadTooLarge), (TooMany, web.HTTPConflict), (AttachmentError, web.HTTPConflict),
 )
 
@@ -68,7 +70,9 @@ def _refuse(exc: AttachmentError) -> NoReturn:
     """An attachment refusal of the domain as HTTP, once."""
     status = next(status for kind, status in _STATUS if isinstance(exc, kind))
     if isinstance(exc, NotYours):
-        refuse(status, "没有这张工单 (no such ticket for your unit)")
+        refuse(status, "这不是本单位的工单，不能上传附件 (not your unit's ticket)")
+    if isinstance(exc, NoSuchTicket):
+        refuse(status, "没有这张工单 (no such ticket)")
     refuse(status, f"无法上传：{exc}" if type(exc) is AttachmentError else str(exc))
 
 
@@ -142,8 +146,10 @@ async def unit_download(request: web.Request) -> web.StreamResponse:
     console = request.app[CONSOLE]
     unit = _unit_of(request)
     row = await _attachments(console).find(_ticket_id(request), _attachment_id(request))
-    if row is None or row["ticket_unit"] != unit:
-        refuse(web.HTTPNotFound, "没有这个附件 (no such attachment for your unit)")
+    if row is None:
+        refuse(web.HTTPNotFound, "没有这个附件 (no such attachment)")
+    if row["ticket_unit"] != unit:
+        refuse(web.HTTPForbidden, "这不是本单位的工单，无权下载 (not your unit's ticket)")
     return _serve(console, row)
 
 

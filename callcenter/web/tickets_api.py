@@ -20,6 +20,7 @@ from aiohttp import web
 from callcenter.calls.repository import CallSearch
 from callcenter.store import Row
 from callcenter.tickets import TicketError
+from callcenter.tickets.states import NotYourTicket
 from callcenter.tickets.attachments import TicketAttachments
 from callcenter.tickets.deadlines import is_overdue, working_days_left
 from callcenter.tickets.directory import Unit
@@ -59,6 +60,8 @@ async def _do(work: Awaitable[Any]) -> Any:
     an unknown ticket a 404."""
     try:
         return await work
+    except NotYourTicket as exc:
+        refuse(web.HTTPForbidden, f"这不是本单位的工单 ({exc})")
     except TicketError as exc:
         message = str(exc)
         if message.startswith("no ticket"):
@@ -231,7 +234,7 @@ async def tickets_list(request: web.Request) -> web.Response:
 async def _detail(console: Console, ticket_id: int, unit: str | None = None) -> dict[str, Any]:
     detail = await _do(console.services.tickets.detail(ticket_id))
     if unit is not None and detail.ticket.get("unit") != unit:
-        refuse(web.HTTPNotFound, "没有这张工单 (no such ticket for your unit)")
+        refuse(web.HTTPForbidden, "这不是本单位的工单 (not your unit's ticket)")
     calls = [call_json(call) for call in detail.calls]
     if unit is not None:  # a unit never sees the call log or recordings
         calls = [{"call_id": c["call_id"], "arrived": c["arrived"]} for c in calls]

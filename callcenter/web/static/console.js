@@ -77,11 +77,34 @@ const hotline = (() => {
     return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
   }
 
+  // A feed of ticket changes (/api/desk/ws, /api/unit/desk/ws): onChange(message) for
+  // each {type: "ticket", ticket_id, kind}; reconnects with backoff, back to log-in on 4401.
+  function ticketFeed(path, onChange) {
+    let retry = 1000;
+    function connect() {
+      const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+      const socket = new WebSocket(`${scheme}${location.host}${path}`);
+      socket.addEventListener("message", (event) => {
+        let message;
+        try { message = JSON.parse(event.data); } catch (e) { return; }
+        if (message.type === "ready") { retry = 1000; document.body.dataset.live = "yes"; }
+        else if (message.type === "ticket") onChange(message);
+      });
+      socket.addEventListener("close", (event) => {
+        document.body.dataset.live = "no";
+        if (event.code === 4401) { location.href = "/login"; return; }
+        setTimeout(() => { onChange(null); connect(); }, retry);
+        retry = Math.min(retry * 2, 30000);
+      });
+    }
+    connect();
+  }
+
   function say(node, text, isError = false) {
     node.textContent = text;
     node.classList.toggle("error", isError);
   }
 
-  return { api, el, fill, label, duration, dateTime, clock, epochDateTime, say,
+  return { api, el, fill, label, duration, dateTime, clock, epochDateTime, say, ticketFeed,
            OUTCOMES, CATEGORIES, SEAT_STATES, SHIFTS, PHASES, EVENTS, NUISANCE_ACTIONS, RULES };
 })();

@@ -79,5 +79,8 @@
   prev.addEventListener("click", () => { page = Math.max(1, page - 1); refresh(); });
   next.addEventListener("click", () => { page += 1; refresh(); });
   refresh();
+  // New tickets, urgings and decisions reach the list at once; the timer is a fallback.
+  let pending = null;
+  hotline.ticketFeed("/api/unit/desk/ws", () => { clearTimeout(pending); pending = setTimeout(refresh, 250); });
   setInterval(refresh, 30000);
 })();

@@ -198,4 +198,8 @@
   });
 
   load();
+  // The supervisor's decision on an extension, an urging, a re-forward: shown at once.
+  hotline.ticketFeed("/api/unit/desk/ws", (message) => {
+    if (message === null || String(message.ticket_id) === String(ticketId)) load();
+  });
 })();
