@@ -20,10 +20,10 @@ from aiohttp import web
 from callcenter.calls.repository import CallSearch
 from callcenter.store import Row
 from callcenter.tickets import TicketError
-from callcenter.tickets.states import NotYourTicket
 from callcenter.tickets.attachments import TicketAttachments
 from callcenter.tickets.deadlines import is_overdue, working_days_left
 from callcenter.tickets.directory import Unit
+from callcenter.tickets.states import NotYourTicket
 from callcenter.vocabulary import IN_PROGRESS, Category, Channel, TicketState
 from callcenter.web.api import CALL_ID, SUMMARY_MAX, _body, _call_id, _call_row, _may_touch, _text, call_json, reply
 from callcenter.web.auth import refuse
