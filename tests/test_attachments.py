@@ -159,6 +159,9 @@ async def test_a_unit_attaches_a_pdf_and_the_supervisor_and_an_operator_download
                 detail = await staff.get(f"/api/tickets/{ticket_id}")
                 assert [a["attachment_id"] for a in detail["attachments"]] == [pdf["attachment_id"],
                                                                                png["attachment_id"]]
+                attached = [e for e in detail["events"] if e["kind"] == "attached"]
+                assert [(e["actor"], e["data"]["files"]) for e in attached] == [
+                    ("zezhou-office", ["现场照片说明.pdf", "photo.png"])]
             body, response = await staff.download(f"/api/tickets/{ticket_id}/attachments/{pdf['attachment_id']}")
             assert body == PDF
             assert response.headers["Content-Type"] == "application/pdf"

@@ -252,6 +252,9 @@ class TicketAttachments:
                         "content_type": received.kind.content_type, "size": received.size,
                         "sha256": received.sha256, "uploaded_by": actor, "unit": unit, "uploaded": at,
                         "uploaded_epoch": now}))
+                # Every step a person takes is in the ticket's history, who and when.
+                tables.add_event(ticket_id, at, now, "attached", str(row["state"]), actor,
+                                 {"unit": unit, "files": [received.name for received in files]})
             except BaseException:  # the transaction rolls back: so do the renames
                 for received in files:
                     received.unplace()
