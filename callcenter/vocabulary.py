@@ -154,7 +154,7 @@ TICKET_EVENT_LABELS: dict[str, str] = {
     "created": "话务员留单", "linked": "关联来电", "forwarded": "审核转办", "replied": "承办单位答复",
     "closed": "办结", "reopened": "重新办理", "merged": "合并工单", "returned": "退回", "urged": "督办",
     "extension_requested": "申请延期", "extension_granted": "同意延期", "extension_refused": "不同意延期",
-    "callback": "回访", "attached": "上传附件",
+    "callback": "回访", "attached": "上传附件", "resubmitted": "话务员补正后重新提交",
 }
 SHIFT_LABELS: dict[str, str] = {"night": "夜班", "day": "白班", "evening": "晚班"}
 NUISANCE_ACTION_LABELS: dict[str, str] = {"flag": "标记", "clear": "解除", "mark": "话务员标记"}

@@ -305,3 +305,29 @@ async def test_the_feed_tells_each_unit_only_of_its_own_tickets_and_the_supervis
         assert zezhou_ws.close_code == 4401
         for ws in (desk, zezhou_ws, yangcheng_ws):
             await ws.close()
+
+
+async def test_an_operator_sees_a_ticket_returned_to_them_corrects_it_and_sends_it_back(
+        console: RunningConsole) -> None:
+    operator = await _as(console, "seat2")
+    async with operator.http:
+        ticket_id = await _ticket(operator, "call-3", "下水道堵塞")
+    supervisor = await _as(console, "supervisor")
+    async with supervisor.http:
+        await supervisor.post(f"/api/tickets/{ticket_id}/return", {"note": "请写明具体位置"})
+    async with chromium() as browser:
+        page = await browser_log_in(browser, console.url, "seat2", console.passwords["seat2"])
+        item = f'#returned li[data-ticket-id="{ticket_id}"]'
+        await page.wait_for_selector(item)
+        assert "请写明具体位置" in await page.inner_text(item)
+        await page.click(f"{item} button")  # no note yet: said in the page
+        await page.wait_for_selector(f"{item} .status.error")
+        await page.fill(f"{item} .returned-summary", "阳城县凤城镇东街下水道堵塞")
+        await page.fill(f"{item} .returned-note", "已写明位置")
+        await page.click(f"{item} button")
+        await page.wait_for_selector("#returned-panel", state="hidden")
+        await _shot(page, "operator-returned-done")
+    supervisor = await _as(console, "supervisor")
+    async with supervisor.http:
+        ticket = (await supervisor.get(f"/api/tickets/{ticket_id}"))["ticket"]
+        assert (ticket["summary"], ticket["returned_to"]) == ("阳城县凤城镇东街下水道堵塞", None)

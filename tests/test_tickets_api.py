@@ -197,3 +197,38 @@ async def test_bad_input_on_the_desk_is_a_clear_400_and_unknown_tickets_a_404(co
         refused = await supervisor.post("/api/calls/call-1/ticket", {"category": "help", "summary": "x",
                                                                       "unit": "atlantis"}, status=409)
         assert "atlantis" in refused["error"]
+
+
+async def test_a_ticket_returned_to_its_operator_is_corrected_and_resubmitted_by_that_operator_only(
+        console: RunningConsole) -> None:
+    http, operator = await _as(console, "seat1")
+    async with http:
+        ticket_id = await _new_ticket(operator, summary="路灯坏了")
+        assert (await operator.get("/api/operator/returned"))["tickets"] == []
+    http, supervisor = await _as(console, "supervisor")
+    async with http:
+        await supervisor.post(f"/api/tickets/{ticket_id}/return", {"note": "请补充具体地点"})
+    http, other = await _as(console, "seat2")
+    async with http:
+        assert (await other.get("/api/operator/returned"))["tickets"] == []  # not theirs to see
+        await other.post(f"/api/operator/tickets/{ticket_id}/resubmit", {"note": "x"}, status=403)
+    http, operator = await _as(console, "seat1")
+    async with http:
+        [returned] = (await operator.get("/api/operator/returned"))["tickets"]
+        assert (returned["ticket_id"], returned["return_note"]) == (ticket_id, "请补充具体地点")
+        await operator.post(f"/api/operator/tickets/{ticket_id}/resubmit", {"summary": "x"}, status=400)  # no note
+        await operator.post(f"/api/operator/tickets/{ticket_id}/resubmit", {
+            "note": "已补充地点", "summary": "泽州县南村镇东街路灯坏了", "unit": "阳城县"})
+        assert (await operator.get("/api/operator/returned"))["tickets"] == []
+        await operator.post(f"/api/operator/tickets/{ticket_id}/resubmit", {"note": "again"}, status=409)
+        suggested = await operator.get("/api/tickets/similar?summary=东街路灯")
+        assert ticket_id in [t["ticket_id"] for t in suggested["tickets"]]  # the corrected words are searched
+    http, supervisor = await _as(console, "supervisor")
+    async with http:
+        detail = await supervisor.get(f"/api/tickets/{ticket_id}")
+        ticket = detail["ticket"]
+        assert (ticket["summary"], ticket["unit"], ticket["returned_to"]) == (
+            "泽州县南村镇东街路灯坏了", "yangcheng", None)
+        assert [e["kind"] for e in detail["events"]][-2:] == ["returned", "resubmitted"]
+        waiting = await supervisor.get("/api/tickets?state=open")
+        assert [t["ticket_id"] for t in waiting["tickets"]] == [ticket_id]

@@ -86,6 +86,7 @@ class TicketQuery:
     until_epoch: float | None = None
     overdue_only: bool = False
     returned_to: str | None = None
+    operator: str | None = None  # the seat (or user) that wrote it
     limit: int = 100
     offset: int = 0
 
@@ -97,7 +98,7 @@ class TicketQuery:
             where.append(f"t.state IN ({', '.join('?' for _ in self.states) or 'NULL'})")
             params.extend(str(s) for s in self.states)
         for column, value in (("unit", self.unit), ("category", self.category), ("channel", self.channel),
-                              ("returned_to", self.returned_to)):
+                              ("returned_to", self.returned_to), ("operator", self.operator)):
             if value is not None:
                 where.append(f"t.{column} = ?")
                 params.append(str(value))
@@ -176,6 +177,10 @@ class TicketTables:
         self.db.execute("DELETE FROM ticket_search WHERE ticket_id = ?", [ticket_id])
         self.db.execute("INSERT INTO ticket_search (ticket_id, tokens) VALUES (?, ?)",
                         [ticket_id, index_text(summaries)])
+
+    def reindex(self, ticket_id: int) -> None:
+        """The ticket's summary changed: its words again."""
+        self._index(ticket_id)
 
     def merged(self, source: int, target: int) -> None:
         """`source` was merged into `target`: its words now find `target`, never itself."""

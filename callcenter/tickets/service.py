@@ -26,6 +26,7 @@ from callcenter.tickets.repository import TicketDetail, TicketQuery, TicketRepos
 from callcenter.tickets.search import highlighted, match_query, query_words
 from callcenter.tickets.states import (
     Action,
+    NotYourTicket,
     ReturnedTo,
     TicketError,
     after_callback,
@@ -525,6 +526,41 @@ class TicketService:
         self._changed(ticket_id, "returned_to_operator", actor)
         return result
 
+    async def resubmit(self, ticket_id: int, operator: str, note: str, summary: str | None = None,
+                       unit: str | None = None, category: Category | str | None = None,
+                       actor: str | None = None) -> TicketState:
+        """The operator answers a ticket returned to them: the summary, unit or category
+        corrected (each optional), a note saying what changed; it is open again for the
+        supervisor's review. Only the ticket's own operator, only while it is returned to them."""
+        why = _required(note, "say what was completed or corrected (note)")
+        ctx = self._context()
+        changes: dict[str, object] = {}
+        if summary is not None:
+            changes["summary"] = _required(summary, "the summary cannot be empty")
+        if unit is not None:
+            found = self.directory.find(unit)
+            changes |= {"unit": found.code, "unit_name": found.name}
+        if category is not None:
+            changes["category"] = str(parse_category(str(category)))
+
+        def decide(tables: TicketTables, row: Row) -> TicketState:
+            if row["returned_to"] != str(ReturnedTo.OPERATOR):
+                raise TicketError(f"ticket {ticket_id} is not waiting on its operator: only a returned one can be "
+                                  "sent back to the supervisor")
+            if str(row["operator"] or "") != operator:
+                raise NotYourTicket(f"ticket {ticket_id} was written by {row['operator']}, not {operator}")
+            state = TicketState(str(row["state"]))
+            tables.update(ticket_id, changes | {"returned_to": None})  # open again, for the supervisor's review
+            if "summary" in changes:
+                tables.reindex(ticket_id)
+            _event(tables, ctx, ticket_id, "resubmitted", state, actor,
+                   {"note": why, "changed": sorted(changes)})
+            return state
+
+        result = await self._change(ticket_id, decide)
+        self._changed(ticket_id, "resubmitted", actor)
+        return result
+
     async def urge(self, ticket_id: int, note: str | None = None, actor: str | None = None) -> int:
         """Urge (督办) the unit on a ticket it has in hand; how many times it has been urged."""
         ctx = self._context()
@@ -644,6 +680,7 @@ class TicketService:
         until_epoch: float | None = None,
         overdue_only: bool = False,
         returned_to: ReturnedTo | str | None = None,
+        operator: str | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> tuple[list[Row], int]:
@@ -656,7 +693,8 @@ class TicketService:
             states=states, unit=unit, category=None if category is None else Category(category),
             channel=None if channel is None else Channel(channel), since_epoch=since_epoch,
             until_epoch=until_epoch, overdue_only=overdue_only,
-            returned_to=None if returned_to is None else str(ReturnedTo(returned_to)), limit=limit, offset=offset)
+            returned_to=None if returned_to is None else str(ReturnedTo(returned_to)), operator=operator,
+            limit=limit, offset=offset)
         page = await self.repository.listing(query, moment)
         today = datetime.fromtimestamp(moment, self.settings.zone).date()
         for row in page.rows:

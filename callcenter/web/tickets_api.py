@@ -38,7 +38,8 @@ from callcenter.web.context import (
     add_route,
     session_of,
 )
-from callcenter.web.openapi import _ok, _op, describe
+from callcenter.web.openapi import _body as _body_schema
+from callcenter.web.openapi import _error, _ok, _op, _path, describe
 
 NOTE_MAX, NAME_MAX, ADDRESS_MAX, NUMBER_MAX, REPLY_MAX = 500, 50, 200, 32, 4000
 PER_PAGE_MAX = 100
@@ -155,6 +156,58 @@ async def operator_calls(request: web.Request) -> web.Response:
                                                              outcomes=("answered",), limit=RECENT_CALLS))
     on_ticket = await console.services.tickets.repository.tickets_of_calls([str(row["call_id"]) for row in rows])
     return reply({"calls": [call_json(row) | {"ticket_id": on_ticket.get(str(row["call_id"]))} for row in rows]})
+
+
+async def operator_returned(request: web.Request) -> web.Response:
+    """The tickets the supervisor returned to this operator, each with the note saying why."""
+    console = request.app[CONSOLE]
+    session = session_of(request)
+    rows, _ = await console.services.tickets.listing(returned_to="operator", operator=str(session.seat or ""),
+                                                     limit=50)
+    out = []
+    for row in rows:
+        events = (await console.services.tickets.detail(int(str(row["ticket_id"])))).events
+        note: object = None
+        returned_by: object = None
+        for event in events:
+            data = event.get("data")
+            if event.get("kind") == "returned" and isinstance(data, dict) and data.get("to") == "operator":
+                note, returned_by = data.get("note"), event.get("actor")
+        out.append({key: row.get(key) for key in ("ticket_id", "created", "category", "summary", "unit", "unit_name",
+                                                   "state", "citizen_name", "contact_number", "address")}
+                   | {"return_note": note, "returned_by": returned_by})
+    return reply({"tickets": out})
+
+
+async def operator_resubmit(request: web.Request) -> web.Response:
+    console = request.app[CONSOLE]
+    ticket_id = _ticket_id(request)
+    data = await _body(request)
+    summary = _text(data, "summary", SUMMARY_MAX) or None
+    unit = _text(data, "unit", 50) or None
+    category = _choice(data.get("category"), Category, "category", required=False)
+    session = session_of(request)
+    state = await _do(console.services.tickets.resubmit(
+        ticket_id, str(session.seat or ""), _text(data, "note", NOTE_MAX, required=True), summary=summary,
+        unit=unit, category=category, actor=session.user))
+    return reply({"ticket_id": ticket_id, "result": _plain(state)})
+
+
+@describe
+def operator_returned_paths() -> dict[str, Any]:
+    return {
+        "/api/operator/returned": {"get": _op(
+            "Tickets the supervisor returned to me, each with the note (return_note)", "operator",
+            {"200": _ok("tickets")})},
+        "/api/operator/tickets/{ticket_id}/resubmit": {"post": _op(
+            "Send a returned ticket back to the supervisor, corrected (summary, unit, category) with a note",
+            "operator", {"200": _ok("resubmitted"), "400": _error("bad input"),
+                         "403": _error("not this operator's ticket"), "409": _error("not returned to me")},
+            parameters=[_path("ticket_id", "the ticket's number")],
+            requestBody=_body_schema({"type": "object", "required": ["note"], "properties": {
+                "note": {"type": "string", "maxLength": 500}, "summary": {"type": "string", "maxLength": 500},
+                "unit": {"type": "string"}, "category": {"type": "string"}}}))},
+    }
 
 
 @describe
@@ -387,6 +440,8 @@ ROUTES: tuple[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamRespon
     ("POST", "/api/calls/{call_id}/ticket", create_from_call, STAFF),
     ("POST", "/api/tickets/{ticket_id}/calls", link_call, STAFF),
     ("GET", "/api/operator/calls", operator_calls, OPERATORS),
+    ("GET", "/api/operator/returned", operator_returned, OPERATORS),
+    ("POST", "/api/operator/tickets/{ticket_id}/resubmit", operator_resubmit, OPERATORS),
     ("GET", "/api/tickets", tickets_list, SUPERVISORS),
     ("POST", "/api/tickets/forward", forward_many, SUPERVISORS),
     ("GET", "/api/tickets/{ticket_id}", ticket_detail, SUPERVISORS),

@@ -296,6 +296,59 @@
     document.getElementById("recent-empty").hidden = data.calls.length > 0;
   }
 
+  // Tickets the supervisor returned to this seat: the note, and a form to correct and resubmit.
+  const returnedList = document.getElementById("returned");
+  const returnedPanel = document.getElementById("returned-panel");
+  const typing = new Set();  // tickets whose form the operator is filling: a refresh keeps them
+
+  function returnedItem(ticket) {
+    const summaryField = el("textarea", { maxlength: 500, rows: 2, class: "returned-summary" }, ticket.summary || "");
+    const unitField = el("input", { maxlength: 50, size: 16, class: "returned-unit",
+                                    placeholder: "如需改派，填写单位名称或代码" });
+    const noteField = el("input", { maxlength: 500, class: "returned-note", placeholder: "补正说明（必填）" });
+    const status = el("p", { class: "status" });
+    for (const field of [summaryField, unitField, noteField]) {
+      field.addEventListener("input", () => typing.add(ticket.ticket_id));
+    }
+    const form = el("form", { class: "returned-form" },
+      el("label", { class: "wide" }, "诉求内容 ", summaryField),
+      el("label", {}, "承办单位 ", unitField),
+      el("label", { class: "grow" }, "补正说明 ", noteField),
+      el("button", { type: "submit" }, "补正后重新提交"), status);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const note = noteField.value.trim();
+      if (!note) { say(status, "请填写补正说明", true); return; }
+      const body = { note, summary: summaryField.value.trim() };
+      if (unitField.value.trim()) body.unit = unitField.value.trim();
+      try {
+        await api("POST", `/api/operator/tickets/${ticket.ticket_id}/resubmit`, body);
+        typing.delete(ticket.ticket_id);
+        await loadReturned(true);
+      } catch (e) {
+        say(status, e.message, true);
+      }
+    });
+    return el("li", { dataset: { ticketId: ticket.ticket_id } },
+      el("p", {}, el("strong", {}, `#${ticket.ticket_id}`), ` ${ticket.unit_name || ticket.unit || ""} · `,
+        `退回说明：${ticket.return_note || "（无）"}`, ticket.returned_by ? `（${ticket.returned_by}）` : ""),
+      form);
+  }
+
+  async function loadReturned(force = false) {
+    if (typing.size && !force) return;  // never wipe what is being typed
+    try {
+      const data = await api("GET", "/api/operator/returned");
+      fill(returnedList, data.tickets.map(returnedItem));
+      returnedPanel.hidden = data.tickets.length === 0;
+    } catch (e) {
+      returnedPanel.hidden = false;
+      fill(returnedList, [el("li", { class: "error" }, `退回工单加载失败：${e.message}`)]);
+    }
+  }
+
+  loadReturned();
+  setInterval(loadReturned, 15000);
   refresh();
   loadRecent();
   setInterval(refresh, 1000);
