@@ -39,6 +39,8 @@
       case "extension_refused": return `不同意延期 ${d.days ?? ""} 个工作日`;
       case "callback": return [label(RESULTS, d.result), d.satisfaction ? label(SATISFACTIONS, d.satisfaction) : "",
         d.note].filter(Boolean).join(" · ");
+      case "attached": return (d.files || []).join("、");
+      case "resubmitted": return `补正说明：${d.note || ""}`;
       default: return "";
     }
   }
@@ -108,6 +110,13 @@
       c.satisfaction ? ` · ${label(SATISFACTIONS, c.satisfaction)}` : "", c.note ? ` · ${c.note}` : "")));
     document.getElementById("callbacks-empty").hidden = data.callbacks.length > 0;
     showCalls(data.calls);
+    const files = data.attachments || [];
+    document.getElementById("attachments").replaceChildren(...files.map((a) => el("li",
+      { dataset: { attachmentId: a.attachment_id } },
+      el("a", { href: `/api/tickets/${encodeURIComponent(t.ticket_id)}/attachments/${encodeURIComponent(a.attachment_id)}` },
+        a.name),
+      el("span", { class: "hint" }, ` ${Math.max(1, Math.round((a.size || 0) / 1024))} KB · ${a.uploaded_by || ""} · ${dateTime(a.uploaded)}`))));
+    document.getElementById("attachments-empty").hidden = files.length > 0;
     document.getElementById("timeline").replaceChildren(...data.events.map((event) =>
       el("li", { dataset: { kind: event.kind } }, el("span", { class: "at" }, dateTime(event.at).slice(0, 16)),
         el("span", { class: "who" }, event.actor || "系统"), el("strong", {}, label(EVENTS, event.kind)), " ",

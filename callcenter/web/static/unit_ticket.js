@@ -44,6 +44,7 @@
       case "reopened": return d.reason ? `原因：${d.reason}` : "";
       case "closed": return d.note || "";
       case "callback": return [label(RESULTS, d.result, ""), label(SATISFACTIONS, d.satisfaction, ""), d.note || ""].filter(Boolean).join(" · ");
+      case "attached": return (d.files || []).join("、");
       default: return "";
     }
   }
