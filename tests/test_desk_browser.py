@@ -103,7 +103,7 @@ async def test_a_live_call_becomes_a_ticket_the_next_is_linked_the_unit_replies_
     pdf.write_bytes(PDF)
     async with hotline_for(asterisk.env | FAST, tmp_path) as hotline:
         settings = hotline.settings
-        add_unit_user(settings.paths.state_dir, "zezhou-office", "zezhou", load_directory(units_file(settings)))
+        add_unit_user(settings.paths.state_dir, "zezhou-browser", "zezhou", load_directory(units_file(settings)))
         port = free_port((socket.SOCK_STREAM,))
         async with web_running(settings, hotline.services, hotline.controller, bind="127.0.0.1", port=port) as url, \
                 chromium() as browser:
@@ -201,8 +201,8 @@ async def test_a_live_call_becomes_a_ticket_the_next_is_linked_the_unit_replies_
             await supervisor.evaluate("() => { window.deskMarker = 'not reloaded'; }")
 
             # 4. The unit sees it with its deadline, opens it and replies with a PDF.
-            unit = await browser_log_in(browser, url, "zezhou-office",
-                                        read_generated_passwords(settings.paths.state_dir)["zezhou-office"])
+            unit = await browser_log_in(browser, url, "zezhou-browser",
+                                        read_generated_passwords(settings.paths.state_dir)["zezhou-browser"])
             assert unit.url.endswith("/unit")
             mine = f'#tickets tr[data-ticket-id="{ticket_id}"]'
             await unit.wait_for_selector(mine, timeout=WAIT)

@@ -82,7 +82,7 @@ async def test_an_operator_writes_a_ticket_from_a_live_call_links_the_second_cal
         asterisk: RunningAsterisk, tmp_path: Path) -> None:
     async with hotline_for(asterisk.env | FAST, tmp_path) as hotline:
         settings = hotline.settings
-        add_unit_user(settings.paths.state_dir, "zezhou-office", "zezhou", load_directory(units_file(settings)))
+        add_unit_user(settings.paths.state_dir, "zezhou-calls", "zezhou", load_directory(units_file(settings)))
         port = free_port((socket.SOCK_STREAM,))
         async with web_running(settings, hotline.services, hotline.controller, bind="127.0.0.1", port=port) as url:
             passwords = read_generated_passwords(settings.paths.state_dir)
@@ -120,8 +120,8 @@ async def test_an_operator_writes_a_ticket_from_a_live_call_links_the_second_cal
             http, supervisor = await _logged_in(url, "supervisor", passwords["supervisor"], "/wallboard")
             async with http:
                 await supervisor.post(f"/api/tickets/{ticket_id}/forward", {"note": "请核实处理"})
-                unit_password = read_generated_passwords(settings.paths.state_dir)["zezhou-office"]
-                unit_http, unit = await _logged_in(url, "zezhou-office", unit_password, "/unit")
+                unit_password = read_generated_passwords(settings.paths.state_dir)["zezhou-calls"]
+                unit_http, unit = await _logged_in(url, "zezhou-calls", unit_password, "/unit")
                 async with unit_http:
                     mine = await unit.get("/api/unit/tickets")
                     assert [t["ticket_id"] for t in mine["tickets"]] == [ticket_id]
