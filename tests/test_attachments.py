@@ -22,6 +22,7 @@ from callcenter.store import SCHEMA_VERSION, Store
 from callcenter.tickets.attachments import MAX_BYTES, BadName, display_name, kind_of
 from callcenter.tickets.directory import load_directory, units_file
 from callcenter.users import add_unit_user
+from tests.web_helpers import Client as WebClient
 from tests.web_helpers import (
     FakeFloor,
     RunningConsole,
@@ -47,22 +48,8 @@ class RawFilename(str):
     """A Content-Disposition filename parameter written as it is."""
 
 
-class Client:
-    """A logged-in user's HTTP session with the CSRF token at hand."""
-
-    def __init__(self, http: aiohttp.ClientSession, url: str, csrf: str) -> None:
-        self.http, self.url, self.csrf = http, url, csrf
-
-    async def get(self, path: str, status: int = 200) -> Any:
-        async with self.http.get(self.url + path) as response:
-            assert response.status == status, (path, response.status, await response.text())
-            return await response.json()
-
-    async def post(self, path: str, body: object = None, status: int = 200) -> Any:
-        async with self.http.post(self.url + path, json=body if body is not None else {},
-                                  headers={"X-CSRF-Token": self.csrf}) as response:
-            assert response.status == status, (path, response.status, await response.text())
-            return await response.json()
+class Client(WebClient):
+    """The console's client, and a multipart upload written by hand."""
 
     async def upload(self, ticket_id: int, files: list[tuple[str, bytes]], status: int = 201) -> Any:
         """POST the files as multipart, each part's header written out by hand (so a test
@@ -81,10 +68,6 @@ class Client:
             assert response.status == status, (path, response.status, await response.text())
             return await response.json()
 
-    async def download(self, path: str, status: int = 200) -> tuple[bytes, aiohttp.ClientResponse]:
-        async with self.http.get(self.url + path) as response:
-            assert response.status == status, (path, response.status)
-            return await response.read(), response
 
 
 def _answered_call(calls: CallRepository, call_id: str, seat: str, zone: Any, at: float) -> None:

@@ -12,7 +12,6 @@ import subprocess
 import wave
 from io import BytesIO
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
@@ -24,6 +23,7 @@ from callcenter.web import web_running
 from tests.conftest import RunningAsterisk
 from tests.flow import FAST, Hotline, hotline_for
 from tests.harness import SeatPhone, caller_argv, free_port
+from tests.web_helpers import Client as WebClient
 from tests.web_helpers import http_session, log_in, page_csrf
 
 pytestmark = pytest.mark.asterisk
@@ -31,19 +31,8 @@ pytestmark = pytest.mark.asterisk
 CITIZEN = "13987654321"
 
 
-class Client:
-    def __init__(self, http: aiohttp.ClientSession, url: str, csrf: str) -> None:
-        self.http, self.url, self.csrf = http, url, csrf
-
-    async def get(self, path: str, status: int = 200) -> Any:
-        async with self.http.get(self.url + path) as response:
-            assert response.status == status, (path, response.status, await response.text())
-            return await response.json()
-
-    async def post(self, path: str, body: object, status: int = 200) -> Any:
-        async with self.http.post(self.url + path, json=body, headers={"X-CSRF-Token": self.csrf}) as response:
-            assert response.status == status, (path, response.status, await response.text())
-            return await response.json()
+class Client(WebClient):
+    """The console's client, and a recording's length as served."""
 
     async def wav_seconds(self, path: str) -> float:
         async with self.http.get(self.url + path) as response:

@@ -23,6 +23,7 @@ from callcenter.tickets.directory import load_directory, units_file
 from callcenter.users import add_unit_user
 from tests.web_helpers import (
     OUTPUT,
+    Client,
     FakeFloor,
     RunningConsole,
     browser_log_in,
@@ -72,29 +73,6 @@ def _answered(calls: CallRepository, call_id: str, seat: str, number: str, zone:
     calls.save(call_id, caller_number=number, arrived=iso_local(at, zone), arrived_epoch=at,
                seat_answered=iso_local(at + 10, zone), ended=iso_local(at + 100, zone), outcome="answered",
                seat=seat, state="done", wait_seconds=10, talk_seconds=90, **more)
-
-
-class Client:
-    """A logged-in user's HTTP session with the CSRF token at hand."""
-
-    def __init__(self, http: aiohttp.ClientSession, url: str, csrf: str) -> None:
-        self.http, self.url, self.csrf = http, url, csrf
-
-    async def get(self, path: str, status: int = 200) -> Any:
-        async with self.http.get(self.url + path) as response:
-            assert response.status == status, (path, response.status, await response.text())
-            return await response.json()
-
-    async def post(self, path: str, body: object = None, status: int = 200) -> Any:
-        async with self.http.post(self.url + path, json=body if body is not None else {},
-                                  headers={"X-CSRF-Token": self.csrf}) as response:
-            assert response.status == status, (path, response.status, await response.text())
-            return await response.json()
-
-    async def socket(self, path: str) -> aiohttp.ClientWebSocketResponse:
-        ws = await self.http.ws_connect(self.url + path, origin=self.url)
-        assert (await ws.receive_json(timeout=5))["type"] == "ready"
-        return ws
 
 
 async def _as(console: RunningConsole, user: str) -> Client:

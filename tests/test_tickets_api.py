@@ -22,6 +22,7 @@ from callcenter.tickets.directory import load_directory, units_file
 from callcenter.users import add_unit_user
 from callcenter.workdays import add_working_days
 from tests.web_helpers import (
+    Client,
     FakeFloor,
     RunningConsole,
     console_running,
@@ -53,24 +54,6 @@ def _answered_call(calls: CallRepository, call_id: str, seat: str, zone: Any, at
     calls.save(call_id, caller_number=CITIZEN, arrived=iso_local(at, zone), arrived_epoch=at,
                seat_answered=iso_local(at + 10, zone), ended=iso_local(at + 100, zone), outcome="answered",
                seat=seat, state="done", wait_seconds=10, talk_seconds=90)
-
-
-class Client:
-    """A logged-in user's HTTP session with the CSRF token at hand."""
-
-    def __init__(self, http: aiohttp.ClientSession, url: str, csrf: str) -> None:
-        self.http, self.url, self.csrf = http, url, csrf
-
-    async def get(self, path: str, status: int = 200) -> Any:
-        async with self.http.get(self.url + path) as response:
-            assert response.status == status, (path, response.status, await response.text())
-            return await response.json()
-
-    async def post(self, path: str, body: object = None, status: int = 200) -> Any:
-        async with self.http.post(self.url + path, json=body if body is not None else {},
-                                  headers={"X-CSRF-Token": self.csrf}) as response:
-            assert response.status == status, (path, response.status, await response.text())
-            return await response.json()
 
 
 async def _client(http: aiohttp.ClientSession, console: RunningConsole, user: str, landing: str) -> Client:

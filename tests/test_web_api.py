@@ -23,6 +23,7 @@ from callcenter.web import web_app
 from callcenter.web.live import day_bounds
 from callcenter.web.openapi import openapi_document
 from tests.web_helpers import (
+    Client,
     FakeFloor,
     RunningConsole,
     console_running,
@@ -41,24 +42,6 @@ async def console(tmp_path: Path) -> AsyncIterator[RunningConsole]:
     async with Store(settings.paths.database) as store, \
             console_running(settings, FakeFloor(settings, store)) as running:
         yield running
-
-
-class Client:
-    """A logged-in user's HTTP session with the CSRF token at hand."""
-
-    def __init__(self, http: aiohttp.ClientSession, url: str, csrf: str) -> None:
-        self.http, self.url, self.csrf = http, url, csrf
-
-    async def get(self, path: str, status: int = 200) -> Any:
-        async with self.http.get(self.url + path) as response:
-            assert response.status == status, (path, response.status, await response.text())
-            return await response.json()
-
-    async def send(self, method: str, path: str, body: object = None, status: int = 200) -> Any:
-        async with self.http.request(method, self.url + path, json=body,
-                                     headers={"X-CSRF-Token": self.csrf}) as response:
-            assert response.status == status, (path, response.status, await response.text())
-            return await response.json()
 
 
 async def _client(http: aiohttp.ClientSession, console: RunningConsole, user: str) -> Client:

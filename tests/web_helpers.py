@@ -121,6 +121,38 @@ async def page_csrf(http: aiohttp.ClientSession, url: str, path: str) -> str:
     return match.group(1)
 
 
+class Client:
+    """A logged-in user's HTTP session with the CSRF token at hand: JSON in and out, the
+    expected status asserted (with the body when it differs)."""
+
+    def __init__(self, http: aiohttp.ClientSession, url: str, csrf: str) -> None:
+        self.http, self.url, self.csrf = http, url, csrf
+
+    async def get(self, path: str, status: int = 200) -> Any:
+        async with self.http.get(self.url + path) as response:
+            assert response.status == status, (path, response.status, await response.text())
+            return await response.json()
+
+    async def send(self, method: str, path: str, body: object = None, status: int = 200) -> Any:
+        async with self.http.request(method, self.url + path, json=body,
+                                     headers={"X-CSRF-Token": self.csrf}) as response:
+            assert response.status == status, (path, response.status, await response.text())
+            return await response.json()
+
+    async def post(self, path: str, body: object = None, status: int = 200) -> Any:
+        return await self.send("POST", path, body if body is not None else {}, status)
+
+    async def download(self, path: str, status: int = 200) -> tuple[bytes, aiohttp.ClientResponse]:
+        async with self.http.get(self.url + path) as response:
+            assert response.status == status, (path, response.status)
+            return await response.read(), response
+
+    async def socket(self, path: str) -> aiohttp.ClientWebSocketResponse:
+        ws = await self.http.ws_connect(self.url + path, origin=self.url)
+        assert (await ws.receive_json(timeout=5))["type"] == "ready"
+        return ws
+
+
 @asynccontextmanager
 async def chromium() -> AsyncIterator[Any]:
     """Debian's chromium, headless, driven by Playwright (which never downloads a browser here)."""
