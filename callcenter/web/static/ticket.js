@@ -20,12 +20,16 @@
       .flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
   }
 
+  // Units by code, so the history names them as a clerk knows them (泽州县人民政府, not zezhou).
+  const unitNames = {};
+  const unitName = (code) => unitNames[code] || code || "";
+
   // What each kind of step adds to "who did what when".
   function detail(event) {
     const d = event.data || {};
     switch (event.kind) {
-      case "created": return `承办单位 ${d.unit || ""} · 来源 ${label(CHANNELS, d.channel)}`;
-      case "forwarded": return [`转至 ${d.unit || ""}`, d.note].filter(Boolean).join(" · ");
+      case "created": return `承办单位 ${unitName(d.unit)} · 来源 ${label(CHANNELS, d.channel)}`;
+      case "forwarded": return [`转至 ${unitName(d.unit)}`, d.note].filter(Boolean).join(" · ");
       case "replied": return `${d.by || ""}：${d.reply || ""}${d.late ? "（超期答复）" : ""}`;
       case "closed": return d.note || "";
       case "reopened": return `原因：${d.reason || ""}`;
@@ -230,6 +234,11 @@
       setTimeout(connect, 3000);
     });
   }
-  load();
+  (async () => {
+    try {
+      for (const unit of (await api("GET", "/api/units")).units) unitNames[unit.code] = unit.name;
+    } catch (e) { /* the history then shows codes: still correct */ }
+    load();
+  })();
   connect();
 })();
