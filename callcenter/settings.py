@@ -52,6 +52,7 @@ class PathsSection:
 
 @dataclass(frozen=True)
 class CallflowSection:
+    menu: bool
     menu_timeout: float
     position_interval: float
     ring_timeout: float

@@ -35,10 +35,15 @@ def free_port(kinds: tuple[int, ...] = (socket.SOCK_STREAM, socket.SOCK_DGRAM)) 
 
 
 def instance_env(state_dir: Path, **overrides: str) -> dict[str, str]:
-    """HOTLINE_* variables for an instance on free ports with its own state folder."""
+    """HOTLINE_* variables for an instance on free ports with its own state folder.
+
+    The call tests drive the DTMF menu (a setting, off by default) so that a key sends a
+    caller to the line at once; the default flow without a menu, as GB/T 33358 wants it,
+    is proven in tests/test_standard.py with `HOTLINE_CALLFLOW_MENU=false`."""
     rtp_start = random.randrange(20000, 59000, 2)
     env = {
         "HOTLINE_HOME": str(HOME),
+        "HOTLINE_CALLFLOW_MENU": "true",
         "HOTLINE_PATHS_STATE_DIR": str(state_dir),
         "HOTLINE_PATHS_RECORDINGS_DIR": str(state_dir / "recordings"),
         "HOTLINE_PATHS_DATABASE": str(state_dir / "hotline.db"),

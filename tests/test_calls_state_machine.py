@@ -102,8 +102,13 @@ def final_row(actions: Iterable[Action]) -> dict[str, str | int | float | None]:
     return done[0]
 
 
+# Most of these tests walk the DTMF menu path (a setting); the default without a menu is
+# proven by the tests named for GB/T 33358 below.
+MENU_ON = c.Timing(menu=True)
+
+
 def new_call() -> Call:
-    return Call(CALL_ID)
+    return Call(CALL_ID, timing=MENU_ON)
 
 
 def answering() -> Call:
@@ -265,7 +270,7 @@ def test_no_key_before_the_menu_timer_queues_the_caller_with_no_category() -> No
 
 
 def test_the_menu_timer_is_the_configured_one() -> None:
-    call = Call(CALL_ID, timing=c.Timing(menu_timeout=9.5, position_interval=45.0))
+    call = Call(CALL_ID, timing=c.Timing(menu_timeout=9.5, position_interval=45.0, menu=True))
     call, _ = run(call, Arrived(T0, "1", "n"), Answered(T0), PlaybackFinished(T0, GREETING_ID))
     call, actions = step(call, PlaybackFinished(T0 + 1, MENU_ID))
     assert effects(actions) == [SetTimer("menu", 9.5)]
@@ -590,7 +595,7 @@ def _random_event(rng: random.Random, call: Call, at: float) -> Event:
 
 def _random_events(rng: random.Random) -> list[Event]:
     """Mostly a plausible start, then random events, often closed by the caller hanging up."""
-    call = Call(CALL_ID)
+    call = Call(CALL_ID, timing=MENU_ON)
     at = T0 + rng.random()
     events: list[Event] = []
     if rng.random() < 0.8:
@@ -610,7 +615,7 @@ def _random_events(rng: random.Random) -> list[Event]:
 
 
 def _check_sequence(events: list[Event]) -> Call:
-    call = Call(CALL_ID)
+    call = Call(CALL_ID, timing=MENU_ON)
     done_rows: list[dict[str, str | int | float | None]] = []
     finished = 0
     rung: list[str] = []
@@ -653,10 +658,44 @@ def test_the_random_sequences_reach_every_phase_and_every_outcome() -> None:
     phases: set[Phase] = set()
     outcomes: set[str | int | float | None] = set()
     for _ in range(600):
-        call = Call(CALL_ID)
+        call = Call(CALL_ID, timing=MENU_ON)
         for event in _random_events(rng):
             call, actions = step(call, event)
             phases.add(call.phase)
             outcomes |= {row["outcome"] for row in rows(actions) if row.get("state") == "done"}
     assert phases == set(Phase)
     assert outcomes == OUTCOMES
+
+
+# ----------------------------------------------------------------------------- GB/T 33358: no menu
+
+
+def _greeted_without_menu(flagged_rule: str = "") -> tuple[Call, list[Action]]:
+    call = Call(CALL_ID)  # the default timing: no menu
+    call, _ = run(call, Arrived(ARRIVED_AT, "13800138000", "Citizen", flagged_rule=flagged_rule),
+                  Answered(ANSWERED_AT))
+    assert call.phase is Phase.GREETING and call.playing == GREETING_ID
+    return step(call, PlaybackFinished(GREETING_DONE_AT, GREETING_ID))
+
+
+def test_by_default_the_greeting_leads_straight_to_the_line_without_a_menu() -> None:
+    call, actions = _greeted_without_menu()
+    assert call.phase is Phase.QUEUED and call.queued == GREETING_DONE_AT and call.category == ""
+    assert effects(actions) == [Enqueue()]
+    assert log_kinds(actions) == ["GREETING", "ENTERQUEUE"]
+    assert rows(actions) == [{"queued": GREETING_DONE_AT, "category": None, "state": "queued"}]
+    assert not any(isinstance(a, Play) and a.prompt == "menu" for a in actions)
+
+
+def test_without_a_menu_keys_during_the_greeting_are_logged_and_change_nothing() -> None:
+    call, _ = run(Call(CALL_ID), Arrived(ARRIVED_AT, "13800138000", "Citizen"), Answered(ANSWERED_AT))
+    for key in ("0", "2", "#"):
+        after, actions = step(call, Digit(KEY_AT, key))
+        assert after == call
+        assert log_kinds(actions) == ["DTMF_IGNORED"] and effects(actions) == []
+
+
+def test_without_a_menu_a_flagged_number_hears_the_warning_after_the_greeting() -> None:
+    call, actions = _greeted_without_menu(flagged_rule="repeat-short-calls")
+    assert call.phase is Phase.WARNING
+    assert [a.prompt for a in actions if isinstance(a, Play)] == ["nuisance_warning"]

@@ -162,7 +162,7 @@ def test_a_prompts_file_that_is_not_toml_is_a_config_error(tmp_path: Path) -> No
 
 @pytest.mark.parametrize(
     ("change", "named"),
-    [(('rate = 150', 'rate = "fast"'), "tts.rate"), (('voice = "cmn-latn-pinyin"', 'voice = ""'), "tts.voice"),
+    [(('rate = 180', 'rate = "fast"'), "tts.rate"), (('voice = "cmn-latn-pinyin"', 'voice = ""'), "tts.voice"),
      (('[tts]', '[tts]\npitch = 40'), "tts.pitch"), (('[tts]', 'Extra-Notice = "x"\n[tts]'), "'Extra-Notice'")],
 )
 def test_a_bad_tts_setting_or_prompt_name_is_a_config_error_naming_it(

@@ -4,8 +4,9 @@ Pure: no I/O, no clock. The controller turns ARI events into these events, runs 
 and performs the returned actions over ARI and the store. Times are the events'
 own (Asterisk's timestamps), in epoch seconds.
 
-    NEW -Arrived-> ANSWERING -Answered-> GREETING -greeting played-> MENU
-    MENU -key 0-4 / timeout-> QUEUED -SeatOffered-> RINGING -SeatAnswered-> TALKING
+    NEW -Arrived-> ANSWERING -Answered-> GREETING -greeting played-> QUEUED (the default: no menu)
+    GREETING -greeting played, menu on-> MENU -key 0-4 / timeout-> QUEUED
+    QUEUED -SeatOffered-> RINGING -SeatAnswered-> TALKING
     MENU -key / timeout, number flagged-> WARNING -warning played-> QUEUED (behind citizens)
     RINGING -SeatFailed-> QUEUED (the seat is paused: no-answer)
     any -CallerHungUp-> ENDED (outcome from where it happened)
@@ -314,6 +315,9 @@ Action = (
 class Timing:
     menu_timeout: float = 5.0
     position_interval: float = 30.0
+    # The DTMF menu is a setting, off by default: GB/T 33358 says telephone intake should
+    # not use an IVR menu, and the caller must reach a person within 15 s.
+    menu: bool = False
 
 
 @dataclass(frozen=True)
@@ -399,10 +403,18 @@ def _answering(call: Call, event: Event) -> tuple[Call, list[Action]]:
 
 def _greeting(call: Call, event: Event) -> tuple[Call, list[Action]]:
     if isinstance(event, PlaybackFinished) and event.playback_id == call.playing:
+        if not call.timing.menu:
+            # Straight to the line: the operator sets the category.
+            call, queued = _to_queue(replace(call, playing=""), event.at, "")
+            return call, [LogEvent("GREETING", event.at), *queued]
         call = replace(call, phase=Phase.MENU)
         call, play = call.next_playback("menu")
         return call, [LogEvent("GREETING", event.at), play]
     if isinstance(event, Digit):
+        if not call.timing.menu:
+            # No menu, so no key means anything: the greeting (with its notice that the
+            # call is recorded) plays to its end.
+            return call, [LogEvent("DTMF_IGNORED", event.at, data=(("digit", event.digit[:8]),))]
         return _menu_key(call, event)
     return call, []
 
@@ -428,12 +440,14 @@ def _menu_key(call: Call, event: Digit) -> tuple[Call, list[Action]]:
 
 
 def _to_queue(call: Call, at: float, category: str, key: str = "") -> tuple[Call, list[Action]]:
-    """The menu is done: log the choice; a flagged number hears the warning first."""
+    """The menu (if any) is done: log the choice; a flagged number hears the warning first."""
     data: tuple[tuple[str, str | int | float], ...] = (("category", category or "none"),)
     if key:
         data += (("key", key),)
-    chosen: list[Action] = [LogEvent("CATEGORY" if category else "MENU_TIMEOUT" if not key else "OPERATOR", at,
-                                     data=data)]
+    chosen: list[Action] = []
+    if call.timing.menu:
+        chosen.append(LogEvent("CATEGORY" if category else "MENU_TIMEOUT" if not key else "OPERATOR", at,
+                               data=data))
     call = replace(call, category=category)
     if call.flagged_rule and not call.warned:
         call, play = replace(call, phase=Phase.WARNING).next_playback("nuisance_warning")

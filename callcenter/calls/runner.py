@@ -93,7 +93,8 @@ class Controller:
         self.zone = settings.zone
         # Which shift is on duty is read from this clock (tests move it); call times are Asterisk's.
         self.shift_clock = shift_clock
-        self.timing = c.Timing(settings.callflow.menu_timeout, settings.callflow.position_interval)
+        self.timing = c.Timing(settings.callflow.menu_timeout, settings.callflow.position_interval,
+                               menu=settings.callflow.menu)
         self.calls: dict[str, CallRuntime] = {}
         self.queue = CallQueue()
         self.seats: dict[str, Seat] = {name: Seat(name) for name in settings.seat_names}

@@ -381,6 +381,8 @@ def replay_settings(workdir: Path, overrides: Mapping[str, str]) -> Settings:
         "HOTLINE_PATHS_STATE_DIR": str(workdir),
         "HOTLINE_PATHS_RECORDINGS_DIR": str(workdir / "recordings"),
         "HOTLINE_PATHS_DATABASE": str(workdir / "hotline.db"),
+        # The captures walk the DTMF menu (recorded with it on, before it became a setting).
+        "HOTLINE_CALLFLOW_MENU": "true",
         **overrides,
     })
 
