@@ -218,8 +218,9 @@ def test_a_whole_answered_call_goes_through_every_phase_with_the_right_actions()
     assert effects(actions) == [StopMoh(), BridgeWithSeat("seat3")]
     wait = int(SEAT_ANSWERED_AT) - int(KEY_AT)
     assert wait == 31
+    # From arrival (00.2) to the seat's answer (44.8), counted in whole seconds: 44.
     assert rows(actions) == [{"seat_answered": SEAT_ANSWERED_AT, "seat": "seat3", "shift": "day",
-                              "wait_seconds": wait, "state": "talking"}]
+                              "wait_seconds": wait, "answer_seconds": 44, "state": "talking"}]
 
     call, actions = step(call, CallerHungUp(HUNG_UP_AT))
     assert call.phase is Phase.ENDED and call.ended == HUNG_UP_AT

@@ -17,12 +17,14 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from sqlite_utils import Database
 
 from callcenter import store as store_module
 from callcenter.calls.formatting import format_calls_table
 from callcenter.calls.repository import CallRepository
 from callcenter.seats.repository import SeatRepository
 from callcenter.store import SCHEMA_VERSION, THREAD_NAME, Store, StoreError
+from callcenter.store.schema import MIGRATIONS, _v6_answer_seconds
 from callcenter.terminal import display_width, safe_json
 
 HOME = Path(__file__).resolve().parent.parent
@@ -81,6 +83,7 @@ async def test_a_call_row_round_trips_every_column(store: Store) -> None:
         "ended": "2026-11-28T21:40:02+08:00",
         "arrived_epoch": E0,
         "wait_seconds": 22,
+        "answer_seconds": 40,
         "talk_seconds": 250,
         "total_seconds": 290,
         "outcome": "answered",
@@ -474,3 +477,21 @@ async def test_a_writer_killed_mid_batch_leaves_a_sound_database_with_every_flus
     async with Store(db_path) as store:
         assert len(await calls(store).recent(number="13800138000", limit=2000)) == 1000
 
+
+
+async def test_calls_stored_before_answer_seconds_existed_get_it_from_their_times(db_path: Path) -> None:
+    db_path.parent.mkdir(parents=True)
+    before = MIGRATIONS.index(_v6_answer_seconds)
+    db = Database(db_path)
+    for migration in MIGRATIONS[:before]:
+        migration(db)
+    db.execute(f"PRAGMA user_version = {before}")
+    db["calls"].insert_all([
+        {"call_id": "answered", "arrived": "2026-11-28T23:59:50+08:00", "seat_answered": "2026-11-29T00:00:07+08:00"},
+        {"call_id": "abandoned", "arrived": "2026-11-28T21:35:12+08:00", "seat_answered": None},
+    ])
+    db.conn.commit()
+    db.close()
+    async with Store(db_path) as store:
+        assert (await calls(store).get("answered") or {})["answer_seconds"] == 17  # across midnight
+        assert (await calls(store).get("abandoned") or {})["answer_seconds"] is None

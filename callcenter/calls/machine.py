@@ -513,7 +513,8 @@ def _ringing(call: Call, event: Event) -> tuple[Call, list[Action]]:
             BridgeWithSeat(call.seat),
             LogEvent("CONNECT", event.at, seat=call.seat, data=(("wait", wait),)),
             SaveRow((("seat_answered", event.at), ("seat", call.seat), ("shift", call.shift),
-                     ("wait_seconds", wait), ("state", "talking"))),
+                     ("wait_seconds", wait), ("answer_seconds", _seconds(call.arrived, event.at)),
+                     ("state", "talking"))),
         ]
     if isinstance(event, SeatFailed) and event.seat == call.seat:
         no_answer = event.cause in NO_ANSWER_CAUSES

@@ -26,6 +26,7 @@ CALL_COLUMNS: Columns = {
     "ended": Kind.TIME,
     "arrived_epoch": Kind.REAL,
     "wait_seconds": Kind.INT,
+    "answer_seconds": Kind.INT,
     "talk_seconds": Kind.INT,
     "total_seconds": Kind.INT,
     "outcome": Kind.TEXT,
