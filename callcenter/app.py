@@ -27,6 +27,7 @@ from callcenter.calls.runner import Controller
 from callcenter.errors import PbxError
 from callcenter.mail.notices import mail_running
 from callcenter.recordings import repair_all
+from callcenter.seats.roster import coverage_warning
 from callcenter.services import Services
 from callcenter.settings import Settings
 from callcenter.store import Store
@@ -114,12 +115,20 @@ async def running_hotline(settings: Settings) -> AsyncIterator[Controller]:
         if repaired:
             print(f"repaired the headers of {repaired} recordings cut short by a crash", flush=True)
         services = await stack.enter_async_context(services_running(settings))
+        _warn_about_roster(services)
         # Mail notices to the units ([mail], off by default): stopped before the store closes.
         await stack.enter_async_context(mail_running(settings, services.tickets, console_url(settings)))
         controller = await stack.enter_async_context(controller_running(settings, services))
         # The console last, so it stops first: no page is served by a controller that is gone.
         await stack.enter_async_context(web_running(settings, services, controller))
         yield controller
+
+
+def _warn_about_roster(services: Services) -> None:
+    warning = coverage_warning(services.seats.roster)
+    if warning:
+        log.warning("%s", warning)
+        print(warning, flush=True)
 
 
 def where_lines(settings: Settings) -> list[str]:
@@ -158,5 +167,6 @@ async def serve_controller(settings: Settings) -> None:
     """Only the controller, against an Asterisk that runs already (`hotline controller`)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     async with services_running(settings) as services, controller_running(settings, services):
+        _warn_about_roster(services)
         print(f"controller connected to {settings.ari_url} (app {settings.asterisk.app})", flush=True)
         await _until_signalled()

@@ -140,7 +140,7 @@ class RowMaker:
             ended = answered + rng.randint(3, 14)
             row.update(ended=self.iso(ended), total_seconds=ended - arrived, category=None)
             return row
-        queued = answered + rng.randint(8, 14)  # greeting and menu
+        queued = answered + rng.randint(4, 6)  # the greeting (no menu, as GB/T 33358 asks)
         row["queued"] = self.iso(queued)
         shift, seat = self.shift(queued)
         if outcome == Outcome.ABANDONED_QUEUE:

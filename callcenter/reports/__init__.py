@@ -29,6 +29,7 @@ in SQLite in one read transaction), `figures` (rounding, the figure records, add
 the groups), `text` (the seed's wording) and `html` (a page with inline SVG charts).
 """
 
+from callcenter.reports.connection import percent
 from callcenter.reports.figures import (
     Briefing,
     average,
@@ -36,7 +37,6 @@ from callcenter.reports.figures import (
     build_briefing,
     figures_of,
     largest_remainder,
-    percent,
 )
 from callcenter.reports.html import format_html
 from callcenter.reports.periods import Period, ReportError, parse_month, parse_year

@@ -6,13 +6,15 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from callcenter.clock import iso_local
+from callcenter.reports import connection
+from callcenter.reports.connection import ReachGroups, ShiftLike, percent
 from callcenter.reports.periods import Period, ReportError
 from callcenter.reports.repository import RawFigures, ReportRepository
 from callcenter.store import Store
@@ -36,15 +38,6 @@ def largest_remainder(counts: Sequence[int], decimals: int) -> list[float] | Non
     for i in order[:missing]:
         floors[i] += 1
     return [float(Decimal(f) / unit) for f in floors]
-
-
-def percent(part: int | float, whole: int | float, decimals: int = 2) -> float | None:
-    """A standalone rate, rounded half up; None when `whole` is 0."""
-    if not whole:
-        return None
-    exact = Fraction(part) * 100 / Fraction(whole)
-    value = Decimal(exact.numerator) / Decimal(exact.denominator)
-    return float(value.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))
 
 
 def average(total: int, n: int) -> int | None:
@@ -143,6 +136,27 @@ class SeriesPoint:
     in_progress: int
     abandoned: int
     tickets: int
+    answered_within: int = 0  # accepted within the service level of arrival (15 s)
+    connection_pct: float | None = None  # accepted / offered (接通率)
+    answer_rate_pct: float | None = None  # answered within / offered (15秒接通率)
+
+
+@dataclass(frozen=True)
+class StandardFigures:
+    """GB/T 33358's telephone figures of the period (`reports.connection`)."""
+
+    answer_seconds: int
+    target_pct: float
+    offered: int
+    connected: int
+    answered_within: int
+    connection_pct: float | None
+    answer_rate_pct: float | None
+    worst_24h: dict[str, object] | None  # start, end, offered, connected, answered_within, *_pct
+    meets_target: bool | None  # the worst 24 hours at or above the target
+    days_below_target: int
+    by_shift: list[dict[str, object]]
+    by_seat: list[dict[str, object]]
 
 
 @dataclass(frozen=True)
@@ -168,6 +182,7 @@ class Briefing:
     series: list[SeriesPoint]
     hourly: list[HourPoint]
     store: dict[str, object] = field(default_factory=dict)
+    standard: StandardFigures | None = None
 
     def to_json(self) -> dict[str, object]:
         """The figures as the README's JSON keys: categories keyed by their value."""
@@ -275,10 +290,12 @@ def figures_of(raw: RawFigures, period: Period, service_level: int, working_days
     for key in _keys(period):
         row = by_key.get(key, {})
         point_accepted, point_in_progress = _count(row, "accepted"), _count(row, "in_progress")
+        point_offered, point_within = _count(row, "offered"), _count(row, "within_sl")
         series.append(SeriesPoint(
-            key, _count(row, "offered"), point_accepted, point_accepted - point_in_progress, point_in_progress,
+            key, point_offered, point_accepted, point_accepted - point_in_progress, point_in_progress,
             sum(_count(row, str(k)) for k in ABANDONED),
-            tickets_by_key.get(key, 0),
+            tickets_by_key.get(key, 0), point_within, percent(point_accepted, point_offered),
+            percent(point_within, point_offered),
         ))
     by_hour = {_count(r, "hour"): r for r in raw.hourly}
     hourly = [HourPoint(h, _count(by_hour.get(h, {}), "offered"), _count(by_hour.get(h, {}), "accepted"))
@@ -294,8 +311,31 @@ def figures_of(raw: RawFigures, period: Period, service_level: int, working_days
     )
 
 
-async def build_briefing(store: Store, period: Period, *, zone: ZoneInfo, service_level_seconds: int = 20,
-                         deadline_working_days: int = 7, now: float | None = None) -> Briefing:
+def standard_of(groups: ReachGroups, period: Period, answer_seconds: int, shifts: Sequence[ShiftLike],
+                series: Sequence[SeriesPoint], zone: ZoneInfo) -> StandardFigures:
+    """GB/T 33358's figures of the period from the store's groups (pure)."""
+    whole = connection.total(groups)
+    worst = connection.worst_window(groups.arrivals, period.start_epoch, period.end_epoch)
+    worst_json: dict[str, object] | None = None
+    if worst is not None:
+        worst_json = {"start": iso_local(worst.start, zone),
+                      "end": iso_local(worst.end, zone), **worst.reach.to_json()}
+    worst_pct = worst.reach.connection_pct if worst is not None else None
+    return StandardFigures(
+        answer_seconds=answer_seconds, target_pct=connection.TARGET_PCT, offered=whole.offered,
+        connected=whole.connected, answered_within=whole.answered_within, connection_pct=whole.connection_pct,
+        answer_rate_pct=whole.answer_rate_pct, worst_24h=worst_json,
+        meets_target=None if worst_pct is None else worst_pct >= connection.TARGET_PCT,
+        days_below_target=sum(1 for p in series
+                              if p.connection_pct is not None and p.connection_pct < connection.TARGET_PCT),
+        by_shift=[{"shift": name, **reach.to_json()} for name, reach in connection.by_shift(groups, shifts)],
+        by_seat=connection.seats_json(groups.seats),
+    )
+
+
+async def build_briefing(store: Store, period: Period, *, zone: ZoneInfo,
+                         service_level_seconds: int = connection.ANSWER_SECONDS, deadline_working_days: int = 7,
+                         now: float | None = None, shifts: Sequence[ShiftLike] = ()) -> Briefing:
     """The figures of `period`; ReportError when the store or the period has no calls."""
     moment = time.time() if now is None else now
     raw = await ReportRepository(store).gather(period, service_level_seconds, moment)
@@ -305,6 +345,10 @@ async def build_briefing(store: Store, period: Period, *, zone: ZoneInfo, servic
             "(`hotline demo seed --month 2009-01 --shape jan-seed` writes a demo month)"
         )
     briefing = figures_of(raw, period, service_level_seconds, deadline_working_days, moment, zone)
+    groups = await ReportRepository(store).reach(period.start_epoch, period.end_epoch, service_level_seconds,
+                                                 with_arrivals=True)
+    briefing = replace(briefing, standard=standard_of(groups, period, service_level_seconds, shifts,
+                                                      briefing.series, zone))
     if briefing.service.offered == 0:
         first, last = briefing.store["first_call"], briefing.store["last_call"]
         raise ReportError(

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
+from callcenter.reports.connection import Reach, ReachGroups, SeatReach
 from callcenter.reports.periods import Period
 from callcenter.store import Row, Store
 from callcenter.vocabulary import COMPLETED, IN_PROGRESS, Outcome, sql_among
@@ -29,7 +30,7 @@ SELECT substr(c.arrived, 1, :width) AS key,
   coalesce(sum(c.outcome = '{Outcome.FAILED}'), 0) AS failed,
   coalesce(sum(CASE WHEN {_ACCEPTED} THEN c.wait_seconds END), 0) AS wait_sum,
   count(CASE WHEN {_ACCEPTED} THEN c.wait_seconds END) AS wait_n,
-  coalesce(sum({_ACCEPTED} AND c.wait_seconds <= :sl), 0) AS within_sl,
+  coalesce(sum({_ACCEPTED} AND c.answer_seconds <= :sl), 0) AS within_sl,
   coalesce(sum(CASE WHEN {_ACCEPTED} THEN c.talk_seconds END), 0) AS talk_sum,
   count(CASE WHEN {_ACCEPTED} THEN c.talk_seconds END) AS talk_n,
   coalesce(sum({_ACCEPTED} AND c.nuisance = 1), 0) AS nuisance
@@ -79,6 +80,62 @@ GROUP BY satisfaction
 
 _EXTENT_SQL = "SELECT min(arrived_epoch) AS first, max(arrived_epoch) AS last FROM calls"
 
+# GB/T 33358's figures (reports.connection): settled calls by local weekday and minute of
+# arrival. `arrived` holds local time with offset, so its date and its characters 12-16
+# are the local day and time; strftime('%w') of the bare date is the local weekday
+# (given the offset, strftime would turn the moment into UTC first).
+_SETTLED = "(c.outcome IS NOT NULL OR c.seat_answered IS NOT NULL)"
+_REACH_SQL = f"""
+SELECT (CAST(strftime('%w', substr(c.arrived, 1, 10)) AS INTEGER) + 6) % 7 AS weekday,
+  CAST(substr(c.arrived, 12, 2) AS INTEGER) * 60 + CAST(substr(c.arrived, 15, 2) AS INTEGER) AS minute,
+  count(*) AS offered, coalesce(sum(c.seat_answered IS NOT NULL), 0) AS connected,
+  coalesce(sum(c.seat_answered IS NOT NULL AND c.answer_seconds <= :within), 0) AS answered_within
+FROM calls c WHERE c.arrived_epoch >= :start AND c.arrived_epoch < :end AND c.arrived IS NOT NULL AND {_SETTLED}
+GROUP BY weekday, minute
+"""
+_SEATS_SQL = f"""
+SELECT c.seat AS seat, coalesce(sum(c.seat_answered IS NOT NULL), 0) AS connected,
+  coalesce(sum(c.seat_answered IS NOT NULL AND c.answer_seconds <= :within), 0) AS answered_within,
+  coalesce(sum(c.outcome = '{Outcome.ABANDONED_RINGING}'), 0) AS abandoned_ringing
+FROM calls c WHERE c.arrived_epoch >= :start AND c.arrived_epoch < :end AND c.seat IS NOT NULL AND {_SETTLED}
+GROUP BY c.seat
+"""
+# Rings a seat let go (the caller went back in line): the call's row names the seat
+# that answered it in the end, so these come from the call's steps.
+_MISSED_SQL = """
+SELECT seat, count(*) AS missed FROM call_events
+WHERE kind IN ('RINGNOANSWER', 'RINGFAILED') AND at_epoch >= :start AND at_epoch < :end AND seat IS NOT NULL
+GROUP BY seat
+"""
+_ARRIVALS_SQL = f"""
+SELECT c.arrived_epoch AS at, c.seat_answered IS NOT NULL AS connected,
+  coalesce(c.seat_answered IS NOT NULL AND c.answer_seconds <= :within, 0) AS within
+FROM calls c WHERE c.arrived_epoch >= :start AND c.arrived_epoch < :end AND {_SETTLED}
+ORDER BY c.arrived_epoch
+"""
+
+
+def _int(row: Row, key: str) -> int:
+    value = row.get(key)
+    return int(value) if isinstance(value, int | float) else 0
+
+
+def _reach_groups(db: Database, params: dict[str, object], with_arrivals: bool) -> ReachGroups:
+    by_minute = {(_int(r, "weekday"), _int(r, "minute")): Reach(_int(r, "offered"), _int(r, "connected"),
+                                                                 _int(r, "answered_within"))
+                 for r in db.query(_REACH_SQL, params)}
+    window = {k: params[k] for k in ("start", "end")}
+    missed = {str(r["seat"]): _int(r, "missed") for r in db.query(_MISSED_SQL, window)}
+    seats = []
+    for r in db.query(_SEATS_SQL, params):
+        seat = str(r["seat"])
+        rung = _int(r, "connected") + _int(r, "abandoned_ringing") + missed.pop(seat, 0)
+        seats.append(SeatReach(seat, rung, _int(r, "connected"), _int(r, "answered_within")))
+    seats += [SeatReach(seat, n, 0, 0) for seat, n in missed.items()]
+    arrivals = [(float(r["at"]) if isinstance(r["at"], int | float) else 0.0, bool(r["connected"]), bool(r["within"]))
+                for r in db.query(_ARRIVALS_SQL, params)] if with_arrivals else []
+    return ReachGroups(by_minute, seats, arrivals)
+
 
 @dataclass
 class RawFigures:
@@ -114,6 +171,13 @@ class ReportRepository:
         """The period's groups, read in one transaction; tickets in progress as of `now`."""
         params = _parameters(period, service_level, now)
         return await self.store.snapshot(lambda db: _gather(db, params))
+
+    async def reach(self, start: float, end: float, within_seconds: int, *,
+                    with_arrivals: bool = False) -> ReachGroups:
+        """GB/T 33358's groups over calls arrived in [start, end) (`reports.connection`);
+        `with_arrivals` adds every settled arrival, for the worst 24 hours."""
+        params: dict[str, object] = {"start": start, "end": end, "within": within_seconds}
+        return await self.store.snapshot(lambda db: _reach_groups(db, params, with_arrivals))
 
     async def series_plan(self, period: Period, service_level: int = 20) -> list[str]:
         """How SQLite reads the period's calls (EXPLAIN QUERY PLAN), for the benchmark:

@@ -19,18 +19,72 @@ from callcenter.errors import ConfigError
 from callcenter.settings import SEAT_NAMES
 
 
+# Weekdays as the roster file names them, Monday first (datetime.weekday()).
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEKDAY_LABELS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+EVERY_DAY = frozenset(range(7))
+WEEK_MINUTES = 7 * 1440
+
+
 @dataclass(frozen=True)
 class Shift:
     name: str
     start_minute: int  # minutes after local midnight, inclusive
     end_minute: int  # exclusive; 1440 is midnight
     seats: tuple[str, ...]
+    # The days the shift starts on (Monday 0); a shift crossing midnight goes on into
+    # the next morning.
+    weekdays: frozenset[int] = EVERY_DAY
 
     def covers(self, moment: datetime) -> bool:
-        minute = moment.hour * 60 + moment.minute
+        return self.covers_at(moment.weekday(), moment.hour * 60 + moment.minute)
+
+    def covers_at(self, weekday: int, minute: int) -> bool:
         if self.start_minute <= self.end_minute:
-            return self.start_minute <= minute < self.end_minute
-        return minute >= self.start_minute or minute < self.end_minute  # crosses midnight
+            return weekday in self.weekdays and self.start_minute <= minute < self.end_minute
+        if minute >= self.start_minute:  # crosses midnight: the evening part
+            return weekday in self.weekdays
+        return (weekday - 1) % 7 in self.weekdays and minute < self.end_minute  # the next morning
+
+
+def coverage_gaps(roster: Roster) -> list[tuple[int, int]]:
+    """The stretches of the week, [start, end) in minutes from Monday 00:00, when no shift
+    with a seat is on duty: the hotline answers 7 x 24 (GB/T 33358)."""
+    gaps: list[tuple[int, int]] = []
+    start: int | None = None
+    for minute in range(WEEK_MINUTES + 1):
+        covered = minute == WEEK_MINUTES or any(
+            shift.seats and shift.covers_at(minute // 1440, minute % 1440) for shift in roster.shifts)
+        if not covered and start is None:
+            start = minute
+        elif covered and start is not None:
+            gaps.append((start, minute))
+            start = None
+    return gaps
+
+
+def coverage_warning(roster: Roster) -> str | None:
+    """One line for start-up when the roster leaves the hotline unanswered some hours."""
+    gaps = describe_gaps(coverage_gaps(roster))
+    if not gaps:
+        return None
+    return ("WARNING: the roster leaves hours of the week with no seat on duty (GB/T 33358 asks for 7 x 24): "
+            + "; ".join(gaps))
+
+
+def describe_gaps(gaps: Sequence[tuple[int, int]]) -> list[str]:
+    """Gaps in a clerk's words: "周日 22:00-24:00", "周六 20:00 - 周日 08:00"."""
+    def at(minute: int) -> tuple[str, str]:
+        return WEEKDAY_LABELS[minute // 1440 % 7], _hhmm(minute % 1440)
+
+    out = []
+    for start, end in gaps:
+        (day, begin), (end_day, finish) = at(start), at(end)
+        if end - start <= 1440 and (end_day == day or finish == "00:00"):
+            out.append(f"{day} {begin}-{'24:00' if finish == '00:00' else finish}")
+        else:
+            out.append(f"{day} {begin} - {end_day} {finish}")
+    return out
 
 
 @dataclass(frozen=True)
@@ -94,8 +148,16 @@ def load_roster(path: Path, known_seats: Iterable[str] = SEAT_NAMES) -> Roster:
         end = _minute(path, index, "end", entry.get("end"))
         if start == end:
             raise ConfigError(f"{path}: shift {name!r} starts and ends at the same time")
-        shifts.append(Shift(name, start, end, tuple(seats)))
+        shifts.append(Shift(name, start, end, tuple(seats), _weekdays(path, name, entry.get("days"))))
     return Roster(tuple(shifts))
+
+
+def _weekdays(path: Path | str, name: object, days: object) -> frozenset[int]:
+    if days is None:
+        return EVERY_DAY
+    if not isinstance(days, list) or not days or not all(isinstance(d, str) and d in WEEKDAYS for d in days):
+        raise ConfigError(f"{path}: shift {name!r} days must be a list of {', '.join(WEEKDAYS)}, got {days!r}")
+    return frozenset(WEEKDAYS.index(d) for d in days)
 
 
 SHIFT_NAME = re.compile(r"[\w-]{1,32}")
@@ -103,8 +165,14 @@ HHMM = re.compile(r"(?:[01]\d|2[0-3]):[0-5]\d|24:00")
 
 
 def roster_json(roster: Roster) -> list[dict[str, object]]:
-    return [{"name": shift.name, "start": _hhmm(shift.start_minute), "end": _hhmm(shift.end_minute),
-             "seats": list(shift.seats)} for shift in roster.shifts]
+    out: list[dict[str, object]] = []
+    for shift in roster.shifts:
+        entry: dict[str, object] = {"name": shift.name, "start": _hhmm(shift.start_minute),
+                                    "end": _hhmm(shift.end_minute), "seats": list(shift.seats)}
+        if shift.weekdays != EVERY_DAY:  # "days" only for a shift that does not work every day
+            entry["days"] = [WEEKDAYS[d] for d in sorted(shift.weekdays)]
+        out.append(entry)
+    return out
 
 
 def _hhmm(minute: int) -> str:
@@ -130,8 +198,12 @@ def roster_toml(shifts: Sequence[Mapping[str, object]], seat_names: Iterable[str
                 raise ConfigError(f"shift {name!r}: {key} must be a time like 08:00")
         if not isinstance(seats, list) or not seats or not all(isinstance(s, str) and s in known for s in seats):
             raise ConfigError(f"shift {name!r}: choose one or more of the seats {', '.join(sorted(known))}")
+        weekdays = _weekdays("roster", name, shift.get("days"))
         lines += ["[[shift]]", f"name = {json.dumps(name, ensure_ascii=False)}", f'start = "{start}"',
-                  f'end = "{end}"', f"seats = [{', '.join(json.dumps(s) for s in dict.fromkeys(seats))}]", ""]
+                  f'end = "{end}"', f"seats = [{', '.join(json.dumps(s) for s in dict.fromkeys(seats))}]"]
+        if weekdays != EVERY_DAY:
+            lines.append(f"days = [{', '.join(json.dumps(WEEKDAYS[d]) for d in sorted(weekdays))}]")
+        lines.append("")
     return "\n".join(lines)
 
 

@@ -21,7 +21,7 @@ from callcenter.calls.repository import CallSearch
 from callcenter.clock import iso_local
 from callcenter.errors import ConfigError
 from callcenter.nuisance import NuisanceError, is_withheld
-from callcenter.seats.roster import roster_json
+from callcenter.seats.roster import Roster, coverage_gaps, describe_gaps, roster_json
 from callcenter.seats.service import COMMANDS as SEAT_ACTIONS
 from callcenter.store import Row
 from callcenter.vocabulary import ABANDONED, Category, Outcome
@@ -277,9 +277,14 @@ async def seat_command(request: web.Request) -> web.Response:
     return reply({"seat": seat, "action": action, "applied": changes})
 
 
+def _roster_reply(roster: Roster, seat_names: list[str]) -> web.Response:
+    # `gaps`: hours of the week with no seat on duty, in Chinese (GB/T 33358: 7 x 24).
+    return reply({"shifts": roster_json(roster), "seats": seat_names, "gaps": describe_gaps(coverage_gaps(roster))})
+
+
 async def get_roster(request: web.Request) -> web.Response:
     console = request.app[CONSOLE]
-    return reply({"shifts": roster_json(console.services.seats.roster), "seats": list(console.settings.seat_names)})
+    return _roster_reply(console.services.seats.roster, list(console.settings.seat_names))
 
 
 async def put_roster(request: web.Request) -> web.Response:
@@ -292,7 +297,7 @@ async def put_roster(request: web.Request) -> web.Response:
         roster = await console.services.seats.save_roster(shifts)
     except ConfigError as exc:
         refuse(web.HTTPBadRequest, f"排班无效：{exc}")
-    return reply({"shifts": roster_json(roster), "seats": list(console.settings.seat_names)})
+    return _roster_reply(roster, list(console.settings.seat_names))
 
 
 # ----------------------------------------------------------------------------- nuisance numbers

@@ -61,13 +61,28 @@
     }
   }
 
+  const WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+  const WEEKDAY_LABELS = ["一", "二", "三", "四", "五", "六", "日"];
+  const rosterGaps = document.getElementById("roster-gaps");
+
+  function showGaps(gaps) {
+    // GB/T 33358: the hotline answers 7 x 24; name every hour of the week left uncovered.
+    rosterGaps.hidden = gaps.length === 0;
+    rosterGaps.textContent = gaps.length ? `排班未覆盖7×24小时，以下时段无人值守：${gaps.join("；")}` : "";
+  }
+
   function shiftRow(shift) {
     const boxes = seatNames.map((name) => el("label", { class: "seat-choice" },
-      el("input", { type: "checkbox", value: name, checked: shift.seats.includes(name) }), name));
+      el("input", { type: "checkbox", class: "seat-box", value: name, checked: shift.seats.includes(name) }), name));
+    const days = shift.days || WEEKDAYS;
+    const dayBoxes = WEEKDAYS.map((day, index) => el("label", { class: "seat-choice" },
+      el("input", { type: "checkbox", class: "day-box", value: day, checked: days.includes(day) }),
+      WEEKDAY_LABELS[index]));
     const row = el("tr", {},
       el("td", {}, el("input", { class: "shift-name", value: shift.name, maxlength: 32, size: 10 })),
       el("td", {}, el("input", { class: "shift-start", value: shift.start, pattern: "\\d\\d:\\d\\d", size: 5 })),
       el("td", {}, el("input", { class: "shift-end", value: shift.end, pattern: "\\d\\d:\\d\\d", size: 5 })),
+      el("td", {}, ...dayBoxes),
       el("td", {}, ...boxes),
       el("td", {}, el("button", { type: "button", onclick: () => row.remove() }, "删除")));
     return row;
@@ -77,6 +92,7 @@
     try {
       const data = await api("GET", "/api/roster");
       fill(rosterBody, data.shifts.map(shiftRow));
+      showGaps(data.gaps);
     } catch (e) {
       say(rosterStatus, e.message, true);
     }
@@ -90,11 +106,13 @@
       name: row.querySelector(".shift-name").value.trim(),
       start: row.querySelector(".shift-start").value.trim(),
       end: row.querySelector(".shift-end").value.trim(),
-      seats: [...row.querySelectorAll("input[type=checkbox]:checked")].map((box) => box.value),
+      seats: [...row.querySelectorAll("input.seat-box:checked")].map((box) => box.value),
+      days: [...row.querySelectorAll("input.day-box:checked")].map((box) => box.value),
     }));
     try {
       const data = await api("PUT", "/api/roster", { shifts });
       fill(rosterBody, data.shifts.map(shiftRow));
+      showGaps(data.gaps);
       say(rosterStatus, "排班已保存并生效");
     } catch (e) {
       say(rosterStatus, e.message, true);
