@@ -126,7 +126,8 @@ class RowMaker:
         row: dict[str, object] = {
             "call_id": "", "caller_number": number or self.number(), "caller_name": None,
             "arrived": self.iso(arrived), "answered": None, "queued": None, "seat_answered": None, "ended": None,
-            "arrived_epoch": float(arrived), "wait_seconds": None, "answer_seconds": None, "talk_seconds": None, "total_seconds": None,
+            "arrived_epoch": float(arrived), "wait_seconds": None, "answer_seconds": None, "talk_seconds": None,
+            "total_seconds": None,
             "outcome": outcome, "hangup_cause": "16 Normal Clearing", "seat": None, "shift": None,
             "category": category, "nuisance": int(nuisance), "recording_path": None, "recording_seconds": None,
             "queue_seq": None, "priority": 0, "state": "done",
@@ -158,7 +159,8 @@ class RowMaker:
         seat_answered = queued + wait
         ended = seat_answered + talk
         row.update(seat_answered=self.iso(seat_answered), ended=self.iso(ended), wait_seconds=wait,
-                   answer_seconds=seat_answered - arrived, talk_seconds=talk, total_seconds=ended - arrived, seat=seat, shift=shift)
+                   answer_seconds=seat_answered - arrived, talk_seconds=talk, total_seconds=ended - arrived,
+                   seat=seat, shift=shift)
         return row
 
     def month_calls(self, target: MonthTarget, abandon_rate: float) -> list[dict[str, object]]:

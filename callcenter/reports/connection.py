@@ -19,9 +19,9 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from typing import Protocol
 
 ANSWER_SECONDS = 15  # GB/T 33358: a call is answered within 15 seconds
 TARGET_PCT = 95.0  # GB/T 33358: connection rate over any 24 hours at least 95 %

@@ -18,7 +18,6 @@ from pathlib import Path
 from callcenter.errors import ConfigError
 from callcenter.settings import SEAT_NAMES
 
-
 # Weekdays as the roster file names them, Monday first (datetime.weekday()).
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WEEKDAY_LABELS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
