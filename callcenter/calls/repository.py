@@ -228,13 +228,13 @@ class CallRepository:
 
     async def figures(self, since_epoch: float, until_epoch: float, answered_within: float) -> dict[str, float]:
         """Counts over the calls arrived in [since, until): calls; answered (a seat took it,
-        ended or not); answered within `answered_within` s of queueing; each outcome; and
-        the average wait of the answered calls."""
+        ended or not); answered within `answered_within` s of arriving; each outcome; and
+        the average wait in line of the answered calls."""
         outcome_sums = "".join(f" coalesce(sum(outcome = '{o}'), 0) AS {o}," for o in Outcome if o != Outcome.ANSWERED)
         sql = (
             "SELECT count(*) AS calls,"
             " coalesce(sum(seat_answered IS NOT NULL), 0) AS answered,"
-            " coalesce(sum(seat_answered IS NOT NULL AND wait_seconds <= ?), 0) AS answered_within,"
+            " coalesce(sum(seat_answered IS NOT NULL AND answer_seconds <= ?), 0) AS answered_within,"
             f"{outcome_sums}"
             " coalesce(avg(CASE WHEN seat_answered IS NOT NULL THEN wait_seconds END), 0) AS average_wait"
             " FROM calls WHERE arrived_epoch >= ? AND arrived_epoch < ?"

@@ -103,7 +103,7 @@ async def me(request: web.Request) -> web.Response:
 async def floor(request: web.Request) -> web.Response:
     console = request.app[CONSOLE]
     return reply({"floor": console.floor.snapshot(),
-                  "figures": await today_figures(console.services.calls, console.settings.zone)})
+                  "figures": await today_figures(console.services, console.settings.zone)})
 
 
 async def floor_socket(request: web.Request) -> web.StreamResponse:

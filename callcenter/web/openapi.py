@@ -79,7 +79,12 @@ def openapi_document() -> dict[str, Any]:
                 "Figures": {"type": "object", "properties": {
                     "calls": {"type": "integer"}, "answered": {"type": "integer"}, "abandoned": {"type": "integer"},
                     "average_wait": {"type": "number"}, "service_level": {"type": ["number", "null"]},
-                    "service_level_seconds": {"type": "integer"}}},
+                    "service_level_seconds": {"type": "integer"},
+                    "standard": {"type": "object", "description": (
+                        "GB/T 33358: answer_seconds (15), target_pct (95), last_24h and today "
+                        "({offered, connected, answered_within, connection_pct, answer_rate_pct}), by_shift[] "
+                        "(today, by arrival), by_seat[] ({seat, rung, connected, answered_within, ...}), alarm "
+                        "(the last 24 hours' connection rate under the target)")}}},
             },
         },
         "security": [{"session": []}],

@@ -7,6 +7,26 @@
   const waitingEmpty = document.getElementById("waiting-empty");
   const cards = document.getElementById("seat-cards");
   const status = document.getElementById("live-status");
+  const alarm = document.getElementById("standard-alarm");
+  const shiftsBody = document.querySelector("#standard-shifts tbody");
+  const seatsBody = document.querySelector("#standard-seats tbody");
+  const pct = (value) => (value === null || value === undefined ? "–" : `${value.toFixed(2)}%`);
+
+  function renderStandard(standard) {
+    // GB/T 33358: a person within 15 s, and at least 95 % connected over any 24 hours.
+    const last = standard.last_24h;
+    alarm.hidden = !standard.alarm;
+    alarm.textContent = standard.alarm
+      ? `告警：近24小时接通率 ${pct(last.connection_pct)}（呼入 ${last.offered}，接通 ${last.connected}），`
+        + `低于国家标准 ${standard.target_pct}%` : "";
+    fill(shiftsBody, standard.by_shift.map((s) => el("tr", { dataset: { shift: s.shift } },
+      el("td", {}, s.shift === "-" ? "无人值守时段" : label(hotline.SHIFTS, s.shift, s.shift)),
+      el("td", {}, s.offered), el("td", {}, s.connected), el("td", {}, s.answered_within),
+      el("td", {}, pct(s.connection_pct)), el("td", {}, pct(s.answer_rate_pct)))));
+    fill(seatsBody, standard.by_seat.map((s) => el("tr", { dataset: { seat: s.seat } },
+      el("td", {}, s.seat), el("td", {}, s.rung), el("td", {}, s.connected), el("td", {}, s.answered_within),
+      el("td", {}, pct(s.connection_pct)), el("td", {}, pct(s.answer_rate_pct)))));
+  }
 
   function seatState(seat) {
     if (!seat.registered) return ["offline", "话机未注册"];
@@ -43,7 +63,10 @@
       service_level: f.service_level === null || f.service_level === undefined ? "–"
         : `${Math.round(f.service_level * 100)}%`,
       in_ivr: floor.in_ivr, waiting: floor.waiting.length,
+      answer_rate: f.standard ? pct(f.standard.today.answer_rate_pct) : undefined,
+      connection_24h: f.standard ? pct(f.standard.last_24h.connection_pct) : undefined,
     };
+    if (f.standard) renderStandard(f.standard);
     for (const [key, value] of Object.entries(values)) {
       const node = document.querySelector(`[data-figure="${key}"]`);
       if (node && value !== undefined) node.textContent = value;
