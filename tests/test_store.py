@@ -486,10 +486,11 @@ async def test_calls_stored_before_answer_seconds_existed_get_it_from_their_time
     for migration in MIGRATIONS[:before]:
         migration(db)
     db.execute(f"PRAGMA user_version = {before}")
-    db["calls"].insert_all([
-        {"call_id": "answered", "arrived": "2026-11-28T23:59:50+08:00", "seat_answered": "2026-11-29T00:00:07+08:00"},
-        {"call_id": "abandoned", "arrived": "2026-11-28T21:35:12+08:00", "seat_answered": None},
-    ])
+    for call_id, arrived, seat_answered in (
+            ("answered", "2026-11-28T23:59:50+08:00", "2026-11-29T00:00:07+08:00"),
+            ("abandoned", "2026-11-28T21:35:12+08:00", None)):
+        db.execute("INSERT INTO calls (call_id, arrived, seat_answered) VALUES (?, ?, ?)",
+                   [call_id, arrived, seat_answered])
     db.conn.commit()
     db.close()
     async with Store(db_path) as store:
