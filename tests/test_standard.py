@@ -12,7 +12,7 @@ import pytest
 
 from callcenter.calls.repository import CallRepository
 from callcenter.clock import iso_local
-from callcenter.reports import build_briefing, parse_month
+from callcenter.reports import build_briefing, format_html, format_text, parse_month
 from callcenter.reports.connection import Reach, worst_window
 from callcenter.seats.roster import Roster, Shift, coverage_gaps, coverage_warning, describe_gaps, load_roster
 from callcenter.store import Store
@@ -133,8 +133,8 @@ async def test_the_briefing_json_gives_the_same_hand_counts_and_its_worst_24_hou
         _save_day(calls, march.start_epoch + 4 * 24 * HOUR, zone, "d")
         await calls.flush()
         roster = load_roster(HOME / "agents" / "roster.toml")
-        briefing = (await build_briefing(store, march, zone=zone, now=march.end_epoch + HOUR,
-                                         shifts=roster.shifts)).to_json()
+        full = await build_briefing(store, march, zone=zone, now=march.end_epoch + HOUR, shifts=roster.shifts)
+        briefing = full.to_json()
     standard = briefing["standard"]
     assert isinstance(standard, dict)
     assert standard["answer_seconds"] == 15 and standard["target_pct"] == 95.0
@@ -161,6 +161,9 @@ async def test_the_briefing_json_gives_the_same_hand_counts_and_its_worst_24_hou
     assert series["2026-03-02"]["connection_pct"] == 100.0
     service = briefing["service"]
     assert isinstance(service, dict) and service["service_level_seconds"] == 15
+    text = format_text(full, "热线")
+    assert "接通率80.00%" not in text and "接通率" in text and "连续24小时最低接通率55.56%（03-05 10:00起），未达到" in text
+    assert "连续24小时最低接通率" in format_html(full, "热线")
 
 
 # ----------------------------------------------------------------------------- the worst 24 hours, pure

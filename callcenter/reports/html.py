@@ -8,8 +8,8 @@ import math
 from collections.abc import Sequence
 
 from callcenter.reports.figures import Briefing, UnitFigure
-from callcenter.reports.text import BRIEF_LABELS, duration_text, headline, pct_text, service_lines
-from callcenter.vocabulary import SATISFACTION_LABELS, Satisfaction
+from callcenter.reports.text import BRIEF_LABELS, duration_text, headline, pct_text, rate_of, service_lines
+from callcenter.vocabulary import SATISFACTION_LABELS, SHIFT_LABELS, Satisfaction
 
 _COLOURS = {"accepted": "#2f6db5", "completed": "#2f6db5", "in_progress": "#e8a33d", "abandoned": "#c8553d",
             "tickets": "#5b8c5a", "grid": "#d9dde3", "text": "#333"}
@@ -151,6 +151,10 @@ def format_html(b: Briefing, title: str) -> str:
         card("留单（件）", t.total),
         card("逾期未答复（件）", t.overdue, warn=t.overdue > 0),
         card(f"服务水平（{s.service_level_seconds}秒）", f"{pct_text(s.service_level_pct, 2)}%"),
+        *([] if b.standard is None else [
+            card("接通率", f"{pct_text(b.standard.connection_pct, 2)}%"),
+            card("连续24小时最低接通率",
+                 f"{pct_text(rate_of(b.standard.worst_24h), 2)}%", warn=b.standard.meets_target is False)]),
         card("满意率", f"{pct_text(q.satisfaction_pct, 2)}%"),
     ]
     labels = [p.key[-2:] if b.kind == "monthly" else f"{int(p.key[-2:])}月" for p in b.series]
@@ -188,6 +192,16 @@ def format_html(b: Briefing, title: str) -> str:
         ("回访件数 / 拨打次数", f"{q.tickets_called_back} / {q.callback_attempts}"),
         ("满意率", f"{pct_text(q.satisfaction_pct, 2)}%"),
     ]
+    if b.standard is not None:
+        d = b.standard
+        service_rows += [
+            ("接通率（GB/T 33358）", f"{pct_text(d.connection_pct, 2)}%"),
+            (f"{d.answer_seconds}秒接通率", f"{pct_text(d.answer_rate_pct, 2)}%"),
+            ("连续24小时最低接通率", f"{pct_text(rate_of(d.worst_24h), 2)}%"),
+            (f"接通率低于{d.target_pct:g}%的天数", d.days_below_target),
+            *[(f"　{SHIFT_LABELS.get(str(x['shift']), str(x['shift']))}接通率 / {d.answer_seconds}秒接通率",
+               f"{pct_text(rate_of(x), 2)}% / {pct_text(rate_of(x, 'answer_rate_pct'), 2)}%") for x in d.by_shift],
+        ]
     table = "".join(f"<tr><th>{_escaped(k)}</th><td>{_escaped(v)}</td></tr>" for k, v in service_rows)
     monthly = ""
     if b.kind == "yearly":

@@ -3,9 +3,9 @@ the service, satisfaction and ticket lines, and for a year the table of its mont
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from callcenter.reports.figures import Briefing, largest_remainder
+from callcenter.reports.figures import Briefing, StandardFigures, largest_remainder
 from callcenter.terminal import display_width, fit
 from callcenter.vocabulary import CATEGORY_LABELS, Category
 
@@ -73,11 +73,32 @@ def service_lines(b: Briefing) -> list[str]:
         f"留单办理：办理中{t.in_progress}件，其中逾期未答复{t.overdue}件；已答复{t.replied}件，"
         f"其中超过{t.deadline_working_days}个工作日答复{t.replied_late}件。",
     ]
+    if b.standard is not None:
+        lines.append(standard_line(b.standard))
     if t.by_unit:
         top = "，".join(f"{u.name}{u.count}件" for u in t.by_unit[:10])
         more = f"等{len(t.by_unit)}个单位" if len(t.by_unit) > 10 else ""
         lines.append(f"承办单位：{top}{more}。")
     return lines
+
+
+def standard_line(d: StandardFigures) -> str:
+    """GB/T 33358's figures in one sentence."""
+    worst = d.worst_24h
+    worst_text = "" if worst is None else (
+        f"连续24小时最低接通率{pct_text(rate_of(worst), 2)}%"
+        f"（{str(worst.get('start'))[5:16].replace('T', ' ')}起），"
+        + ("达到" if d.meets_target else "未达到") + f"不低于{d.target_pct:g}%的要求；")
+    return (f"国家标准（GB/T 33358）：呼入{d.offered}件，接通{d.connected}件，接通率{pct_text(d.connection_pct, 2)}%；"
+            f"{d.answer_seconds}秒内接通{d.answered_within}件，"
+            f"{d.answer_seconds}秒接通率{pct_text(d.answer_rate_pct, 2)}%；"
+            f"{worst_text}接通率低于{d.target_pct:g}%的天数{d.days_below_target}天。")
+
+
+def rate_of(figures: Mapping[str, object] | None, key: str = "connection_pct") -> float | None:
+    """A percentage out of a figures record (JSON-shaped), None when there is none."""
+    value = None if figures is None else figures.get(key)
+    return float(value) if isinstance(value, int | float) else None
 
 
 def format_text(b: Briefing, title: str) -> str:

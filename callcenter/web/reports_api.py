@@ -80,7 +80,8 @@ async def _report(request: web.Request, kind: str, value: str) -> web.StreamResp
     try:
         briefing = await build_briefing(console.services.store, period, zone=console.settings.zone,
                                         service_level_seconds=directory.service_level_seconds,
-                                        deadline_working_days=directory.deadline_working_days)
+                                        deadline_working_days=directory.deadline_working_days,
+                                        shifts=console.services.seats.roster.shifts)
     except ReportError as exc:
         message = _no_data(console, period, exc)
         if out == "html":
