@@ -19,9 +19,10 @@ same key by key):
 - Averages (daily, monthly) are rounded half to even, as the seed prints them:
   5734/31 = 184.97 -> 185, and 1758/12 = 146.5 -> 146.
 - Service figures: offered = every call that arrived; abandoned = hung up in the IVR,
-  in the queue or while a seat rang; the average wait and the service level (share
-  answered within `service_level_seconds`, 20 s) are over accepted calls, `wait_seconds`
-  being queue-to-answer. Satisfaction = (satisfied + basically satisfied) / tickets whose
+  in the queue or while a seat rang; the average wait (`wait_seconds`, queue to answer)
+  and the service level (share answered within `service_level_seconds`, 15 s, of
+  arriving: `answer_seconds`) are over accepted calls. GB/T 33358's figures (the
+  connection rate, the 15-second rate, the worst 24 hours) are `connection`'s. Satisfaction = (satisfied + basically satisfied) / tickets whose
   callback reached the citizen.
 
 The rooms: `periods` (a month, a year), `repository` (the SQL: every figure aggregated

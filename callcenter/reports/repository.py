@@ -179,7 +179,7 @@ class ReportRepository:
         params: dict[str, object] = {"start": start, "end": end, "within": within_seconds}
         return await self.store.snapshot(lambda db: _reach_groups(db, params, with_arrivals))
 
-    async def series_plan(self, period: Period, service_level: int = 20) -> list[str]:
+    async def series_plan(self, period: Period, service_level: int = 15) -> list[str]:
         """How SQLite reads the period's calls (EXPLAIN QUERY PLAN), for the benchmark:
         through the arrival-time index, not by scanning every call."""
         params = _parameters(period, service_level, 0.0)

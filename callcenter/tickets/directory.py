@@ -33,7 +33,7 @@ class Directory:
     units: tuple[Unit, ...]
     deadline_working_days: int = 7
     title: str = "12345市长热线"
-    service_level_seconds: int = 20
+    service_level_seconds: int = 15
     _index: dict[str, Unit] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
