@@ -22,10 +22,11 @@ same key by key):
   in the queue or while a seat rang; the average wait (`wait_seconds`, queue to answer)
   and the service level (share answered within `service_level_seconds`, 15 s, of
   arriving: `answer_seconds`) are over accepted calls. GB/T 33358's figures (the
-  connection rate, the 15-second rate, the worst 24 hours) are `connection`'s. Satisfaction = (satisfied + basically satisfied) / tickets whose
-  callback reached the citizen.
+  connection rate, the 15-second rate, the worst 24 hours) are `connection`'s.
+  Satisfaction = (satisfied + basically satisfied) / tickets whose callback reached the
+  citizen.
 
-The rooms: `periods` (a month, a year), `repository` (the SQL: every figure aggregated
+The rooms: `periods` (a month, a year), `connection` (GB/T 33358's figures), `repository` (the SQL: every figure aggregated
 in SQLite in one read transaction), `figures` (rounding, the figure records, adding up
 the groups), `text` (the seed's wording) and `html` (a page with inline SVG charts).
 """
