@@ -4,6 +4,7 @@ default, the connection rate over any 24 hours, and a roster covering 7 x 24."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,17 @@ from callcenter.web.live import day_bounds, today_figures
 from tests.conftest import RunningAsterisk
 from tests.flow import FAST, hotline_for
 from tests.harness import HOME, SeatPhone, call_hotline
-from tests.web_helpers import FakeFloor, console_running, console_settings, http_session, log_in, page_csrf
+from tests.web_helpers import (
+    OUTPUT,
+    FakeFloor,
+    browser_log_in,
+    chromium,
+    console_running,
+    console_settings,
+    http_session,
+    log_in,
+    page_csrf,
+)
 
 HOUR = 3600.0
 
@@ -272,3 +283,49 @@ async def test_without_a_menu_a_silent_citizen_is_rung_to_a_seat_within_6_s_and_
         today = figures["standard"]["today"]
         assert (today["offered"], today["connected"], today["answered_within"]) == (1, 1, 1)
         assert today["answer_rate_pct"] == 100.0 and figures["standard"]["alarm"] is False
+
+
+# ----------------------------------------------------------------------------- in the browser
+
+
+async def test_in_the_browser_the_wallboard_alarms_and_the_seats_page_names_a_roster_gap(tmp_path: Path) -> None:
+    OUTPUT.mkdir(exist_ok=True)
+    settings = console_settings(tmp_path)
+    zone = settings.zone
+    async with Store(settings.paths.database) as store, \
+            console_running(settings, FakeFloor(settings, store)) as console, chromium() as browser:
+        now = time.time()
+        for n, answer in enumerate((5, 12, 30, None, None)):  # 3 of 5 connected: 60 % over 24 hours
+            arrived = now - 3000 + 60 * n
+            fields: dict[str, object] = {"outcome": "answered" if answer else "abandoned_queue"}
+            if answer:
+                fields |= {"seat": "seat1", "seat_answered": iso_local(arrived + answer, zone),
+                           "answer_seconds": answer}
+            console.services.calls.save(f"b{n}", arrived=iso_local(arrived, zone), arrived_epoch=arrived,
+                                        state="done", **fields)
+        await console.services.calls.flush()
+        page = await browser_log_in(browser, console.url, "supervisor", console.passwords["supervisor"])
+        await page.wait_for_selector("#standard-alarm:not([hidden])")
+        assert "近24小时接通率 60.00%" in await page.inner_text("#standard-alarm")
+        assert "低于国家标准 95%" in await page.inner_text("#standard-alarm")
+        assert await page.inner_text('[data-figure="connection_24h"]') == "60.00%"
+        assert await page.inner_text('[data-figure="answer_rate"]') == "40.00%"  # 5 s and 12 s of 5 calls
+        seat1 = await page.inner_text('#standard-seats tr[data-seat="seat1"]')
+        assert seat1.split() == ["seat1", "3", "3", "2", "100.00%", "66.67%"]
+        await page.screenshot(path=str(OUTPUT / "wallboard-standard.png"))
+
+        await page.goto(f"{console.url}/seats")
+        await page.wait_for_selector("#roster tbody tr")
+        assert await page.is_hidden("#roster-gaps")  # the shipped roster covers 7 x 24
+        # The evening shift stops working on Sundays: 16:00-24:00 on Sunday is left uncovered.
+        evening = page.locator("#roster tbody tr").nth(2)
+        await evening.locator('input.day-box[value="sun"]').uncheck()
+        await page.click("#save-roster")
+        await page.wait_for_selector("#roster-gaps:not([hidden])")
+        assert "周日 16:00-24:00" in await page.inner_text("#roster-gaps")
+        await page.screenshot(path=str(OUTPUT / "seats-roster-gap.png"))
+        saved = load_roster(settings.paths.roster)
+        assert saved.shifts[2].weekdays == frozenset(range(6))
+        await page.reload()
+        await page.wait_for_selector("#roster-gaps:not([hidden])")
+        assert not await page.locator("#roster tbody tr").nth(2).locator('input.day-box[value="sun"]').is_checked()
