@@ -37,8 +37,11 @@ from tests.test_attachments import PDF
 from tests.test_attachments import Client as UploadClient
 from tests.test_mail import Inbox, everything_in, inbox, mail_settings  # noqa: F401 (inbox: test_mail's SMTP server fixture)
 from tests.web_helpers import (
+    OUTPUT,
     FakeFloor,
     RunningConsole,
+    browser_log_in,
+    chromium,
     console_running,
     console_settings,
     http_session,
@@ -342,3 +345,66 @@ def test_the_command_line_writes_a_confidential_ticket_and_show_says_so_and_logs
     listed = run_hotline(env, "tickets", "list", "--json")
     assert listed.returncode == 0 and _leaks(listed.stdout) == []
     assert json.loads(listed.stdout)[0]["confidential"] == 1
+
+
+async def test_in_the_browser_the_operator_ticks_confidential_the_unit_reads_the_hotline_note_the_supervisor_clears_it(
+        desk: Desk) -> None:
+    console = desk.console
+    async with chromium() as browser:
+        operator = await browser_log_in(browser, console.url, "seat1", console.passwords["seat1"])
+        await operator.goto(f"{console.url}/operator")
+        await operator.click('#recent tr[data-call-id="call-secret"] button.ticket-from-call')
+        await operator.wait_for_selector('#ticket-panel[data-call-id="call-secret"]:not([hidden])')
+        assert not await operator.is_checked("#ticket-confidential")
+        await operator.fill("#ticket-summary", "小区路灯不亮三天了")
+        await operator.type("#ticket-unit-search", "泽州")
+        await operator.wait_for_selector('.unit-option[data-code="zezhou"]')
+        await operator.keyboard.press("Enter")
+        await operator.wait_for_selector("#ticket-unit-picked.chosen")
+        await operator.fill("#ticket-name", SECRET["name"])
+        await operator.fill("#ticket-address", SECRET["address"])
+        await operator.check("#ticket-confidential")
+        await operator.click("#save-ticket")
+        saved = await operator.locator("#ticket-saved").text_content()
+        assert saved and "工单编号 #" in saved
+        ticket_id = int(saved.split("#")[1].split("（")[0])
+        await operator.context.close()
+
+        supervisor = await browser_log_in(browser, console.url, "supervisor", console.passwords["supervisor"])
+        await supervisor.goto(f"{console.url}/tickets")
+        row = supervisor.locator(f'#tickets tr[data-ticket-id="{ticket_id}"]')
+        await row.wait_for()
+        assert "保密" in (await row.text_content() or "")
+        await row.locator("a.open-ticket").click()
+        await supervisor.wait_for_selector('#timeline li[data-kind="revealed"]')
+        assert "查看保密信息" in (await supervisor.text_content('#timeline li[data-kind="revealed"]') or "")
+        assert await supervisor.is_visible("#ticket-confidential")
+        facts = await supervisor.text_content("#facts") or ""
+        assert SECRET["name"] in facts and SECRET["caller"] in facts and SECRET["address"] in facts
+        await supervisor.click("#do-forward")
+        await supervisor.wait_for_selector('#timeline li[data-kind="forwarded"]')
+
+        unit = await browser_log_in(browser, console.url, "zezhou-office", console.passwords["zezhou-office"])
+        unit_row = unit.locator(f'#tickets tr[data-ticket-id="{ticket_id}"]')
+        await unit_row.wait_for()
+        assert "保密" in (await unit_row.text_content() or "")
+        await unit.goto(f"{console.url}/unit/tickets/{ticket_id}")
+        await unit.wait_for_selector("#ticket-body:not([hidden])")
+        unit_facts = await unit.text_content("#facts") or ""
+        assert NOTE in unit_facts and "小区路灯不亮三天了" in unit_facts
+        assert _leaks(await unit.content()) == []
+        await unit.screenshot(path=str(_output("confidential-unit-ticket.png")))
+
+        # Cleared by the supervisor: the unit's open page shows the citizen at the next change.
+        await supervisor.wait_for_selector("#do-confidential:has-text('取消保密')")
+        await supervisor.click("#do-confidential")
+        await supervisor.wait_for_selector('#timeline li[data-kind="confidential_cleared"]')
+        assert "取消保密" in (await supervisor.text_content('#timeline li[data-kind="confidential_cleared"]') or "")
+        await unit.wait_for_function(f"() => document.getElementById('facts').innerText.includes('{SECRET['name']}')")
+        await supervisor.context.close()
+        await unit.context.close()
+
+
+def _output(name: str) -> Path:
+    OUTPUT.mkdir(exist_ok=True)
+    return OUTPUT / name
