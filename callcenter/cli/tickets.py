@@ -56,6 +56,14 @@ def _colour_wanted() -> bool:
     return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
+def _login() -> str:
+    """Who runs the command, for the history (a container may have no name for its user)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return f"uid {os.getuid()}"
+
+
 def _run(settings: Settings, args: argparse.Namespace, work: Callable[[Store, Context], Awaitable[str]]) -> int:
     """Run one ticket command on the store and print what it says."""
     ctx = Context(load_directory(units_file(settings)), settings.zone)
@@ -95,7 +103,7 @@ def _list(settings: Settings, args: argparse.Namespace) -> int:
 def _show(settings: Settings, args: argparse.Namespace) -> int:
     async def work(store: Store, ctx: Context) -> str:
         # Showing a confidential ticket in full is a reading of the citizen's details: logged.
-        detail = await reveal_ticket(store, ctx, args.ticket, args.by or getpass.getuser())
+        detail = await reveal_ticket(store, ctx, args.ticket, args.by or _login())
         if args.json:
             return safe_json({"ticket": detail.ticket, "overdue": is_overdue(detail.ticket, ctx.now),
                               "calls": detail.calls, "events": detail.events, "callbacks": detail.callbacks})

@@ -371,12 +371,15 @@ async def get_ticket(store: Store, ticket_id: int) -> TicketDetail:
 
 async def reveal_ticket(store: Store, ctx: Context, ticket_id: int, reader: str | None) -> TicketDetail:
     """The ticket in full, as `get_ticket`, for the hotline's staff: reading a
-    confidential one is a line of its history (`revealed`, who and when), written
-    before the read so that the timeline returned shows it."""
+    confidential one is a line of its history (`revealed`, who and when), and the
+    timeline returned shows it. Any other ticket is only read (no write lock taken)."""
+    detail = await get_ticket(store, ticket_id)
+    if not is_confidential(detail.ticket):
+        return detail
 
     def log_reveal(tables: TicketTables) -> None:
         row = tables.ticket(ticket_id)
-        if row is not None and is_confidential(row):
+        if row is not None:
             _event(tables, ctx, ticket_id, REVEALED, str(row["state"]), reader)
 
     await TicketRepository(store).write(log_reveal)
