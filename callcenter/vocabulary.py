@@ -155,7 +155,14 @@ TICKET_EVENT_LABELS: dict[str, str] = {
     "closed": "办结", "reopened": "重新办理", "merged": "合并工单", "returned": "退回", "urged": "督办",
     "extension_requested": "申请延期", "extension_granted": "同意延期", "extension_refused": "不同意延期",
     "callback": "回访", "attached": "上传附件", "resubmitted": "话务员补正后重新提交",
+    "confidential_set": "设为保密", "confidential_cleared": "取消保密", "revealed": "查看保密信息",
 }
+# Confidential tickets (工单保密, GB/T 33358): the steps that change or read the secret.
+CONFIDENTIAL_SET = "confidential_set"
+CONFIDENTIAL_CLEARED = "confidential_cleared"
+REVEALED = "revealed"  # a member of staff opened the citizen's details
+# What is shown where a confidential ticket's citizen details are withheld.
+CONFIDENTIAL_LABEL = "保密"
 SHIFT_LABELS: dict[str, str] = {"night": "夜班", "day": "白班", "evening": "晚班"}
 NUISANCE_ACTION_LABELS: dict[str, str] = {"flag": "标记", "clear": "解除", "mark": "话务员标记"}
 NUISANCE_RULE_LABELS: dict[str, str] = {
@@ -180,6 +187,7 @@ def labels() -> dict[str, dict[str, str]]:
         "phases": dict(PHASE_LABELS),
         "nuisance_actions": dict(NUISANCE_ACTION_LABELS),
         "rules": dict(NUISANCE_RULE_LABELS),
+        "confidential": {"label": CONFIDENTIAL_LABEL},
     }
 
 

@@ -42,9 +42,9 @@ from tests.web_helpers import (
 HOSTILE = '=HYPERLINK("http://x")'
 AWKWARD = '路灯坏了, "三天"\n还没修'
 TICKET_HEADERS = ["工单编号", "创建时间", "渠道", "分类", "诉求内容", "承办单位", "状态", "答复期限", "剩余工作日",
-                  "是否超期", "督办次数", "市民姓名", "联系电话", "地址", "答复内容", "答复时间", "满意度"]
+                  "是否超期", "督办次数", "保密", "市民姓名", "联系电话", "地址", "答复内容", "答复时间", "满意度"]
 CALL_HEADERS = ["来电时间", "来电号码", "来电人", "结果", "分类", "坐席", "班次", "等待秒数", "通话秒数", "挂断原因",
-                "骚扰标记"]
+                "骚扰标记", "保密"]
 BIG = 15_000  # rows of XLSX that take a few seconds to write
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

@@ -4,6 +4,7 @@ tickets (留单); `hotline tickets` alone lists those in progress."""
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import sys
 from collections.abc import Awaitable, Callable, Collection
@@ -28,10 +29,12 @@ from callcenter.tickets.service import (
     record_callback,
     reopen,
     reply,
+    reveal_ticket,
 )
 from callcenter.tickets.states import parse_category
 from callcenter.vocabulary import (
     CATEGORY_LABELS,
+    CONFIDENTIAL_LABEL,
     IN_PROGRESS,
     TICKET_STATE_LABELS,
     CallbackResult,
@@ -51,6 +54,14 @@ def _ticket_number(text: str) -> int:
 
 def _colour_wanted() -> bool:
     return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def _login() -> str:
+    """Who runs the command, for the history (a container may have no name for its user)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return f"uid {os.getuid()}"
 
 
 def _run(settings: Settings, args: argparse.Namespace, work: Callable[[Store, Context], Awaitable[str]]) -> int:
@@ -91,7 +102,8 @@ def _list(settings: Settings, args: argparse.Namespace) -> int:
 
 def _show(settings: Settings, args: argparse.Namespace) -> int:
     async def work(store: Store, ctx: Context) -> str:
-        detail = await get_ticket(store, args.ticket)
+        # Showing a confidential ticket in full is a reading of the citizen's details: logged.
+        detail = await reveal_ticket(store, ctx, args.ticket, args.by or _login())
         if args.json:
             return safe_json({"ticket": detail.ticket, "overdue": is_overdue(detail.ticket, ctx.now),
                               "calls": detail.calls, "events": detail.events, "callbacks": detail.callbacks})
@@ -103,12 +115,14 @@ def _show(settings: Settings, args: argparse.Namespace) -> int:
 def _new(settings: Settings, args: argparse.Namespace) -> int:
     async def work(store: Store, ctx: Context) -> str:
         number = await create_ticket(store, ctx, calls=args.call, category=parse_category(args.category),
-                                     unit=args.unit, summary=args.summary, operator=args.operator)
+                                     unit=args.unit, summary=args.summary, operator=args.operator,
+                                     confidential=args.confidential)
         detail = await get_ticket(store, number)
         ticket = detail.ticket
         estimated = " (estimated: no holiday notice for that year yet)" if ticket["deadline_estimated"] else ""
+        secret = f", confidential ({CONFIDENTIAL_LABEL})" if args.confidential else ""
         return (f"ticket {number} opened: {ticket['category']} for {ticket['unit_name']}, "
-                f"{len(detail.calls)} call(s), reply due by {ticket['deadline']}{estimated}")
+                f"{len(detail.calls)} call(s), reply due by {ticket['deadline']}{estimated}{secret}")
 
     return _run(settings, args, work)
 
@@ -191,6 +205,8 @@ def register(commands: Commands) -> None:
     new.add_argument("--unit", required=True, help="the responsible unit: code, name or alias (`tickets units`)")
     new.add_argument("--summary", required=True, help="the operator's summary of the problem")
     new.add_argument("--operator", help="the seat that made it (default: the seat that took the first call)")
+    new.add_argument("--confidential", action="store_true",
+                     help="the citizen asks for secrecy (保密): the unit never sees who they are")
     add_database_option(new)
     new.set_defaults(handler=_new)
 
@@ -208,6 +224,7 @@ def register(commands: Commands) -> None:
     show = actions.add_parser("show", help="one ticket: calls, reply, history, callbacks")
     show.add_argument("ticket", type=_ticket_number)
     show.add_argument("--json", action="store_true", help="JSON instead of text")
+    show.add_argument("--by", help="who reads it, logged when the ticket is confidential (default: your login)")
     add_database_option(show)
     show.set_defaults(handler=_show)
 

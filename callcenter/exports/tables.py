@@ -5,17 +5,23 @@ A caller's name or a ticket's summary is whatever a citizen said or an operator 
 a spreadsheet opening `=HYPERLINK("http://x")` or `-2+3+cmd|' /C calc'!A0` would run it
 as a formula. OWASP's rule: a cell that begins with =, +, -, @, a tab or a carriage return
 gets a leading apostrophe, so that it is shown as the text it is. Numbers are written as
-numbers (a negative count of working days is a number, not a formula)."""
+numbers (a negative count of working days is a number, not a formula).
+
+A confidential ticket (保密) leaves no trace of its citizen in a file: its name, numbers
+and address are blank and the row says 保密; so are the caller's number and name of
+every call on such a ticket in the call log's export."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from callcenter.tickets.confidential import withheld
 from callcenter.vocabulary import (
     CATEGORY_LABELS,
     CHANNEL_LABELS,
+    CONFIDENTIAL_LABEL,
     OUTCOME_LABELS,
     SATISFACTION_LABELS,
     SHIFT_LABELS,
@@ -106,6 +112,10 @@ def _yes_no(key: str) -> Callable[[Row], Cell]:
     return lambda row: "是" if row.get(key) else "否"
 
 
+def _confidential(row: Row) -> Cell:
+    return CONFIDENTIAL_LABEL if row.get("confidential") else ""
+
+
 def _deadline(row: Row) -> Cell:
     # An estimated deadline (a year without the State Council's holiday notice) is marked *, as on the terminal.
     deadline = str(row.get("deadline") or "")
@@ -128,6 +138,7 @@ TICKET_COLUMNS = (
     Column("剩余工作日", 12, _number("working_days_left")),
     Column("是否超期", 10, _yes_no("overdue")),
     Column("督办次数", 10, _number("urge_count")),
+    Column("保密", 6, _confidential),
     Column("市民姓名", 12, _text("citizen_name")),
     Column("联系电话", 16, _text("contact_number")),
     Column("地址", 30, _text("address")),
@@ -148,14 +159,22 @@ CALL_COLUMNS = (
     Column("通话秒数", 10, _number("talk_seconds")),
     Column("挂断原因", 24, _text("hangup_cause")),
     Column("骚扰标记", 10, _yes_no("nuisance")),
+    Column("保密", 6, _confidential),
 )
 
 
 def ticket_table(rows: Iterable[Row]) -> Table:
     """The ticket list (as `TicketService.listing` returns it) as a table."""
-    return table("工单", TICKET_COLUMNS, rows)
+    return table("工单", TICKET_COLUMNS, (withheld(dict(row)) for row in rows))
 
 
-def call_table(rows: Iterable[Row]) -> Table:
-    """The call log (as `CallRepository.search` returns it) as a table."""
-    return table("通话记录", CALL_COLUMNS, rows)
+def call_table(rows: Iterable[Row], confidential_calls: Collection[str] = ()) -> Table:
+    """The call log (as `CallRepository.search` returns it) as a table; the calls on
+    confidential tickets (`confidential_calls`) without their caller."""
+
+    def shown(row: Row) -> Row:
+        if str(row.get("call_id")) not in confidential_calls:
+            return row
+        return {**row, "caller_number": None, "caller_name": None, "confidential": 1}
+
+    return table("通话记录", CALL_COLUMNS, (shown(row) for row in rows))

@@ -27,8 +27,9 @@ same key by key):
   citizen.
 
 The rooms: `periods` (a month, a year), `connection` (GB/T 33358's figures),
-`repository` (the SQL: every figure aggregated in SQLite in one read transaction), `figures` (rounding, the figure records, adding up
-the groups), `text` (the seed's wording) and `html` (a page with inline SVG charts).
+`repository` (the SQL: every figure aggregated in SQLite in one read transaction),
+`figures` (rounding, the figure records, adding up the groups), `text` (the seed's
+wording) and `html` (a page with inline SVG charts).
 """
 
 from callcenter.reports.connection import percent

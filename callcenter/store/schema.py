@@ -247,7 +247,14 @@ def _v6_answer_seconds(db: Database) -> None:
         db.execute(sql)
 
 
+def _v7_confidential_tickets(db: Database) -> None:
+    """Confidential tickets (工单保密, GB/T 33358): the citizen asked that their name,
+    numbers and address stay with the hotline; the responsible unit sees only the matter."""
+    db.execute("ALTER TABLE tickets ADD COLUMN confidential INTEGER NOT NULL DEFAULT 0 CHECK (confidential IN (0, 1))")
+
+
 # Index i brings a database from version i to i + 1. Append; never edit a released one.
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (_v1, _v2_nuisance, _v3_tickets, _v4_ticket_desk,
-                                                       _v5_ticket_attachments, _v6_answer_seconds)
+                                                       _v5_ticket_attachments, _v6_answer_seconds,
+                                                       _v7_confidential_tickets)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -16,9 +16,9 @@ is not its business. Similar tickets (same number, or a summary sharing a word) 
 suggested while a new one is written (`search`).
 
 The rooms: `states` (the pure machine and the category words), `directory` (the units),
-`deadlines`, `search` (the words of a summary), `repository` (every SQL statement about
-tickets), `service` (the operations, and `TicketService`, the desk) and `formatting`
-(text for a terminal).
+`deadlines`, `search` (the words of a summary), `confidential` (what a confidential
+ticket withholds), `repository` (every SQL statement about tickets), `service` (the
+operations, and `TicketService`, the desk) and `formatting` (text for a terminal).
 """
 
 from callcenter.tickets.deadlines import TicketDeadline, deadline_from, extended, is_overdue, working_days_left
@@ -38,6 +38,7 @@ from callcenter.tickets.service import (
     record_callback,
     reopen,
     reply,
+    reveal_ticket,
 )
 from callcenter.tickets.states import (
     WITH_UNIT,
@@ -56,6 +57,6 @@ __all__ = [
     "TicketQuery", "TicketRepository", "TicketService", "Unit", "after_callback", "check_extension_request", "close",
     "create_ticket", "deadline_from", "extended", "format_ticket", "format_tickets_table", "format_units",
     "forward", "get_ticket", "granted_days", "is_overdue", "link_calls", "list_tickets", "load_directory", "merge",
-    "next_state", "overdue_text", "parse_category", "record_callback", "reopen", "reply", "units_file",
-    "working_days_left",
+    "next_state", "overdue_text", "parse_category", "record_callback", "reopen", "reply", "reveal_ticket",
+    "units_file", "working_days_left",
 ]

@@ -11,6 +11,7 @@ from callcenter.tickets.directory import Directory
 from callcenter.tickets.repository import TicketDetail
 from callcenter.vocabulary import (
     CATEGORY_LABELS,
+    CONFIDENTIAL_LABEL,
     SATISFACTION_LABELS,
     TICKET_STATE_LABELS,
     Category,
@@ -93,6 +94,8 @@ def format_ticket(detail: TicketDetail, now: float, colour: bool = False) -> str
     add("summary", ticket["summary"])
     add("created",
         f"{ticket['created']}  operator {ticket['operator'] or '-'}  caller {ticket['caller_number'] or '-'}")
+    if ticket.get("confidential"):
+        add("confidential", f"yes ({CONFIDENTIAL_LABEL}): the unit never sees the citizen's name, numbers or address")
     estimated = ("  (estimated: the holiday calendar does not cover that year yet)"
                  if ticket["deadline_estimated"] else "")
     add("deadline", f"{ticket['deadline']} (end of day){estimated}")

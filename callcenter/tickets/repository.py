@@ -241,6 +241,13 @@ class TicketRepository:
 
         return await self.store.reading(read)
 
+    async def confidential_call_ids(self) -> set[str]:
+        """The calls on confidential tickets (their caller is the citizen who asked for secrecy)."""
+        rows = await self.store.reading(lambda db: _rows(
+            db, "SELECT tc.call_id FROM ticket_calls tc JOIN tickets t ON t.ticket_id = tc.ticket_id"
+            " WHERE t.confidential = 1"))
+        return {str(row["call_id"]) for row in rows}
+
     async def detail(self, ticket_id: int) -> TicketDetail | None:
         """The ticket with its calls, history (`data` decoded) and callbacks, read
         together; None when there is no such ticket."""

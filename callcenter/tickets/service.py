@@ -20,6 +20,7 @@ from callcenter.calls.repository import CallRepository
 from callcenter.clock import iso_local
 from callcenter.settings import Settings
 from callcenter.store import Row, Store
+from callcenter.tickets.confidential import is_confidential, withheld
 from callcenter.tickets.deadlines import TicketDeadline, deadline_from, extended, working_days_left
 from callcenter.tickets.directory import Directory
 from callcenter.tickets.repository import TicketDetail, TicketQuery, TicketRepository, TicketTables
@@ -37,7 +38,10 @@ from callcenter.tickets.states import (
     parse_category,
 )
 from callcenter.vocabulary import (
+    CONFIDENTIAL_CLEARED,
+    CONFIDENTIAL_SET,
     IN_PROGRESS,
+    REVEALED,
     CallbackResult,
     Category,
     Channel,
@@ -132,10 +136,12 @@ async def create_ticket(
     address: str | None = None,
     channel: Channel = Channel.PHONE,
     actor: str | None = None,
+    confidential: bool = False,
 ) -> int:
     """Turn answered calls into a new open ticket; its number. The contact number is
     the first call's caller unless given. A ticket that came by phone needs its call;
-    one from the mailbox, a text, the forum or typed in by hand may have none."""
+    one from the mailbox, a text, the forum or typed in by hand may have none.
+    `confidential`: the citizen asked that the unit never sees who they are (保密)."""
     found = ctx.directory.find(unit)
     text = summary.strip()
     if not text:
@@ -157,11 +163,14 @@ async def create_ticket(
             "deadline": deadline.day.isoformat(), "deadline_epoch": deadline.end_epoch,
             "deadline_estimated": int(deadline.estimated),
             "citizen_name": _clean(citizen_name), "contact_number": _clean(contact_number) or caller,
-            "address": _clean(address), "channel": str(channel),
+            "address": _clean(address), "channel": str(channel), "confidential": int(confidential),
         })
         _link(tables, ctx, ticket_id, rows)
-        _event(tables, ctx, ticket_id, "created", TicketState.OPEN, actor or by,
-               {"unit": found.code, "calls": [r["call_id"] for r in rows], "channel": str(channel)})
+        created: dict[str, object] = {"unit": found.code, "calls": [r["call_id"] for r in rows],
+                                      "channel": str(channel)}
+        if confidential:
+            created["confidential"] = True
+        _event(tables, ctx, ticket_id, "created", TicketState.OPEN, actor or by, created)
         return ticket_id
 
     return await TicketRepository(store).write(write)
@@ -327,8 +336,11 @@ async def merge(store: Store, ctx: Context, target: int, sources: Sequence[int],
 
     def decide(tables: TicketTables, row: Row) -> int:
         moved = 0
+        secret_from: list[int] = []
         for source in dict.fromkeys(sources):
             other = _live_ticket(tables, source)
+            if is_confidential(other):
+                secret_from.append(source)
             calls = tables.call_ids(source)
             tables.move_calls(source, target)
             tables.update(source, _new_state(ctx, TicketState.CLOSED) | {
@@ -339,6 +351,11 @@ async def merge(store: Store, ctx: Context, target: int, sources: Sequence[int],
                    {"into": target, "from": str(other["state"])})
             _event(tables, ctx, target, "merged", str(row["state"]), actor, {"from": source, "calls": calls})
             moved += len(calls)
+        # The citizen of a duplicate asked for secrecy: their calls and details now live on
+        # the target, which must keep it.
+        if secret_from and not is_confidential(row):
+            tables.update(target, {"confidential": 1})
+            _event(tables, ctx, target, CONFIDENTIAL_SET, str(row["state"]), actor, {"merged_from": secret_from})
         return moved
 
     return await _change(store, target, decide)
@@ -350,6 +367,23 @@ async def get_ticket(store: Store, ticket_id: int) -> TicketDetail:
     if detail is None:
         raise TicketError(f"no ticket {ticket_id} (`hotline tickets list --state all` lists them)")
     return detail
+
+
+async def reveal_ticket(store: Store, ctx: Context, ticket_id: int, reader: str | None) -> TicketDetail:
+    """The ticket in full, as `get_ticket`, for the hotline's staff: reading a
+    confidential one is a line of its history (`revealed`, who and when), and the
+    timeline returned shows it. Any other ticket is only read (no write lock taken)."""
+    detail = await get_ticket(store, ticket_id)
+    if not is_confidential(detail.ticket):
+        return detail
+
+    def log_reveal(tables: TicketTables) -> None:
+        row = tables.ticket(ticket_id)
+        if row is not None:
+            _event(tables, ctx, ticket_id, REVEALED, str(row["state"]), reader)
+
+    await TicketRepository(store).write(log_reveal)
+    return await get_ticket(store, ticket_id)
 
 
 async def list_tickets(
@@ -364,10 +398,11 @@ async def list_tickets(
     limit: int = 100,
 ) -> list[Row]:
     """Tickets (merged ones left out), overdue first, then by deadline; each row has
-    `calls` (how many) and `overdue` (0/1)."""
+    `calls` (how many) and `overdue` (0/1). A confidential ticket's citizen fields are
+    withheld: a list never shows them."""
     query = TicketQuery(states=states, unit=unit, overdue_only=overdue_only, since_epoch=since_epoch,
                         until_epoch=until_epoch, limit=limit)
-    return (await TicketRepository(store).listing(query, now)).rows
+    return [withheld(row) for row in (await TicketRepository(store).listing(query, now)).rows]
 
 
 # ----------------------------------------------------------------------------- the desk
@@ -437,12 +472,12 @@ class TicketService:
     async def create(self, call_ids: Sequence[str], category: Category | str, summary: str, unit: str,
                      operator: str | None = None, citizen_name: str | None = None,
                      contact_number: str | None = None, address: str | None = None,
-                     channel: Channel = Channel.PHONE, actor: str | None = None) -> int:
+                     channel: Channel = Channel.PHONE, actor: str | None = None, confidential: bool = False) -> int:
         """A new open ticket from answered calls; its number."""
         ticket_id = await create_ticket(
             self._store, self._context(), calls=call_ids, category=parse_category(str(category)), unit=unit,
             summary=summary, operator=operator, citizen_name=citizen_name, contact_number=contact_number,
-            address=address, channel=Channel(channel), actor=actor)
+            address=address, channel=Channel(channel), actor=actor, confidential=confidential)
         self._changed(ticket_id, "created", actor)
         return ticket_id
 
@@ -469,7 +504,7 @@ class TicketService:
         for row in list(found.values())[:limit]:
             row.pop("search_tokens", None)
             row["snippet"] = [list(piece) for piece in highlighted(str(row["summary"]), words)]
-            out.append(row)
+            out.append(withheld(row))
         return out
 
     # --- the supervisor ---------------------------------------------------------------
@@ -528,10 +563,11 @@ class TicketService:
 
     async def resubmit(self, ticket_id: int, operator: str, note: str, summary: str | None = None,
                        unit: str | None = None, category: Category | str | None = None,
-                       actor: str | None = None) -> TicketState:
-        """The operator answers a ticket returned to them: the summary, unit or category
-        corrected (each optional), a note saying what changed; it is open again for the
-        supervisor's review. Only the ticket's own operator, only while it is returned to them."""
+                       actor: str | None = None, confidential: bool | None = None) -> TicketState:
+        """The operator answers a ticket returned to them: the summary, unit, category or
+        confidentiality corrected (each optional), a note saying what changed; it is open
+        again for the supervisor's review. Only the ticket's own operator, only while it
+        is returned to them."""
         why = _required(note, "say what was completed or corrected (note)")
         ctx = self._context()
         changes: dict[str, object] = {}
@@ -550,11 +586,17 @@ class TicketService:
             if str(row["operator"] or "") != operator:
                 raise NotYourTicket(f"ticket {ticket_id} was written by {row['operator']}, not {operator}")
             state = TicketState(str(row["state"]))
-            tables.update(ticket_id, changes | {"returned_to": None})  # open again, for the supervisor's review
-            if "summary" in changes:
+            changed = dict(changes)
+            if confidential is not None and confidential != is_confidential(row):
+                changed["confidential"] = int(confidential)
+            tables.update(ticket_id, changed | {"returned_to": None})  # open again, for the supervisor's review
+            if "summary" in changed:
                 tables.reindex(ticket_id)
             _event(tables, ctx, ticket_id, "resubmitted", state, actor,
-                   {"note": why, "changed": sorted(changes)})
+                   {"note": why, "changed": sorted(changed)})
+            if "confidential" in changed:
+                _event(tables, ctx, ticket_id, CONFIDENTIAL_SET if confidential else CONFIDENTIAL_CLEARED, state,
+                       actor, {"note": why})
             return state
 
         result = await self._change(ticket_id, decide)
@@ -576,6 +618,26 @@ class TicketService:
 
         result = await self._change(ticket_id, decide)
         self._changed(ticket_id, "urged", actor)
+        return result
+
+    async def set_confidential(self, ticket_id: int, confidential: bool, note: str | None = None,
+                               actor: str | None = None) -> bool:
+        """Make the ticket confidential (保密) or no longer so, in any state; the unit sees
+        the citizen's details again only once it is cleared. A move that changes nothing
+        is refused, so every line of the history is a real change."""
+        ctx = self._context()
+        kind = CONFIDENTIAL_SET if confidential else CONFIDENTIAL_CLEARED
+
+        def decide(tables: TicketTables, row: Row) -> bool:
+            if is_confidential(row) == confidential:
+                already = "confidential" if confidential else "not confidential"
+                raise TicketError(f"ticket {ticket_id} is already {already}")
+            tables.update(ticket_id, {"confidential": int(confidential)})
+            _event(tables, ctx, ticket_id, kind, str(row["state"]), actor, {"note": _clean(note)} if note else None)
+            return confidential
+
+        result = await self._change(ticket_id, decide)
+        self._changed(ticket_id, kind, actor)
         return result
 
     async def decide_extension(self, ticket_id: int, grant: bool, actor: str | None = None,
@@ -665,8 +727,15 @@ class TicketService:
     # --- reading ----------------------------------------------------------------------
 
     async def detail(self, ticket_id: int) -> TicketDetail:
-        """The ticket (merged ones too) with its calls, history and callbacks."""
+        """The ticket (merged ones too) with its calls, history and callbacks, as stored:
+        for the code's own use, or for a reader who is then shown only what it may see."""
         return await get_ticket(self._store, ticket_id)
+
+    async def reveal(self, ticket_id: int, reader: str | None) -> TicketDetail:
+        """The ticket in full for a member of the hotline's staff: reading a confidential
+        one is logged (`revealed`). Not a change the desks are told of: a page that
+        reloaded on it would log another reading, and so on."""
+        return await reveal_ticket(self._store, self._context(), ticket_id, reader)
 
     async def listing(
         self,
@@ -687,7 +756,8 @@ class TicketService:
         """One page of tickets (overdue first, then in progress, then by deadline) and
         how many match in all. Each row has `calls`, `overdue` (0/1) and
         `working_days_left` (negative when overdue; None once replied or closed), counted
-        on the holiday calendar from today in the hotline's zone."""
+        on the holiday calendar from today in the hotline's zone. A confidential ticket's
+        citizen fields are withheld: only the logged detail view shows them."""
         moment = self._clock() if now is None else now
         query = TicketQuery(
             states=states, unit=unit, category=None if category is None else Category(category),
@@ -697,11 +767,12 @@ class TicketService:
             limit=limit, offset=offset)
         page = await self.repository.listing(query, moment)
         today = datetime.fromtimestamp(moment, self.settings.zone).date()
-        for row in page.rows:
+        rows = [withheld(row) for row in page.rows]
+        for row in rows:
             in_progress = str(row["state"]) in IN_PROGRESS
             row["working_days_left"] = (working_days_left(date.fromisoformat(str(row["deadline"])), today)
                                         if in_progress else None)
-        return page.rows, page.total
+        return rows, page.total
 
 
 def _required(text: str | None, why: str) -> str:

@@ -217,11 +217,14 @@ def ticket_paths() -> dict[str, Any]:
                 "unit": {"type": "string", "description": "code, name or alias"},
                 "citizen_name": {"type": "string", "maxLength": 50},
                 "contact_number": {"type": "string", "maxLength": 32}, "address": {"type": "string",
-                                                                                   "maxLength": 200}}}))},
+                                                                                   "maxLength": 200},
+                "confidential": {"type": "boolean", "description": "the citizen asks for secrecy (保密): the unit "
+                                                                   "never sees their name, numbers or address"}}}))},
         "/api/tickets/{ticket_id}/calls": _move("Link another call about the same problem to the ticket",
                                                 "supervisor, or the operator of the call's seat",
                                                 _text_body("call_id", call_id=96)),
-        "/api/tickets": {"get": _op("The ticket list: overdue first, working days left before each deadline",
+        "/api/tickets": {"get": _op("The ticket list: overdue first, working days left before each deadline "
+                                    "(a confidential ticket's citizen fields are null)",
                                     "supervisor", {"200": _ok("a page of tickets"), "400": _error("a bad filter")},
                                     parameters=listing)},
         "/api/tickets/forward": {"post": _op(
@@ -230,7 +233,8 @@ def ticket_paths() -> dict[str, Any]:
             requestBody=_body({"type": "object", "required": ["ids"],
                                "properties": {"ids": {"type": "array", "items": {"type": "integer"}}}}))},
         "/api/tickets/{ticket_id}": {"get": _op(
-            "One ticket: its calls, timeline (ticket_events) and callbacks", "supervisor",
+            "One ticket: its calls, timeline (ticket_events) and callbacks; reading a confidential one is "
+            "logged in its timeline (revealed)", "supervisor",
             {"200": _ok("the ticket"), "404": _error("no such ticket")}, parameters=[TICKET_ID])},
         "/api/tickets/{ticket_id}/forward": _move("Review and forward (转办) to the unit, or to another unit",
                                                   "supervisor", _text_body(unit=50, note=500)),
@@ -250,6 +254,11 @@ def ticket_paths() -> dict[str, Any]:
             "Grant or refuse the unit's request for more time (a grant moves the deadline)", "supervisor",
             _body({"type": "object", "required": ["grant"], "properties": {
                 "grant": {"type": "boolean"}, "days": {"type": "integer", "minimum": 1, "maximum": 30}}})),
+        "/api/tickets/{ticket_id}/confidential": _move(
+            "Make the ticket confidential (保密) or clear it: a confidential ticket's unit never sees the citizen's "
+            "name, numbers or address", "supervisor",
+            _body({"type": "object", "required": ["confidential"], "properties": {
+                "confidential": {"type": "boolean"}, "note": {"type": "string", "maxLength": 500}}})),
         "/api/unit/tickets": {"get": _op("My unit's tickets (forwarded to it, replied, closed)", "unit",
                                          {"200": _ok("a page of tickets")},
                                          parameters=[_query("state", "all (default), in_hand, forwarded, "
@@ -258,7 +267,8 @@ def ticket_paths() -> dict[str, Any]:
                                                      _query("page", "1-based page"),
                                                      _query("per_page", "1-100, default 20")])},
         "/api/unit/tickets/{ticket_id}": {"get": _op(
-            "One of my unit's tickets: the matter, the citizen's contact, the deadline, the timeline", "unit",
+            "One of my unit's tickets: the matter, the citizen's contact (of a confidential one, none: "
+            "contact_note says to go through the hotline), the deadline, the timeline", "unit",
             {"200": _ok("the ticket"), "404": _error("no such ticket for this unit")}, parameters=[TICKET_ID])},
         "/api/unit/tickets/{ticket_id}/reply": _move("Reply (答复) to the ticket", "unit",
                                                      _text_body("text", text=4000)),

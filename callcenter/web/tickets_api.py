@@ -21,10 +21,11 @@ from callcenter.calls.repository import CallSearch
 from callcenter.store import Row
 from callcenter.tickets import TicketError
 from callcenter.tickets.attachments import TicketAttachments
+from callcenter.tickets.confidential import contact_note, is_confidential, withheld
 from callcenter.tickets.deadlines import is_overdue, working_days_left
 from callcenter.tickets.directory import Unit
 from callcenter.tickets.states import NotYourTicket
-from callcenter.vocabulary import IN_PROGRESS, Category, Channel, TicketState
+from callcenter.vocabulary import IN_PROGRESS, REVEALED, Category, Channel, TicketState
 from callcenter.web.api import CALL_ID, SUMMARY_MAX, _body, _call_id, _call_row, _may_touch, _text, call_json, reply
 from callcenter.web.auth import refuse
 from callcenter.web.context import (
@@ -92,6 +93,16 @@ def _plain(result: object) -> object:
     return result if isinstance(result, str | int | None) else str(result)
 
 
+def _flag(data: Mapping[str, Any], key: str) -> bool | None:
+    """An optional true/false field (None when absent)."""
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        refuse(web.HTTPBadRequest, f"{key} 须为 true 或 false")
+    return value
+
+
 def _days(value: object, name: str = "days") -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 30:
         refuse(web.HTTPBadRequest, f"{name} 须为 1-30 个工作日")
@@ -145,7 +156,7 @@ async def create_from_call(request: web.Request) -> web.Response:
     ticket_id = await _do(console.services.tickets.create(
         [str(row["call_id"])], str(category), summary, unit, operator=session.seat or session.user,
         citizen_name=name, contact_number=contact, address=address, channel=Channel.PHONE,
-        actor=session.user))
+        actor=session.user, confidential=bool(_flag(data, "confidential"))))
     return reply({"ticket_id": ticket_id}, status=201)
 
 
@@ -174,7 +185,8 @@ async def operator_returned(request: web.Request) -> web.Response:
             if event.get("kind") == "returned" and isinstance(data, dict) and data.get("to") == "operator":
                 note, returned_by = data.get("note"), event.get("actor")
         out.append({key: row.get(key) for key in ("ticket_id", "created", "category", "summary", "unit", "unit_name",
-                                                   "state", "citizen_name", "contact_number", "address")}
+                                                   "state", "citizen_name", "contact_number", "address",
+                                                   "confidential")}
                    | {"return_note": note, "returned_by": returned_by})
     return reply({"tickets": out})
 
@@ -189,7 +201,7 @@ async def operator_resubmit(request: web.Request) -> web.Response:
     session = session_of(request)
     state = await _do(console.services.tickets.resubmit(
         ticket_id, str(session.seat or ""), _text(data, "note", NOTE_MAX, required=True), summary=summary,
-        unit=unit, category=category, actor=session.user))
+        unit=unit, category=category, actor=session.user, confidential=_flag(data, "confidential")))
     return reply({"ticket_id": ticket_id, "result": _plain(state)})
 
 
@@ -206,7 +218,8 @@ def operator_returned_paths() -> dict[str, Any]:
             parameters=[_path("ticket_id", "the ticket's number")],
             requestBody=_body_schema({"type": "object", "required": ["note"], "properties": {
                 "note": {"type": "string", "maxLength": 500}, "summary": {"type": "string", "maxLength": 500},
-                "unit": {"type": "string"}, "category": {"type": "string"}}}))},
+                "unit": {"type": "string"}, "category": {"type": "string"},
+                "confidential": {"type": "boolean", "description": "the citizen asks for secrecy (保密)"}}}))},
     }
 
 
@@ -284,25 +297,32 @@ async def tickets_list(request: web.Request) -> web.Response:
     return reply({"tickets": rows, "total": total, "page": page, "per_page": per_page})
 
 
-async def _detail(console: Console, ticket_id: int, unit: str | None = None) -> dict[str, Any]:
-    detail = await _do(console.services.tickets.detail(ticket_id))
+async def _detail(console: Console, ticket_id: int, *, unit: str | None = None,
+                  reader: str | None = None) -> dict[str, Any]:
+    """The ticket with its calls, history, callbacks and files: for a unit (`unit`) only
+    its own and without the call log; for the hotline's staff (`reader`) in full, the
+    reading of a confidential ticket logged."""
+    tickets = console.services.tickets
+    detail = await _do(tickets.detail(ticket_id) if unit is not None else tickets.reveal(ticket_id, reader))
     if unit is not None and detail.ticket.get("unit") != unit:
         refuse(web.HTTPForbidden, "这不是本单位的工单 (not your unit's ticket)")
     calls = [call_json(call) for call in detail.calls]
-    if unit is not None:  # a unit never sees the call log or recordings
+    events = detail.events
+    if unit is not None:  # a unit never sees the call log or recordings, nor who read the citizen's details
         calls = [{"call_id": c["call_id"], "arrived": c["arrived"]} for c in calls]
+        events = [event for event in events if event.get("kind") != REVEALED]
     ticket = detail.ticket
     if str(ticket.get("state")) in IN_PROGRESS:  # as the lists count it: on the holiday calendar, from today
         today = datetime.fromtimestamp(time.time(), console.settings.zone).date()
         ticket["working_days_left"] = working_days_left(date.fromisoformat(str(ticket["deadline"])), today)
         ticket["overdue"] = int(is_overdue(ticket, time.time()))
     attachments = await TicketAttachments.on(console.settings, console.services.store).listing(ticket_id)
-    return {"ticket": ticket, "calls": calls, "events": detail.events, "callbacks": detail.callbacks,
+    return {"ticket": ticket, "calls": calls, "events": events, "callbacks": detail.callbacks,
             "attachments": attachments}
 
 
 async def ticket_detail(request: web.Request) -> web.Response:
-    return reply(await _detail(request.app[CONSOLE], _ticket_id(request)))
+    return reply(await _detail(request.app[CONSOLE], _ticket_id(request), reader=session_of(request).user))
 
 
 Move = Callable[[Console, int, dict[str, Any], str], Awaitable[Any]]
@@ -347,6 +367,14 @@ def _urge(console: Console, ticket_id: int, data: dict[str, Any], actor: str) ->
     return console.services.tickets.urge(ticket_id, _text(data, "note", NOTE_MAX), actor=actor)
 
 
+def _confidential(console: Console, ticket_id: int, data: dict[str, Any], actor: str) -> Awaitable[Any]:
+    wanted = _flag(data, "confidential")
+    if wanted is None:
+        refuse(web.HTTPBadRequest, "confidential 须为 true 或 false")
+    return console.services.tickets.set_confidential(ticket_id, wanted, note=_text(data, "note", NOTE_MAX) or None,
+                                                     actor=actor)
+
+
 def _decide_extension(console: Console, ticket_id: int, data: dict[str, Any], actor: str) -> Awaitable[Any]:
     grant = data.get("grant")
     if not isinstance(grant, bool):
@@ -389,22 +417,28 @@ async def unit_tickets(request: web.Request) -> web.Response:
     rows, total = await console.services.tickets.listing(
         now=time.time(), unit=unit, limit=per_page, offset=(page - 1) * per_page,
         states=UNIT_STATES[state or "all"], overdue_only=request.query.get("overdue") in ("1", "true"))
-    return reply({"tickets": [_for_unit(row) for row in rows], "total": total, "page": page, "per_page": per_page})
+    number = console.settings.hotline.number
+    return reply({"tickets": [_for_unit(row, number) for row in rows], "total": total, "page": page,
+                  "per_page": per_page})
 
 
-def _for_unit(row: Row) -> dict[str, Any]:
-    """What a unit sees of a ticket: the matter, the citizen's contact, the deadline."""
+def _for_unit(row: Row, hotline_number: str) -> dict[str, Any]:
+    """What a unit sees of a ticket: the matter, the citizen's contact, the deadline. Of
+    a confidential one, no citizen's details: a note that contact goes through the hotline."""
     keep = ("ticket_id", "created", "category", "summary", "unit", "unit_name", "state", "state_since",
             "deadline", "deadline_estimated", "working_days_left", "overdue", "citizen_name", "contact_number",
             "address", "channel", "reply", "replied", "urge_count", "pending_extension_days",
-            "pending_extension_reason")
-    return {key: row.get(key) for key in keep}
+            "pending_extension_reason", "confidential")
+    shown: dict[str, Any] = {key: row.get(key) for key in keep}
+    if is_confidential(row):
+        shown = withheld(shown) | {"contact_note": contact_note(hotline_number)}
+    return shown
 
 
 async def unit_ticket_detail(request: web.Request) -> web.Response:
     console = request.app[CONSOLE]
     detail = await _detail(console, _ticket_id(request), unit=_unit_of(request))
-    detail["ticket"] = _for_unit(detail["ticket"])
+    detail["ticket"] = _for_unit(detail["ticket"], console.settings.hotline.number)
     return reply(detail)
 
 
@@ -452,6 +486,7 @@ ROUTES: tuple[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamRespon
     ("POST", "/api/tickets/{ticket_id}/return", _move(_return_to_operator), SUPERVISORS),
     ("POST", "/api/tickets/{ticket_id}/urge", _move(_urge), SUPERVISORS),
     ("POST", "/api/tickets/{ticket_id}/extension", _move(_decide_extension), SUPERVISORS),
+    ("POST", "/api/tickets/{ticket_id}/confidential", _move(_confidential), SUPERVISORS),
     ("GET", "/api/unit/tickets", unit_tickets, UNITS),
     ("GET", "/api/unit/tickets/{ticket_id}", unit_ticket_detail, UNITS),
     ("POST", "/api/unit/tickets/{ticket_id}/reply", _unit_move(_unit_reply), UNITS),

@@ -102,7 +102,7 @@
   const fields = {
     category: document.getElementById("ticket-category"), summary: document.getElementById("ticket-summary"),
     name: document.getElementById("ticket-name"), contact: document.getElementById("ticket-contact"),
-    address: document.getElementById("ticket-address"),
+    address: document.getElementById("ticket-address"), confidential: document.getElementById("ticket-confidential"),
   };
   const unitSearch = document.getElementById("ticket-unit-search");
   const unitOptions = document.getElementById("unit-options");
@@ -111,6 +111,7 @@
   // console.js keeps the call's labels; the tickets' come from the same vocabulary block.
   const LABELS = JSON.parse(document.getElementById("labels")?.textContent || "{}");
   const TICKET_STATES = LABELS.ticket_states || {};
+  const SECRET = (LABELS.confidential || {}).label || "";
   const REASONS = { "same number": "同一号码", "similar summary": "诉求相似" };
   const DIALLABLE = /^[0-9+\-() ]{3,32}$/;
   let ticketCall = null;
@@ -135,6 +136,7 @@
     fields.name.value = call.caller_name || "";
     fields.contact.value = DIALLABLE.test(ticketCall.caller_number) ? ticketCall.caller_number : "";
     fields.address.value = "";
+    fields.confidential.checked = false;
     pickUnit(null);
     unitSearch.value = "";
     saved.hidden = true;
@@ -213,6 +215,7 @@
       el("div", { class: "similar-head" },
         el("strong", {}, `工单 #${ticket.ticket_id}`),
         el("span", { class: "badge" }, label(TICKET_STATES, ticket.state)),
+        ticket.confidential ? el("span", { class: "badge confidential" }, SECRET) : "",
         el("span", { class: `badge reason ${ticket.reason === "same number" ? "same" : ""}` },
           label(REASONS, ticket.reason)),
         el("span", { class: "hint" }, `${ticket.unit_name || ticket.unit} · ${dateTime(ticket.created).slice(0, 10)}`)),
@@ -264,6 +267,7 @@
       const data = await api("POST", `/api/calls/${encodeURIComponent(ticketCall.call_id)}/ticket`, {
         category: fields.category.value, summary: fields.summary.value, unit: pickedUnit.code,
         citizen_name: fields.name.value, contact_number: fields.contact.value, address: fields.address.value,
+        confidential: fields.confidential.checked,
       });
       say(ticketStatus, "");
       done(`已留单，工单编号 #${data.ticket_id}（${pickedUnit.name}）`);
@@ -306,20 +310,23 @@
     const unitField = el("input", { maxlength: 50, size: 16, class: "returned-unit",
                                     placeholder: "如需改派，填写单位名称或代码" });
     const noteField = el("input", { maxlength: 500, class: "returned-note", placeholder: "补正说明（必填）" });
+    const secretField = el("input", { type: "checkbox", class: "returned-confidential",
+                                      checked: Boolean(ticket.confidential) });
     const status = el("p", { class: "status" });
-    for (const field of [summaryField, unitField, noteField]) {
+    for (const field of [summaryField, unitField, noteField, secretField]) {
       field.addEventListener("input", () => typing.add(ticket.ticket_id));
     }
     const form = el("form", { class: "returned-form" },
       el("label", { class: "wide" }, "诉求内容 ", summaryField),
       el("label", {}, "承办单位 ", unitField),
+      el("label", {}, secretField, " 市民要求保密"),
       el("label", { class: "grow" }, "补正说明 ", noteField),
       el("button", { type: "submit" }, "补正后重新提交"), status);
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const note = noteField.value.trim();
       if (!note) { say(status, "请填写补正说明", true); return; }
-      const body = { note, summary: summaryField.value.trim() };
+      const body = { note, summary: summaryField.value.trim(), confidential: secretField.checked };
       if (unitField.value.trim()) body.unit = unitField.value.trim();
       try {
         await api("POST", `/api/operator/tickets/${ticket.ticket_id}/resubmit`, body);
@@ -330,7 +337,9 @@
       }
     });
     return el("li", { dataset: { ticketId: ticket.ticket_id } },
-      el("p", {}, el("strong", {}, `#${ticket.ticket_id}`), ` ${ticket.unit_name || ticket.unit || ""} · `,
+      el("p", {}, el("strong", {}, `#${ticket.ticket_id}`),
+        ticket.confidential ? el("span", { class: "badge confidential" }, ` ${SECRET} `) : "",
+        ` ${ticket.unit_name || ticket.unit || ""} · `,
         `退回说明：${ticket.return_note || "（无）"}`, ticket.returned_by ? `（${ticket.returned_by}）` : ""),
       form);
   }

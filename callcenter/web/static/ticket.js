@@ -10,6 +10,7 @@
   const CHANNELS = LABELS.channels || {};
   const SATISFACTIONS = LABELS.satisfactions || {};
   const RESULTS = LABELS.callback_results || {};
+  const SECRET = (LABELS.confidential || {}).label || "";
   const ticketId = document.getElementById("ticket").dataset.ticketId;
   const moveStatus = document.getElementById("move-status");
   const RETURNED = { operator: "已退回话务员补充", supervisor: "承办单位已退回，待重新指派" };
@@ -45,6 +46,9 @@
         d.note].filter(Boolean).join(" · ");
       case "attached": return (d.files || []).join("、");
       case "resubmitted": return `补正说明：${d.note || ""}`;
+      case "confidential_set": return d.merged_from ? `并入的工单 ${d.merged_from.map((n) => `#${n}`).join("、")} 为保密工单`
+        : (d.note || "");
+      case "confidential_cleared": return d.note || "";
       default: return "";
     }
   }
@@ -72,6 +76,8 @@
     document.getElementById("do-close").parentElement.hidden = state !== "replied";
     show("move-return", state === "open");
     show("move-merge", state !== "closed");
+    show("move-confidential", true);
+    document.getElementById("do-confidential").textContent = t.confidential ? "取消保密" : "设为保密";
     document.getElementById("do-forward").textContent = state === "open" ? "审核通过并转办" : "重新转办";
     document.getElementById("extension-pending").textContent = t.pending_extension_days
       ? `承办单位申请延期 ${t.pending_extension_days} 个工作日：${t.pending_extension_reason || ""}`
@@ -93,11 +99,13 @@
     const t = ticket;
     document.getElementById("ticket-heading").replaceChildren(`工单 #${t.ticket_id} `,
       el("span", { class: `badge state-${t.state}`, id: "ticket-state" }, label(STATES, t.state)),
-      t.returned_to ? el("span", { class: "badge reason" }, RETURNED[t.returned_to] || t.returned_to) : "");
+      t.returned_to ? el("span", { class: "badge reason" }, RETURNED[t.returned_to] || t.returned_to) : "",
+      t.confidential ? el("span", { class: "badge confidential", id: "ticket-confidential" }, SECRET) : "");
     document.getElementById("ticket-summary").textContent = t.summary;
     facts(document.getElementById("facts"), [
       ["分类", label(hotline.CATEGORIES, t.category)], ["来源", label(CHANNELS, t.channel)],
       ["承办单位", `${t.unit_name}（${t.unit}）`], ["受理时间", dateTime(t.created)], ["话务员", t.operator],
+      ["保密", t.confidential ? "市民要求保密：承办单位看不到市民姓名、电话和地址；每次查看本页均记入办理过程" : ""],
       ["市民姓名", t.citizen_name], ["联系电话", t.contact_number], ["地址", t.address],
       ["办理期限", `${t.deadline}${t.deadline_estimated ? "（估算）" : ""}`],
       ["督办次数", t.urge_count ? String(t.urge_count) : ""], ["重新办理", t.reopen_count ? `${t.reopen_count} 次` : ""],
@@ -209,6 +217,11 @@
     if (!required("return-note", "需要话务员补充或更正的内容")) return;
     move(`/api/tickets/${encodeURIComponent(ticketId)}/return`, { note: value("return-note") }, "已退回话务员",
       [input("return-note")]);
+  });
+  input("do-confidential").addEventListener("click", () => {
+    const confidential = !(ticket && ticket.confidential);
+    move(`/api/tickets/${encodeURIComponent(ticketId)}/confidential`, { confidential, note: value("confidential-note") },
+      confidential ? "已设为保密工单" : "已取消保密", [input("confidential-note")]);
   });
   input("do-merge").addEventListener("click", () => {
     const others = value("merge-ids").split(/[^0-9]+/).filter(Boolean).map(Number);

@@ -6,6 +6,7 @@
   const { api, el, fill, label, dateTime, say } = hotline;
   const LABELS = JSON.parse(document.getElementById("labels")?.textContent || "{}");
   const STATES = LABELS.ticket_states || {};
+  const SECRET = (LABELS.confidential || {}).label || "";
   const form = document.getElementById("filters");
   const body = document.querySelector("#tickets tbody");
   const status = document.getElementById("tickets-status");
@@ -55,7 +56,9 @@
                                      if (event.target.checked) selected.add(t.ticket_id); else selected.delete(t.ticket_id);
                                      showSelection();
                                    } })),
-        el("td", {}, el("a", { href: `/tickets/${t.ticket_id}`, class: "open-ticket" }, `#${t.ticket_id}`)),
+        // A confidential ticket's citizen is withheld from the list: only its logged page shows them.
+        el("td", {}, el("a", { href: `/tickets/${t.ticket_id}`, class: "open-ticket" }, `#${t.ticket_id}`),
+          t.confidential ? el("span", { class: "badge confidential" }, SECRET) : null),
         el("td", {}, dateTime(t.created).slice(0, 16)),
         el("td", {}, label(hotline.CATEGORIES, t.category)),
         el("td", { class: "summary", title: t.summary }, t.summary),

@@ -12,6 +12,7 @@
   const { api, el, fill, label, dateTime, say } = hotline;
   const LABELS = JSON.parse(document.getElementById("labels")?.textContent || "{}");
   const STATES = LABELS.ticket_states || {};
+  const SECRET = (LABELS.confidential || {}).label || "";
   const PER_PAGE = 20;
   const status = document.getElementById("tickets-status");
   const empty = document.getElementById("tickets-empty");
@@ -38,6 +39,7 @@
     const marks = [];
     if (ticket.urge_count > 0) marks.push(el("span", { class: "badge flagged urged" }, `督办${ticket.urge_count > 1 ? ` ×${ticket.urge_count}` : ""}`));
     if (ticket.pending_extension_days) marks.push(el("span", { class: "badge" }, "延期申请中"));
+    if (ticket.confidential) marks.push(el("span", { class: "badge confidential" }, SECRET));
     return el("tr", { class: ticket.overdue ? "overdue" : null, dataset: { ticketId: ticket.ticket_id } },
       el("td", {}, link),
       el("td", {}, dateTime(ticket.forwarded || ticket.created)),

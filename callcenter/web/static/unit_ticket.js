@@ -11,6 +11,7 @@
   const KINDS = LABELS.ticket_events || {};
   const RESULTS = LABELS.callback_results || {};
   const SATISFACTIONS = LABELS.satisfactions || {};
+  const SECRET = (LABELS.confidential || {}).label || "";
   const IN_HAND = ["forwarded", "reopened"];
   const MAX_FILES = 5, MAX_BYTES = 10 * 1024 * 1024;
   const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
@@ -45,6 +46,7 @@
       case "closed": return d.note || "";
       case "callback": return [label(RESULTS, d.result, ""), label(SATISFACTIONS, d.satisfaction, ""), d.note || ""].filter(Boolean).join(" · ");
       case "attached": return (d.files || []).join("、");
+      case "confidential_set": case "confidential_cleared": return d.note || "";
       default: return "";
     }
   }
@@ -55,9 +57,12 @@
       ["分类", label(hotline.CATEGORIES, ticket.category)],
       ["来源", label(CHANNELS, ticket.channel)],
       ["诉求内容", ticket.summary || "–"],
-      ["市民姓名", ticket.citizen_name || "–"],
-      ["联系电话", ticket.contact_number || "–"],
-      ["地址", ticket.address || "–"],
+      // A confidential ticket comes without the citizen: the server says how to reach them.
+      ...(ticket.confidential ? [["市民信息", el("span", { class: "confidential-note" }, ticket.contact_note || SECRET)]] : [
+        ["市民姓名", ticket.citizen_name || "–"],
+        ["联系电话", ticket.contact_number || "–"],
+        ["地址", ticket.address || "–"],
+      ]),
       ["登记时间", dateTime(ticket.created)],
       ["答复期限", [String(ticket.deadline || "–").slice(0, 10), daysLeft(ticket)]],
     ];
@@ -67,6 +72,7 @@
     const marks = [];
     if (ticket.urge_count > 0) marks.push(el("span", { class: "badge flagged urged" }, `督办 ×${ticket.urge_count}`));
     if (ticket.overdue) marks.push(el("span", { class: "badge flagged" }, "已超期"));
+    if (ticket.confidential) marks.push(el("span", { class: "badge confidential" }, SECRET));
     $("ticket-marks").replaceChildren(...marks);
   }
 
