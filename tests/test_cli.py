@@ -58,3 +58,14 @@ def test_a_seat_that_never_changed_state_shows_no_since_time(tmp_path: Path) -> 
     assert "1970" not in out.stdout
     line = next(line for line in out.stdout.splitlines() if line.startswith("seat2 "))
     assert line.split()[4:6] == ["offline", "-"]
+
+
+def test_the_seats_table_warns_of_hours_no_shift_covers_and_not_of_a_complete_roster(tmp_path: Path) -> None:
+    roster = tmp_path / "roster.toml"
+    roster.write_text('[[shift]]\nname = "day"\nstart = "08:00"\nend = "20:00"\nseats = ["seat1"]\n')
+    out = run_hotline(instance_env(tmp_path, HOTLINE_PATHS_ROSTER=str(roster)), "seats")
+    assert out.returncode == 0, out.stderr
+    assert "WARNING: the roster leaves hours of the week with no seat on duty" in out.stdout
+    assert "周一 20:00 - 周二 08:00" in out.stdout and "周一 00:00-08:00" in out.stdout
+    complete = run_hotline(instance_env(tmp_path / "complete"), "seats")
+    assert complete.returncode == 0 and "WARNING" not in complete.stdout

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from callcenter.cli.common import Commands, with_store
 from callcenter.seats.formatting import format_seats_table
+from callcenter.seats.roster import coverage_warning
 from callcenter.seats.service import DEFAULT_PAUSE_REASON
 from callcenter.services import Services
 from callcenter.settings import Settings
@@ -28,6 +29,9 @@ def _seats(settings: Settings, args: argparse.Namespace) -> int:
     if command != "list":
         print(f"{args.seat}: {command}" + (f" ({changes.get('pause_reason')})" if command == "pause" else ""))
     print(format_seats_table(services.seats.roster, rows, today, datetime.now(settings.zone), settings.seat_names))
+    warning = coverage_warning(services.seats.roster)
+    if warning:
+        print(warning)
     return 0
 
 
