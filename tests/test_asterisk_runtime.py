@@ -14,7 +14,8 @@ import pytest
 from callcenter import pbx
 from callcenter.ari import AriClient, AriConfig, AriUnauthorized, EventStream
 from tests.conftest import RunningAsterisk
-from tests.harness import HOME, assert_one_line_error, instance_env, run_hotline, settings_for, sipp
+from tests.flow import FAST, hotline_for
+from tests.harness import HOME, assert_one_line_error, call_hotline, instance_env, run_hotline, settings_for, sipp
 
 pytestmark = pytest.mark.asterisk
 
@@ -156,3 +157,28 @@ def test_start_without_the_privileges_chroot_needs_says_what_it_needs(asterisk_r
     out = run_hotline(instance_env(tmp_path), "pbx", "start", without_caps=True)
     assert_one_line_error(out, "needs root", "CAP_SYS_CHROOT")
     assert _processes_seeing(tmp_path) == []
+
+
+async def test_an_asterisk_started_by_pbx_start_plays_the_hotlines_prompts(asterisk_root: Path, tmp_path: Path) -> None:
+    env = instance_env(tmp_path, **FAST, HOTLINE_CALLFLOW_MENU="false")
+    settings = settings_for(env)
+    out = run_hotline(env, "pbx", "start")
+    assert out.returncode == 0, out.stderr
+    try:
+        pid = pbx.Instance.of(settings).running_pid()
+        assert pid is not None
+        # What Asterisk itself sees, in its own mount namespace and chroot.
+        sounds = Path(f"/proc/{pid}/root{pbx.INSTANCE_MOUNT}/sounds")
+        assert (sounds / "greeting.wav").stat().st_size > 8000
+        async with hotline_for(env, tmp_path) as hotline:
+            # No seat: the caller hears the greeting, waits in line and hangs up after 7 s.
+            result, _ = await asyncio.to_thread(call_hotline, hotline.settings, hotline.workdir, "13912340099",
+                                                7000, digit=None)
+            assert result.returncode == 0, result.output
+            rows = await hotline.settled()
+            events = await hotline.events(str(rows[0]["call_id"]))
+        at = {e["kind"]: float(e["at_epoch"]) for e in events}
+        # The greeting really played (a failed playback ends at once): about 4.6 s.
+        assert at["GREETING"] - at["ANSWERED"] > 3.0, [(e["kind"], e["at_epoch"]) for e in events]
+    finally:
+        run_hotline(env, "pbx", "stop")

@@ -6,6 +6,7 @@ import argparse
 
 from callcenter import pbx
 from callcenter.cli.common import Commands
+from callcenter.prompts import build_prompts
 from callcenter.settings import Settings
 
 
@@ -15,7 +16,9 @@ def _provision(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _start(settings: Settings, args: argparse.Namespace) -> int:
-    pbx.start(settings)
+    # The same Asterisk as `hotline up` starts: with the hotline's prompts mounted (built
+    # or taken from the cache), else every greeting and announcement fails to play.
+    pbx.start(settings, prompts_dir=build_prompts(settings))
     return 0
 
 
