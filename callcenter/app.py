@@ -52,9 +52,10 @@ async def services_running(settings: Settings) -> AsyncIterator[Services]:
 @asynccontextmanager
 async def controller_running(
     settings: Settings, services: Services, shift_clock: Callable[[], float] = time.time,
-    connect_timeout: float = 15.0,
+    connect_timeout: float = 15.0, watch: Callable[[asyncio.Task[None]], None] | None = None,
 ) -> AsyncIterator[Controller]:
-    """The ARI connection and the controller, connected and adopting calls."""
+    """The ARI connection and the controller, connected and adopting calls; `watch` is
+    given the event reader's task, which ends only when reading cannot go on."""
     async with AsyncExitStack() as stack:
         capture = os.environ.get("HOTLINE_ARI_CAPTURE")  # every ARI event and request as JSON lines (replay tests)
         writer = stack.enter_context(CaptureWriter(Path(capture))) if capture else None
@@ -74,6 +75,8 @@ async def controller_running(
 
         stream = EventStream(config, session, tap(controller.on_event, writer), tap_connected(connected, writer))
         reader = asyncio.create_task(stream.run(), name="ari-events")
+        if watch is not None:
+            watch(reader)
 
         async def stop_reader() -> None:
             reader.cancel()
@@ -104,7 +107,8 @@ def build_prompts(settings: Settings) -> Path:
 
 
 @asynccontextmanager
-async def running_hotline(settings: Settings) -> AsyncIterator[Controller]:
+async def running_hotline(settings: Settings, watch: Callable[[asyncio.Task[None]], None] | None = None,
+                          ) -> AsyncIterator[Controller]:
     async with AsyncExitStack() as stack:
         prompts = await asyncio.to_thread(build_prompts, settings)
         if settings.embedded:
@@ -118,7 +122,7 @@ async def running_hotline(settings: Settings) -> AsyncIterator[Controller]:
         _warn_about_roster(services)
         # Mail notices to the units ([mail], off by default): stopped before the store closes.
         await stack.enter_async_context(mail_running(settings, services.tickets, console_url(settings)))
-        controller = await stack.enter_async_context(controller_running(settings, services))
+        controller = await stack.enter_async_context(controller_running(settings, services, watch=watch))
         # The console last, so it stops first: no page is served by a controller that is gone.
         await stack.enter_async_context(web_running(settings, services, controller))
         yield controller
@@ -146,27 +150,43 @@ def where_lines(settings: Settings) -> list[str]:
     ]
 
 
-async def _until_signalled() -> None:
+async def _until_signalled(critical: list[asyncio.Task[None]]) -> None:
+    """Until SIGINT or SIGTERM, or until a task the hotline cannot run without ends: then
+    a PbxError with the reason (one line, exit 2), never a process that looks alive and
+    hears nothing."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({stopping, *critical}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    for task in critical:
+        if task.done() and not task.cancelled():
+            error = task.exception()
+            reason = f"{task.get_name()} stopped: {error}" if error else f"{task.get_name()} stopped"
+            log.critical("%s", reason)
+            raise PbxError(reason)
 
 
 async def serve(settings: Settings) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    async with running_hotline(settings):
+    critical: list[asyncio.Task[None]] = []
+    async with running_hotline(settings, watch=critical.append):
         for line in where_lines(settings):
             print(line, flush=True)
-        await _until_signalled()
+        await _until_signalled(critical)
         print("stopping...", flush=True)
 
 
 async def serve_controller(settings: Settings) -> None:
     """Only the controller, against an Asterisk that runs already (`hotline controller`)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    async with services_running(settings) as services, controller_running(settings, services):
+    critical: list[asyncio.Task[None]] = []
+    async with services_running(settings) as services, \
+            controller_running(settings, services, watch=critical.append):
         _warn_about_roster(services)
         print(f"controller connected to {settings.ari_url} (app {settings.asterisk.app})", flush=True)
-        await _until_signalled()
+        await _until_signalled(critical)

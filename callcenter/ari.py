@@ -226,9 +226,22 @@ class EventStream:
                 raise
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 log.warning("ARI events: %s; reconnecting in %.1f s", exc, delay)
+            except Exception:
+                # Never deaf in silence: anything else (a re-adoption that failed while
+                # Asterisk restarts, a bug) is logged with its traceback, and the stream
+                # connects again, which adopts the calls afresh.
+                log.exception("ARI events: reading failed; reconnecting in %.1f s", delay)
             self.connected.clear()
             await asyncio.sleep(delay * (0.8 + 0.4 * random.random()))
             delay = min(delay * 2, self._max_backoff)
+
+    def _handle(self, event: dict[str, Any]) -> None:
+        """One event to the handler; a failure is logged and the next event read, so one
+        bad event (or one bug) never ends the reading."""
+        try:
+            self._on_event(event)
+        except Exception:
+            log.exception("ARI events: handling %s failed", str(event.get("type"))[:64])
 
     async def _run_once(self) -> None:
         params = {"app": self.config.app, "subscribeAll": "false"}
@@ -255,7 +268,7 @@ class EventStream:
                         log.error("ARI events: not JSON: %.200s", message.data)
                         continue
                     if isinstance(event, dict):
-                        self._on_event(event)
+                        self._handle(event)
                 elif message.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
                     break
         log.warning("ARI events connection closed")
