@@ -148,6 +148,7 @@ def test_start_with_a_broken_template_names_the_file(asterisk_root: Path, tmp_pa
     home = tmp_path / "home"
     shutil.copytree(HOME / "config", home / "config")
     shutil.copytree(HOME / "dialplan", home / "dialplan")
+    shutil.copytree(HOME / "ivr", home / "ivr")  # `pbx start` builds the prompts first
     (home / "dialplan" / "extensions.conf.j2").write_text("[from-citizens]\n{% for x in %}\n")
     out = run_hotline(instance_env(tmp_path / "state", HOTLINE_HOME=str(home)), "pbx", "start")
     assert_one_line_error(out, "extensions.conf.j2", "line 2")
@@ -182,3 +183,20 @@ async def test_an_asterisk_started_by_pbx_start_plays_the_hotlines_prompts(aster
         assert at["GREETING"] - at["ANSWERED"] > 3.0, [(e["kind"], e["at_epoch"]) for e in events]
     finally:
         run_hotline(env, "pbx", "stop")
+
+
+async def test_ami_refuses_originate_and_allows_only_what_the_engine_sends(asterisk: RunningAsterisk) -> None:
+    from callcenter.ami import ami_session
+    from callcenter.errors import PbxError
+
+    async with ami_session(asterisk.settings) as ami:
+        assert (await ami.action("Ping"))["Response"] == "Success"
+        with pytest.raises(PbxError, match=r"AMI Originate refused: Permission denied"):
+            await ami.action("Originate", Channel="PJSIP/seat1", Application="Playback", Data="beep")
+        with pytest.raises(PbxError, match=r"AMI UpdateConfig refused: Permission denied"):
+            await ami.action("UpdateConfig", SrcFilename="manager.conf", DstFilename="manager.conf",
+                             **{"Action-000000": "Append", "Cat-000000": "x", "Var-000000": "y", "Value-000000": "z"})
+        assert "active channel" in await ami.command("core show channels")
+    conf = (pbx.Instance.of(asterisk.settings).etc / "manager.conf").read_text()
+    rights = [line for line in conf.splitlines() if line.startswith(("read =", "write ="))]
+    assert rights == ["read = call", "write = system,call,command"] and "deny = ::/0" in conf
