@@ -386,6 +386,7 @@ def _prepare_instance(settings: Settings, instance: Instance, root: Path, prompt
     recordings = settings.paths.recordings_dir
     recordings.mkdir(parents=True, exist_ok=True)
     os.chown(recordings, uid, gid)
+    recordings.chmod(0o750)  # citizens' voices: Asterisk writes, its group reads, nobody else
     if prompts_dir is not None:
         prompts_dir.mkdir(parents=True, exist_ok=True)
 
@@ -414,7 +415,8 @@ def start(settings: Settings, prompts_dir: Path | None = None, progress: Progres
     ]
     if prompts_dir is not None:
         mounts.append(f"mount --bind -o ro {shlex.quote(str(prompts_dir))} {root}{INSTANCE_MOUNT}/sounds")
-    script = " && ".join(mounts) + (
+    # umask 027: what Asterisk writes (recordings 0640, logs) is closed to other users.
+    script = " && ".join(["umask 027", *mounts]) + (
         f" && exec chroot {root} /usr/sbin/asterisk -f -n -C {INSTANCE_MOUNT}/etc/asterisk.conf -U asterisk -G asterisk"
     )
     instance.output_log.parent.mkdir(parents=True, exist_ok=True)

@@ -200,3 +200,18 @@ async def test_ami_refuses_originate_and_allows_only_what_the_engine_sends(aster
     conf = (pbx.Instance.of(asterisk.settings).etc / "manager.conf").read_text()
     rights = [line for line in conf.splitlines() if line.startswith(("read =", "write ="))]
     assert rights == ["read = call", "write = system,call,command"] and "deny = ::/0" in conf
+
+
+async def test_the_database_recordings_and_credentials_are_closed_to_other_users(
+        asterisk: RunningAsterisk, tmp_path: Path) -> None:
+    async with hotline_for(asterisk.env | FAST, tmp_path) as hotline:
+        result, _ = await asyncio.to_thread(call_hotline, hotline.settings, hotline.workdir, "13912340098", 1500,
+                                            digit="0")
+        assert result.returncode == 0, result.output
+        rows = await hotline.settled()
+    recording = Path(str(rows[0]["recording_path"]))
+    settings = hotline.settings
+    modes = {name: path.stat().st_mode & 0o777 for name, path in (
+        ("recording", recording), ("recordings folder", recording.parent),
+        ("database", settings.paths.database), ("credentials", settings.credentials_file))}
+    assert modes == {"recording": 0o640, "recordings folder": 0o750, "database": 0o600, "credentials": 0o600}

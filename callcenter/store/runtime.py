@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -261,7 +262,13 @@ class Store:
     def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            # Citizens' numbers and names: readable by the hotline's own user only. SQLite
+            # gives the -wal and -shm files the database file's mode.
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            os.chmod(self.path, 0o600)
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT)
+        except OSError as exc:
+            raise StoreError(f"{self.path}: cannot open the database: {exc}") from exc
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot open the database: {exc}") from exc
         if self._trace is not None:
