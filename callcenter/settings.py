@@ -320,7 +320,7 @@ def _validate(s: Settings) -> None:
             raise ConfigError(f"{src}: callbacks.{key} must be positive, got {getattr(cb, key)}")
     if cb.max_attempts < 1:
         raise ConfigError(f"{src}: callbacks.max_attempts must be 1 or more, got {cb.max_attempts}")
-    if cb.trunk and (any(ch in cb.trunk for ch in " ;<>\"\n") or (":" not in cb.trunk and not cb.trunk[0].isalnum())):
+    if cb.trunk and not _HOST_PORT.fullmatch(cb.trunk):
         raise ConfigError(f"{src}: callbacks.trunk must be host or host:port, got {cb.trunk!r}")
     for key in ("quiet_start", "quiet_end"):
         value = getattr(cb, key)
@@ -333,7 +333,7 @@ def _validate(s: Settings) -> None:
         ipaddress.ip_address(s.web.bind)
     except ValueError:
         raise ConfigError(f"{src}: web.bind must be an IP address, got {s.web.bind!r}") from None
-    if not a.app.replace("-", "").replace("_", "").isalnum():
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", a.app):
         raise ConfigError(f"{src}: asterisk.app must be letters, digits, - or _, got {a.app!r}")
     if a.start_timeout <= 0:
         raise ConfigError(f"{src}: asterisk.start_timeout must be positive, got {a.start_timeout}")
@@ -356,13 +356,23 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"{src}: asterisk.mode is 'external' but asterisk.ari_url is empty")
     if not 1 <= s.hotline.seats <= 500:
         raise ConfigError(f"{src}: hotline.seats must be 1-500, got {s.hotline.seats}")
-    if not s.hotline.number.isdigit():
-        raise ConfigError(f"{src}: hotline.number must be digits, got {s.hotline.number!r}")
+    # Every setting below is written into Asterisk's configuration: ASCII only, no line
+    # breaks or separators (str.isdigit() would let "１２３" or "²" through).
+    if not _ASCII_DIGITS.fullmatch(s.hotline.number):
+        raise ConfigError(f"{src}: hotline.number must be 1-20 digits 0-9, got {s.hotline.number!r}")
+    if not _CALLER_ID.fullmatch(cb.caller_id):
+        raise ConfigError(f"{src}: callbacks.caller_id must be digits 0-9 (a leading + allowed), got {cb.caller_id!r}")
     try:
         ZoneInfo(s.hotline.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"{src}: hotline.timezone {s.hotline.timezone!r} is not a known time zone") from None
     _validate_mail(src, s.mail)
+
+
+_ASCII_DIGITS = re.compile(r"[0-9]{1,20}")
+_CALLER_ID = re.compile(r"\+?[0-9]{1,20}")
+# A host name, an IPv4 address or a bracketed IPv6 address, with an optional port.
+_HOST_PORT = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?")
 
 
 def _validate_mail(src: Path, m: MailSection) -> None:

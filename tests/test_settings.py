@@ -39,6 +39,16 @@ def test_environment_overrides_a_setting(tmp_path: Path) -> None:
         ("HOTLINE_ASTERISK_MODE", "cloud", "asterisk.mode"),
         ("HOTLINE_HOTLINE_TIMEZONE", "Mars/Olympus", "hotline.timezone"),
         ("HOTLINE_ASTERISK_RTP_START", "30000", "rtp_start"),
+        # Settings written into Asterisk's configuration: no line breaks, no look-alike digits.
+        ("HOTLINE_HOTLINE_NUMBER", "12345\n[evil]\nexten => _X.,1,Dial(PJSIP/${EXTEN})", "hotline.number"),
+        ("HOTLINE_HOTLINE_NUMBER", "１２３４５", "hotline.number"),
+        ("HOTLINE_HOTLINE_NUMBER", "12²45", "hotline.number"),
+        ("HOTLINE_CALLBACKS_CALLER_ID", "12345\r\nfrom_domain = evil", "callbacks.caller_id"),
+        ("HOTLINE_CALLBACKS_TRUNK", "gw.example.org\n[anonymous]", "callbacks.trunk"),
+        ("HOTLINE_CALLBACKS_TRUNK", "gw.example.org:5060\r", "callbacks.trunk"),
+        ("HOTLINE_ASTERISK_APP", "hotline\nnoload", "asterisk.app"),
+        ("HOTLINE_ASTERISK_APP", "热线", "asterisk.app"),
+        ("HOTLINE_HOTLINE_TIMEZONE", "Asia/Shanghai\n[x]", "hotline.timezone"),
     ],
 )
 def test_a_bad_setting_is_a_config_error_naming_it(tmp_path: Path, variable: str, value: str, named: str) -> None:
@@ -47,6 +57,11 @@ def test_a_bad_setting_is_a_config_error_naming_it(tmp_path: Path, variable: str
         env["HOTLINE_ASTERISK_RTP_END"] = "20000"
     with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
         load_settings(env=env)
+
+
+@pytest.mark.parametrize("trunk", ["gw.example.org", "192.0.2.7:5062", "[2001:db8::1]:5060", "sbc-1"])
+def test_a_trunk_given_as_host_or_host_and_port_is_accepted(tmp_path: Path, trunk: str) -> None:
+    assert load_settings(env=instance_env(tmp_path, HOTLINE_CALLBACKS_TRUNK=trunk)).callbacks.trunk == trunk
 
 
 def test_an_unknown_key_in_the_settings_file_is_refused(tmp_path: Path) -> None:
