@@ -106,6 +106,33 @@ def build_prompts(settings: Settings) -> Path:
     return build(settings)
 
 
+async def keep_asterisk_running(settings: Settings, prompts: Path, check_every: float = 1.0,
+                                first_delay: float = 2.0, max_delay: float = 60.0) -> None:
+    """Start the embedded Asterisk again whenever it is gone (crashed, killed, stopped by
+    hand), after `first_delay` (so that an operator's own `hotline pbx start` right after
+    a `stop` wins), doubling the wait after each failed start. The controller's event
+    stream reconnects by itself and adopts the calls."""
+    instance = pbx.Instance.of(settings)
+    delay = first_delay
+    while True:
+        await asyncio.sleep(check_every)
+        if instance.running_pid() is not None:
+            delay = first_delay
+            continue
+        log.error("Asterisk is not running: starting it again in %.0f s", delay)
+        await asyncio.sleep(delay)
+        if instance.running_pid() is not None:
+            continue
+        try:
+            pid = await asyncio.to_thread(pbx.start, settings, prompts, log.info)
+        except Exception:
+            log.exception("starting Asterisk again failed; next try in %.0f s", min(delay * 2, max_delay))
+            delay = min(delay * 2, max_delay)
+            continue
+        log.warning("Asterisk started again (pid %d)", pid)
+        delay = first_delay
+
+
 @asynccontextmanager
 async def running_hotline(settings: Settings, watch: Callable[[asyncio.Task[None]], None] | None = None,
                           ) -> AsyncIterator[Controller]:
@@ -115,6 +142,15 @@ async def running_hotline(settings: Settings, watch: Callable[[asyncio.Task[None
             await asyncio.to_thread(pbx.provision, settings)
             await asyncio.to_thread(pbx.start, settings, prompts)
             stack.push_async_callback(asyncio.to_thread, pbx.stop, settings)
+            keeper = asyncio.create_task(keep_asterisk_running(settings, prompts), name="asterisk-keeper")
+            if watch is not None:
+                watch(keeper)
+
+            async def stop_keeper() -> None:  # before Asterisk is stopped, or it would start it again
+                keeper.cancel()
+                await asyncio.gather(keeper, return_exceptions=True)
+
+            stack.push_async_callback(stop_keeper)
         repaired = await asyncio.to_thread(repair_all, settings.paths.recordings_dir)
         if repaired:
             print(f"repaired the headers of {repaired} recordings cut short by a crash", flush=True)
