@@ -23,6 +23,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from callcenter.errors import ConfigError
 
 SEAT_NAMES = tuple(f"seat{n}" for n in range(1, 7))  # the default six
+# The PJSIP endpoint that calls out of the hotline go through (callbacks, three-way calls);
+# it exists when a trunk address is set ([trunk] address, or callbacks.trunk).
+TRUNK_ENDPOINT = "callback-trunk"
 
 
 def seat_names(count: int) -> tuple[str, ...]:
@@ -105,6 +108,16 @@ class CallbacksSection:
 
 
 @dataclass(frozen=True)
+class TrunkSection:
+    address: str  # host or host:port of the SIP trunk or gateway; "": callbacks.trunk
+
+
+@dataclass(frozen=True)
+class ThreewaySection:
+    ring_seconds: float  # how long a unit's phone rings before the operator is told nobody answered
+
+
+@dataclass(frozen=True)
 class WebSection:
     bind: str
     port: int
@@ -149,6 +162,13 @@ class Settings:
     web: WebSection
     callbacks: CallbacksSection
     mail: MailSection
+    trunk: TrunkSection
+    threeway: ThreewaySection
+
+    @property
+    def trunk_address(self) -> str:
+        """Where calls out of the hotline go: [trunk] address, else the older callbacks.trunk."""
+        return self.trunk.address or self.callbacks.trunk
 
     @property
     def zone(self) -> ZoneInfo:
@@ -208,6 +228,8 @@ _SECTIONS: dict[str, type[typing.Any]] = {
     "web": WebSection,
     "callbacks": CallbacksSection,
     "mail": MailSection,
+    "trunk": TrunkSection,
+    "threeway": ThreewaySection,
 }
 
 
@@ -319,8 +341,11 @@ def _validate(s: Settings) -> None:
             raise ConfigError(f"{src}: callbacks.{key} must be positive, got {getattr(cb, key)}")
     if cb.max_attempts < 1:
         raise ConfigError(f"{src}: callbacks.max_attempts must be 1 or more, got {cb.max_attempts}")
-    if cb.trunk and (any(ch in cb.trunk for ch in " ;<>\"\n") or (":" not in cb.trunk and not cb.trunk[0].isalnum())):
-        raise ConfigError(f"{src}: callbacks.trunk must be host or host:port, got {cb.trunk!r}")
+    for key, value in (("callbacks.trunk", cb.trunk), ("trunk.address", s.trunk.address)):
+        if value and (any(ch in value for ch in " ;<>\"\n") or (":" not in value and not value[0].isalnum())):
+            raise ConfigError(f"{src}: {key} must be host or host:port, got {value!r}")
+    if s.threeway.ring_seconds <= 0:
+        raise ConfigError(f"{src}: threeway.ring_seconds must be positive, got {s.threeway.ring_seconds}")
     for key in ("quiet_start", "quiet_end"):
         value = getattr(cb, key)
         if len(value) != 5 or value[2] != ":" or not (value[:2] + value[3:]).isdigit() or int(value[:2]) > 23 \
