@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from callcenter.ari import AriClient, AriError, AriNotFound
 from callcenter.calls import ari_events as decoded
@@ -72,6 +72,9 @@ class UnitLeg:
     unit: str
     channel_id: str
     answered: bool = False
+
+
+AnyLeg = TypeVar("AnyLeg", SeatLeg, UnitLeg)
 
 
 class CallbackChannels(Protocol):
@@ -217,18 +220,10 @@ class Controller:
         if isinstance(meaning, decoded.ToCall):
             self._deliver(meaning.channel_id, meaning.event)
         elif isinstance(meaning, decoded.SeatLegEntered):
-            leg = self.legs.get(meaning.channel_id)
-            if leg is None:
-                self._spawn(self._hangup_quietly(meaning.channel_id), "stray-seat-hangup")
-            else:
-                leg.answered = True
+            if (leg := self._answered(self.legs, meaning.channel_id)) is not None:
                 self._deliver(leg.call_id, c.SeatAnswered(meaning.at, leg.seat))
         elif isinstance(meaning, decoded.UnitLegEntered):
-            unit_leg = self.unit_legs.get(meaning.channel_id)
-            if unit_leg is None:
-                self._spawn(self._hangup_quietly(meaning.channel_id), "stray-unit-hangup")
-            else:
-                unit_leg.answered = True
+            if (unit_leg := self._answered(self.unit_legs, meaning.channel_id)) is not None:
                 self._deliver(unit_leg.call_id, c.UnitAnswered(meaning.at, unit_leg.unit))
         elif isinstance(meaning, decoded.ChannelEntered):
             channel_id = str(meaning.channel.get("id", ""))
@@ -238,6 +233,15 @@ class Controller:
             self.hangup_causes[meaning.channel_id] = (meaning.cause, "")
         elif isinstance(meaning, decoded.ChannelGone):
             self._channel_gone(meaning)
+
+    def _answered(self, legs: Mapping[str, AnyLeg], channel_id: str) -> AnyLeg | None:
+        """The leg whose channel answered, marked so; a channel no call owns is hung up."""
+        leg = legs.get(channel_id)
+        if leg is None:
+            self._spawn(self._hangup_quietly(channel_id), "stray-leg-hangup")
+        else:
+            leg.answered = True
+        return leg
 
     def _channel_gone(self, gone: decoded.ChannelGone) -> None:
         channel_id = gone.channel_id
