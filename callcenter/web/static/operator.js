@@ -390,11 +390,17 @@
     say(threeWayStatus, problem || text, Boolean(problem || (!state.unit && state.note)));
   }
 
-  async function threeWayMove(path, body) {
+  const threeWayPaths = {
+    start: (id) => `/api/calls/${id}/threeway`,
+    drop: (id) => `/api/calls/${id}/threeway/hangup-unit`,
+    leave: (id) => `/api/calls/${id}/threeway/leave`,
+  };
+
+  async function threeWayMove(move, body) {
     if (!shownCallId) return;
     threeWayError = "";
     try {
-      await api("POST", `/api/calls/${encodeURIComponent(shownCallId)}/threeway${path}`, body);
+      await api("POST", threeWayPaths[move](encodeURIComponent(shownCallId)), body);
       refresh();
     } catch (e) {
       threeWayError = e.message;
@@ -402,9 +408,9 @@
     }
   }
 
-  threeWayButtons.start.addEventListener("click", () => threeWayMove("", { unit: threeWayUnit.value }));
-  threeWayButtons.drop.addEventListener("click", () => threeWayMove("/hangup-unit"));
-  threeWayButtons.leave.addEventListener("click", () => threeWayMove("/leave"));
+  threeWayButtons.start.addEventListener("click", () => threeWayMove("start", { unit: threeWayUnit.value }));
+  threeWayButtons.drop.addEventListener("click", () => threeWayMove("drop"));
+  threeWayButtons.leave.addEventListener("click", () => threeWayMove("leave"));
 
   loadThreeWayUnits();
   loadReturned();
