@@ -119,10 +119,10 @@ def _recording_levels(path: Path) -> list[dict[float, float]]:
 
 
 @asynccontextmanager
-async def three_parties(asterisk: RunningAsterisk, tmp_path: Path, unit_scenario: str,
-                        hold_ms: int) -> AsyncIterator[tuple[Hotline, Parties, str]]:
+async def three_parties(asterisk: RunningAsterisk, tmp_path: Path, unit_scenario: str, hold_ms: int,
+                        **settings: str) -> AsyncIterator[tuple[Hotline, Parties, str]]:
     """The citizen talking with seat1 (its call id), the unit's phone waiting behind the trunk."""
-    async with hotline_for(asterisk.env | FAST, tmp_path) as hotline:
+    async with hotline_for(asterisk.env | FAST | settings, tmp_path) as hotline:
         with SeatPhone(hotline.settings, "seat1", tmp_path, answer_after_ms=300,
                        voice=tone(SEAT_HZ, "PCMU")) as seat:
             await hotline.seat_registered("seat1")
@@ -135,12 +135,12 @@ async def three_parties(asterisk: RunningAsterisk, tmp_path: Path, unit_scenario
 
 async def test_all_three_hear_each_other_then_the_operator_takes_the_unit_off(
         asterisk: RunningAsterisk, tmp_path: Path) -> None:
-    async with three_parties(asterisk, tmp_path, "unit_answers.xml", 16000) as (hotline, parties, call_id):
+    async with three_parties(asterisk, tmp_path, "unit_answers.xml", 17000) as (hotline, parties, call_id):
         seat = parties.seat
         await asyncio.sleep(1.0)
         hotline.controller.three_way(call_id, "seat1", "add", UNIT, PHONE)
         joined = await _until(hotline, "the unit to join", lambda: _call(hotline, call_id).unit_joined)
-        await asyncio.sleep(4.0)
+        await asyncio.sleep(5.0)
         dropped = time.time()
         hotline.controller.three_way(call_id, "seat1", "drop")
         left = await _until(hotline, "the unit to leave", lambda: not _call(hotline, call_id).unit)
@@ -233,3 +233,30 @@ async def test_a_busy_unit_is_told_to_the_operator_and_the_call_goes_on(
     row = next(r for r in rows if r["call_id"] == call_id)
     assert row["outcome"] == "answered", row
     assert [k for k, _ in kinds] == ["CONNECT", "UNIT_DIALLED", "UNIT_FAILED", "HANGUP"], kinds
+
+
+async def test_a_unit_that_does_not_answer_within_the_ring_time_is_told_and_the_call_goes_on(
+        asterisk: RunningAsterisk, tmp_path: Path) -> None:
+    async with three_parties(asterisk, tmp_path, "seat_never_answers.xml", 12000,
+                             HOTLINE_THREEWAY_RING_SECONDS="3") as (hotline, parties, call_id):
+        dialled = time.time()
+        hotline.controller.three_way(call_id, "seat1", "add", UNIT, PHONE)
+        await _until(hotline, "the ring time-out", lambda: _call(hotline, call_id).unit_note)
+        gave_up = time.time()
+        assert _call(hotline, call_id).unit_note == "no_answer" and _call(hotline, call_id).phase is c.Phase.TALKING
+        assert 2.5 <= gave_up - dialled <= 6.0, gave_up - dialled
+        assert await asyncio.to_thread(parties.unit.wait, 10) == 0  # its ringing phone got CANCEL
+        since = time.time()
+        await asyncio.sleep(2.0)
+        still = {name: parties.heard(port, since, since + 1.8) for name, port in
+                 (("citizen", parties.citizen_port), ("seat", parties.seat.media_port))}
+        assert await parties.citizen_done() == 0
+        rows = await hotline.settled()
+        kinds = await _kinds(hotline, call_id)
+    print("after the unit did not answer (dBFS):", still)
+    assert still["citizen"][SEAT_HZ] > HEARD and still["seat"][CITIZEN_HZ] > HEARD, still  # unharmed
+    row = next(r for r in rows if r["call_id"] == call_id)
+    assert row["outcome"] == "answered", row
+    assert [k for k, _ in kinds] == ["CONNECT", "UNIT_DIALLED", "UNIT_FAILED", "HANGUP"], kinds
+    failed = dict(kinds)["UNIT_FAILED"]
+    assert isinstance(failed, dict) and failed["result"] == "no_answer", failed
