@@ -44,7 +44,7 @@ class ThreeWayFloor(FakeFloor):
         self.moves.append((call_id, seat, move, unit, phone))
 
 
-def _with_phone(directory: Directory, code: str, phone: str) -> Directory:
+def with_phone(directory: Directory, code: str, phone: str) -> Directory:
     units = tuple(dataclasses.replace(u, phone=phone) if u.code == code else u for u in directory.units)
     return Directory(directory.source, units, directory.deadline_working_days, directory.title,
                      directory.service_level_seconds)
@@ -65,7 +65,7 @@ async def console(tmp_path: Path) -> AsyncIterator[RunningConsole]:
     settings = dataclasses.replace(console_settings(tmp_path), trunk=TrunkSection("127.0.0.1:5099"))
     async with Store(settings.paths.database) as store:
         floor = ThreeWayFloor(settings, store)
-        floor.services.tickets.directory = _with_phone(floor.services.tickets.directory, "zezhou", PHONE)
+        floor.services.tickets.directory = with_phone(floor.services.tickets.directory, "zezhou", PHONE)
         async with console_running(settings, floor) as running:
             await _live_call(running, floor, "live1", "seat1")
             yield running
@@ -143,7 +143,7 @@ async def test_without_the_controller_the_console_says_three_way_calls_are_unava
     settings = dataclasses.replace(console_settings(tmp_path), trunk=TrunkSection("127.0.0.1:5099"))
     async with Store(settings.paths.database) as store:
         floor = FakeFloor(settings, store)
-        floor.services.tickets.directory = _with_phone(floor.services.tickets.directory, "zezhou", PHONE)
+        floor.services.tickets.directory = with_phone(floor.services.tickets.directory, "zezhou", PHONE)
         async with console_running(settings, floor) as running, http_session() as http:
             await _live_call(running, floor, "live1", "seat1")
             operator = await _client(http, running, "seat1")

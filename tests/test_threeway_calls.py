@@ -17,11 +17,15 @@ from pathlib import Path
 import pytest
 
 from callcenter.calls import machine as c
+from callcenter.users import read_generated_passwords
+from callcenter.web import web_running
 from tests.conftest import RunningAsterisk
 from tests.flow import FAST, Hotline, hotline_for
 from tests.harness import LOOPBACK, SIPP_DIR, SeatPhone, caller_argv, free_port
 from tests.rtp_listen import RtpListener, levels, wav_samples
 from tests.rtp_pcap import write_tone_pcap
+from tests.test_threeway_api import with_phone
+from tests.web_helpers import Client, http_session, log_in, page_csrf
 
 pytestmark = pytest.mark.asterisk
 
@@ -123,6 +127,8 @@ async def three_parties(asterisk: RunningAsterisk, tmp_path: Path, unit_scenario
                         **settings: str) -> AsyncIterator[tuple[Hotline, Parties, str]]:
     """The citizen talking with seat1 (its call id), the unit's phone waiting behind the trunk."""
     async with hotline_for(asterisk.env | FAST | settings, tmp_path) as hotline:
+        directory = hotline.services.tickets.directory
+        hotline.services.tickets.directory = with_phone(directory, UNIT, PHONE)
         with SeatPhone(hotline.settings, "seat1", tmp_path, answer_after_ms=300,
                        voice=tone(SEAT_HZ, "PCMU")) as seat:
             await hotline.seat_registered("seat1")
@@ -133,17 +139,30 @@ async def three_parties(asterisk: RunningAsterisk, tmp_path: Path, unit_scenario
                 parties.close()
 
 
+@asynccontextmanager
+async def operator_console(hotline: Hotline) -> AsyncIterator[Client]:
+    """The console beside the controller, and seat1's operator logged in to it."""
+    async with web_running(hotline.settings, hotline.services, hotline.controller, bind=LOOPBACK,
+                           port=free_port((socket.SOCK_STREAM,))) as url, http_session() as http:
+        password = read_generated_passwords(hotline.settings.paths.state_dir)["seat1"]
+        assert (await log_in(http, url, "seat1", password)).status == 303
+        yield Client(http, url, await page_csrf(http, url, "/operator"))
+
+
 async def test_all_three_hear_each_other_then_the_operator_takes_the_unit_off(
         asterisk: RunningAsterisk, tmp_path: Path) -> None:
     async with three_parties(asterisk, tmp_path, "unit_answers.xml", 17000) as (hotline, parties, call_id):
         seat = parties.seat
-        await asyncio.sleep(1.0)
-        hotline.controller.three_way(call_id, "seat1", "add", UNIT, PHONE)
-        joined = await _until(hotline, "the unit to join", lambda: _call(hotline, call_id).unit_joined)
-        await asyncio.sleep(5.0)
-        dropped = time.time()
-        hotline.controller.three_way(call_id, "seat1", "drop")
-        left = await _until(hotline, "the unit to leave", lambda: not _call(hotline, call_id).unit)
+        async with operator_console(hotline) as operator:  # the operator's screen drives it
+            await asyncio.sleep(1.0)
+            await operator.post(f"/api/calls/{call_id}/threeway", {"unit": UNIT})
+            joined = await _until(hotline, "the unit to join", lambda: _call(hotline, call_id).unit_joined)
+            shown = (await operator.get("/api/operator/now"))["call"]["three_way"]
+            assert shown == {"unit": UNIT, "joined": True, "note": None, "last_unit": UNIT}, shown
+            await asyncio.sleep(5.0)
+            dropped = time.time()
+            await operator.post(f"/api/calls/{call_id}/threeway/hangup-unit")
+            left = await _until(hotline, "the unit to leave", lambda: not _call(hotline, call_id).unit)
         assert await asyncio.to_thread(parties.unit.wait, 10) == 0  # the unit got its BYE and answered it
         assert await parties.citizen_done() == 0
         ended = time.time()
@@ -180,13 +199,16 @@ async def test_all_three_hear_each_other_then_the_operator_takes_the_unit_off(
 async def test_the_operator_leaves_citizen_and_unit_talking_until_the_citizen_hangs_up(
         asterisk: RunningAsterisk, tmp_path: Path) -> None:
     async with three_parties(asterisk, tmp_path, "unit_answers.xml", 14000) as (hotline, parties, call_id):
-        await asyncio.sleep(1.0)
-        hotline.controller.three_way(call_id, "seat1", "add", UNIT, PHONE)
-        await _until(hotline, "the unit to join", lambda: _call(hotline, call_id).unit_joined)
-        await asyncio.sleep(2.0)
-        hotline.controller.three_way(call_id, "seat1", "leave")
-        seat_left = await _until(hotline, "the seat to leave",
-                                 lambda: hotline.controller.seats["seat1"].state.value != "talking")
+        async with operator_console(hotline) as operator:
+            await asyncio.sleep(1.0)
+            await operator.post(f"/api/calls/{call_id}/threeway", {"unit": UNIT})
+            await _until(hotline, "the unit to join", lambda: _call(hotline, call_id).unit_joined)
+            await asyncio.sleep(2.0)
+            await operator.post(f"/api/calls/{call_id}/threeway/leave")
+            seat_left = await _until(hotline, "the seat to leave",
+                                     lambda: hotline.controller.seats["seat1"].state.value != "talking")
+            # The call is no longer the operator's: no more moves on it.
+            await operator.post(f"/api/calls/{call_id}/threeway/hangup-unit", status=409)
         # The seat is free again (wrap-up, then idle) while citizen and unit talk on.
         assert call_id in hotline.controller.calls
         assert hotline.controller.snapshot()["seats"][0]["call"] is None
