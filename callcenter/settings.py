@@ -23,6 +23,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from callcenter.errors import ConfigError
 
 SEAT_NAMES = tuple(f"seat{n}" for n in range(1, 7))  # the default six
+# The PJSIP endpoint that calls out of the hotline go through (callbacks, three-way calls);
+# it exists when a trunk address is set ([trunk] address, or callbacks.trunk).
+TRUNK_ENDPOINT = "callback-trunk"
 
 
 def seat_names(count: int) -> tuple[str, ...]:
@@ -106,6 +109,16 @@ class CallbacksSection:
 
 
 @dataclass(frozen=True)
+class TrunkSection:
+    address: str  # host or host:port of the SIP trunk or gateway; "": callbacks.trunk
+
+
+@dataclass(frozen=True)
+class ThreewaySection:
+    ring_seconds: float  # how long a unit's phone rings before the operator is told nobody answered
+
+
+@dataclass(frozen=True)
 class WebSection:
     bind: str
     port: int
@@ -150,6 +163,13 @@ class Settings:
     web: WebSection
     callbacks: CallbacksSection
     mail: MailSection
+    trunk: TrunkSection
+    threeway: ThreewaySection
+
+    @property
+    def trunk_address(self) -> str:
+        """Where calls out of the hotline go: [trunk] address, else the older callbacks.trunk."""
+        return self.trunk.address or self.callbacks.trunk
 
     @property
     def zone(self) -> ZoneInfo:
@@ -209,6 +229,8 @@ _SECTIONS: dict[str, type[typing.Any]] = {
     "web": WebSection,
     "callbacks": CallbacksSection,
     "mail": MailSection,
+    "trunk": TrunkSection,
+    "threeway": ThreewaySection,
 }
 
 
@@ -320,8 +342,11 @@ def _validate(s: Settings) -> None:
             raise ConfigError(f"{src}: callbacks.{key} must be positive, got {getattr(cb, key)}")
     if cb.max_attempts < 1:
         raise ConfigError(f"{src}: callbacks.max_attempts must be 1 or more, got {cb.max_attempts}")
-    if cb.trunk and not _HOST_PORT.fullmatch(cb.trunk):
-        raise ConfigError(f"{src}: callbacks.trunk must be host or host:port, got {cb.trunk!r}")
+    for key, value in (("callbacks.trunk", cb.trunk), ("trunk.address", s.trunk.address)):
+        if value and not _HOST_PORT.fullmatch(value):
+            raise ConfigError(f"{src}: {key} must be host or host:port, got {value!r}")
+    if s.threeway.ring_seconds <= 0:
+        raise ConfigError(f"{src}: threeway.ring_seconds must be positive, got {s.threeway.ring_seconds}")
     for key in ("quiet_start", "quiet_end"):
         value = getattr(cb, key)
         if len(value) != 5 or value[2] != ":" or not (value[:2] + value[3:]).isdigit() or int(value[:2]) > 23 \

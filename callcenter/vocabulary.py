@@ -148,6 +148,13 @@ EVENT_LABELS: dict[str, str] = {
     "READOPTED": "控制器恢复接管", "LOST": "控制器离线时结束", "SUMMARY": "话务员小结",
     "MARKED_NUISANCE": "标记为骚扰", "NUISANCE_WARNING": "播放骚扰提醒", "NUISANCE_FLAGGED": "骚扰号码来电",
     "HARD_LIMIT": "超过呼叫上限挂断",
+    "UNIT_DIALLED": "三方通话：呼叫承办单位", "UNIT_JOINED": "三方通话：单位加入", "UNIT_LEFT": "三方通话：单位退出",
+    "UNIT_FAILED": "三方通话：单位未接通", "SEAT_LEFT": "三方通话：坐席退出，市民与单位继续通话",
+}
+# Three-way calls (三方通话): why a unit was not reached, and who ended a party's part.
+THREE_WAY_LABELS: dict[str, str] = {
+    "busy": "占线", "no_answer": "无人接听", "failed": "呼叫失败", "cancelled": "已取消",
+    "seat": "坐席挂断单位", "unit": "单位挂机", "caller": "市民挂机", "operator": "坐席退出", "hangup": "坐席挂机",
 }
 # The steps of a ticket as its timeline shows them (ticket_events.kind).
 TICKET_EVENT_LABELS: dict[str, str] = {
@@ -185,6 +192,7 @@ def labels() -> dict[str, dict[str, str]]:
         "ticket_events": dict(TICKET_EVENT_LABELS),
         "shifts": dict(SHIFT_LABELS),
         "phases": dict(PHASE_LABELS),
+        "three_way": dict(THREE_WAY_LABELS),
         "nuisance_actions": dict(NUISANCE_ACTION_LABELS),
         "rules": dict(NUISANCE_RULE_LABELS),
         "confidential": {"label": CONFIDENTIAL_LABEL},

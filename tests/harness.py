@@ -140,8 +140,11 @@ class SeatPhone:
     """A SIPp process that registers as a seat and answers (or never answers) its calls."""
 
     def __init__(self, settings: Settings, seat: str, workdir: Path, answers: bool = True,
-                 answer_after_ms: int = 300, hangs_up_after_ms: int | None = None) -> None:
+                 answer_after_ms: int = 300, hangs_up_after_ms: int | None = None,
+                 voice: Path | None = None) -> None:
         self.settings = settings
+        self.voice = voice  # RTP the operator "speaks" once the call is answered (PCMU)
+        self.media_port = free_port((socket.SOCK_DGRAM,))
         self.seat = seat
         self.log = workdir / f"{seat}-{os.getpid()}-{random.randrange(10**6)}.log"
         self.answers = answers
@@ -156,11 +159,14 @@ class SeatPhone:
         if self.answers and self.hangs_up_after_ms is not None:
             ooc = "seat_answers_then_hangs_up.xml"
             extra += ["-set", "talk", str(self.hangs_up_after_ms)]
+        elif self.answers and self.voice is not None:
+            ooc = "seat_answers_speaking.xml"
+            extra += ["-key", "audio_pcap", str(self.voice)]
         argv = [
             "sipp", f"{LOOPBACK}:{self.settings.asterisk.sip_port}", "-sf", str(SIPP_DIR / "seat_phone.xml"),
             "-oocsf", str(SIPP_DIR / ooc), "-set", "user", self.seat, "-au", self.seat, "-ap", password,
             "-m", "1", "-i", LOOPBACK,
-            "-p", str(free_port((socket.SOCK_DGRAM,))), "-mp", str(free_port((socket.SOCK_DGRAM,))),
+            "-p", str(free_port((socket.SOCK_DGRAM,))), "-mp", str(self.media_port),
             "-nostdin", "-trace_msg", "-message_file", str(self.log), *extra,
         ]
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -251,14 +257,17 @@ def call_hotline(
 
 
 def caller_argv(settings: Settings, workdir: Path, caller: str, hold_ms: int, scenario: str,
-                digit: str = "0", digit_after_ms: int = 1000, name: str = "Citizen") -> tuple[list[str], Path]:
-    """The SIPp command line of one citizen (for callers started side by side)."""
+                digit: str = "0", digit_after_ms: int = 1000, name: str = "Citizen", voice: Path | None = None,
+                media_port: int | None = None) -> tuple[list[str], Path]:
+    """The SIPp command line of one citizen (for callers started side by side); `voice`
+    the RTP they send (PCMA), `media_port` where they receive it."""
     log = workdir / f"caller-{random.randrange(10**9)}.log"
     pcap = "/usr/share/sip-tester/dtmf_2833_" + {"*": "star", "#": "pound"}.get(digit, digit) + ".pcap"
     argv = [
         "sipp", f"{LOOPBACK}:{settings.asterisk.sip_port}", "-sf", str(SIPP_DIR / scenario), "-m", "1",
-        "-i", LOOPBACK, "-p", str(free_port((socket.SOCK_DGRAM,))), "-mp", str(free_port((socket.SOCK_DGRAM,))),
-        "-timeout", "200s", "-timeout_error", "-nostdin", "-key", "audio_pcap", str(voice_pcap()),
+        "-i", LOOPBACK, "-p", str(free_port((socket.SOCK_DGRAM,))),
+        "-mp", str(media_port or free_port((socket.SOCK_DGRAM,))),
+        "-timeout", "200s", "-timeout_error", "-nostdin", "-key", "audio_pcap", str(voice or voice_pcap()),
         "-s", settings.hotline.number, "-set", "caller", caller, "-set", "caller_name", name,
         "-key", "dtmf_pcap", pcap, "-set", "dtmf_after", str(digit_after_ms),
         "-trace_msg", "-message_file", str(log),

@@ -24,16 +24,32 @@ def _alaw(sample: int) -> int:
     return (code | sign) ^ 0x55
 
 
-def write_pcma_pcap(path: Path, seconds: float, frequency: float = 425.0, amplitude: int = 6000) -> Path:
+def _ulaw(sample: int) -> int:
+    """ITU-T G.711 mu-law encoding of one 16-bit linear sample."""
+    sign = 0x80 if sample < 0 else 0x00
+    magnitude = min(abs(sample), 32635) + 0x84
+    exponent = magnitude.bit_length() - 8
+    mantissa = (magnitude >> (exponent + 3)) & 0x0F
+    return ~(sign | (exponent << 4) | mantissa) & 0xFF
+
+
+# RTP payload types of G.711 and their encoders.
+CODECS = {"PCMU": (0, _ulaw), "PCMA": (8, _alaw)}
+
+
+def write_tone_pcap(path: Path, seconds: float, frequency: float, codec: str = "PCMU", amplitude: int = 6000) -> Path:
+    """A steady tone as G.711 RTP (20 ms packets) for SIPp's play_pcap_audio."""
+    payload_type, encode = CODECS[codec]
     packets = int(seconds * 50)
     out = bytearray(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
     phase = 0
     for index in range(packets):
         payload = bytes(
-            _alaw(int(amplitude * math.sin(2 * math.pi * frequency * (phase + n) / 8000))) for n in range(160)
+            encode(int(amplitude * math.sin(2 * math.pi * frequency * (phase + n) / 8000))) for n in range(160)
         )
         phase += 160
-        rtp = struct.pack("!BBHII", 0x80, 8, index & 0xFFFF, (index * 160) & 0xFFFFFFFF, 0x12345678) + payload
+        rtp = struct.pack("!BBHII", 0x80, payload_type, index & 0xFFFF, (index * 160) & 0xFFFFFFFF,
+                          0x12345678) + payload
         udp = struct.pack("!HHHH", 6000, 6000, 8 + len(rtp), 0) + rtp
         ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), index & 0xFFFF, 0, 64, 17, 0,
                          bytes([127, 0, 0, 1]), bytes([127, 0, 0, 1])) + udp
@@ -42,6 +58,10 @@ def write_pcma_pcap(path: Path, seconds: float, frequency: float = 425.0, amplit
         out += struct.pack("<IIII", micros // 1_000_000, micros % 1_000_000, len(frame), len(frame)) + frame
     path.write_bytes(bytes(out))
     return path
+
+
+def write_pcma_pcap(path: Path, seconds: float, frequency: float = 425.0, amplitude: int = 6000) -> Path:
+    return write_tone_pcap(path, seconds, frequency, "PCMA", amplitude)
 
 
 DTMF_EVENTS = {**{str(d): d for d in range(10)}, "*": 10, "#": 11, "A": 12, "B": 13, "C": 14, "D": 15}

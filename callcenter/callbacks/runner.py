@@ -1,7 +1,7 @@
 """The callback runner: places the due callbacks over ARI and runs each call.
 
-The call goes out through ARI (originate into the Stasis app) over the `callback-trunk`
-PJSIP endpoint (settings [callbacks] trunk); the recording is started through AMI
+The call goes out through ARI (originate into the Stasis app) over the trunk's PJSIP
+endpoint (settings [trunk] address, or the older [callbacks] trunk); the recording is started through AMI
 (MixMonitor), because an originated channel does not pass the dialplan that records
 citizens' calls. One task per callback call plays the prompts and takes the key; the
 answer is stored on the ticket through `tickets.service.record_callback`.
@@ -25,7 +25,7 @@ from callcenter.callbacks.policy import ANSWERS, attempts_left, due, unanswered_
 from callcenter.calls.repository import CallRepository
 from callcenter.clock import iso_local, local
 from callcenter.pbx import INSTANCE_MOUNT
-from callcenter.settings import Settings
+from callcenter.settings import TRUNK_ENDPOINT, Settings
 from callcenter.store import Store
 from callcenter.tickets.directory import load_directory, units_file
 from callcenter.tickets.repository import TicketRepository
@@ -86,8 +86,8 @@ class CallbackRunner:
 
     async def run(self) -> None:
         """Every poll interval, call back the citizens whose tickets are due."""
-        if not self.rules.trunk:
-            log.info("callbacks off: no [callbacks] trunk configured")
+        if not self.settings.trunk_address:
+            log.info("callbacks off: no trunk configured ([trunk] address)")
             return
         while True:
             try:
@@ -118,7 +118,7 @@ class CallbackRunner:
         dial_number = "".join(ch for ch in number if ch.isdigit() or ch in "+*#")
         try:
             await self.ari.originate(
-                f"PJSIP/{dial_number}@callback-trunk", channel_id, app_args=f"callback,{ticket_id}",
+                f"PJSIP/{dial_number}@{TRUNK_ENDPOINT}", channel_id, app_args=f"callback,{ticket_id}",
                 caller_id=f"{self.rules.caller_id} <{self.rules.caller_id}>", timeout=int(self.rules.ring_seconds))
         except AriError as exc:
             del self.calls[channel_id]

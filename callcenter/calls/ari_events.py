@@ -41,6 +41,14 @@ class SeatLegEntered:
 
 
 @dataclass(frozen=True)
+class UnitLegEntered:
+    """A responsible unit answered the three-way call's channel (app args "unit,<call>,<unit>")."""
+
+    channel_id: str
+    at: float
+
+
+@dataclass(frozen=True)
 class HangupRequested:
     """Asterisk says why a channel is being hung up; the cause arrives before the channel goes."""
 
@@ -58,7 +66,7 @@ class ChannelGone:
     cause_text: str
 
 
-Decoded = ToCall | ChannelEntered | SeatLegEntered | HangupRequested | ChannelGone
+Decoded = ToCall | ChannelEntered | SeatLegEntered | UnitLegEntered | HangupRequested | ChannelGone
 
 
 def event_time(event: Mapping[str, Any]) -> float:
@@ -92,6 +100,8 @@ def decode(event: Mapping[str, Any]) -> Decoded | None:
         args = event.get("args") or []
         if args and args[0] == "seat":
             return SeatLegEntered(channel_id, at)
+        if args and args[0] == "unit":
+            return UnitLegEntered(channel_id, at)
         return ChannelEntered(channel, at)
     if kind == "ChannelStateChange" and channel.get("state") == "Up":
         return ToCall(channel_id, m.Answered(at))

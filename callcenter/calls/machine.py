@@ -10,6 +10,7 @@ own (Asterisk's timestamps), in epoch seconds.
     MENU -key / timeout, number flagged-> WARNING -warning played-> QUEUED (behind citizens)
     RINGING -SeatFailed-> QUEUED (the seat is paused: no-answer)
     any -CallerHungUp-> ENDED (outcome from where it happened)
+    TALKING: three-way calls (三方通话) with a responsible unit, see the region at the end
 
 Recovery after the controller was away is part of the machine too: a call still in
 Stasis is `Readopted` (back in line, or still talking with its seat), and a call that
@@ -177,9 +178,52 @@ class LostWhileAway:
     stored: Stored
 
 
+# Three-way calls (三方通话): the operator's moves (checked first by `three_way_refusal`)
+# and what the unit's channel does.
+
+
+@dataclass(frozen=True)
+class UnitRequested:
+    """The operator asks to bring the unit (its code and phone) into the call."""
+
+    at: float
+    unit: str
+    phone: str
+
+
+@dataclass(frozen=True)
+class UnitAnswered:
+    at: float
+    unit: str
+
+
+@dataclass(frozen=True)
+class UnitHungUp:
+    """The unit's channel is gone: it never answered (busy, no answer) or it left the call."""
+
+    at: float
+    unit: str
+    cause: int
+
+
+@dataclass(frozen=True)
+class UnitDropRequested:
+    """The operator takes the unit off the call (挂断单位); citizen and operator carry on."""
+
+    at: float
+
+
+@dataclass(frozen=True)
+class SeatLeaveRequested:
+    """The operator leaves the citizen and the unit talking (退出，由市民与单位通话)."""
+
+    at: float
+
+
 Event = (
     Arrived | Answered | PlaybackFinished | PlaybackStarted | Digit | TimerFired | Enqueued | SeatOffered
     | SeatAnswered | SeatFailed | SeatHungUp | CallerHungUp | ActionFailed | Readopted | LostWhileAway
+    | UnitRequested | UnitAnswered | UnitHungUp | UnitDropRequested | SeatLeaveRequested
 )
 
 # ----------------------------------------------------------------------------- actions
@@ -302,10 +346,30 @@ class Finished:
     the recording and judges the number."""
 
 
+@dataclass(frozen=True)
+class DialUnit:
+    """Originate to the unit's phone over the trunk, into the Stasis app."""
+
+    unit: str
+    phone: str
+
+
+@dataclass(frozen=True)
+class BridgeUnit:
+    """Add the unit's answered channel to the call's mixing bridge: all three talk."""
+
+    unit: str
+
+
+@dataclass(frozen=True)
+class HangupUnit:
+    unit: str
+
+
 Action = (
     Answer | Play | StopPlayback | StartMoh | StopMoh | SetTimer | CancelTimer | Enqueue | Dequeue | RingSeat
     | CancelRing | BridgeWithSeat | HangupSeat | HangupCaller | PauseSeat | AdoptSeat | ReleaseSeat | LogEvent
-    | SaveRow | MeasureRecording | Finished
+    | SaveRow | MeasureRecording | Finished | DialUnit | BridgeUnit | HangupUnit
 )
 
 # ----------------------------------------------------------------------------- the call
@@ -342,6 +406,15 @@ class Call:
     over_limit: bool = False
     warned: bool = False
     refused: bool = False  # hung up by us after the warning: over the hard limit
+    # A three-way call: the unit dialled or in the call ("" none), whether it answered,
+    # whether the operator asked it off, the last failure for the operator's screen
+    # ("busy", "no_answer", "failed"), and whether the seat left citizen and unit talking.
+    unit: str = ""
+    unit_joined: bool = False
+    unit_dropping: bool = False
+    unit_note: str = ""
+    unit_last: str = ""  # the unit last dialled, which `unit_note` is about
+    seat_left: bool = False
     timing: Timing = field(default_factory=Timing)
 
     def next_playback(self, prompt: str) -> tuple[Call, Play]:
@@ -530,10 +603,12 @@ def _ringing(call: Call, event: Event) -> tuple[Call, list[Action]]:
 
 
 def _talking(call: Call, event: Event) -> tuple[Call, list[Action]]:
-    if isinstance(event, SeatHungUp) and not call.seat_hung_up:
+    if isinstance(event, SeatHungUp) and not call.seat_hung_up and not call.seat_left:
+        if call.unit_joined:  # the operator put the phone down in a three-way call: citizen and unit go on
+            return _seat_leaves(call, event.at, "hangup")
         call = replace(call, seat_hung_up=True)
         return call, [LogEvent("COMPLETEAGENT", event.at, seat=call.seat), HangupCaller()]
-    return call, []
+    return _three_way(call, event)
 
 
 def _seconds(start: float | None, end: float | None) -> int:
@@ -560,9 +635,11 @@ def _caller_hung_up(call: Call, event: CallerHungUp, failed: bool = False) -> tu
     if phase is Phase.RINGING:
         actions += [CancelRing(call.seat), ReleaseSeat(call.seat, answered=False)]
     if phase is Phase.TALKING:
-        if not call.seat_hung_up:
+        if not call.seat_hung_up and not call.seat_left:
             actions += [LogEvent("COMPLETECALLER", event.at, seat=call.seat), HangupSeat(call.seat)]
-        actions.append(ReleaseSeat(call.seat, answered=True))
+        if not call.seat_left:  # a seat that left a three-way call was released then
+            actions.append(ReleaseSeat(call.seat, answered=True))
+        actions += _unit_off_with_the_caller(call, event.at)
     if failed:
         actions.append(HangupCaller())
     cause_text = "refused: nuisance hard limit" if call.refused else event.cause_text
@@ -621,6 +698,104 @@ def _recovered(call: Call, event: Readopted | LostWhileAway) -> tuple[Call, list
     if stored.state != "queued":
         actions.append(SaveRow((("queued", at), ("state", "queued"))))
     return call, [*actions, Enqueue()]
+
+
+# ----------------------------------------------------------------------------- three-way calls
+# GB/T 33358's 三方通话: the operator, the citizen and the responsible unit on one call. The
+# unit's channel joins the call's mixing bridge; the caller's MixMonitor records what the
+# caller hears, so the recording holds all three. When the seat has left and the unit
+# hangs up (or the citizen does), one party would be left alone: the call ends.
+
+# Why a three-way move is refused, for the operator's screen (the console words them).
+NOT_LIVE = "not_live"  # the call is not talking on that seat (ended, ringing, another seat, seat left)
+UNIT_BUSY = "unit_busy"  # a unit is already dialled or in the call
+NO_UNIT = "no_unit"  # nothing to take off or leave to: no unit in the call
+NOT_JOINED = "not_joined"  # the unit has not answered yet: the seat cannot leave the citizen alone
+BUSY_CAUSE = 17  # Q.850 user busy
+
+
+class ThreeWayRefused(Exception):
+    """An operator's three-way move the call does not allow now; `reason` is one of the above."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def three_way_refusal(call: Call | None, seat: str, move: str) -> str | None:
+    """Why the operator of `seat` may not make `move` ("add", "drop", "leave") on the call
+    now, or None when they may."""
+    if call is None or call.phase is not Phase.TALKING or call.seat != seat or call.seat_left or call.seat_hung_up:
+        return NOT_LIVE
+    if move == "add":
+        return UNIT_BUSY if call.unit else None
+    if not call.unit:
+        return NO_UNIT
+    if move == "leave" and not call.unit_joined:
+        return NOT_JOINED
+    return None
+
+
+def _three_way(call: Call, event: Event) -> tuple[Call, list[Action]]:
+    """The talking call's three-way events (the machine's part; the runner dials and bridges)."""
+    if isinstance(event, UnitRequested):
+        if three_way_refusal(call, call.seat, "add") is not None:
+            return call, []
+        call = replace(call, unit=event.unit, unit_joined=False, unit_dropping=False, unit_note="",
+                       unit_last=event.unit)
+        return call, [LogEvent("UNIT_DIALLED", event.at, seat=call.seat, data=(("unit", event.unit),)),
+                      DialUnit(event.unit, event.phone)]
+    if isinstance(event, UnitAnswered) and event.unit == call.unit and not call.unit_joined:
+        if call.unit_dropping:  # taken off while it rang: answered too late
+            return call, [HangupUnit(call.unit)]
+        call = replace(call, unit_joined=True)
+        return call, [BridgeUnit(call.unit),
+                      LogEvent("UNIT_JOINED", event.at, seat=call.seat, data=(("unit", call.unit),))]
+    if isinstance(event, UnitHungUp) and event.unit == call.unit:
+        return _unit_gone(call, event)
+    if isinstance(event, UnitDropRequested) and call.unit and not call.seat_left:
+        return replace(call, unit_dropping=True), [HangupUnit(call.unit)]
+    if isinstance(event, SeatLeaveRequested) and three_way_refusal(call, call.seat, "leave") is None:
+        return _seat_leaves(call, event.at, "operator")
+    return call, []
+
+
+def _unit_gone(call: Call, event: UnitHungUp) -> tuple[Call, list[Action]]:
+    unit = call.unit
+    base = replace(call, unit="", unit_joined=False, unit_dropping=False)
+    if not call.unit_joined:
+        # Never answered: busy, no answer within the ring time, or the trunk failed; or the
+        # operator took it off while it rang. The call goes on; the screen says why.
+        result = ("cancelled" if call.unit_dropping else "busy" if event.cause == BUSY_CAUSE
+                  else "no_answer" if event.cause in NO_ANSWER_CAUSES else "failed")
+        note = "" if call.unit_dropping else result
+        return replace(base, unit_note=note), [
+            LogEvent("UNIT_FAILED", event.at, seat=call.seat,
+                     data=(("unit", unit), ("result", result), ("cause", event.cause)))]
+    by = "seat" if call.unit_dropping else "unit"
+    actions: list[Action] = [LogEvent("UNIT_LEFT", event.at, seat=call.seat,
+                                      data=(("unit", unit), ("by", by), ("cause", event.cause)))]
+    if call.seat_left:
+        actions.append(HangupCaller())  # the citizen would be alone in the bridge: the call ends
+    return base, actions
+
+
+def _seat_leaves(call: Call, at: float, how: str) -> tuple[Call, list[Action]]:
+    """The seat leaves citizen and unit talking: its channel goes, the seat is released
+    (wrap-up, as after any call); the call goes on until the citizen or the unit hangs up."""
+    call = replace(call, seat_left=True)
+    return call, [LogEvent("SEAT_LEFT", at, seat=call.seat, data=(("unit", call.unit), ("by", how))),
+                  HangupSeat(call.seat), ReleaseSeat(call.seat, answered=True)]
+
+
+def _unit_off_with_the_caller(call: Call, at: float) -> list[Action]:
+    """The citizen's call ends: a unit still dialled or in it is hung up too."""
+    if not call.unit:
+        return []
+    logged: list[Action] = []
+    if call.unit_joined:
+        logged.append(LogEvent("UNIT_LEFT", at, seat=call.seat, data=(("unit", call.unit), ("by", "caller"))))
+    return [*logged, HangupUnit(call.unit)]
 
 
 _HANDLERS = {

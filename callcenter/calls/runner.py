@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from callcenter.ari import AriClient, AriError, AriNotFound
 from callcenter.calls import ari_events as decoded
@@ -32,7 +32,7 @@ from callcenter.pbx import INSTANCE_MOUNT
 from callcenter.recordings import recording_seconds_when_closed
 from callcenter.seats import IllegalSeatMove, Roster, Seat, SeatState, longest_idle
 from callcenter.seats.service import SeatService
-from callcenter.settings import Settings
+from callcenter.settings import TRUNK_ENDPOINT, Settings
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,19 @@ class SeatLeg:
     seat: str
     channel_id: str
     answered: bool = False
+
+
+@dataclass
+class UnitLeg:
+    """The channel ringing (then talking to) a responsible unit in a three-way call."""
+
+    call_id: str
+    unit: str
+    channel_id: str
+    answered: bool = False
+
+
+AnyLeg = TypeVar("AnyLeg", SeatLeg, UnitLeg)
 
 
 class CallbackChannels(Protocol):
@@ -99,6 +112,7 @@ class Controller:
         self.queue = CallQueue()
         self.seats: dict[str, Seat] = {name: Seat(name) for name in settings.seat_names}
         self.legs: dict[str, SeatLeg] = {}  # by seat channel id
+        self.unit_legs: dict[str, UnitLeg] = {}  # by unit channel id (three-way calls)
         self.hangup_causes: dict[str, tuple[int, str]] = {}
         self._next_seq = 1
         self._background: set[asyncio.Task[Any]] = set()
@@ -135,9 +149,10 @@ class Controller:
         in_call = {}
         for runtime in self.calls.values():
             call = runtime.call
-            if call.seat and call.phase in (c.Phase.RINGING, c.Phase.TALKING):
+            if call.seat and call.phase in (c.Phase.RINGING, c.Phase.TALKING) and not call.seat_left:
                 in_call[call.seat] = {"call_id": call.call_id, "number": call.number, "name": call.name,
-                                      "category": call.category, "phase": str(call.phase)}
+                                      "category": call.category, "phase": str(call.phase),
+                                      "three_way": _three_way_view(call)}
         moment = self._moment()
         seats = []
         for name, seat in self.seats.items():
@@ -206,20 +221,28 @@ class Controller:
         if isinstance(meaning, decoded.ToCall):
             self._deliver(meaning.channel_id, meaning.event)
         elif isinstance(meaning, decoded.SeatLegEntered):
-            leg = self.legs.get(meaning.channel_id)
-            if leg is None:
-                self._spawn(self._hangup_quietly(meaning.channel_id), "stray-seat-hangup")
-            else:
-                leg.answered = True
+            if (leg := self._answered(self.legs, meaning.channel_id)) is not None:
                 self._deliver(leg.call_id, c.SeatAnswered(meaning.at, leg.seat))
+        elif isinstance(meaning, decoded.UnitLegEntered):
+            if (unit_leg := self._answered(self.unit_legs, meaning.channel_id)) is not None:
+                self._deliver(unit_leg.call_id, c.UnitAnswered(meaning.at, unit_leg.unit))
         elif isinstance(meaning, decoded.ChannelEntered):
             channel_id = str(meaning.channel.get("id", ""))
-            if channel_id not in self.calls and channel_id not in self.legs:
+            if channel_id not in self.calls and channel_id not in self.legs and channel_id not in self.unit_legs:
                 self._new_call(meaning.channel, meaning.at)
         elif isinstance(meaning, decoded.HangupRequested):
             self.hangup_causes[meaning.channel_id] = (meaning.cause, "")
         elif isinstance(meaning, decoded.ChannelGone):
             self._channel_gone(meaning)
+
+    def _answered(self, legs: Mapping[str, AnyLeg], channel_id: str) -> AnyLeg | None:
+        """The leg whose channel answered, marked so; a channel no call owns is hung up."""
+        leg = legs.get(channel_id)
+        if leg is None:
+            self._spawn(self._hangup_quietly(channel_id), "stray-leg-hangup")
+        else:
+            leg.answered = True
+        return leg
 
     def _channel_gone(self, gone: decoded.ChannelGone) -> None:
         channel_id = gone.channel_id
@@ -233,6 +256,9 @@ class Controller:
             del self.legs[channel_id]
             event = c.SeatHungUp(gone.at, cause) if leg.answered else c.SeatFailed(gone.at, leg.seat, cause)
             self._deliver(leg.call_id, event)
+        unit_leg = self.unit_legs.pop(channel_id, None)
+        if unit_leg is not None:
+            self._deliver(unit_leg.call_id, c.UnitHungUp(gone.at, unit_leg.unit, cause))
 
     def _deliver(self, call_id: str, event: c.Event) -> None:
         runtime = self.calls.get(call_id)
@@ -363,6 +389,14 @@ class Controller:
                 self._spawn(self._measure_recording(call_id), f"recording-{call_id}")
             elif isinstance(action, c.Finished):
                 await self._finish(runtime)
+            elif isinstance(action, c.DialUnit):
+                await self._dial_unit(runtime, action.unit, action.phone)
+            elif isinstance(action, c.BridgeUnit):
+                await self._bridge_unit(runtime, action.unit)
+            elif isinstance(action, c.HangupUnit):
+                # The leg stays known until its channel is gone: that event tells the call it left.
+                for unit_leg in [u for u in self.unit_legs.values() if u.call_id == call_id and u.unit == action.unit]:
+                    await self._hangup_quietly(unit_leg.channel_id)
         except AriNotFound:
             pass  # the channel or playback is already gone; its hang-up event follows
         except AriError as exc:
@@ -418,6 +452,51 @@ class Controller:
         self._move_seat(seat, lambda s: s.connect(now))
         await self.ari.create_bridge(runtime.bridge_id, name=f"hotline {call_id} {seat}")
         await self.ari.add_to_bridge(runtime.bridge_id, [call_id, leg.channel_id])
+
+    # ------------------------------------------------------------------ three-way calls
+
+    def three_way(self, call_id: str, seat: str, move: str, unit: str = "", phone: str = "") -> None:
+        """The operator of `seat` makes a three-way move ("add" the unit with its phone,
+        "drop" it, "leave" citizen and unit talking); ThreeWayRefused says why not. The
+        move then goes through the call's inbox like any event."""
+        runtime = self.calls.get(call_id)
+        reason = c.three_way_refusal(runtime.call if runtime else None, seat, move)
+        if reason is not None or runtime is None:
+            raise c.ThreeWayRefused(reason or c.NOT_LIVE)
+        now = time.time()
+        event: c.Event = (c.UnitRequested(now, unit, phone) if move == "add" else c.UnitDropRequested(now)
+                          if move == "drop" else c.SeatLeaveRequested(now))
+        runtime.inbox.put_nowait(event)
+
+    async def _dial_unit(self, runtime: CallRuntime, unit: str, phone: str) -> None:
+        call_id = runtime.call.call_id
+        channel_id = f"{call_id}-unit-{uuid.uuid4().hex[:8]}"
+        self.unit_legs[channel_id] = UnitLeg(call_id, unit, channel_id)
+        number = self.settings.hotline.number
+        try:
+            # The ring time-out is the originate's own: Asterisk gives up and destroys the
+            # channel (its cause tells no answer from busy), which ends the attempt.
+            await self.ari.originate(
+                f"PJSIP/{phone}@{TRUNK_ENDPOINT}", channel_id, app_args=f"unit,{call_id},{unit}",
+                caller_id=f"{number} <{number}>", timeout=int(self.settings.threeway.ring_seconds),
+                originator=call_id,
+            )
+        except AriError as exc:
+            log.warning("call %s: dialling unit %s failed: %s", call_id, unit, exc)
+            if self.unit_legs.pop(channel_id, None) is not None:
+                self._deliver(call_id, c.UnitHungUp(time.time(), unit, -1))
+
+    async def _bridge_unit(self, runtime: CallRuntime, unit: str) -> None:
+        call_id = runtime.call.call_id
+        leg = next((u for u in self.unit_legs.values() if u.call_id == call_id and u.unit == unit), None)
+        if leg is None:
+            return
+        try:
+            await self.ari.add_to_bridge(runtime.bridge_id, [leg.channel_id])
+        except AriError as exc:
+            # The unit cannot join: hang it up; its channel's end tells the call it left.
+            log.warning("call %s: unit %s could not join the bridge: %s", call_id, unit, exc)
+            await self._hangup_quietly(leg.channel_id)
 
     async def _finish(self, runtime: CallRuntime) -> None:
         call = runtime.call
@@ -585,7 +664,8 @@ class Controller:
                 await self._perform_detached(call_id, actions)
                 continue
             bridge_id = in_bridge.get(call_id)
-            seat_channel = next((ch for ch, b in in_bridge.items() if b == bridge_id and ch != call_id), None)
+            seat_channel = next((ch for ch, b in in_bridge.items() if b == bridge_id and ch != call_id
+                                 and not _is_unit_leg(channels.get(ch, {}))), None)
             still_bridged = bool(bridge_id) and seat_channel is not None and seat_channel in channels
             seq = int(str(row.get("queue_seq") or 0)) or self._take_seq()
             runtime = CallRuntime(c.Call(call_id, timing=self.timing), seq, behind=bool(row.get("nuisance")))
@@ -599,13 +679,13 @@ class Controller:
             if seq >= self._next_seq:
                 self._next_seq = seq + 1
             runtime.task = asyncio.create_task(self._run_call(runtime), name=f"call-{call_id}")
-        # Seat legs that no adopted call owns are hung up: their callers go back in line.
+        # Seat legs that no adopted call owns are hung up: their callers go back in line. A
+        # unit's leg of a three-way call is hung up too: the machine did not survive to know it.
         for channel_id, channel in channels.items():
-            args = str((channel.get("dialplan") or {}).get("app_data", ""))
             if channel_id not in self.calls and channel_id not in self.legs and channel_id not in known_rows:
-                if _in_our_app(channel, self.settings.asterisk.app) and ",seat," not in f",{args},":
+                if _in_our_app(channel, self.settings.asterisk.app) and not _is_leg(channel):
                     self._new_call(channel, parse_ari_time(str(channel.get("creationtime", ""))) or now)
-                elif ",seat," in f",{args},":
+                elif _is_leg(channel):
                     await self._hangup_quietly(channel_id)
 
     async def _perform_detached(self, call_id: str, actions: list[c.Action]) -> None:
@@ -631,6 +711,27 @@ def _in_our_app(channel: Mapping[str, Any], app: str) -> bool:
     dialplan = channel.get("dialplan") or {}
     app_data = str(dialplan.get("app_data", ""))
     return str(dialplan.get("app_name", "")).lower() == "stasis" and app_data.split(",")[0] == app
+
+
+def _leg_args(channel: Mapping[str, Any]) -> str:
+    return "," + str((channel.get("dialplan") or {}).get("app_data", "")) + ","
+
+
+def _is_unit_leg(channel: Mapping[str, Any]) -> bool:
+    return ",unit," in _leg_args(channel)
+
+
+def _is_leg(channel: Mapping[str, Any]) -> bool:
+    """A channel the controller originated for a call (a seat's or a unit's), not a citizen's."""
+    return ",seat," in _leg_args(channel) or _is_unit_leg(channel)
+
+
+def _three_way_view(call: c.Call) -> dict[str, Any] | None:
+    """The three-way part of a live call for the operator's screen (None: never tried)."""
+    if not call.unit and not call.unit_note:
+        return None
+    return {"unit": call.unit or None, "joined": call.unit_joined, "note": call.unit_note or None,
+            "last_unit": call.unit_last or None}
 
 
 def _epoch(value: object) -> float | None:

@@ -23,6 +23,7 @@ class Unit:
     aliases: tuple[str, ...] = ()
     active: bool = True
     email: tuple[str, ...] = ()  # where mail notices go (callcenter.mail); none: no mail
+    phone: str = ""  # dialled over the trunk for a three-way call (三方通话); "": cannot be conferenced
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,9 @@ def units_file(settings: Settings) -> Path:
 
 
 _CODE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+# Digits only: the number goes into a dial string (PJSIP/<phone>@trunk), where any other
+# character could name another endpoint or break the string.
+_PHONE = re.compile(r"^[0-9]{3,20}$")
 
 
 def load_directory(path: Path) -> Directory:
@@ -95,7 +99,7 @@ def load_directory(path: Path) -> Directory:
         where = f"{path}: unit #{n}"
         if not isinstance(entry, dict):
             raise ConfigError(f"{where} is not a table")
-        extra = set(entry) - {"code", "name", "kind", "aliases", "active", "email"}
+        extra = set(entry) - {"code", "name", "kind", "aliases", "active", "email", "phone"}
         if extra:
             raise ConfigError(f"{where}: unknown key {sorted(extra)[0]!r}")
         code, name, kind = entry.get("code"), entry.get("name"), entry.get("kind", "department")
@@ -116,12 +120,16 @@ def load_directory(path: Path) -> Directory:
         for address in email:
             if not is_mail_address(address):
                 raise ConfigError(f"{where} ({code}): {address!r} is not a mail address (like office@example.gov.cn)")
+        phone = entry.get("phone", "")
+        if not isinstance(phone, str) or (phone and not _PHONE.match(phone)):
+            raise ConfigError(f"{where} ({code}): phone must be 3-20 digits in quotes, like \"03562021234\","
+                              f" got {phone!r}")
         for key in (code, name, *aliases):
             if key in seen and seen[key] != code:
                 raise ConfigError(f"{where} ({code}): {key!r} already names unit {seen[key]}")
             seen[key] = code
         units.append(Unit(code, name.strip(), kind, tuple(a.strip() for a in aliases), active,
-                          tuple(dict.fromkeys(email))))
+                          tuple(dict.fromkeys(email)), phone))
     report = raw.get("report", {})
     title = report.get("title", "12345市长热线") if isinstance(report, dict) else None
     if not isinstance(title, str) or not title.strip():

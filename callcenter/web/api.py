@@ -186,11 +186,20 @@ def _summary_of(events: list[Row]) -> dict[str, Any] | None:
     return {**data, "at": latest.get("at")}
 
 
+def _unit_named(console: Console, event: Row) -> object:
+    """An event's data, with the unit's name beside its code (a three-way call's steps)."""
+    data = event.get("data")
+    if isinstance(data, dict) and isinstance(data.get("unit"), str):
+        unit = console.services.tickets.directory.get(data["unit"])
+        return {**data, "unit_name": unit.name if unit is not None else data["unit"]}
+    return data
+
+
 async def call_detail(request: web.Request) -> web.Response:
     console = request.app[CONSOLE]
     row = await _call_row(console, _call_id(request))
     events = await console.services.calls.events(str(row["call_id"]))
-    timeline = [{"at": e.get("at"), "kind": e.get("kind"), "seat": e.get("seat"), "data": e.get("data")}
+    timeline = [{"at": e.get("at"), "kind": e.get("kind"), "seat": e.get("seat"), "data": _unit_named(console, e)}
                 for e in events]
     return reply({"call": call_json(row), "events": timeline, "summary": _summary_of(events)})
 
@@ -369,6 +378,8 @@ async def operator_now(request: web.Request) -> web.Response:
         is_live = live is not None and live.get("call_id") == row.get("call_id")
         call["live"] = is_live
         call["phase"] = live.get("phase") if is_live and live is not None else None
+        # A three-way call's state (the unit dialled or joined, or why it failed), for the screen.
+        call["three_way"] = live.get("three_way") if is_live and live is not None else None
         events = await calls.events(str(row["call_id"]))
         call["summary"] = _summary_of(events)
         # What the caller chose in the menu, even after the operator set another category.

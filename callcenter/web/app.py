@@ -26,6 +26,7 @@ from callcenter.web.live import FloorFeed
 from callcenter.web.pages import add_page_routes
 from callcenter.web.reports_api import FRAMED_CSP, FRAMED_PATHS, add_report_routes
 from callcenter.web.sessions import LoginThrottle, Sessions
+from callcenter.web.threeway_api import add_three_way_routes
 from callcenter.web.tickets_api import add_ticket_routes
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ def web_app(settings: Settings, services: Services, floor: FloorSource, users: C
     add_report_routes(app)
     add_attachment_routes(app)  # its upload streams: client_max_size does not apply to it
     add_desk_feed_routes(app)
+    add_three_way_routes(app)
     static = app.router.add_static("/static", HERE / "static", follow_symlinks=False)
     for route in static:
         console.route_roles[route] = PUBLIC

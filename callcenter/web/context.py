@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -24,6 +24,15 @@ class FloorSource(Protocol):
     def snapshot(self) -> dict[str, Any]: ...
 
     def on_change(self, listener: Callable[[], None]) -> Callable[[], None]: ...
+
+
+@runtime_checkable
+class ThreeWayControl(Protocol):
+    """The controller's three-way moves (三方通话), when the console runs beside it: "add"
+    the unit at its phone, "drop" it, or "leave" citizen and unit talking. Raises
+    `callcenter.calls.machine.ThreeWayRefused` with the reason when the call does not allow it."""
+
+    def three_way(self, call_id: str, seat: str, move: str, unit: str = "", phone: str = "") -> None: ...
 
 
 Roles = frozenset[str]

@@ -19,6 +19,10 @@
     if (event.kind === "RECORDING") parts.push(duration(data.seconds));
     if (event.kind === "SUMMARY") parts.push(`${data.by === event.seat ? "" : `${data.by}：`}${data.summary || ""}`);
     if (event.kind === "MARKED_NUISANCE") parts.push(data.by || "");
+    if (event.kind.startsWith("UNIT_") || event.kind === "SEAT_LEFT") {  // a three-way call's steps
+      parts.push(data.unit_name || data.unit || "", label(hotline.THREE_WAY, data.result, ""),
+        label(hotline.THREE_WAY, data.by, ""));
+    }
     return parts.filter(Boolean).join(" · ");
   }
 

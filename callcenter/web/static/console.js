@@ -53,6 +53,7 @@ const hotline = (() => {
   const SHIFTS = LABELS.shifts || {};
   const NUISANCE_ACTIONS = LABELS.nuisance_actions || {};
   const RULES = LABELS.rules || {};
+  const THREE_WAY = LABELS.three_way || {};
 
   function label(map, key, fallback = "–") {
     if (key === null || key === undefined || key === "") return fallback;
@@ -106,5 +107,5 @@ const hotline = (() => {
   }
 
   return { api, el, fill, label, duration, dateTime, clock, epochDateTime, say, ticketFeed,
-           OUTCOMES, CATEGORIES, SEAT_STATES, SHIFTS, PHASES, EVENTS, NUISANCE_ACTIONS, RULES };
+           OUTCOMES, CATEGORIES, SEAT_STATES, SHIFTS, PHASES, EVENTS, NUISANCE_ACTIONS, RULES, THREE_WAY };
 })();

@@ -55,6 +55,7 @@
       const data = await api("GET", "/api/operator/now");
       showSeat(data.seat);
       showCall(data.call, data.earlier_calls);
+      showThreeWay(data.call);
     } catch (e) {
       say(seatStatus, e.message, true);
     }
@@ -356,6 +357,71 @@
     }
   }
 
+  // ------------------------------------------------------------------ 三方通话 (three-way calls)
+  // Shown on the live call only; the state (dialling, joined, why a unit was not reached)
+  // comes with each poll of /api/operator/now, so the buttons follow what really happens.
+  const threeWay = document.getElementById("three-way");
+  const threeWayUnit = document.getElementById("three-way-unit");
+  const threeWayStatus = document.getElementById("three-way-status");
+  const threeWayButtons = {
+    start: document.getElementById("three-way-start"), drop: document.getElementById("three-way-drop"),
+    leave: document.getElementById("three-way-leave"),
+  };
+  const unitNames = {};
+  let threeWaySetup = "";  // why no unit can be called at all (no trunk, no unit with a phone)
+  let threeWayError = "";  // the last refused move, until the next one or the next call
+
+  async function loadThreeWayUnits() {
+    try {
+      const data = await api("GET", "/api/operator/threeway/units");
+      for (const unit of data.units) unitNames[unit.code] = unit.name;
+      fill(threeWayUnit, data.units.map((unit) => el("option", { value: unit.code }, unit.name)));
+      if (!data.trunk) threeWaySetup = "未配置外线中继，不能呼叫单位";
+      else if (!data.units.length) threeWaySetup = "没有登记电话的单位，不能三方通话";
+    } catch (e) {
+      threeWaySetup = e.message;
+    }
+  }
+
+  function showThreeWay(call) {
+    threeWay.hidden = !(call && call.live && call.phase === "talking");
+    if (threeWay.hidden) { threeWayError = ""; return; }
+    const state = call.three_way || {};
+    const name = (code) => unitNames[code] || code;
+    threeWay.dataset.state = state.unit ? (state.joined ? "joined" : "dialling") : "none";
+    threeWayButtons.start.disabled = Boolean(state.unit) || !threeWayUnit.options.length;
+    threeWayButtons.drop.disabled = !state.unit;
+    threeWayButtons.leave.disabled = !state.joined;
+    let text = "";
+    if (state.unit) text = state.joined ? `三方通话中：${name(state.unit)}` : `正在呼叫 ${name(state.unit)}……`;
+    else if (state.note) text = `${name(state.last_unit)}：${label(hotline.THREE_WAY, state.note)}，通话继续`;
+    const problem = threeWayError || (state.unit ? "" : threeWaySetup);
+    say(threeWayStatus, problem || text, Boolean(problem || (!state.unit && state.note)));
+  }
+
+  const threeWayPaths = {
+    start: (id) => `/api/calls/${id}/threeway`,
+    drop: (id) => `/api/calls/${id}/threeway/hangup-unit`,
+    leave: (id) => `/api/calls/${id}/threeway/leave`,
+  };
+
+  async function threeWayMove(move, body) {
+    if (!shownCallId) return;
+    threeWayError = "";
+    try {
+      await api("POST", threeWayPaths[move](encodeURIComponent(shownCallId)), body);
+      refresh();
+    } catch (e) {
+      threeWayError = e.message;
+      say(threeWayStatus, e.message, true);
+    }
+  }
+
+  threeWayButtons.start.addEventListener("click", () => threeWayMove("start", { unit: threeWayUnit.value }));
+  threeWayButtons.drop.addEventListener("click", () => threeWayMove("drop"));
+  threeWayButtons.leave.addEventListener("click", () => threeWayMove("leave"));
+
+  loadThreeWayUnits();
   loadReturned();
   setInterval(loadReturned, 15000);
   refresh();
