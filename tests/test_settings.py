@@ -46,6 +46,7 @@ def test_environment_overrides_a_setting(tmp_path: Path) -> None:
         ("HOTLINE_CALLBACKS_CALLER_ID", "12345\r\nfrom_domain = evil", "callbacks.caller_id"),
         ("HOTLINE_CALLBACKS_TRUNK", "gw.example.org\n[anonymous]", "callbacks.trunk"),
         ("HOTLINE_CALLBACKS_TRUNK", "gw.example.org:5060\r", "callbacks.trunk"),
+        ("HOTLINE_TRUNK_ADDRESS", "gw.example.org\n[anonymous]", "trunk.address"),
         ("HOTLINE_ASTERISK_APP", "hotline\nnoload", "asterisk.app"),
         ("HOTLINE_ASTERISK_APP", "热线", "asterisk.app"),
         ("HOTLINE_HOTLINE_TIMEZONE", "Asia/Shanghai\n[x]", "hotline.timezone"),
