@@ -365,6 +365,7 @@ async def test_in_the_browser_the_operator_ticks_confidential_the_unit_reads_the
         await operator.fill("#ticket-address", SECRET["address"])
         await operator.check("#ticket-confidential")
         await operator.click("#save-ticket")
+        await operator.wait_for_selector("#ticket-saved:not([hidden])")  # the save is a round trip
         saved = await operator.locator("#ticket-saved").text_content()
         assert saved and "工单编号 #" in saved
         ticket_id = int(saved.split("#")[1].split("（")[0])
