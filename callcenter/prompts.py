@@ -62,7 +62,7 @@ PROMPTS_FILE = Path("ivr") / "prompts.toml"
 # The names the controller plays. `position` is the template of position_1..POSITION_MAX.
 REQUIRED = (
     "greeting", "menu", "hold", "position_next", "position", "position_many", "goodbye",
-    "invalid", "nuisance_warning", "callback_intro", "callback_thanks",
+    "invalid", "nuisance_warning", "callback_intro", "callback_thanks", "apology",
 )
 POSITION_TEMPLATE = "position"
 SAMPLE_RATE = 8000

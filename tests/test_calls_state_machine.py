@@ -17,6 +17,7 @@ from callcenter.calls.machine import (
     ActionFailed,
     Answer,
     Answered,
+    Apologise,
     Arrived,
     BridgeWithSeat,
     Call,
@@ -476,18 +477,21 @@ def test_an_action_failing_before_the_answer_ends_the_call_as_failed(where: Call
     assert row["hangup_cause"] == "0 failed: answer: 500 boom"
 
 
-def test_an_action_failing_in_the_queue_hangs_up_and_leaves_the_line() -> None:
+def test_an_action_failing_in_the_queue_leaves_the_line_with_an_apology_and_a_failed_row() -> None:
     call, actions = step(on_hold(), ActionFailed(T0 + 30, "moh"))
     assert call.phase is Phase.ENDED
-    assert effects(actions) == [CancelTimer("menu"), CancelTimer("position"), Dequeue(), HangupCaller(), Finished()]
+    assert effects(actions) == [CancelTimer("menu"), CancelTimer("position"), Dequeue(), Apologise(), Finished()]
+    row = final_row(actions)
+    assert row["outcome"] == "failed" and row["hangup_cause"] == "0 failed: moh"
 
 
-def test_an_action_failing_while_talking_is_not_recorded_as_abandoned_in_the_ivr() -> None:
+def test_an_action_failing_while_talking_frees_the_seat_and_keeps_the_talk_in_a_failed_row() -> None:
     call, actions = step(talking(), ActionFailed(T0 + 100.0, "bridge: 500"))
     assert call.phase is Phase.ENDED
-    assert ReleaseSeat("seat3", answered=True) in actions  # the seat did talk to the caller
+    assert HangupSeat("seat3") in actions and Apologise() in actions
+    assert ReleaseSeat("seat3", answered=True) in actions  # the seat did talk to the caller: wrap-up
     row = final_row(actions)
-    assert row["outcome"] in {"answered", "failed"}, row
+    assert row["outcome"] == "failed" and row["talk_seconds"] == int(T0 + 100.0) - int(SEAT_ANSWERED_AT)
 
 
 @pytest.mark.parametrize(

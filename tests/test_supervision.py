@@ -18,7 +18,7 @@ import pytest
 
 from callcenter import app, pbx
 from callcenter.app import running_hotline
-from callcenter.ari import AriError
+from callcenter.ari import AriClient, AriError
 from callcenter.calls.repository import CallRepository
 from callcenter.calls.runner import Controller
 from callcenter.errors import PbxError
@@ -26,7 +26,16 @@ from callcenter.seats.roster import load_roster
 from callcenter.store import Store
 from tests.conftest import RunningAsterisk
 from tests.flow import FAST, hotline_for
-from tests.harness import SeatPhone, call_hotline, free_port, instance_env, settings_for
+from tests.harness import (
+    SeatPhone,
+    call_hotline,
+    first,
+    free_port,
+    instance_env,
+    parse_message_log,
+    settings_for,
+    sipp,
+)
 
 
 async def test_a_critical_task_that_ends_stops_the_process_with_its_reason() -> None:
@@ -126,3 +135,72 @@ async def app_connected(controller: Controller) -> bool:
     except AriError:
         return False
     return True
+
+
+# ----------------------------------------------------------------------------- failures inside one call
+
+NO_MENU = {"HOTLINE_CALLFLOW_MENU": "false"}
+
+
+async def _one_failing_call(hotline: Any, number: str) -> tuple[dict[str, Any], list[dict[str, Any]], float]:
+    """A citizen whom the hotline itself hangs up on; returns the row, its events and how
+    long after the FAILED step the caller got the hotline's BYE (the apology plays first)."""
+    log = hotline.workdir / f"caller-{number}.log"
+    with SeatPhone(hotline.settings, "seat1", hotline.workdir, answer_after_ms=300):
+        await hotline.seat_registered("seat1")
+        # A citizen who waits for the hotline to hang up (no menu: greeting, line, seat).
+        result = await asyncio.to_thread(sipp, hotline.settings, "citizen_call_server_hangs_up.xml",
+                                         "-s", hotline.settings.hotline.number, "-set", "caller", number,
+                                         "-set", "caller_name", "Citizen", "-trace_msg", "-message_file", str(log),
+                                         timeout=60)
+        assert result.returncode == 0, result.output
+        rows = await hotline.settled()
+        await hotline.seats_free()
+    row = next(r for r in rows if r["caller_number"] == number)
+    events = await hotline.events(str(row["call_id"]))
+    failed_at = next(float(e["at_epoch"]) for e in events if e["kind"] == "FAILED")
+    bye = first(parse_message_log(log), "received", "BYE")
+    return row, events, bye - failed_at
+
+
+@pytest.mark.asterisk
+async def test_an_ari_failure_while_bridging_ends_the_call_failed_with_an_apology_and_frees_the_seat(
+        asterisk: RunningAsterisk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    add_to_bridge = AriClient.add_to_bridge
+    failures = [1]
+
+    async def failing_add_to_bridge(self: AriClient, bridge_id: str, channel_ids: Any) -> None:
+        if failures[0]:
+            failures[0] -= 1
+            raise AriError("ARI POST /bridges/x/addChannel: 500 injected", 500)
+        await add_to_bridge(self, bridge_id, channel_ids)
+
+    monkeypatch.setattr(AriClient, "add_to_bridge", failing_add_to_bridge)
+    async with hotline_for(asterisk.env | FAST | NO_MENU, tmp_path) as hotline:
+        row, _, bye_after = await _one_failing_call(hotline, "13900000011")
+        seat = hotline.controller.seats["seat1"]
+    assert row["outcome"] == "failed" and "bridge: ARI POST /bridges/x/addChannel: 500 injected" in row["hangup_cause"]
+    assert row["seat"] == "seat1" and row["state"] == "done"
+    assert seat.state.value == "idle"  # after its wrap-up
+    assert bye_after > 2.0, bye_after  # the apology (about 4 s) played before the line was cleared
+
+
+@pytest.mark.asterisk
+async def test_a_store_failure_inside_a_call_ends_it_failed_with_the_cause(
+        asterisk: RunningAsterisk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    save = CallRepository.save
+    failures = [1]
+
+    def failing_save(self: CallRepository, call_id: str, **fields: object) -> None:
+        if "queued" in fields and failures[0]:
+            failures[0] -= 1
+            raise ValueError("injected: the store refused the row")
+        save(self, call_id, **fields)
+
+    monkeypatch.setattr(CallRepository, "save", failing_save)
+    async with hotline_for(asterisk.env | FAST | NO_MENU, tmp_path) as hotline:
+        row, events, bye_after = await _one_failing_call(hotline, "13900000012")
+        assert not hotline.controller.calls and len(hotline.controller.queue) == 0
+    assert row["outcome"] == "failed"
+    assert row["hangup_cause"] == "0 failed: controller error: ValueError: injected: the store refused the row"
+    assert "FAILED" in [e["kind"] for e in events] and bye_after > 2.0

@@ -302,6 +302,12 @@ class HangupCaller:
 
 
 @dataclass(frozen=True)
+class Apologise:
+    """The call failed: the caller hears an apology from Asterisk's dialplan, then the
+    line is cleared (nothing of ours has to work for that)."""
+
+
+@dataclass(frozen=True)
 class PauseSeat:
     seat: str
     reason: str
@@ -369,7 +375,7 @@ class HangupUnit:
 Action = (
     Answer | Play | StopPlayback | StartMoh | StopMoh | SetTimer | CancelTimer | Enqueue | Dequeue | RingSeat
     | CancelRing | BridgeWithSeat | HangupSeat | HangupCaller | PauseSeat | AdoptSeat | ReleaseSeat | LogEvent
-    | SaveRow | MeasureRecording | Finished | DialUnit | BridgeUnit | HangupUnit
+    | SaveRow | MeasureRecording | Finished | DialUnit | BridgeUnit | HangupUnit | Apologise
 )
 
 # ----------------------------------------------------------------------------- the call
@@ -620,12 +626,14 @@ def _seconds(start: float | None, end: float | None) -> int:
 def _caller_hung_up(call: Call, event: CallerHungUp, failed: bool = False) -> tuple[Call, list[Action]]:
     actions: list[Action] = [CancelTimer("menu"), CancelTimer("position")]
     phase = call.phase
-    if phase is Phase.TALKING:
-        outcome = Outcome.ANSWERED  # an operator answered: never "abandoned", whatever failed later
+    if failed:
+        # Our side failed (an ARI request, the store, a bug): `failed` with the cause,
+        # wherever the call was; the talk so far is still counted.
+        outcome = Outcome.FAILED
+    elif phase is Phase.TALKING:
+        outcome = Outcome.ANSWERED  # an operator answered: never "abandoned"
     elif call.refused:
         outcome = Outcome.FAILED  # refused by the nuisance hard limit, after the warning
-    elif failed:
-        outcome = Outcome.FAILED if phase in (Phase.NEW, Phase.ANSWERING) else _abandon_outcome(phase)
     elif phase in (Phase.NEW, Phase.ANSWERING) and call.answered is None and call.arrived is None:
         outcome = Outcome.FAILED
     else:
@@ -641,11 +649,13 @@ def _caller_hung_up(call: Call, event: CallerHungUp, failed: bool = False) -> tu
             actions.append(ReleaseSeat(call.seat, answered=True))
         actions += _unit_off_with_the_caller(call, event.at)
     if failed:
-        actions.append(HangupCaller())
+        # An answered caller is told what happened; one not yet answered is refused.
+        actions.append(Apologise() if call.answered is not None else HangupCaller())
     cause_text = "refused: nuisance hard limit" if call.refused else event.cause_text
     ended = event.at
-    talk = _seconds(call.seat_answered, ended) if outcome is Outcome.ANSWERED else 0
-    wait_end = call.seat_answered if outcome is Outcome.ANSWERED else ended
+    talked = outcome is Outcome.ANSWERED or (failed and phase is Phase.TALKING)
+    talk = _seconds(call.seat_answered, ended) if talked else 0
+    wait_end = call.seat_answered if talked else ended
     wait = _seconds(call.queued, wait_end) if call.queued is not None else 0
     kind = "HANGUP" if outcome is Outcome.ANSWERED else "FAILED" if outcome is Outcome.FAILED else "ABANDON"
     actions += [

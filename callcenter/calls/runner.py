@@ -36,6 +36,9 @@ from callcenter.settings import TRUNK_ENDPOINT, Settings
 
 log = logging.getLogger(__name__)
 
+# The dialplan context that apologises to a caller whose call failed and clears the line.
+APOLOGY_CONTEXT = "hotline-apology"
+
 # Row fields that hold epoch seconds in the state machine and ISO local times in the store.
 TIME_FIELDS = ("arrived", "answered", "queued", "seat_answered", "ended")
 # Seats are polled from the store for supervisor commands (`hotline seats pause ...`).
@@ -316,8 +319,9 @@ class Controller:
                 self._changed()
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
             log.exception("call %s: controller error", runtime.call.call_id)
+            await self._fail_call(runtime, f"controller error: {type(exc).__name__}: {exc}")
         finally:
             for handle in runtime.timers.values():
                 handle.cancel()
@@ -325,6 +329,18 @@ class Controller:
                 self.calls.pop(runtime.call.call_id, None)
                 self.queue.remove(runtime.call.call_id)
                 self._changed()
+
+    async def _fail_call(self, runtime: CallRuntime, what: str) -> None:
+        """A failure the call's own steps could not absorb: the machine ends the call as
+        failed (the row completed with the cause, the seat freed, the caller apologised
+        to); each of those actions is tried on its own, so one more failure stops none."""
+        runtime.call, actions = c.step(runtime.call, c.ActionFailed(time.time(), what[:200]))
+        for action in actions:
+            try:
+                await self._perform(runtime, action)
+            except Exception:
+                log.exception("call %s: %s failed while ending the failed call", runtime.call.call_id,
+                              type(action).__name__)
 
     def _media(self, prompt: str) -> str:
         return f"sound:{INSTANCE_MOUNT}/sounds/{prompt}"
@@ -342,7 +358,14 @@ class Controller:
                 except AriError as exc:
                     self._deliver(call_id, c.ActionFailed(now, f"answer: {exc}"))
             elif isinstance(action, c.Play):
-                await self.ari.play(call_id, [self._media(action.prompt)], action.playback_id)
+                try:
+                    await self.ari.play(call_id, [self._media(action.prompt)], action.playback_id)
+                except AriNotFound:
+                    raise
+                except AriError as exc:
+                    # The call goes on without this prompt rather than wait for its end forever.
+                    log.warning("call %s: playing %s failed: %s", call_id, action.prompt, exc)
+                    self._deliver(call_id, c.PlaybackFinished(now, action.playback_id))
             elif isinstance(action, c.StopPlayback):
                 await self.ari.stop_playback(action.playback_id)
             elif isinstance(action, c.StartMoh):
@@ -367,13 +390,23 @@ class Controller:
                 for leg in [leg for leg in self.legs.values() if leg.call_id == call_id]:
                     await self._hangup_quietly(leg.channel_id)
             elif isinstance(action, c.BridgeWithSeat):
-                await self._bridge(runtime, action.seat)
+                try:
+                    await self._bridge(runtime, action.seat)
+                except AriNotFound:
+                    raise
+                except AriError as exc:  # caller and seat cannot talk: a defined end
+                    self._deliver(call_id, c.ActionFailed(now, f"bridge: {exc}"))
             elif isinstance(action, c.HangupSeat):
                 for leg in [leg for leg in self.legs.values() if leg.call_id == call_id]:
                     self.legs.pop(leg.channel_id, None)
                     await self._hangup_quietly(leg.channel_id)
             elif isinstance(action, c.HangupCaller):
                 await self._hangup_quietly(call_id)
+            elif isinstance(action, c.Apologise):
+                try:
+                    await self.ari.continue_in_dialplan(call_id, APOLOGY_CONTEXT)
+                except AriError:
+                    await self._hangup_quietly(call_id)
             elif isinstance(action, c.PauseSeat):
                 self._pause(action.seat, action.reason)
             elif isinstance(action, c.AdoptSeat):
