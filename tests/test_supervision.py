@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import socket
+import subprocess
 import time
 from datetime import datetime
 from pathlib import Path
@@ -29,6 +30,7 @@ from tests.flow import FAST, hotline_for
 from tests.harness import (
     SeatPhone,
     call_hotline,
+    caller_argv,
     first,
     free_port,
     instance_env,
@@ -36,6 +38,7 @@ from tests.harness import (
     settings_for,
     sipp,
 )
+from tests.tcp_proxy import CuttableProxy
 
 
 async def test_a_critical_task_that_ends_stops_the_process_with_its_reason() -> None:
@@ -204,3 +207,54 @@ async def test_a_store_failure_inside_a_call_ends_it_failed_with_the_cause(
     assert row["outcome"] == "failed"
     assert row["hangup_cause"] == "0 failed: controller error: ValueError: injected: the store refused the row"
     assert "FAILED" in [e["kind"] for e in events] and bye_after > 2.0
+
+
+# ----------------------------------------------------------------------------- ARI cut
+
+
+@pytest.mark.asterisk
+async def test_an_ari_cut_of_5_s_loses_no_caller_and_completes_the_one_who_hung_up_meanwhile(
+        asterisk: RunningAsterisk, tmp_path: Path) -> None:
+    proxy = CuttableProxy(asterisk.settings.asterisk.http_port)
+    await proxy.start()
+    env = asterisk.env | FAST | {"HOTLINE_ASTERISK_ARI_URL": f"http://127.0.0.1:{proxy.port}/ari"}
+    try:
+        async with hotline_for(env, tmp_path) as hotline:
+            settings, controller = hotline.settings, hotline.controller
+            stays, _ = caller_argv(settings, hotline.workdir, "13900000021", 0, "citizen_caller_waits.xml",
+                                   digit="0", digit_after_ms=600)
+            leaves, _ = caller_argv(settings, hotline.workdir, "13900000022", 4500, "citizen_caller_dtmf.xml",
+                                    digit="0", digit_after_ms=600)
+            waiting = [subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL) for argv in (stays, leaves)]
+            try:
+                async def both_in_line() -> bool:
+                    return len(controller.queue) == 2
+
+                await hotline.wait_until(both_in_line, 20, "both callers in line (no seat yet)")
+                # No events for 5 s; the second caller hangs up meanwhile.
+                await proxy.cut(5.0)
+                assert await asyncio.to_thread(waiting[1].wait, 30) == 0
+
+                async def reconciled() -> bool:
+                    return await app_connected(controller) and len(controller.queue) == 1
+
+                await hotline.wait_until(reconciled, 20, "the controller to reconnect and see the line as it is")
+                channels = [ch for ch in await controller.ari.list_channels()
+                            if (ch.get("dialplan") or {}).get("app_name") == "Stasis"]
+                assert set(controller.calls) == {str(ch["id"]) for ch in channels}
+                assert [w.call_id for w in controller.queue.ordered()] == list(controller.calls)
+                with SeatPhone(settings, "seat1", hotline.workdir, answer_after_ms=300, hangs_up_after_ms=1500):
+                    await hotline.seat_registered("seat1")
+                    assert await asyncio.to_thread(waiting[0].wait, 30) == 0
+                rows = {str(r["caller_number"]): r for r in await hotline.settled()}
+            finally:
+                for process in waiting:
+                    if process.poll() is None:
+                        process.kill()
+                        process.wait()
+    finally:
+        await proxy.stop()
+    assert rows["13900000021"]["outcome"] == "answered" and rows["13900000021"]["seat"] == "seat1"
+    assert rows["13900000022"]["outcome"] == "abandoned_queue"
+    assert str(rows["13900000022"]["hangup_cause"]).endswith("lost while disconnected")

@@ -36,6 +36,8 @@ from callcenter.settings import TRUNK_ENDPOINT, Settings
 
 log = logging.getLogger(__name__)
 
+# The hang-up cause of a call whose end the controller missed (no events were heard).
+LOST_WHILE_DISCONNECTED = "lost while disconnected"
 # The dialplan context that apologises to a caller whose call failed and clears the line.
 APOLOGY_CONTEXT = "hotline-apology"
 
@@ -686,6 +688,7 @@ class Controller:
         rows = await self.repository.open_calls()
         known_rows = {str(row["call_id"]) for row in rows}
         now = time.time()
+        self._reconcile(channels, now)
         for row in rows:
             call_id = str(row["call_id"])
             if call_id in self.calls:
@@ -720,6 +723,16 @@ class Controller:
                     self._new_call(channel, parse_ari_time(str(channel.get("creationtime", ""))) or now)
                 elif _is_leg(channel):
                     await self._hangup_quietly(channel_id)
+
+    def _reconcile(self, channels: Mapping[str, Mapping[str, Any]], now: float) -> None:
+        """Calls and seat legs this controller still runs whose channels ended while it
+        heard no events (ARI dropped, Asterisk restarted): each is told now, so the line,
+        the wallboard and the seats equal what Asterisk has."""
+        for call_id in [call_id for call_id in self.calls if call_id not in channels]:
+            self._deliver(call_id, c.CallerHungUp(now, 0, LOST_WHILE_DISCONNECTED))
+        for channel_id, leg in [(ch, leg) for ch, leg in self.legs.items() if ch not in channels]:
+            self.legs.pop(channel_id, None)
+            self._deliver(leg.call_id, c.SeatHungUp(now, 0) if leg.answered else c.SeatFailed(now, leg.seat, 0))
 
     async def _perform_detached(self, call_id: str, actions: list[c.Action]) -> None:
         """Perform the actions of a call the controller does not run (lost while away)."""
