@@ -63,6 +63,7 @@ PROMPTS_FILE = Path("ivr") / "prompts.toml"
 REQUIRED = (
     "greeting", "menu", "hold", "position_next", "position", "position_many", "goodbye",
     "invalid", "nuisance_warning", "callback_intro", "callback_thanks", "apology",
+    "line_busy",
 )
 POSITION_TEMPLATE = "position"
 SAMPLE_RATE = 8000

@@ -56,6 +56,7 @@ class PathsSection:
 @dataclass(frozen=True)
 class CallflowSection:
     menu: bool
+    max_waiting: int
     menu_timeout: float
     position_interval: float
     ring_timeout: float
@@ -86,6 +87,11 @@ class AsteriskSection:
     http_port: int
     ami_bind: str
     ami_port: int
+    # Overload and dead lines: Asterisk's own ceiling of channels, the seconds without RTP
+    # after which a call is hung up, and how often seat phones are asked whether they live.
+    max_calls: int
+    rtp_timeout: int
+    qualify_seconds: int
     start_timeout: float
     ari_url: str
     ari_user: str
@@ -365,6 +371,14 @@ def _validate(s: Settings) -> None:
     for key in ("menu_timeout", "position_interval", "ring_timeout"):
         if getattr(s.callflow, key) <= 0:
             raise ConfigError(f"{src}: callflow.{key} must be positive, got {getattr(s.callflow, key)}")
+    if a.max_calls < 1:
+        raise ConfigError(f"{src}: asterisk.max_calls must be 1 or more, got {a.max_calls}")
+    if not 0 <= a.rtp_timeout <= 3600:
+        raise ConfigError(f"{src}: asterisk.rtp_timeout must be 0 (off) to 3600 seconds, got {a.rtp_timeout}")
+    if not 0 <= a.qualify_seconds <= 3600:
+        raise ConfigError(f"{src}: asterisk.qualify_seconds must be 0 (off) to 3600, got {a.qualify_seconds}")
+    if s.callflow.max_waiting < 1:
+        raise ConfigError(f"{src}: callflow.max_waiting must be 1 or more, got {s.callflow.max_waiting}")
     if s.callflow.wrapup_seconds < 0:
         raise ConfigError(f"{src}: callflow.wrapup_seconds must not be negative, got {s.callflow.wrapup_seconds}")
     n = s.nuisance

@@ -43,6 +43,8 @@ class Outcome(StrEnum):
     ABANDONED_QUEUE = "abandoned_queue"
     ABANDONED_RINGING = "abandoned_ringing"
     FAILED = "failed"
+    # Refused when the line was full (callflow.max_waiting): told so, never queued.
+    LINE_FULL = "line_full"
 
 
 OUTCOME_LABELS: dict[Outcome, str] = {
@@ -51,6 +53,7 @@ OUTCOME_LABELS: dict[Outcome, str] = {
     Outcome.ABANDONED_QUEUE: "排队中放弃",
     Outcome.ABANDONED_RINGING: "振铃中放弃",
     Outcome.FAILED: "失败",
+    Outcome.LINE_FULL: "线路已满",
 }
 ABANDONED: tuple[Outcome, ...] = (Outcome.ABANDONED_IVR, Outcome.ABANDONED_QUEUE, Outcome.ABANDONED_RINGING)
 

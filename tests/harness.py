@@ -112,17 +112,27 @@ def sipp(
 
 
 def parse_message_log(path: Path) -> list[tuple[float, str, str]]:
-    """SIPp's -trace_msg log as (time, "sent"/"received", first line of the message)."""
+    """SIPp's -trace_msg log as (time, "sent"/"received", first line of the message),
+    without the OPTIONS pings Asterisk sends seat phones (qualify) and their answers: they
+    are no part of any call."""
     from datetime import datetime
 
     entries: list[tuple[float, str, str]] = []
     lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+    separator = "-----------------------------------------------"
     for index, line in enumerate(lines):
-        if line.startswith("-----------------------------------------------") and index + 3 < len(lines):
+        if line.startswith(separator) and index + 3 < len(lines):
             stamp = line.strip("- ").strip()
             try:
                 at = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S.%f").timestamp()
             except ValueError:
+                continue
+            body = []
+            for following in lines[index + 3:]:
+                if following.startswith(separator):
+                    break
+                body.append(following)
+            if any(h.lower().startswith("cseq:") and h.rstrip().upper().endswith(" OPTIONS") for h in body):
                 continue
             direction = "sent" if " sent " in lines[index + 1] else "received"
             entries.append((at, direction, lines[index + 3].strip()))
@@ -167,7 +177,8 @@ class SeatPhone:
             "-oocsf", str(SIPP_DIR / ooc), "-set", "user", self.seat, "-au", self.seat, "-ap", password,
             "-m", "1", "-i", LOOPBACK,
             "-p", str(free_port((socket.SOCK_DGRAM,))), "-mp", str(self.media_port),
-            "-nostdin", "-trace_msg", "-message_file", str(self.log), *extra,
+            # -aa: answer Asterisk's OPTIONS (qualify) with 200 OK, as a live phone does.
+            "-aa", "-nostdin", "-trace_msg", "-message_file", str(self.log), *extra,
         ]
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)

@@ -606,7 +606,8 @@ def _random_events(rng: random.Random) -> list[Event]:
     if rng.random() < 0.8:
         # Now and then a flagged nuisance number (warning first), sometimes over the hard limit.
         rule = "repeat-short-calls" if rng.random() < 0.25 else ""
-        events += [Arrived(at, "13800138000", "n", flagged_rule=rule, over_limit=bool(rule) and rng.random() < 0.3),
+        events += [Arrived(at, "13800138000", "n", flagged_rule=rule, over_limit=bool(rule) and rng.random() < 0.3,
+                           line_full=rng.random() < 0.08),
                    Answered(at + 0.3)]
         call, _ = run(call, *events)
     for _ in range(rng.randint(0, 30)):
@@ -704,3 +705,20 @@ def test_without_a_menu_a_flagged_number_hears_the_warning_after_the_greeting() 
     call, actions = _greeted_without_menu(flagged_rule="repeat-short-calls")
     assert call.phase is Phase.WARNING
     assert [a.prompt for a in actions if isinstance(a, Play)] == ["nuisance_warning"]
+
+
+def test_when_the_line_is_full_the_caller_is_told_and_hung_up_with_its_own_outcome() -> None:
+    call, actions = run(Call(CALL_ID), Arrived(ARRIVED_AT, "13800138000", "Citizen", line_full=True))
+    assert effects(actions) == [Answer()]
+    call, actions = step(call, Answered(ANSWERED_AT))
+    assert call.phase is Phase.LINE_FULL and log_kinds(actions) == ["ANSWERED", "LINE_FULL"]
+    plays = [a for a in actions if isinstance(a, Play)]
+    assert [p.prompt for p in plays] == ["line_busy"]  # no greeting, no line
+    call, actions = step(call, Digit(KEY_AT, "0"))
+    assert actions == []  # keys change nothing
+    call, actions = step(call, PlaybackFinished(GREETING_DONE_AT, plays[0].playback_id))
+    assert effects(actions) == [HangupCaller()]
+    call, actions = step(call, CallerHungUp(GREETING_DONE_AT + 0.2))
+    row = final_row(actions)
+    assert row["outcome"] == "line_full" and row["hangup_cause"] == "16 refused: the line is full"
+    assert log_kinds(actions) == ["REFUSED"] and Enqueue() not in actions

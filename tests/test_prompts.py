@@ -124,7 +124,7 @@ def test_every_prompt_the_controller_plays_is_in_the_file_with_positions_expande
     assert texts["position_30"] == "您前面还有三十位，请稍候。"
     # The greeting names the hotline and says the call is recorded (GB/T 33358: nothing more).
     assert "12345" in texts["greeting"] and "录音" in texts["greeting"]
-    assert len(texts) == 41  # the eleven named prompts (the template expanded) and thirty positions
+    assert len(texts) == 42  # the twelve named prompts (the template expanded) and thirty positions
 
 
 def test_the_hotline_number_is_spoken_digit_by_digit() -> None:

@@ -4,6 +4,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -24,7 +25,7 @@ from callcenter.calls.formatting import format_calls_table
 from callcenter.calls.repository import CallRepository
 from callcenter.seats.repository import SeatRepository
 from callcenter.store import SCHEMA_VERSION, THREAD_NAME, Store, StoreError
-from callcenter.store.schema import MIGRATIONS, _v6_answer_seconds
+from callcenter.store.schema import MIGRATIONS, _v6_answer_seconds, _v8_line_full_outcome
 from callcenter.terminal import display_width, safe_json
 
 HOME = Path(__file__).resolve().parent.parent
@@ -496,3 +497,34 @@ async def test_calls_stored_before_answer_seconds_existed_get_it_from_their_time
     async with Store(db_path) as store:
         assert (await calls(store).get("answered") or {})["answer_seconds"] == 17  # across midnight
         assert (await calls(store).get("abandoned") or {})["answer_seconds"] is None
+
+
+async def test_a_database_whose_check_predates_line_full_is_rebuilt_keeping_rows_and_indexes(db_path: Path) -> None:
+    db_path.parent.mkdir(parents=True)
+    before = MIGRATIONS.index(_v8_line_full_outcome)
+    db = Database(db_path)
+    for migration in MIGRATIONS[:before]:
+        migration(db)
+    db.execute(f"PRAGMA user_version = {before}")
+    # The calls table as databases made before the word existed have it: five outcomes.
+    old = "'answered', 'abandoned_ivr', 'abandoned_queue', 'abandoned_ringing', 'failed'"
+    create = db.execute("SELECT sql FROM sqlite_master WHERE name = 'calls'").fetchone()[0]
+    indexes = [r[0] for r in db.execute("SELECT sql FROM sqlite_master WHERE type = 'index' "
+                                        "AND tbl_name = 'calls' AND sql IS NOT NULL")]
+    db.execute("DROP TABLE calls")
+    db.execute(re.sub(r"CHECK \(outcome IN \([^)]*\)\)", f"CHECK (outcome IN ({old}))", create))
+    for index in indexes:
+        db.execute(index)
+    db.execute("INSERT INTO calls (call_id, outcome, caller_number) VALUES ('kept', 'answered', '13800000001')")
+    with pytest.raises(sqlite3.IntegrityError):
+        db.execute("INSERT INTO calls (call_id, outcome) VALUES ('new', 'line_full')")
+    db.conn.commit()
+    db.close()
+    async with Store(db_path) as store:
+        calls(store).save("new", outcome="line_full", state="done")
+        await store.flush()
+        assert (await calls(store).get("kept") or {})["caller_number"] == "13800000001"
+        assert (await calls(store).get("new") or {})["outcome"] == "line_full"
+    after = peek(db_path, "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'calls' "
+                          "AND sql IS NOT NULL")
+    assert sorted(str(r[0]) for r in after) == sorted(indexes)

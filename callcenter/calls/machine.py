@@ -31,6 +31,7 @@ class Phase(StrEnum):
     GREETING = "greeting"
     MENU = "menu"
     WARNING = "warning"  # a flagged nuisance number hears the polite warning
+    LINE_FULL = "line_full"  # the line is full: the caller hears so and is hung up
     QUEUED = "queued"
     RINGING = "ringing"
     TALKING = "talking"
@@ -59,6 +60,7 @@ class Arrived:
     recording: str = ""
     flagged_rule: str = ""  # the nuisance rule the number is flagged by now, "" when not flagged
     over_limit: bool = False  # over the optional hard limit: warning, then hang-up
+    line_full: bool = False  # callflow.max_waiting callers wait already: told so, then hang-up
 
 
 @dataclass(frozen=True)
@@ -412,6 +414,7 @@ class Call:
     over_limit: bool = False
     warned: bool = False
     refused: bool = False  # hung up by us after the warning: over the hard limit
+    line_full: bool = False  # refused at arrival: the line was full
     # A three-way call: the unit dialled or in the call ("" none), whether it answered,
     # whether the operator asked it off, the last failure for the operator's screen
     # ("busy", "no_answer", "failed"), and whether the seat left citizen and unit talking.
@@ -459,7 +462,7 @@ def _new(call: Call, event: Event) -> tuple[Call, list[Action]]:
     if not isinstance(event, Arrived):
         return call, []
     call = replace(call, phase=Phase.ANSWERING, number=event.number, name=event.name, arrived=event.at,
-                   flagged_rule=event.flagged_rule, over_limit=event.over_limit)
+                   flagged_rule=event.flagged_rule, over_limit=event.over_limit, line_full=event.line_full)
     actions: list[Action] = [
         LogEvent("ARRIVED", event.at, data=(("number", event.number), ("name", event.name))),
         SaveRow((("caller_number", event.number), ("caller_name", event.name), ("arrived", event.at),
@@ -475,6 +478,11 @@ def _new(call: Call, event: Event) -> tuple[Call, list[Action]]:
 def _answering(call: Call, event: Event) -> tuple[Call, list[Action]]:
     if not isinstance(event, Answered):
         return call, []
+    if call.line_full:
+        # Overload: no greeting, no line; the caller is told and the line cleared.
+        call, play = replace(call, phase=Phase.LINE_FULL, answered=event.at).next_playback("line_busy")
+        return call, [LogEvent("ANSWERED", event.at), LogEvent("LINE_FULL", event.at),
+                      SaveRow((("answered", event.at),)), play]
     call = replace(call, phase=Phase.GREETING, answered=event.at)
     call, play = call.next_playback("greeting")
     return call, [LogEvent("ANSWERED", event.at), SaveRow((("answered", event.at),)), play]
@@ -551,6 +559,12 @@ def _warning(call: Call, event: Event) -> tuple[Call, list[Action]]:
             # The optional hard limit: warned, then hung up (never silently).
             return replace(call, refused=True), [LogEvent("HARD_LIMIT", event.at), HangupCaller()]
         return _enter_queue(call, event.at)
+    return call, []
+
+
+def _line_full(call: Call, event: Event) -> tuple[Call, list[Action]]:
+    if isinstance(event, PlaybackFinished) and event.playback_id == call.playing:
+        return replace(call, playing=""), [HangupCaller()]
     return call, []
 
 
@@ -634,6 +648,8 @@ def _caller_hung_up(call: Call, event: CallerHungUp, failed: bool = False) -> tu
         outcome = Outcome.ANSWERED  # an operator answered: never "abandoned"
     elif call.refused:
         outcome = Outcome.FAILED  # refused by the nuisance hard limit, after the warning
+    elif call.line_full:
+        outcome = Outcome.LINE_FULL
     elif phase in (Phase.NEW, Phase.ANSWERING) and call.answered is None and call.arrived is None:
         outcome = Outcome.FAILED
     else:
@@ -651,13 +667,15 @@ def _caller_hung_up(call: Call, event: CallerHungUp, failed: bool = False) -> tu
     if failed:
         # An answered caller is told what happened; one not yet answered is refused.
         actions.append(Apologise() if call.answered is not None else HangupCaller())
-    cause_text = "refused: nuisance hard limit" if call.refused else event.cause_text
+    cause_text = ("refused: nuisance hard limit" if call.refused
+                  else "refused: the line is full" if call.line_full and not failed else event.cause_text)
     ended = event.at
     talked = outcome is Outcome.ANSWERED or (failed and phase is Phase.TALKING)
     talk = _seconds(call.seat_answered, ended) if talked else 0
     wait_end = call.seat_answered if talked else ended
     wait = _seconds(call.queued, wait_end) if call.queued is not None else 0
-    kind = "HANGUP" if outcome is Outcome.ANSWERED else "FAILED" if outcome is Outcome.FAILED else "ABANDON"
+    kind = ("HANGUP" if outcome is Outcome.ANSWERED else "FAILED" if outcome is Outcome.FAILED
+            else "REFUSED" if outcome is Outcome.LINE_FULL else "ABANDON")
     actions += [
         LogEvent(kind, ended, seat=call.seat or None,
                  data=(("outcome", str(outcome)), ("phase", str(phase)), ("cause", event.cause))),
@@ -814,6 +832,7 @@ _HANDLERS = {
     Phase.GREETING: _greeting,
     Phase.MENU: _menu,
     Phase.WARNING: _warning,
+    Phase.LINE_FULL: _line_full,
     Phase.QUEUED: _queued,
     Phase.RINGING: _ringing,
     Phase.TALKING: _talking,

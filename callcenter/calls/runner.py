@@ -36,6 +36,8 @@ from callcenter.settings import TRUNK_ENDPOINT, Settings
 
 log = logging.getLogger(__name__)
 
+# Phases of a caller waiting for a seat (callflow.max_waiting counts them).
+WAITING_PHASES = frozenset({c.Phase.ANSWERING, c.Phase.GREETING, c.Phase.MENU, c.Phase.WARNING, c.Phase.QUEUED})
 # The hang-up cause of a call whose end the controller missed (no events were heard).
 LOST_WHILE_DISCONNECTED = "lost while disconnected"
 # The dialplan context that apologises to a caller whose call failed and clears the line.
@@ -303,10 +305,15 @@ class Controller:
             log.exception("call %s: nuisance check failed; treating the caller as a citizen", runtime.call.call_id)
             verdict = Verdict(None, False)
         runtime.behind = verdict.flag is not None
-        event = replace(arrival, flagged_rule=verdict.flag.rule if verdict.flag else "", over_limit=verdict.over_limit)
+        event = replace(arrival, flagged_rule=verdict.flag.rule if verdict.flag else "", over_limit=verdict.over_limit,
+                        line_full=self._callers_waiting(besides=runtime) >= self.settings.callflow.max_waiting)
         runtime.call, actions = c.step(runtime.call, event)
         for action in actions:
             await self._perform(runtime, action)
+
+    def _callers_waiting(self, besides: CallRuntime) -> int:
+        """Callers ahead of the seats: in line, or greeted on their way to it."""
+        return sum(1 for other in self.calls.values() if other is not besides and other.call.phase in WAITING_PHASES)
 
     async def _run_call(self, runtime: CallRuntime) -> None:
         try:

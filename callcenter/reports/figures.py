@@ -107,6 +107,7 @@ class ServiceFigures:
     abandoned_queue: int
     abandoned_ringing: int
     failed: int
+    line_full: int
     abandon_rate_pct: float | None
     average_wait_seconds: float | None
     service_level_seconds: int
@@ -261,6 +262,7 @@ def figures_of(raw: RawFigures, period: Period, service_level: int, working_days
         offered=offered, answered=accepted, abandoned=abandoned,
         abandoned_ivr=total.get("abandoned_ivr", 0), abandoned_queue=total.get("abandoned_queue", 0),
         abandoned_ringing=total.get("abandoned_ringing", 0), failed=total.get("failed", 0),
+        line_full=total.get("line_full", 0),
         abandon_rate_pct=percent(abandoned, offered),
         average_wait_seconds=average_exact(total.get("wait_sum", 0), total.get("wait_n", 0), 1),
         service_level_seconds=service_level, answered_within_service_level=total.get("within_sl", 0),

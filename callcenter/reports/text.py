@@ -63,7 +63,8 @@ def service_lines(b: Briefing) -> list[str]:
     lines = [
         f"服务情况：呼入来电{s.offered}件，接听{s.answered}件；放弃{s.abandoned}件"
         f"（语音导航中挂机{s.abandoned_ivr}件，排队中挂机{s.abandoned_queue}件，振铃中挂机{s.abandoned_ringing}件），"
-        f"放弃率{pct_text(s.abandon_rate_pct, 2)}%；呼叫失败{s.failed}件。"
+        f"放弃率{pct_text(s.abandon_rate_pct, 2)}%；呼叫失败{s.failed}件"
+        + (f"，线路已满未能排队{s.line_full}件" if s.line_full else "") + "。"
         f"平均等待{duration_text(s.average_wait_seconds)}，服务水平（{s.service_level_seconds}秒内接听）"
         f"{pct_text(s.service_level_pct, 2)}%，平均通话{duration_text(s.average_talk_seconds)}。"
         + (f"其中骚扰来电{s.nuisance_calls}件。" if s.nuisance_calls else ""),

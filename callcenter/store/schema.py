@@ -9,6 +9,7 @@ know.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from sqlite_utils import Database
@@ -253,8 +254,29 @@ def _v7_confidential_tickets(db: Database) -> None:
     db.execute("ALTER TABLE tickets ADD COLUMN confidential INTEGER NOT NULL DEFAULT 0 CHECK (confidential IN (0, 1))")
 
 
+def _v8_line_full_outcome(db: Database) -> None:
+    """The outcome `line_full` (overload: told the line is full, never queued). SQLite
+    cannot change a CHECK in place, so `calls` is rebuilt with the vocabulary's outcomes:
+    the same columns and rows, its indexes made again (SQLite's documented table rebuild).
+    A database made since the word exists has it already (the CHECK comes from the
+    vocabulary), and is rebuilt all the same: harmless."""
+    row = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'calls'").fetchone()
+    indexes = [str(r[0]) for r in db.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'calls' AND sql IS NOT NULL")]
+    create, count = re.subn(r"CHECK \(outcome IN \([^)]*\)\)", f"CHECK (outcome IN ({sql_among(Outcome)}))",
+                            str(row[0]))
+    if count != 1:
+        raise RuntimeError("the calls table has no outcome CHECK to widen")
+    db.execute(create.replace("CREATE TABLE calls", "CREATE TABLE calls_rebuilt", 1))
+    db.execute("INSERT INTO calls_rebuilt SELECT * FROM calls")
+    db.execute("DROP TABLE calls")
+    db.execute("ALTER TABLE calls_rebuilt RENAME TO calls")
+    for index in indexes:
+        db.execute(index)
+
+
 # Index i brings a database from version i to i + 1. Append; never edit a released one.
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (_v1, _v2_nuisance, _v3_tickets, _v4_ticket_desk,
                                                        _v5_ticket_attachments, _v6_answer_seconds,
-                                                       _v7_confidential_tickets)
+                                                       _v7_confidential_tickets, _v8_line_full_outcome)
 SCHEMA_VERSION = len(MIGRATIONS)
