@@ -13,7 +13,7 @@ import textwrap
 import threading
 import time
 import unicodedata
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import closing
 from pathlib import Path
 
@@ -480,13 +480,19 @@ async def test_a_writer_killed_mid_batch_leaves_a_sound_database_with_every_flus
 
 
 
-async def test_calls_stored_before_answer_seconds_existed_get_it_from_their_times(db_path: Path) -> None:
+def _database_before(db_path: Path, migration: Callable[[Database], None]) -> Database:
+    """A database as it was just before `migration` was released."""
     db_path.parent.mkdir(parents=True)
-    before = MIGRATIONS.index(_v6_answer_seconds)
+    before = MIGRATIONS.index(migration)
     db = Database(db_path)
-    for migration in MIGRATIONS[:before]:
-        migration(db)
+    for earlier in MIGRATIONS[:before]:
+        earlier(db)
     db.execute(f"PRAGMA user_version = {before}")
+    return db
+
+
+async def test_calls_stored_before_answer_seconds_existed_get_it_from_their_times(db_path: Path) -> None:
+    db = _database_before(db_path, _v6_answer_seconds)
     for call_id, arrived, seat_answered in (
             ("answered", "2026-11-28T23:59:50+08:00", "2026-11-29T00:00:07+08:00"),
             ("abandoned", "2026-11-28T21:35:12+08:00", None)):
@@ -500,12 +506,7 @@ async def test_calls_stored_before_answer_seconds_existed_get_it_from_their_time
 
 
 async def test_a_database_whose_check_predates_line_full_is_rebuilt_keeping_rows_and_indexes(db_path: Path) -> None:
-    db_path.parent.mkdir(parents=True)
-    before = MIGRATIONS.index(_v8_line_full_outcome)
-    db = Database(db_path)
-    for migration in MIGRATIONS[:before]:
-        migration(db)
-    db.execute(f"PRAGMA user_version = {before}")
+    db = _database_before(db_path, _v8_line_full_outcome)
     # The calls table as databases made before the word existed have it: five outcomes.
     old = "'answered', 'abandoned_ivr', 'abandoned_queue', 'abandoned_ringing', 'failed'"
     create = db.execute("SELECT sql FROM sqlite_master WHERE name = 'calls'").fetchone()[0]
