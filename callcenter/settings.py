@@ -112,6 +112,11 @@ class CallbacksSection:
     quiet_end: str
     answer_timeout: float
     poll_seconds: float
+    # Toll-fraud guards: the numbers that may be dialled (regular expressions, space
+    # separated, each matching a whole national number), callbacks a day, at once.
+    number_plan: str
+    max_per_day: int
+    max_concurrent: int
 
 
 @dataclass(frozen=True)
@@ -348,6 +353,16 @@ def _validate(s: Settings) -> None:
             raise ConfigError(f"{src}: callbacks.{key} must be positive, got {getattr(cb, key)}")
     if cb.max_attempts < 1:
         raise ConfigError(f"{src}: callbacks.max_attempts must be 1 or more, got {cb.max_attempts}")
+    for key in ("max_per_day", "max_concurrent"):
+        if getattr(cb, key) < 1:
+            raise ConfigError(f"{src}: callbacks.{key} must be 1 or more, got {getattr(cb, key)}")
+    for pattern in cb.number_plan.split():
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(f"{src}: callbacks.number_plan: {pattern!r} is not a valid pattern ({exc})") from None
+    if not cb.number_plan.split():
+        raise ConfigError(f"{src}: callbacks.number_plan must name at least one pattern of numbers to dial")
     for key, value in (("callbacks.trunk", cb.trunk), ("trunk.address", s.trunk.address)):
         if value and not _HOST_PORT.fullmatch(value):
             raise ConfigError(f"{src}: {key} must be host or host:port, got {value!r}")

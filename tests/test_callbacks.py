@@ -7,10 +7,12 @@ import socket
 import subprocess
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from callcenter import callbacks
+from callcenter.ari import AriClient
 from callcenter.calls.repository import CallRepository
 from callcenter.clock import iso_local
 from callcenter.settings import Settings
@@ -161,3 +163,74 @@ def test_only_cause_17_counts_as_busy_and_the_last_allowed_attempt_is_given_up(t
     assert callbacks.unanswered_result(0) is CallbackResult.NO_ANSWER
     assert callbacks.attempts_left(0, rules)  # the first of two failing: one more follows
     assert not callbacks.attempts_left(1, rules)  # the second of two failing: given up
+
+
+# ----------------------------------------------------------------------------- toll-fraud guards
+
+
+@pytest.mark.parametrize(("number", "allowed"), [
+    ("13912345678", True), ("+8613912345678", True), ("0086 139-1234-5678", True),  # mobile
+    ("03562345678", True), ("010-12345678", True), ("2345678", True),  # fixed line, with or without area code
+    ("+88212345678", False), ("0088212345678", False),  # international networks
+    ("001234567890", False), ("1" * 25, False), ("12345", False),  # international prefix, too long, too short
+    ("anonymous", False), ("", False), ("1391234567８", False), ("139*1234#5678", False),
+])
+def test_only_numbers_in_the_plan_are_ever_dialled(tmp_path: Path, number: str, allowed: bool) -> None:
+    rules = settings_for(instance_env(tmp_path)).callbacks
+    reason = callbacks.policy.refusal(number, rules)
+    assert (reason is None) is allowed, reason
+    assert reason is None or reason.startswith("refused: ")
+
+
+@pytest.mark.asterisk
+async def test_a_number_outside_the_plan_is_never_dialled_and_the_refusal_is_stored_with_its_reason(
+        asterisk: RunningAsterisk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    originated: list[str] = []
+    original = AriClient.originate
+
+    async def watched(self: AriClient, endpoint: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        originated.append(endpoint)
+        return await original(self, endpoint, *args, **kwargs)
+
+    monkeypatch.setattr(AriClient, "originate", watched)
+    async with hotline_for(asterisk.env | CALLBACK_FAST, tmp_path, hhmm="10:00") as hotline:
+        ticket = await _replied_ticket(hotline.services.store, hotline.settings, "+88212345678")
+
+        async def given_up() -> bool:
+            return int(str((await _ticket(hotline, ticket)).ticket["callback_attempts"])) >= 2
+
+        await hotline.wait_until(given_up, 20, "the refusals to be stored")
+        detail = await _ticket(hotline, ticket)
+    assert originated == []
+    notes = [str(a["note"]) for a in detail.callbacks]
+    assert all(note.startswith("refused: international number +88212345678") for note in notes), notes
+    assert "given up" in notes[-1] and all(a["call_id"] is None and a["result"] == "failed" for a in detail.callbacks)
+
+
+@pytest.mark.asterisk
+async def test_callbacks_are_placed_one_at_a_time_under_a_concurrency_cap_of_one(
+        asterisk: RunningAsterisk, tmp_path: Path) -> None:
+    env = asterisk.env | CALLBACK_FAST | {"HOTLINE_CALLBACKS_MAX_CONCURRENT": "1",
+                                          "HOTLINE_CALLBACKS_MAX_ATTEMPTS": "1"}
+    async with hotline_for(env, tmp_path, hhmm="10:00") as hotline:
+        phone = _citizen_phone(asterisk, "seat_never_answers.xml", 2, tmp_path)
+        try:
+            runner = _runner(hotline)
+            tickets = [await _replied_ticket(hotline.services.store, hotline.settings, number)
+                       for number in ("13700001111", "13700002222")]
+            most = 0
+
+            async def both_tried() -> bool:
+                nonlocal most
+                most = max(most, len(runner.calls))
+                details = [await _ticket(hotline, t) for t in tickets]
+                return all(int(str(d.ticket["callback_attempts"])) >= 1 for d in details) and not runner.calls
+
+            await hotline.wait_until(both_tried, 60, "both callbacks, one after the other")
+        finally:
+            if phone.poll() is None:
+                phone.kill()
+            phone.wait()
+            assert phone.stderr is not None
+            phone.stderr.close()
+    assert most == 1

@@ -4,6 +4,7 @@ and when to give up."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from datetime import time as clock_time
@@ -46,6 +47,30 @@ def due(ticket: Mapping[str, Any], last_attempt: float | None, now: float, momen
     if last_attempt is not None and now - last_attempt < rules.retry_minutes * 60:
         return False
     return not quiet(moment, rules)
+
+
+def national_number(number: str) -> str:
+    """The number as dialled at home: separators and a leading +86 / 0086 taken off."""
+    digits = "".join(ch for ch in number.strip() if ch not in " -()")
+    for prefix in ("+86", "0086"):
+        if digits.startswith(prefix):
+            return digits[len(prefix):]
+    return digits
+
+
+def refusal(number: str, rules: CallbacksSection) -> str | None:
+    """Why `number` must never be dialled (withheld, international, not in the number
+    plan), or None when it may be: a callback is a call the hotline pays for."""
+    national = national_number(number)
+    if not national or national.lower() in ("anonymous", "unknown", "restricted", "private"):
+        return "refused: the number is withheld"
+    if national.startswith(("+", "00")):
+        return f"refused: international number {national[:24]}"
+    if not national.isascii() or not national.isdigit():
+        return f"refused: not a telephone number {national[:24]!r}"
+    if not any(re.fullmatch(pattern, national) for pattern in rules.number_plan.split()):
+        return f"refused: {national[:24]} is not in the number plan"
+    return None
 
 
 def unanswered_result(cause: int) -> CallbackResult:

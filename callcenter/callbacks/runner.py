@@ -21,7 +21,7 @@ from typing import Any
 
 from callcenter.ami import ami_session
 from callcenter.ari import AriClient, AriError
-from callcenter.callbacks.policy import ANSWERS, attempts_left, due, unanswered_result
+from callcenter.callbacks.policy import ANSWERS, attempts_left, due, national_number, refusal, unanswered_result
 from callcenter.calls.repository import CallRepository
 from callcenter.clock import iso_local, local
 from callcenter.pbx import INSTANCE_MOUNT
@@ -100,22 +100,38 @@ class CallbackRunner:
         now = time.time()
         moment = local(self.clock(), self.settings.zone)
         rows = await self._tickets.awaiting_callback(self.rules.max_attempts)
-        placed = []
+        placed: list[int] = []
         busy_tickets = {call.ticket_id for call in self.calls.values()}
+        midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+        placed_today = await self._tickets.callbacks_since(midnight)
         for row in rows:
             ticket_id = int(str(row["ticket_id"]))
             last = float(str(row["last_try"])) if row.get("last_try") is not None else None
             if ticket_id in busy_tickets or not due(row, last, now, moment, self.rules):
                 continue
-            await self.place(ticket_id, str(row["caller_number"]), int(str(row["callback_attempts"] or 0)) + 1)
+            number = str(row["caller_number"])
+            reason = refusal(number, self.rules)
+            if reason is not None:
+                # Never dialled: stored as an attempt that was refused, with the reason.
+                log.warning("callback for ticket %s %s", ticket_id, reason)
+                await self._record(CallbackCall(ticket_id, "", number), CallbackResult.FAILED, None, note=reason)
+                continue
+            if len(self.calls) >= self.rules.max_concurrent:
+                break  # the rest wait for the next poll
+            if placed_today >= self.rules.max_per_day:
+                log.warning("callbacks: the day's cap of %d is reached; the rest wait for tomorrow",
+                            self.rules.max_per_day)
+                break
+            await self.place(ticket_id, number, int(str(row["callback_attempts"] or 0)) + 1)
             placed.append(ticket_id)
+            placed_today += 1
         return placed
 
     async def place(self, ticket_id: int, number: str, attempt: int) -> None:
         channel_id = f"{PREFIX}{ticket_id}-{attempt}-{int(time.time())}"
         call = CallbackCall(ticket_id, channel_id, number)
         self.calls[channel_id] = call
-        dial_number = "".join(ch for ch in number if ch.isdigit() or ch in "+*#")
+        dial_number = national_number(number)  # checked against the number plan (policy.refusal)
         try:
             await self.ari.originate(
                 f"PJSIP/{dial_number}@{TRUNK_ENDPOINT}", channel_id, app_args=f"callback,{ticket_id}",
@@ -245,6 +261,6 @@ class CallbackRunner:
             if not more:
                 note = f"{note or result}; given up after {self.rules.max_attempts} attempts"
         await record_callback(self.store, self.context(), call.ticket_id, result=result, satisfaction=satisfaction,
-                              call_id=call.channel_id, actor="callback", note=note)
+                              call_id=call.channel_id or None, actor="callback", note=note)
         log.info("callback ticket %s: %s %s%s", call.ticket_id, result, satisfaction or "",
                  "" if more else " (given up)")

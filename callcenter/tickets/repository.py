@@ -317,6 +317,13 @@ class TicketRepository:
             [str(TicketState.REPLIED), max_attempts],
         ))
 
+    async def callbacks_since(self, since_epoch: float) -> int:
+        """Callback attempts recorded since `since_epoch` (the daily cap counts them)."""
+        row = await self.store.reading(lambda db: _one(
+            db, "SELECT count(*) AS n FROM ticket_callbacks WHERE at_epoch >= ? AND call_id IS NOT NULL",
+            [since_epoch]))
+        return 0 if row is None else _whole(row["n"])
+
     async def callback_attempts(self, ticket_id: int) -> int | None:
         """How many callbacks the ticket has had; None when there is no such ticket."""
         row = await self.store.reading(lambda db: _one(
