@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import socket
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -63,6 +65,20 @@ def _citizen_phone(asterisk: RunningAsterisk, scenario: str, calls: int, workdir
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+@contextmanager
+def _citizen_phone_running(asterisk: RunningAsterisk, scenario: str, calls: int,
+                           workdir: Path) -> Iterator[subprocess.Popen[bytes]]:
+    phone = _citizen_phone(asterisk, scenario, calls, workdir)
+    try:
+        yield phone
+    finally:
+        if phone.poll() is None:
+            phone.kill()
+        phone.wait()
+        assert phone.stderr is not None
+        phone.stderr.close()
+
+
 async def _ticket(hotline: Hotline, ticket_id: int) -> TicketDetail:
     return await get_ticket(hotline.services.store, ticket_id)
 
@@ -77,8 +93,7 @@ def _runner(hotline: Hotline) -> callbacks.CallbackRunner:
 async def test_a_callback_answered_with_key_1_stores_satisfied_and_is_recorded(
         asterisk: RunningAsterisk, tmp_path: Path) -> None:
     async with hotline_for(asterisk.env | CALLBACK_FAST, tmp_path, hhmm="10:00") as hotline:
-        phone = _citizen_phone(asterisk, "citizen_answers_callback.xml", 1, tmp_path)
-        try:
+        with _citizen_phone_running(asterisk, "citizen_answers_callback.xml", 1, tmp_path) as phone:
             ticket = await _replied_ticket(hotline.services.store, hotline.settings, "13700001234")
 
             async def answered() -> bool:
@@ -86,12 +101,6 @@ async def test_a_callback_answered_with_key_1_stores_satisfied_and_is_recorded(
 
             await hotline.wait_until(answered, 60, "the citizen's answer")
             assert await asyncio.to_thread(phone.wait, 30) == 0
-        finally:
-            if phone.poll() is None:
-                phone.kill()
-            phone.wait()
-            assert phone.stderr is not None
-            phone.stderr.close()
         detail = await _ticket(hotline, ticket)
         assert detail.ticket["satisfaction"] == "satisfied" and detail.ticket["state"] == "closed"
         attempts = detail.callbacks
@@ -113,8 +122,7 @@ async def test_a_callback_answered_with_key_1_stores_satisfied_and_is_recorded(
 @pytest.mark.asterisk
 async def test_a_callback_nobody_answers_is_retried_then_given_up(asterisk: RunningAsterisk, tmp_path: Path) -> None:
     async with hotline_for(asterisk.env | CALLBACK_FAST, tmp_path, hhmm="10:00") as hotline:
-        phone = _citizen_phone(asterisk, "seat_never_answers.xml", 2, tmp_path)
-        try:
+        with _citizen_phone_running(asterisk, "seat_never_answers.xml", 2, tmp_path):
             ticket = await _replied_ticket(hotline.services.store, hotline.settings, "13700005678")
             runner = _runner(hotline)
 
@@ -124,12 +132,6 @@ async def test_a_callback_nobody_answers_is_retried_then_given_up(asterisk: Runn
 
             await hotline.wait_until(given_up, 60, "two unanswered attempts, the second one over")
             assert await runner.place_due() == []  # no third attempt comes
-        finally:
-            if phone.poll() is None:
-                phone.kill()
-            phone.wait()
-            assert phone.stderr is not None
-            phone.stderr.close()
         detail = await _ticket(hotline, ticket)
         attempts = detail.callbacks
         assert [a["result"] for a in attempts] == ["no_answer", "no_answer"], attempts
@@ -213,8 +215,7 @@ async def test_callbacks_are_placed_one_at_a_time_under_a_concurrency_cap_of_one
     env = asterisk.env | CALLBACK_FAST | {"HOTLINE_CALLBACKS_MAX_CONCURRENT": "1",
                                           "HOTLINE_CALLBACKS_MAX_ATTEMPTS": "1"}
     async with hotline_for(env, tmp_path, hhmm="10:00") as hotline:
-        phone = _citizen_phone(asterisk, "seat_never_answers.xml", 2, tmp_path)
-        try:
+        with _citizen_phone_running(asterisk, "seat_never_answers.xml", 2, tmp_path):
             runner = _runner(hotline)
             tickets = [await _replied_ticket(hotline.services.store, hotline.settings, number)
                        for number in ("13700001111", "13700002222")]
@@ -227,10 +228,4 @@ async def test_callbacks_are_placed_one_at_a_time_under_a_concurrency_cap_of_one
                 return all(int(str(d.ticket["callback_attempts"])) >= 1 for d in details) and not runner.calls
 
             await hotline.wait_until(both_tried, 60, "both callbacks, one after the other")
-        finally:
-            if phone.poll() is None:
-                phone.kill()
-            phone.wait()
-            assert phone.stderr is not None
-            phone.stderr.close()
     assert most == 1
