@@ -73,7 +73,8 @@ async def controller_running(
         async def connected() -> None:
             await controller.adopt()
 
-        stream = EventStream(config, session, tap(controller.on_event, writer), tap_connected(connected, writer))
+        stream = EventStream(config, session, tap(controller.on_event, writer), tap_connected(connected, writer),
+                             on_disconnected=controller.disconnected)
         reader = asyncio.create_task(stream.run(), name="ari-events")
         if watch is not None:
             watch(reader)

@@ -213,11 +213,13 @@ class EventStream:
         on_event: EventHandler,
         on_connected: ConnectedHandler | None = None,
         max_backoff: float = 5.0,
+        on_disconnected: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
         self._session = session
         self._on_event = on_event
         self._on_connected = on_connected
+        self._on_disconnected = on_disconnected
         self._max_backoff = max_backoff
         self.connected = asyncio.Event()
         self.connections = 0
@@ -238,6 +240,8 @@ class EventStream:
                 # connects again, which adopts the calls afresh.
                 log.exception("ARI events: reading failed; reconnecting in %.1f s", delay)
             self.connected.clear()
+            if self._on_disconnected is not None:
+                self._on_disconnected()
             await asyncio.sleep(delay * (0.8 + 0.4 * random.random()))
             delay = min(delay * 2, self._max_backoff)
 

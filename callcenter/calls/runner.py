@@ -132,6 +132,9 @@ class Controller:
         # While re-adopting, no caller is offered a seat: a seat still talking to a
         # re-adopted call must be known busy before anyone else is dispatched.
         self._adopting = False
+        # Health: whether the events stream is connected, and when the last event came.
+        self.ari_connected = False
+        self.last_event_at: float | None = None  # monotonic
 
     @property
     def roster(self) -> Roster:
@@ -221,6 +224,7 @@ class Controller:
 
     def on_event(self, event: Mapping[str, Any]) -> None:
         """Route one ARI event; never blocks (called by the event reader)."""
+        self.last_event_at = time.monotonic()
         if self.callbacks is not None and self.callbacks.owns(decoded.channel_of(event)):
             self.callbacks.on_event(event)
             return
@@ -677,9 +681,25 @@ class Controller:
 
     # ------------------------------------------------------------------ re-adoption
 
+    def disconnected(self) -> None:
+        """The events stream dropped (it reconnects by itself; `adopt` follows)."""
+        self.ari_connected = False
+        self._changed()
+
+    def health(self) -> dict[str, Any]:
+        """What the controller knows of its own health (`callcenter.health` judges it)."""
+        age = None if self.last_event_at is None else round(time.monotonic() - self.last_event_at, 1)
+        return {
+            "ari_connected": self.ari_connected, "last_event_age": age,
+            "seats_registered": sum(1 for seat in self.seats.values() if seat.registered),
+            "seats": len(self.seats),
+            "callers_waiting": sum(1 for r in self.calls.values() if r.call.phase in WAITING_PHASES),
+        }
+
     async def adopt(self) -> None:
         """After (re)connecting: take over the calls still in Stasis, in their queue order,
         and complete the rows of calls that ended while the controller was away."""
+        self.ari_connected = True
         self._adopting = True
         try:
             await self._adopt()

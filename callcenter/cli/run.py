@@ -23,8 +23,47 @@ def _controller(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _status(settings: Settings, args: argparse.Namespace) -> int:
+    """The running hotline's health, read from its console's /healthz (this machine only)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from callcenter.errors import HotlineError
+    from callcenter.web import console_url
+
+    url = f"{console_url(settings)}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            report = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        if exc.code != 503:
+            raise HotlineError(f"{url} answered {exc.code}") from None
+        report = json.loads(exc.read())
+    except (urllib.error.URLError, OSError) as exc:
+        raise HotlineError(f"the hotline does not answer at {url} (is `hotline up` running?): {exc}") from None
+    controller = report.get("controller") or {}
+    asterisk = {True: "up", False: "DOWN", None: "external (not watched)"}[report.get("asterisk_up")]
+    lines = [
+        f"Asterisk:        {asterisk}",
+        f"ARI events:      {'connected' if controller.get('ari_connected') else 'NOT connected'}"
+        f" (last event {controller.get('last_event_age', '-')} s ago)",
+        f"store:           write lag {report.get('store_write_lag')} s"
+        + (f", cannot commit: {report['store_commit_error']}" if report.get("store_commit_error") else ""),
+        f"seats:           {controller.get('seats_registered', '-')} of {controller.get('seats', '-')} registered",
+        f"callers waiting: {controller.get('callers_waiting', '-')}",
+    ]
+    print("\n".join(lines))
+    for problem in report.get("problems", []):
+        print(f"PROBLEM: {problem}")
+    print("ok" if report.get("ok") else "NOT OK")
+    return 0 if report.get("ok") else 1
+
+
 def register(commands: Commands) -> None:
     commands.add_parser("up", help="provision if needed, start Asterisk and the controller; Ctrl-C stops").set_defaults(
         handler=_up)
     commands.add_parser("controller", help="run only the ARI controller against a running Asterisk").set_defaults(
         handler=_controller)
+    commands.add_parser("status", help="the running hotline's health (exit 1 when something is wrong)").set_defaults(
+        handler=_status)

@@ -107,6 +107,10 @@ class Store:
         # Only the store thread touches these.
         self._db: Database | None = None
         self._pending: list[_Write] = []
+        # Health: since when a queued write waits to be committed (monotonic; None: none
+        # waits), and the last commit's refusal. Plain attributes, written by one side each.
+        self._waiting_since: float | None = None
+        self.commit_error: str | None = None
 
     # --- life cycle -------------------------------------------------------------------
 
@@ -171,9 +175,17 @@ class Store:
 
     # --- event-loop side plumbing -----------------------------------------------------
 
+    @property
+    def write_lag(self) -> float:
+        """Seconds the oldest write not yet committed has waited (0 when none waits)."""
+        since = self._waiting_since
+        return 0.0 if since is None else max(0.0, time.monotonic() - since)
+
     def _put(self, item: _Write) -> None:
         if not self._accepting:
             raise RuntimeError("the store is not running (start() it; after stop() writes would be lost)")
+        if self._waiting_since is None:
+            self._waiting_since = time.monotonic()
         self._queue.put(item)
 
     async def _submit(self, fn: Callable[[], T]) -> T:
@@ -338,7 +350,11 @@ class Store:
         except Exception as exc:  # the database refused: keep the writes
             self._pending = items + self._pending
             log.error("%s: cannot commit %d writes, keeping them to retry: %s", self.path, len(items), exc)
+            self.commit_error = str(exc)[:200]
             return StoreError(f"{self.path}: cannot commit {len(items)} writes: {exc}")
+        self.commit_error = None
+        if self._queue.empty():
+            self._waiting_since = None
         return None
 
     @staticmethod

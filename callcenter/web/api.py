@@ -6,6 +6,7 @@ the controller's floor snapshot, and map domain errors to HTTP here, once."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import re
 import time
@@ -26,8 +27,17 @@ from callcenter.seats.service import COMMANDS as SEAT_ACTIONS
 from callcenter.store import Row
 from callcenter.vocabulary import ABANDONED, Category, Outcome
 from callcenter.web.auth import refuse
-from callcenter.web.context import CONSOLE, LOGGED_IN, OPERATORS, SUPERVISORS, Console, add_route, session_of
-from callcenter.web.live import FloorFeed, today_figures
+from callcenter.web.context import (
+    CONSOLE,
+    LOGGED_IN,
+    OPERATORS,
+    PUBLIC,
+    SUPERVISORS,
+    Console,
+    add_route,
+    session_of,
+)
+from callcenter.web.live import FloorFeed, health_report, today_figures
 from callcenter.web.openapi import openapi_document
 from callcenter.web.recording_files import servable_recording
 
@@ -104,6 +114,27 @@ async def floor(request: web.Request) -> web.Response:
     console = request.app[CONSOLE]
     return reply({"floor": console.floor.snapshot(),
                   "figures": await today_figures(console.services, console.settings.zone)})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """The hotline's health for monitoring: no log-in, but answered to this machine only."""
+    if not _this_machine(request):
+        refuse(web.HTTPForbidden, "仅限本机访问 (this machine only)")
+    console = request.app[CONSOLE]
+    report = health_report(console.settings, console.floor, console.services.store)
+    return web.json_response(report, status=200 if report["ok"] else 503,
+                             dumps=lambda data: json.dumps(data, ensure_ascii=False))
+
+
+def _this_machine(request: web.Request) -> bool:
+    """A request from this machine: over loopback, or to the console's own address from it."""
+    remote = request.remote
+    sockname: Any = request.transport.get_extra_info("sockname") if request.transport is not None else None
+    own = str(sockname[0]) if isinstance(sockname, tuple | list) and sockname else ""
+    try:
+        return remote is not None and (ipaddress.ip_address(remote).is_loopback or remote == own)
+    except ValueError:
+        return False
 
 
 async def floor_socket(request: web.Request) -> web.StreamResponse:
@@ -413,6 +444,7 @@ async def openapi(request: web.Request) -> web.Response:
 def add_api_routes(app: web.Application) -> None:
     for method, path, handler, roles in (
         ("GET", "/api/openapi.json", openapi, LOGGED_IN),
+        ("GET", "/healthz", healthz, PUBLIC),
         ("GET", "/api/me", me, LOGGED_IN),
         ("GET", "/api/floor", floor, SUPERVISORS),
         ("GET", "/api/floor/ws", floor_socket, SUPERVISORS),

@@ -74,7 +74,7 @@ def web_app(settings: Settings, services: Services, floor: FloorSource, users: C
     sessions = Sessions(clock)
     console = Console(settings, services, floor, users, sessions, LoginThrottle(clock), clock)
     app[CONSOLE] = console
-    app[FEED] = FloorFeed(floor, services, settings.zone,
+    app[FEED] = FloorFeed(floor, services, settings,
                           lambda token: sessions.get(token, touch=False) is not None)
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
     add_page_routes(app)

@@ -27,6 +27,13 @@ class FloorSource(Protocol):
 
 
 @runtime_checkable
+class HealthSource(Protocol):
+    """The controller's own health facts (`Controller.health`), when it runs beside the console."""
+
+    def health(self) -> dict[str, Any]: ...
+
+
+@runtime_checkable
 class ThreeWayControl(Protocol):
     """The controller's three-way moves (三方通话), when the console runs beside it: "add"
     the unit at its phone, "drop" it, or "leave" citizen and unit talking. Raises

@@ -23,11 +23,15 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from callcenter import pbx
+from callcenter.health import report_of
 from callcenter.reports import connection
 from callcenter.reports.repository import ReportRepository
 from callcenter.services import Services
+from callcenter.settings import Settings
+from callcenter.store import Store
 from callcenter.vocabulary import ABANDONED, Outcome
-from callcenter.web.context import FloorSource
+from callcenter.web.context import FloorSource, HealthSource
 
 log = logging.getLogger(__name__)
 
@@ -87,13 +91,22 @@ async def standard_figures(services: Services, since: float, now: float) -> dict
     }
 
 
+def health_report(settings: Settings, floor: FloorSource, store: Store) -> dict[str, Any]:
+    """The hotline's health now (`callcenter.health`): Asterisk (embedded: its process),
+    the controller's connection and seats, the store's write lag and last refusal."""
+    controller = floor.health() if isinstance(floor, HealthSource) else None
+    asterisk_up = pbx.Instance.of(settings).running_pid() is not None if settings.embedded else None
+    return report_of(asterisk_up, controller, store.write_lag, store.commit_error)
+
+
 class FloorFeed:
-    def __init__(self, floor: FloorSource, services: Services, zone: ZoneInfo, session_alive: Callable[[str], bool],
+    def __init__(self, floor: FloorSource, services: Services, settings: Settings, session_alive: Callable[[str], bool],
                  min_interval: float = 0.25, heartbeat: float = 1.0, figures_every: float = 1.0,
                  send_timeout: float = 5.0) -> None:
         self.floor = floor
         self.services = services
-        self.zone = zone
+        self.settings = settings
+        self.zone = settings.zone
         self.session_alive = session_alive
         self.min_interval = min_interval
         self.heartbeat = heartbeat
@@ -139,8 +152,9 @@ class FloorFeed:
         if time.monotonic() - self._figures_at >= self.figures_every:
             self._figures = await today_figures(self.services, self.zone)
             self._figures_at = time.monotonic()
-        return json.dumps({"type": "floor", "floor": self.floor.snapshot(), "figures": self._figures},
-                          ensure_ascii=False)
+        health = health_report(self.settings, self.floor, self.services.store)
+        return json.dumps({"type": "floor", "floor": self.floor.snapshot(), "figures": self._figures,
+                           "health": health}, ensure_ascii=False)
 
     async def _run(self) -> None:
         while True:

@@ -8,6 +8,13 @@
   const cards = document.getElementById("seat-cards");
   const status = document.getElementById("live-status");
   const alarm = document.getElementById("standard-alarm");
+  const healthAlarm = document.getElementById("health-alarm");
+
+  function renderHealth(health) {
+    // Asterisk down, the controller deaf, the store behind, no seat phone: say so at once.
+    healthAlarm.hidden = health.ok;
+    healthAlarm.textContent = health.ok ? "" : `系统告警：${health.problems.join("；")}`;
+  }
   const shiftsBody = document.querySelector("#standard-shifts tbody");
   const seatsBody = document.querySelector("#standard-seats tbody");
   const pct = (value) => (value === null || value === undefined ? "–" : `${value.toFixed(2)}%`);
@@ -86,6 +93,7 @@
       const message = JSON.parse(event.data);
       if (message.type === "floor") {
         renderFloor(message.floor, message.figures);
+        if (message.health) renderHealth(message.health);
         status.dataset.updated = String(message.floor.at);
       }
     });
