@@ -11,6 +11,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from callcenter.health import MAX_WRITE_LAG_SECONDS, problems, report_of
 from callcenter.web import web_running
@@ -44,6 +45,15 @@ async def _health(url: str) -> tuple[int, dict[str, Any]]:
         return response.status, await response.json()
 
 
+async def _metrics(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """/metrics parsed with prometheus-client's own parser: {(sample name, labels): value}."""
+    async with aiohttp.ClientSession() as http, http.get(f"{url}/metrics") as response:
+        assert response.status == 200 and response.headers["Content-Type"].startswith("text/plain")
+        text = await response.text()
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples}
+
+
 @pytest.mark.asterisk
 async def test_healthz_and_hotline_status_follow_the_ari_connection_and_the_seats(
         asterisk: RunningAsterisk, tmp_path: Path) -> None:
@@ -65,6 +75,11 @@ async def test_healthz_and_hotline_status_follow_the_ari_connection_and_the_seat
                 assert report["controller"]["seats_registered"] == 1
                 out = await asyncio.to_thread(run_hotline, env, "status")
                 assert out.returncode == 0 and "ARI events:      connected" in out.stdout, out.stdout + out.stderr
+                values = await _metrics(url)
+                assert values[("hotline_ari_connected", ())] == 1.0 and values[("hotline_healthy", ())] == 1.0
+                assert values[("hotline_seats_registered", ())] == 1.0
+                assert values[("hotline_ari_connections_total", ())] == 1.0
+                assert values[("hotline_seats", (("state", "idle"),))] == 6.0
                 cut = asyncio.create_task(proxy.cut(4.0))
 
                 async def deaf() -> bool:
@@ -81,6 +96,8 @@ async def test_healthz_and_hotline_status_follow_the_ari_connection_and_the_seat
                     return (await _health(url))[0] == 200
 
                 await hotline.wait_until(healthy, 20, "the controller to reconnect")
+                values = await _metrics(url)
+                assert values[("hotline_ari_connections_total", ())] == 2.0  # the reconnect counted
     finally:
         await proxy.stop()
 

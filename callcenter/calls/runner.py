@@ -135,6 +135,12 @@ class Controller:
         # Health: whether the events stream is connected, and when the last event came.
         self.ari_connected = False
         self.last_event_at: float | None = None  # monotonic
+        # Counters for /metrics since this process started: connections made to ARI's
+        # events (the first and every reconnect), calls finished by outcome, recordings
+        # that could not be measured (missing or never closed).
+        self.ari_connections = 0
+        self.finished: dict[str, int] = {}
+        self.recording_failures = 0
 
     @property
     def roster(self) -> Roster:
@@ -430,7 +436,11 @@ class Controller:
                 self.repository.log(call_id, action.kind, action.at, iso_local(action.at, self.zone),
                                     seat=action.seat, data=dict(action.data))
             elif isinstance(action, c.SaveRow):
-                self.repository.save(call_id, **self._row_fields(dict(action.fields)))
+                fields = dict(action.fields)
+                self.repository.save(call_id, **self._row_fields(fields))
+                if fields.get("state") == "done" and fields.get("outcome"):
+                    outcome = str(fields["outcome"])
+                    self.finished[outcome] = self.finished.get(outcome, 0) + 1
             elif isinstance(action, c.MeasureRecording):
                 self._spawn(self._measure_recording(call_id), f"recording-{call_id}")
             elif isinstance(action, c.Finished):
@@ -569,7 +579,10 @@ class Controller:
         if not path:
             return
         seconds = await recording_seconds_when_closed(Path(path))
-        if seconds is not None:
+        if seconds is None:
+            self.recording_failures += 1
+            log.warning("call %s: the recording %s is missing or was never closed", call_id, path)
+        else:
             now = time.time()
             self.repository.save(call_id, recording_seconds=round(seconds, 2))
             self.repository.log(call_id, "RECORDING", now, iso_local(now, self.zone),
@@ -696,10 +709,16 @@ class Controller:
             "callers_waiting": sum(1 for r in self.calls.values() if r.call.phase in WAITING_PHASES),
         }
 
+    def counters(self) -> dict[str, Any]:
+        """Counts since this process started, for /metrics."""
+        return {"finished": dict(self.finished), "ari_connections": self.ari_connections,
+                "recording_failures": self.recording_failures}
+
     async def adopt(self) -> None:
         """After (re)connecting: take over the calls still in Stasis, in their queue order,
         and complete the rows of calls that ended while the controller was away."""
         self.ari_connected = True
+        self.ari_connections += 1
         self._adopting = True
         try:
             await self._adopt()

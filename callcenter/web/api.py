@@ -34,10 +34,12 @@ from callcenter.web.context import (
     PUBLIC,
     SUPERVISORS,
     Console,
+    HealthSource,
     add_route,
     session_of,
 )
 from callcenter.web.live import FloorFeed, health_report, today_figures
+from callcenter.web.metrics import Snapshot, metrics_response
 from callcenter.web.openapi import openapi_document
 from callcenter.web.recording_files import servable_recording
 
@@ -124,6 +126,18 @@ async def healthz(request: web.Request) -> web.Response:
     report = health_report(console.settings, console.floor, console.services.store)
     return web.json_response(report, status=200 if report["ok"] else 503,
                              dumps=lambda data: json.dumps(data, ensure_ascii=False))
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus' text format: no log-in, this machine only (as /healthz)."""
+    if not _this_machine(request):
+        refuse(web.HTTPForbidden, "仅限本机访问 (this machine only)")
+    console = request.app[CONSOLE]
+    health = health_report(console.settings, console.floor, console.services.store)
+    floor = console.floor
+    counters = floor.counters() if isinstance(floor, HealthSource) else {}
+    today = await today_figures(console.services, console.settings.zone)
+    return metrics_response(Snapshot(health, floor.snapshot(), counters, today))
 
 
 def _this_machine(request: web.Request) -> bool:
@@ -445,6 +459,7 @@ def add_api_routes(app: web.Application) -> None:
     for method, path, handler, roles in (
         ("GET", "/api/openapi.json", openapi, LOGGED_IN),
         ("GET", "/healthz", healthz, PUBLIC),
+        ("GET", "/metrics", metrics, PUBLIC),
         ("GET", "/api/me", me, LOGGED_IN),
         ("GET", "/api/floor", floor, SUPERVISORS),
         ("GET", "/api/floor/ws", floor_socket, SUPERVISORS),

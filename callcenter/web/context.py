@@ -28,9 +28,12 @@ class FloorSource(Protocol):
 
 @runtime_checkable
 class HealthSource(Protocol):
-    """The controller's own health facts (`Controller.health`), when it runs beside the console."""
+    """The controller's own health facts and counters (`Controller.health`, `.counters`),
+    when it runs beside the console."""
 
     def health(self) -> dict[str, Any]: ...
+
+    def counters(self) -> dict[str, Any]: ...
 
 
 @runtime_checkable
