@@ -12,7 +12,7 @@ packages=(python3 python3-venv python3-pip debootstrap util-linux ffmpeg espeak-
 if [ "$mode" = test ]; then
   # chromium for the console's browser tests (Playwright drives Debian's, never downloads one);
   # a CJK font so Chinese pages render in it.
-  packages+=(sip-tester baresip chromium fonts-wqy-zenhei logrotate)
+  packages+=(sip-tester baresip chromium fonts-wqy-zenhei logrotate fail2ban)
 fi
 
 if [ "$(id -u)" -ne 0 ]; then

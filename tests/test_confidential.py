@@ -29,7 +29,7 @@ from callcenter.clock import iso_local
 from callcenter.mail.notices import MailNotices, mail_running
 from callcenter.mail.sender import SmtpSender
 from callcenter.store import Store
-from callcenter.store.schema import MIGRATIONS
+from callcenter.store.schema import MIGRATIONS, _v7_confidential_tickets
 from callcenter.tickets.directory import load_directory, units_file
 from callcenter.users import add_unit_user
 from tests.harness import instance_env, run_hotline
@@ -307,7 +307,7 @@ async def test_a_database_of_the_previous_version_gets_every_ticket_not_confiden
         pass
     with sqlite3.connect(path) as db:  # the file as the previous version left it, one ticket in it
         db.execute("ALTER TABLE tickets DROP COLUMN confidential")
-        db.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")
+        db.execute(f"PRAGMA user_version = {MIGRATIONS.index(_v7_confidential_tickets)}")
         db.execute("INSERT INTO tickets (created, created_epoch, category, summary, unit, unit_name, state,"
                    " state_since, state_since_epoch, deadline, deadline_epoch) VALUES"
                    " ('2024-09-19T10:00:00+08:00', 0, 'help', 'x', 'zezhou', '泽州县人民政府', 'open',"

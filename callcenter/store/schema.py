@@ -267,7 +267,8 @@ def _v8_line_full_outcome(db: Database) -> None:
                             str(row[0]))
     if count != 1:
         raise RuntimeError("the calls table has no outcome CHECK to widen")
-    db.execute(create.replace("CREATE TABLE calls", "CREATE TABLE calls_rebuilt", 1))
+    # After a rename SQLite keeps the name quoted ("calls"): either spelling is taken.
+    db.execute(re.sub(r'^CREATE TABLE\s+"?calls"?', "CREATE TABLE calls_rebuilt", create, count=1))
     db.execute("INSERT INTO calls_rebuilt SELECT * FROM calls")
     db.execute("DROP TABLE calls")
     db.execute("ALTER TABLE calls_rebuilt RENAME TO calls")
