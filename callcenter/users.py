@@ -22,9 +22,9 @@ import os
 import re
 import secrets
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -110,6 +110,7 @@ class ConsoleUser:
     seat: str | None  # the operator's seat; None for the others
     password_hash: str
     unit: str | None = None  # the unit's code (config/units.toml) for role unit; None for the others
+    disabled: bool = False  # `hotline users disable`: no log-in, and its sessions end
 
 
 class ConsoleUsers:
@@ -135,7 +136,7 @@ class ConsoleUsers:
         """The user if the password is right (slow on purpose: run it off the event loop)."""
         user = self.get(name)
         ok = verify_password(password, user.password_hash if user else _UNKNOWN_USER_HASH)
-        return user if ok and user is not None else None
+        return user if ok and user is not None and not user.disabled else None
 
     def _refresh(self) -> None:
         if self._source is None:
@@ -223,19 +224,38 @@ def add_unit_user(state_dir: Path, name: str, unit_code: str, directory: Directo
 
 def reset_password(state_dir: Path, name: str) -> str:
     """Give an existing account a new generated password; returns it (also appended to
-    the credentials file)."""
+    the credentials file). The account's open sessions end (their password is gone)."""
+    password = secrets.token_urlsafe(12)
+    user = _change(state_dir, name, lambda old: replace(old, password_hash=hash_password(password)))
+    _append_credentials(credentials_path(state_dir), [(user, password)])
+    return password
+
+
+MIN_PASSWORD = 10
+
+
+def set_password(state_dir: Path, name: str, password: str) -> None:
+    """The password the admin chose (at least MIN_PASSWORD characters); open sessions end."""
+    if len(password) < MIN_PASSWORD:
+        raise UserError(f"the password must have at least {MIN_PASSWORD} characters")
+    _change(state_dir, name, lambda old: replace(old, password_hash=hash_password(password)))
+
+
+def set_disabled(state_dir: Path, name: str, disabled: bool) -> None:
+    """Disable (no log-in; open sessions end at their next request) or enable an account."""
+    _change(state_dir, name, lambda old: replace(old, disabled=disabled))
+
+
+def _change(state_dir: Path, name: str, change: Callable[[ConsoleUser], ConsoleUser]) -> ConsoleUser:
     path = users_path(state_dir)
     with _locked(state_dir):
         users = _read_users(path)
         if name not in users:
             known = ", ".join(users) or "none yet: `hotline up` generates them"
             raise UserError(f"{path}: no console user {name!r} (known: {known})")
-        password = secrets.token_urlsafe(12)
-        old = users[name]
-        users[name] = ConsoleUser(old.name, old.role, old.seat, hash_password(password), unit=old.unit)
+        users[name] = change(users[name])
         _write_users(path, users.values())
-        _append_credentials(credentials_path(state_dir), [(users[name], password)])
-    return password
+    return users[name]
 
 
 def read_generated_passwords(state_dir: Path) -> dict[str, str]:
@@ -259,7 +279,7 @@ def _read_users(path: Path) -> dict[str, ConsoleUser]:
         for entry in entries:
             # "unit" came with the unit accounts: files written before have no such key.
             user = ConsoleUser(str(entry["name"]), str(entry["role"]), entry.get("seat"), str(entry["hash"]),
-                               unit=entry.get("unit"))
+                               unit=entry.get("unit"), disabled=entry.get("disabled") is True)
             if user.role not in ROLES or (user.role == OPERATOR and not isinstance(user.seat, str)):
                 raise ValueError(f"user {user.name!r}: bad role or seat")
             if (user.role == UNIT) != isinstance(user.unit, str) or (user.role == UNIT and user.seat is not None):
@@ -272,7 +292,7 @@ def _read_users(path: Path) -> dict[str, ConsoleUser]:
 
 def _write_users(path: Path, users: Iterable[ConsoleUser]) -> None:
     records = [{"name": u.name, "role": u.role, "seat": u.seat, **({"unit": u.unit} if u.unit else {}),
-                "hash": u.password_hash} for u in users]
+                **({"disabled": True} if u.disabled else {}), "hash": u.password_hash} for u in users]
     _write_private(path, json.dumps({"users": records}, ensure_ascii=False, indent=2) + "\n")
 
 

@@ -3,9 +3,12 @@ password printed once, the hash only in the private users file; and the unit's p
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +30,9 @@ from callcenter.users import (
     users_path,
     verify_password,
 )
-from tests.harness import assert_one_line_error, instance_env, run_hotline
-from tests.web_helpers import FakeFloor, chromium, console_running, console_settings
+from callcenter.web.sessions import LoginThrottle
+from tests.harness import HOME, assert_one_line_error, instance_env, run_hotline
+from tests.web_helpers import FakeFloor, chromium, console_running, console_settings, http_session, log_in
 
 
 @pytest.fixture
@@ -191,3 +195,58 @@ async def test_the_unit_page_lists_the_units_tickets_says_when_there_are_none_an
         await page.wait_for_selector("#tickets-status.error")
         assert await page.inner_text("#tickets-status") == "工单加载失败：数据库忙"
         await context.close()
+
+
+# ----------------------------------------------------------------------------- disable, passwd
+
+
+async def test_disabling_an_account_ends_its_live_session_and_refuses_its_log_in(tmp_path: Path) -> None:
+    settings = console_settings(tmp_path)
+    env = instance_env(tmp_path, HOTLINE_PATHS_ROSTER=str(settings.paths.roster))
+    async with Store(settings.paths.database) as store, \
+            console_running(settings, FakeFloor(settings, store)) as console, http_session() as http:
+        password = console.passwords["seat1"]
+        assert (await log_in(http, console.url, "seat1", password)).status == 303
+        async with http.get(f"{console.url}/api/me") as response:
+            assert response.status == 200
+        out = await asyncio.to_thread(run_hotline, env, "users", "disable", "seat1")
+        assert out.returncode == 0, out.stderr
+        async with http.get(f"{console.url}/api/me") as response:
+            assert response.status == 401  # at once, without a restart
+        assert (await log_in(http, console.url, "seat1", password)).status == 401
+        listed = await asyncio.to_thread(run_hotline, env, "users", "list")
+        assert any(line.startswith("seat1 ") and "(disabled)" in line for line in listed.stdout.splitlines())
+        assert (await asyncio.to_thread(run_hotline, env, "users", "enable", "seat1")).returncode == 0
+        assert (await log_in(http, console.url, "seat1", password)).status == 303
+
+
+async def test_a_password_set_with_passwd_replaces_the_old_one_and_ends_its_sessions(tmp_path: Path) -> None:
+    settings = console_settings(tmp_path)
+    env = instance_env(tmp_path, HOTLINE_PATHS_ROSTER=str(settings.paths.roster))
+    async with Store(settings.paths.database) as store, \
+            console_running(settings, FakeFloor(settings, store)) as console, http_session() as http:
+        old = console.passwords["seat2"]
+        assert (await log_in(http, console.url, "seat2", old)).status == 303
+        short = await asyncio.to_thread(_passwd, env, "seat2", "short")
+        assert short.returncode == 2 and "at least 10 characters" in short.stderr
+        out = await asyncio.to_thread(_passwd, env, "seat2", "坐席二的新密码-2026")
+        assert out.returncode == 0, out.stderr
+        async with http.get(f"{console.url}/api/me") as response:
+            assert response.status == 401
+        assert (await log_in(http, console.url, "seat2", old)).status == 401
+        assert (await log_in(http, console.url, "seat2", "坐席二的新密码-2026")).status == 303
+
+
+def _passwd(env: dict[str, str], name: str, password: str) -> subprocess.CompletedProcess[str]:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")} | env
+    return subprocess.run([sys.executable, "-m", "callcenter.cli", "users", "passwd", name], input=password + "\n",
+                          capture_output=True, text=True, env=full, cwd=HOME, timeout=60)
+
+
+def test_failures_as_the_supervisor_from_one_address_do_not_lock_it_out_from_another() -> None:
+    now = [1000.0]
+    throttle = LoginThrottle(lambda: now[0])
+    for _ in range(10):
+        throttle.failed("198.51.100.7", "supervisor")
+    assert throttle.retry_after("198.51.100.7", "supervisor") > 0
+    assert throttle.retry_after("192.0.2.10", "supervisor") == 0

@@ -4,6 +4,8 @@ file; a password is printed once, when it is made, and kept in the credentials f
 from __future__ import annotations
 
 import argparse
+import getpass
+import sys
 
 from callcenter.cli.common import Commands
 from callcenter.settings import Settings
@@ -13,10 +15,13 @@ from callcenter.users import (
     ROLE_LABELS,
     SUPERVISOR,
     UNIT,
+    UserError,
     add_unit_user,
     credentials_path,
     list_users,
     reset_password,
+    set_disabled,
+    set_password,
     users_path,
 )
 
@@ -36,7 +41,8 @@ def _list(settings: Settings, args: argparse.Namespace) -> int:
             tied = f"{user.unit} {names.get(user.unit or '', '(not in the directory)')}"
         else:
             tied = user.seat or ""
-        print(f"{escape_text(user.name):<32} {user.role:<10} {escape_text(tied)}".rstrip())
+        state = "  (disabled)" if user.disabled else ""
+        print(f"{escape_text(user.name):<32} {user.role:<10} {escape_text(tied)}{state}".rstrip())
     return 0
 
 
@@ -55,6 +61,32 @@ def _reset(settings: Settings, args: argparse.Namespace) -> int:
     password = reset_password(settings.paths.state_dir, args.name)
     print(f"new password for {args.name} (the old one no longer works)")
     _print_password(settings, args.name, password)
+    return 0
+
+
+def _passwd(settings: Settings, args: argparse.Namespace) -> int:
+    """A password the admin chooses: typed twice, hidden, on a terminal; else one line on
+    standard input (for scripts)."""
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"new password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            raise UserError("the two passwords differ; nothing changed")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    set_password(settings.paths.state_dir, args.name, password)
+    print(f"password of {args.name} changed; its open console sessions have ended")
+    return 0
+
+
+def _disable(settings: Settings, args: argparse.Namespace) -> int:
+    set_disabled(settings.paths.state_dir, args.name, True)
+    print(f"{args.name} disabled: no log-in, and its open console sessions end at once")
+    return 0
+
+
+def _enable(settings: Settings, args: argparse.Namespace) -> int:
+    set_disabled(settings.paths.state_dir, args.name, False)
+    print(f"{args.name} enabled")
     return 0
 
 
@@ -77,3 +109,10 @@ def register(commands: Commands) -> None:
     reset = actions.add_parser("reset", help="give an account a new password; prints it once")
     reset.add_argument("name")
     reset.set_defaults(handler=_reset)
+    for name, handler, text in (
+            ("passwd", _passwd, "set a password you choose (typed twice, or one line on standard input)"),
+            ("disable", _disable, "no more log-ins for an account; its open sessions end at once"),
+            ("enable", _enable, "let a disabled account log in again")):
+        action = actions.add_parser(name, help=text)
+        action.add_argument("name")
+        action.set_defaults(handler=handler)

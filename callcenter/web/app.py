@@ -25,7 +25,7 @@ from callcenter.web.exports_api import add_export_routes
 from callcenter.web.live import FloorFeed
 from callcenter.web.pages import add_page_routes
 from callcenter.web.reports_api import FRAMED_CSP, FRAMED_PATHS, add_report_routes
-from callcenter.web.sessions import LoginThrottle, Sessions
+from callcenter.web.sessions import LoginThrottle, Session, Sessions
 from callcenter.web.threeway_api import add_three_way_routes
 from callcenter.web.tickets_api import add_ticket_routes
 
@@ -65,13 +65,20 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
         headers.setdefault("Cache-Control", "no-store")
 
 
+def _account_allows(users: ConsoleUsers, session: Session) -> bool:
+    """The session's account still exists, is not disabled and has the password the
+    session was opened with (the users file is re-read when it changes: a stat a use)."""
+    user = users.get(session.user)
+    return user is not None and not user.disabled and user.password_hash == session.credential
+
+
 def web_app(settings: Settings, services: Services, floor: FloorSource, users: ConsoleUsers | None = None,
             clock: Callable[[], float] = time.monotonic) -> web.Application:
     """The console application (not yet listening). `clock` drives sessions and the log-in
     throttle (tests move it)."""
     app = web.Application(middlewares=[gate], client_max_size=MAX_BODY)
     users = users or load_or_create_users(settings.paths.state_dir, settings.seat_names)
-    sessions = Sessions(clock)
+    sessions = Sessions(clock, valid=lambda session: _account_allows(users, session))
     console = Console(settings, services, floor, users, sessions, LoginThrottle(clock), clock)
     app[CONSOLE] = console
     app[FEED] = FloorFeed(floor, services, settings,

@@ -26,21 +26,25 @@ class Session:
     created: float
     seen: float
     unit: str | None = None  # a unit account's unit code
+    credential: str = ""  # the password hash it was opened with: a new password ends it
 
 
 class Sessions:
     def __init__(self, clock: Callable[[], float], idle: float = IDLE_SECONDS,
-                 absolute: float = ABSOLUTE_SECONDS) -> None:
+                 absolute: float = ABSOLUTE_SECONDS, valid: Callable[[Session], bool] = lambda session: True) -> None:
         self.clock = clock
         self.idle = idle
         self.absolute = absolute
+        # Whether the account behind a session may still use it (not disabled, same
+        # password): asked on every use, so `hotline users disable` ends a session at once.
+        self.valid = valid
         self._by_token: dict[str, Session] = {}
 
     def create(self, user: ConsoleUser) -> Session:
         self._prune()
         now = self.clock()
         session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), user.name, user.role, user.seat,
-                          now, now, unit=user.unit)
+                          now, now, unit=user.unit, credential=user.password_hash)
         self._by_token[session.token] = session
         return session
 
@@ -49,7 +53,7 @@ class Sessions:
         if session is None:
             return None
         now = self.clock()
-        if now - session.seen > self.idle or now - session.created > self.absolute:
+        if now - session.seen > self.idle or now - session.created > self.absolute or not self.valid(session):
             self._by_token.pop(token, None)
             return None
         if touch:
@@ -71,9 +75,11 @@ class _Failures:
 
 class LoginThrottle:
     """Slows down guessing: after `free_failures` failed log-ins within `window` seconds
-    from one address, or for one user name, each further attempt must wait twice as long
-    as the last (1, 2, 4 ... up to `max_wait` seconds). A success clears the user name's
-    count, not the address's: one right password does not buy more guesses at others."""
+    from one address, or for one user name from one address, each further attempt must
+    wait twice as long as the last (1, 2, 4 ... up to `max_wait` seconds). Never for a
+    user name alone: then anyone could lock the supervisor out by failing as them. A
+    success clears that user's count at that address, not the address's: one right
+    password does not buy more guesses at others."""
 
     def __init__(self, clock: Callable[[], float], free_failures: int = 5, window: float = 900.0,
                  max_wait: float = 300.0, max_keys: int = 10000) -> None:
@@ -87,18 +93,18 @@ class LoginThrottle:
     def retry_after(self, address: str, user: str) -> float:
         """Seconds before another attempt is allowed (0: now)."""
         now = self.clock()
-        return max(self._wait(("address", address), now), self._wait(("user", user), now))
+        return max(self._wait(("address", address), now), self._wait(("user", f"{address} {user}"), now))
 
     def failed(self, address: str, user: str) -> None:
         now = self.clock()
         if len(self._failures) >= self.max_keys:
             self._forget_old(now)
-        for key in (("address", address), ("user", user)):
+        for key in (("address", address), ("user", f"{address} {user}")):
             entry = self._failures.setdefault(key, _Failures())
             entry.times = [t for t in entry.times if now - t < self.window] + [now]
 
     def succeeded(self, address: str, user: str) -> None:
-        self._failures.pop(("user", user), None)
+        self._failures.pop(("user", f"{address} {user}"), None)
         entry = self._failures.get(("address", address))
         if entry is not None and entry.times:
             entry.times.pop()  # the attempt was counted up front; it was not a failure
