@@ -9,9 +9,12 @@ import os
 import stat
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from callcenter.errors import ConfigError, HotlineError
@@ -32,7 +35,15 @@ from callcenter.users import (
 )
 from callcenter.web.sessions import LoginThrottle
 from tests.harness import HOME, assert_one_line_error, instance_env, run_hotline
-from tests.web_helpers import FakeFloor, chromium, console_running, console_settings, http_session, log_in
+from tests.web_helpers import (
+    FakeFloor,
+    RunningConsole,
+    chromium,
+    console_running,
+    console_settings,
+    http_session,
+    log_in,
+)
 
 
 @pytest.fixture
@@ -200,15 +211,24 @@ async def test_the_unit_page_lists_the_units_tickets_says_when_there_are_none_an
 # ----------------------------------------------------------------------------- disable, passwd
 
 
-async def test_disabling_an_account_ends_its_live_session_and_refuses_its_log_in(tmp_path: Path) -> None:
+@asynccontextmanager
+async def _logged_in(tmp_path: Path, user: str) -> AsyncIterator[tuple[RunningConsole, aiohttp.ClientSession,
+                                                                        dict[str, str]]]:
+    """A running console, a browser-like session logged in as `user`, and the env of the
+    `hotline` command for the same state folder."""
     settings = console_settings(tmp_path)
     env = instance_env(tmp_path, HOTLINE_PATHS_ROSTER=str(settings.paths.roster))
     async with Store(settings.paths.database) as store, \
             console_running(settings, FakeFloor(settings, store)) as console, http_session() as http:
-        password = console.passwords["seat1"]
-        assert (await log_in(http, console.url, "seat1", password)).status == 303
+        assert (await log_in(http, console.url, user, console.passwords[user])).status == 303
         async with http.get(f"{console.url}/api/me") as response:
             assert response.status == 200
+        yield console, http, env
+
+
+async def test_disabling_an_account_ends_its_live_session_and_refuses_its_log_in(tmp_path: Path) -> None:
+    async with _logged_in(tmp_path, "seat1") as (console, http, env):
+        password = console.passwords["seat1"]
         out = await asyncio.to_thread(run_hotline, env, "users", "disable", "seat1")
         assert out.returncode == 0, out.stderr
         async with http.get(f"{console.url}/api/me") as response:
@@ -221,12 +241,8 @@ async def test_disabling_an_account_ends_its_live_session_and_refuses_its_log_in
 
 
 async def test_a_password_set_with_passwd_replaces_the_old_one_and_ends_its_sessions(tmp_path: Path) -> None:
-    settings = console_settings(tmp_path)
-    env = instance_env(tmp_path, HOTLINE_PATHS_ROSTER=str(settings.paths.roster))
-    async with Store(settings.paths.database) as store, \
-            console_running(settings, FakeFloor(settings, store)) as console, http_session() as http:
+    async with _logged_in(tmp_path, "seat2") as (console, http, env):
         old = console.passwords["seat2"]
-        assert (await log_in(http, console.url, "seat2", old)).status == 303
         short = await asyncio.to_thread(_passwd, env, "seat2", "short")
         assert short.returncode == 2 and "at least 10 characters" in short.stderr
         out = await asyncio.to_thread(_passwd, env, "seat2", "坐席二的新密码-2026")
