@@ -133,6 +133,11 @@ class ThreewaySection:
 class WebSection:
     bind: str
     port: int
+    # HTTPS: a certificate and its key (PEM files; `hotline web cert` makes a self-signed
+    # pair). A console bound beyond loopback needs them, unless plain_http says so.
+    tls_cert: str
+    tls_key: str
+    plain_http: bool
 
 
 @dataclass(frozen=True)
@@ -193,6 +198,15 @@ class Settings:
     @property
     def embedded(self) -> bool:
         return self.asterisk.mode == "embedded"
+
+    @property
+    def web_tls(self) -> tuple[Path, Path] | None:
+        """The console's certificate and key files, when HTTPS is set; relative paths are
+        from the project folder."""
+        if not self.web.tls_cert:
+            return None
+        cert, key = (Path(p).expanduser() for p in (self.web.tls_cert, self.web.tls_key))
+        return (cert if cert.is_absolute() else self.home / cert, key if key.is_absolute() else self.home / key)
 
     @property
     def credentials_file(self) -> Path:
@@ -379,6 +393,13 @@ def _validate(s: Settings) -> None:
         ipaddress.ip_address(s.web.bind)
     except ValueError:
         raise ConfigError(f"{src}: web.bind must be an IP address, got {s.web.bind!r}") from None
+    if bool(s.web.tls_cert) != bool(s.web.tls_key):
+        raise ConfigError(f"{src}: web.tls_cert and web.tls_key go together (give both, or neither)")
+    if not ipaddress.ip_address(s.web.bind).is_loopback and not s.web.tls_cert and not s.web.plain_http:
+        raise ConfigError(
+            f"{src}: web.bind {s.web.bind} is reachable from other machines, but the console has no HTTPS: "
+            "give web.tls_cert and web.tls_key (`hotline web cert` makes a self-signed pair), "
+            "or set web.plain_http = true if plain HTTP is really meant (passwords would cross the network)")
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", a.app):
         raise ConfigError(f"{src}: asterisk.app must be letters, digits, - or _, got {a.app!r}")
     if a.start_timeout <= 0:

@@ -12,13 +12,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from callcenter.cli import calls, demo, nuisance, pbx, prompts, reports, run, seats, service, tickets, users
+from callcenter.cli import calls, demo, nuisance, pbx, prompts, reports, run, seats, service, tickets, users, web
 from callcenter.cli.common import Handler
 from callcenter.errors import HotlineError
 from callcenter.settings import load_settings
 
 # The order of `hotline --help`.
-NOUNS = (run, calls, seats, nuisance, tickets, reports, users, demo, prompts, pbx, service)
+NOUNS = (run, calls, seats, nuisance, tickets, reports, users, demo, prompts, pbx, service, web)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -50,7 +51,24 @@ def console_url(settings: Settings, bind: str | None = None, port: int | None = 
     default_bind, default_port = web_address(settings)
     host = bind or default_bind
     host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # bound everywhere, reached on loopback
-    return f"http://{f'[{host}]' if ':' in host else host}:{port or default_port}"
+    scheme = "https" if settings.web_tls else "http"
+    return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port or default_port}"
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """The console's HTTPS context from web.tls_cert / web.tls_key; ConfigError naming the
+    file when one cannot be used."""
+    files = settings.web_tls
+    if files is None:
+        return None
+    cert, key = files
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"web console: cannot use the certificate {cert} with the key {key} ({exc})") from None
+    return context
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -119,7 +137,7 @@ async def web_running(settings: Settings, services: Services, floor: FloorSource
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, bind, port)
+        site = web.TCPSite(runner, bind, port, ssl_context=tls_context(settings))
         try:
             await site.start()
         except OSError as exc:
