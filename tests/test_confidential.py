@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import openpyxl
 import pytest
+from sqlite_utils import Database
 
 from callcenter.calls.repository import CallRepository
 from callcenter.clock import iso_local
@@ -303,11 +304,13 @@ async def test_an_operator_marks_a_returned_ticket_confidential_and_a_merge_keep
 
 async def test_a_database_of_the_previous_version_gets_every_ticket_not_confidential(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
-    async with Store(path):
-        pass
-    with sqlite3.connect(path) as db:  # the file as the previous version left it, one ticket in it
-        db.execute("ALTER TABLE tickets DROP COLUMN confidential")
-        db.execute(f"PRAGMA user_version = {MIGRATIONS.index(_v7_confidential_tickets)}")
+    before = MIGRATIONS.index(_v7_confidential_tickets)
+    old = Database(path)  # the file as the version before left it, one ticket in it
+    for migration in MIGRATIONS[:before]:
+        migration(old)
+    old.close()
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version = {before}")
         db.execute("INSERT INTO tickets (created, created_epoch, category, summary, unit, unit_name, state,"
                    " state_since, state_since_epoch, deadline, deadline_epoch) VALUES"
                    " ('2024-09-19T10:00:00+08:00', 0, 'help', 'x', 'zezhou', '泽州县人民政府', 'open',"

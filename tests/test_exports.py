@@ -28,6 +28,7 @@ from callcenter.exports.xlsx import to_xlsx
 from callcenter.store import Store
 from callcenter.tickets.directory import load_directory, units_file
 from callcenter.users import add_unit_user
+from callcenter.web.live import day_bounds
 from tests.web_helpers import (
     FakeFloor,
     RunningConsole,
@@ -55,7 +56,9 @@ async def console(tmp_path: Path) -> AsyncIterator[RunningConsole]:
     add_unit_user(settings.paths.state_dir, "zezhou-office", "zezhou", load_directory(units_file(settings)))
     async with Store(settings.paths.database) as store, \
             console_running(settings, FakeFloor(settings, store)) as running:
-        calls, zone, now = running.services.calls, settings.zone, time.time() - 3600
+        # Noon today: the calls are today's whatever the hour the test runs (even just after midnight).
+        calls, zone = running.services.calls, settings.zone
+        now = day_bounds(zone, time.time())[0] + 12 * 3600
         _call(calls, "call-1", zone, now, seat="seat1", caller_name=HOSTILE, caller_number="13900000001")
         _call(calls, "call-2", zone, now + 60, seat="seat2", caller_name="李女士", caller_number="+8613900000002")
         _call(calls, "call-3", zone, now + 120, seat="seat1", caller_name="王先生", nuisance=1)

@@ -98,8 +98,9 @@ async def test_the_wallboard_api_gives_the_hand_counted_15_second_and_24_hour_ra
         # A call the day before yesterday is out of the 24 hours; one a minute ago is in them.
         calls.save("old", arrived=iso_local(midnight - HOUR, zone), arrived_epoch=midnight - HOUR,
                    outcome="abandoned_queue", state="done")
-        calls.save("new", arrived=iso_local(now - 60, zone), arrived_epoch=now - 60, outcome="answered",
-                   seat="seat2", seat_answered=iso_local(now - 50, zone), answer_seconds=10, state="done")
+        fresh = max(now - 60, day_bounds(zone, now)[0])  # today, even in the first minute after midnight
+        calls.save("new", arrived=iso_local(fresh, zone), arrived_epoch=fresh, outcome="answered",
+                   seat="seat2", seat_answered=iso_local(fresh + 10, zone), answer_seconds=10, state="done")
         await calls.flush()
         async with http_session() as http:
             assert (await log_in(http, console.url, "supervisor", console.passwords["supervisor"])).status == 303
@@ -295,8 +296,11 @@ async def test_in_the_browser_the_wallboard_alarms_and_the_seats_page_names_a_ro
     async with Store(settings.paths.database) as store, \
             console_running(settings, FakeFloor(settings, store)) as console, chromium() as browser:
         now = time.time()
+        # Within today and the last 24 hours, whatever the hour (just after midnight too).
+        first = max(now - 3000, day_bounds(zone, now)[0])
+        step = min(60.0, (now - first) / 6)
         for n, answer in enumerate((5, 12, 30, None, None)):  # 3 of 5 connected: 60 % over 24 hours
-            arrived = now - 3000 + 60 * n
+            arrived = first + step * n
             fields: dict[str, object] = {"outcome": "answered" if answer else "abandoned_queue"}
             if answer:
                 fields |= {"seat": "seat1", "seat_answered": iso_local(arrived + answer, zone),

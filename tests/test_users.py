@@ -16,6 +16,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from yarl import URL
 
 from callcenter.errors import ConfigError, HotlineError
 from callcenter.settings import Settings
@@ -266,3 +267,27 @@ def test_failures_as_the_supervisor_from_one_address_do_not_lock_it_out_from_ano
         throttle.failed("198.51.100.7", "supervisor")
     assert throttle.retry_after("198.51.100.7", "supervisor") > 0
     assert throttle.retry_after("192.0.2.10", "supervisor") == 0
+
+
+async def test_a_session_survives_a_restart_of_the_console_and_the_store_keeps_no_token(tmp_path: Path) -> None:
+    settings = console_settings(tmp_path)
+    async with Store(settings.paths.database) as store, http_session() as http:
+        floor = FakeFloor(settings, store)
+        async with console_running(settings, floor) as console:
+            assert (await log_in(http, console.url, "seat3", console.passwords["seat3"])).status == 303
+            async with http.get(f"{console.url}/api/me") as response:
+                csrf = (await response.json())["csrf_token"]
+            url = console.url
+        token = next(c.value for c in http.cookie_jar if c.key == "hotline_session")
+        # The same console started again (another port): the cookie and its CSRF token still work.
+        async with console_running(settings, floor) as again:
+            for cookie in list(http.cookie_jar):
+                http.cookie_jar.update_cookies({cookie.key: cookie.value}, URL(again.url))
+            async with http.get(f"{again.url}/api/me") as response:
+                assert response.status == 200 and (await response.json())["user"] == "seat3"
+            async with http.post(f"{again.url}/api/operator/pause", json={"paused": True, "reason": "培训"},
+                                 headers={"X-CSRF-Token": csrf}) as response:
+                assert response.status == 200, await response.text()
+        assert url != again.url
+        stored = await store.reading(lambda db: [dict(r) for r in db.query("SELECT * FROM console_sessions")])
+        assert len(stored) == 1 and token not in json.dumps(stored)

@@ -276,8 +276,29 @@ def _v8_line_full_outcome(db: Database) -> None:
         db.execute(index)
 
 
+def _v9_console_sessions(db: Database) -> None:
+    """Console sessions, so that a restart keeps people logged in: the token's SHA-256
+    only (a copy of the database opens no session), ended sessions marked, then pruned."""
+    for sql in (
+        """CREATE TABLE console_sessions (
+            token_hash TEXT PRIMARY KEY,
+            csrf TEXT NOT NULL,
+            user TEXT NOT NULL,
+            role TEXT NOT NULL,
+            seat TEXT,
+            unit TEXT,
+            credential TEXT NOT NULL,
+            created REAL NOT NULL,
+            seen REAL NOT NULL,
+            ended REAL
+        )""",
+    ):
+        db.execute(sql)
+
+
 # Index i brings a database from version i to i + 1. Append; never edit a released one.
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (_v1, _v2_nuisance, _v3_tickets, _v4_ticket_desk,
                                                        _v5_ticket_attachments, _v6_answer_seconds,
-                                                       _v7_confidential_tickets, _v8_line_full_outcome)
+                                                       _v7_confidential_tickets, _v8_line_full_outcome,
+                                                       _v9_console_sessions)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -26,7 +26,8 @@ from callcenter.web.exports_api import add_export_routes
 from callcenter.web.live import FloorFeed
 from callcenter.web.pages import add_page_routes
 from callcenter.web.reports_api import FRAMED_CSP, FRAMED_PATHS, add_report_routes
-from callcenter.web.sessions import LoginThrottle, Session, Sessions
+from callcenter.web.repository import SessionRepository
+from callcenter.web.sessions import LoginThrottle, Session, Sessions, session_of_row
 from callcenter.web.threeway_api import add_three_way_routes
 from callcenter.web.tickets_api import add_ticket_routes
 
@@ -91,12 +92,13 @@ def _account_allows(users: ConsoleUsers, session: Session) -> bool:
 
 
 def web_app(settings: Settings, services: Services, floor: FloorSource, users: ConsoleUsers | None = None,
-            clock: Callable[[], float] = time.monotonic) -> web.Application:
+            clock: Callable[[], float] = time.time) -> web.Application:
     """The console application (not yet listening). `clock` drives sessions and the log-in
     throttle (tests move it)."""
     app = web.Application(middlewares=[gate], client_max_size=MAX_BODY)
     users = users or load_or_create_users(settings.paths.state_dir, settings.seat_names)
-    sessions = Sessions(clock, valid=lambda session: _account_allows(users, session))
+    sessions = Sessions(clock, valid=lambda session: _account_allows(users, session),
+                        store=SessionRepository(services.store))
     console = Console(settings, services, floor, users, sessions, LoginThrottle(clock), clock)
     app[CONSOLE] = console
     app[FEED] = FloorFeed(floor, services, settings,
@@ -118,9 +120,16 @@ def web_app(settings: Settings, services: Services, floor: FloorSource, users: C
     async def start_feed(app: web.Application) -> None:
         await app[FEED].start()
 
+    async def restore_sessions(app: web.Application) -> None:
+        # Sessions the store kept through a restart: people stay logged in.
+        repository = SessionRepository(services.store)
+        rows = await repository.live(clock(), sessions.idle, sessions.absolute)
+        sessions.restore([session_of_row(row) for row in rows])
+
     async def stop_feed(app: web.Application) -> None:
         await app[FEED].stop()
 
+    app.on_startup.append(restore_sessions)
     app.on_startup.append(start_feed)
     app.on_shutdown.append(stop_feed)
     return app
@@ -128,7 +137,7 @@ def web_app(settings: Settings, services: Services, floor: FloorSource, users: C
 
 @asynccontextmanager
 async def web_running(settings: Settings, services: Services, floor: FloorSource, bind: str | None = None,
-                      port: int | None = None, clock: Callable[[], float] = time.monotonic) -> AsyncIterator[str]:
+                      port: int | None = None, clock: Callable[[], float] = time.time) -> AsyncIterator[str]:
     """Serve the console until the block ends; yields its base URL."""
     default_bind, default_port = web_address(settings)
     bind, port = bind or default_bind, port or default_port

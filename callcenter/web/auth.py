@@ -151,7 +151,7 @@ async def _unit_is_active(console: Console, code: str) -> bool:
 async def logout(request: web.Request) -> web.StreamResponse:
     console = request.app[CONSOLE]
     session = request[SESSION]
-    console.sessions.drop(session.token)
+    console.sessions.drop(session)
     log.info("console: %s logged out", session.user)
     response = web.HTTPSeeOther("/login")
     response.del_cookie(SESSION_COOKIE, path="/")

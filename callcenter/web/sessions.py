@@ -1,19 +1,31 @@
-"""Console sessions and the log-in throttle: in memory, pure apart from the clock.
+"""Console sessions and the log-in throttle.
 
-Sessions live only in this process: a restart of `hotline up` logs everyone out, which
-for a console on loopback is the safe side. Each session carries its own CSRF token.
+Sessions are kept in memory and written through to the store (`SessionRepository`), so a
+restart of `hotline up` keeps people logged in; the store holds only a hash of each
+session's token, so a copy of the database opens no session. Each session carries its
+own CSRF token, and ends when idle too long, too old, or when its account is disabled or
+its password changed. The throttle lives in memory.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from callcenter.users import ConsoleUser
 
 IDLE_SECONDS = 9 * 3600  # a shift is 8 hours
 ABSOLUTE_SECONDS = 24 * 3600
+# How often a session's last use is written to the store (it is kept in memory at once).
+SEEN_WRITE_SECONDS = 60.0
+
+
+def token_key(token: str) -> str:
+    """What the store keeps of a session token: its SHA-256."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass
@@ -27,45 +39,95 @@ class Session:
     seen: float
     unit: str | None = None  # a unit account's unit code
     credential: str = ""  # the password hash it was opened with: a new password ends it
+    key: str = ""  # token_key(token): how the session is found and stored
+    seen_written: float = 0.0
+
+
+class SessionStore(Protocol):
+    """Where sessions are written through (`callcenter.web.repository.SessionRepository`)."""
+
+    def save(self, session: Session) -> None: ...
+
+    def seen(self, key: str, at: float) -> None: ...
+
+    def end(self, key: str, at: float) -> None: ...
+
+
+def session_of_row(row: Mapping[str, object]) -> Session:
+    def text(name: str) -> str:
+        return str(row.get(name) or "")
+
+    def number(name: str) -> float:
+        value = row.get(name)
+        return float(value) if isinstance(value, int | float) else 0.0
+
+    return Session("", text("csrf"), text("user"), text("role"), text("seat") or None, number("created"),
+                   number("seen"), unit=text("unit") or None, credential=text("credential"), key=text("token_hash"),
+                   seen_written=number("seen"))
 
 
 class Sessions:
     def __init__(self, clock: Callable[[], float], idle: float = IDLE_SECONDS,
-                 absolute: float = ABSOLUTE_SECONDS, valid: Callable[[Session], bool] = lambda session: True) -> None:
+                 absolute: float = ABSOLUTE_SECONDS, valid: Callable[[Session], bool] = lambda session: True,
+                 store: SessionStore | None = None) -> None:
         self.clock = clock
         self.idle = idle
         self.absolute = absolute
         # Whether the account behind a session may still use it (not disabled, same
         # password): asked on every use, so `hotline users disable` ends a session at once.
         self.valid = valid
-        self._by_token: dict[str, Session] = {}
+        self.store = store
+        self._by_key: dict[str, Session] = {}
+
+    def restore(self, sessions: list[Session]) -> None:
+        """The sessions the store kept (after a restart); the expired ones stay out."""
+        now = self.clock()
+        for session in sessions:
+            if not self._expired(session, now):
+                self._by_key[session.key] = session
 
     def create(self, user: ConsoleUser) -> Session:
         self._prune()
         now = self.clock()
-        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), user.name, user.role, user.seat,
-                          now, now, unit=user.unit, credential=user.password_hash)
-        self._by_token[session.token] = session
+        token = secrets.token_urlsafe(32)
+        session = Session(token, secrets.token_urlsafe(32), user.name, user.role, user.seat, now, now,
+                          unit=user.unit, credential=user.password_hash, key=token_key(token), seen_written=now)
+        self._by_key[session.key] = session
+        if self.store is not None:
+            self.store.save(session)
         return session
 
     def get(self, token: str, touch: bool = True) -> Session | None:
-        session = self._by_token.get(token) if token else None
+        key = token_key(token) if token else ""
+        session = self._by_key.get(key) if key else None
         if session is None:
             return None
         now = self.clock()
-        if now - session.seen > self.idle or now - session.created > self.absolute or not self.valid(session):
-            self._by_token.pop(token, None)
+        if self._expired(session, now) or not self.valid(session):
+            self._end(session, now)
             return None
+        session.token = session.token or token  # a session restored from the store learns its token again
         if touch:
             session.seen = now
+            if self.store is not None and now - session.seen_written >= SEEN_WRITE_SECONDS:
+                session.seen_written = now
+                self.store.seen(session.key, now)
         return session
 
-    def drop(self, token: str) -> None:
-        self._by_token.pop(token, None)
+    def drop(self, session: Session) -> None:
+        self._end(session, self.clock())
+
+    def _expired(self, session: Session, now: float) -> bool:
+        return now - session.seen > self.idle or now - session.created > self.absolute
+
+    def _end(self, session: Session, now: float) -> None:
+        if self._by_key.pop(session.key, None) is not None and self.store is not None:
+            self.store.end(session.key, now)
 
     def _prune(self) -> None:
-        for token in [t for t, s in self._by_token.items() if self.get(t, touch=False) is None]:
-            self._by_token.pop(token, None)
+        now = self.clock()
+        for session in [s for s in self._by_key.values() if self._expired(s, now)]:
+            self._end(session, now)
 
 
 @dataclass
