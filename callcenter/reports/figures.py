@@ -347,9 +347,8 @@ async def build_briefing(store: Store, period: Period, *, zone: ZoneInfo,
             "(`hotline demo seed --month 2009-01 --shape jan-seed` writes a demo month)"
         )
     briefing = figures_of(raw, period, service_level_seconds, deadline_working_days, moment, zone)
-    groups = await ReportRepository(store).reach(period.start_epoch, period.end_epoch, service_level_seconds,
-                                                 with_arrivals=True)
-    briefing = replace(briefing, standard=standard_of(groups, period, service_level_seconds, shifts,
+    # Read in the same transaction as the other figures, so that they add up.
+    briefing = replace(briefing, standard=standard_of(raw.reach, period, service_level_seconds, shifts,
                                                       briefing.series, zone))
     if briefing.service.offered == 0:
         first, last = briefing.store["first_call"], briefing.store["last_call"]

@@ -148,6 +148,7 @@ class RawFigures:
     units: list[Row]  # per unit, most tickets first
     satisfaction: list[Row]  # per satisfaction given (None: none yet)
     extent: Row  # the first and last arrival the store holds
+    reach: ReachGroups  # GB/T 33358's groups, with every settled arrival (the worst 24 hours)
 
 
 def _parameters(period: Period, service_level: int, now: float) -> dict[str, object]:
@@ -160,8 +161,10 @@ def _gather(db: Database, params: dict[str, object]) -> RawFigures:
         names = set(re.findall(r":(\w+)", sql))
         return list(db.query(sql, {k: v for k, v in params.items() if k in names}))
 
+    reach = _reach_groups(db, {"start": params["start"], "end": params["end"], "within": params["sl"]},
+                          with_arrivals=True)
     return RawFigures(rows(_SERIES_SQL), rows(_HOURLY_SQL), rows(_TICKETS_SQL), rows(_UNITS_SQL),
-                      rows(_SATISFACTION_SQL), rows(_EXTENT_SQL)[0])
+                      rows(_SATISFACTION_SQL), rows(_EXTENT_SQL)[0], reach)
 
 
 class ReportRepository:
@@ -173,12 +176,11 @@ class ReportRepository:
         params = _parameters(period, service_level, now)
         return await self.store.snapshot(lambda db: _gather(db, params))
 
-    async def reach(self, start: float, end: float, within_seconds: int, *,
-                    with_arrivals: bool = False) -> ReachGroups:
-        """GB/T 33358's groups over calls arrived in [start, end) (`reports.connection`);
-        `with_arrivals` adds every settled arrival, for the worst 24 hours."""
+    async def reach(self, start: float, end: float, within_seconds: int) -> ReachGroups:
+        """GB/T 33358's groups over calls arrived in [start, end) (`reports.connection`),
+        without the arrivals (the briefing's `gather` reads those for the worst 24 hours)."""
         params: dict[str, object] = {"start": start, "end": end, "within": within_seconds}
-        return await self.store.snapshot(lambda db: _reach_groups(db, params, with_arrivals))
+        return await self.store.snapshot(lambda db: _reach_groups(db, params, with_arrivals=False))
 
     async def series_plan(self, period: Period, service_level: int = 15) -> list[str]:
         """How SQLite reads the period's calls (EXPLAIN QUERY PLAN), for the benchmark:
