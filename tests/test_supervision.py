@@ -118,6 +118,11 @@ async def test_hotline_up_starts_a_killed_asterisk_again_and_the_next_citizen_is
                 await asyncio.sleep(0.2)
             result, _ = await asyncio.to_thread(call_hotline, settings, tmp_path, "13900000003", 12000, digit=None)
             assert result.returncode == 0, result.output
+        # SIPp is done once its BYE is answered, a moment before Asterisk's hang-up reaches
+        # the controller: the row is complete only after that.
+        while controller.calls and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert not controller.calls
         assert not [task for task in critical if task.done()]
     async with Store(settings.paths.database) as store:
         rows = await CallRepository(store).recent(limit=10)
