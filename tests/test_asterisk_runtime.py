@@ -72,6 +72,14 @@ def test_a_call_to_any_other_number_is_refused(asterisk: RunningAsterisk, number
     assert result.returncode == 0, result.output
 
 
+@pytest.mark.parametrize("number", ["9999", "110", "0088212345678", "13800138000", "*97", "s"])
+def test_an_authenticated_seat_dialling_any_other_number_is_refused(asterisk: RunningAsterisk, number: str) -> None:
+    password = asterisk.settings.credentials().seat_passwords["seat1"]
+    result = sipp(asterisk.settings, "seat_call_refused.xml", "-s", number, "-set", "user", "seat1",
+                  "-au", "seat1", "-ap", password)
+    assert result.returncode == 0, result.output
+
+
 def test_a_seat_registers_with_its_password(asterisk: RunningAsterisk) -> None:
     password = asterisk.settings.credentials().seat_passwords["seat1"]
     result = sipp(asterisk.settings, "register_accepted.xml", "-set", "user", "seat1", "-au", "seat1", "-ap", password)
