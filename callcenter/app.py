@@ -132,6 +132,10 @@ async def keep_asterisk_running(settings: Settings, prompts: Path, check_every: 
             continue
         log.warning("Asterisk started again (pid %d)", pid)
         delay = first_delay
+        # The recordings of calls cut by the death have headers that claim no audio.
+        repaired = await asyncio.to_thread(repair_all, settings.paths.recordings_dir)
+        if repaired:
+            log.warning("repaired the headers of %d recordings cut short when Asterisk died", repaired)
 
 
 @asynccontextmanager

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import errno
+import fcntl
 import json
 import os
 import shlex
@@ -103,15 +104,14 @@ def root_info(settings: Settings) -> RootInfo | None:
 
 
 @contextmanager
-def _lock(path: Path) -> Iterator[None]:
-    import fcntl
-
+def _lock(path: Path, waiting_for: str, progress: Progress = _say) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (waiting, with a line saying why, if it is held)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            _say(f"waiting for another provisioning run to finish ({path})")
+            progress(f"waiting for {waiting_for} to finish ({path})")
             fcntl.flock(handle, fcntl.LOCK_EX)
         yield
 
@@ -126,7 +126,7 @@ def provision(settings: Settings, progress: Progress = _say) -> RootInfo:
     require_privileges("hotline pbx provision")
     if shutil.which("debootstrap") is None:
         raise PbxError("hotline pbx provision needs debootstrap: apt-get install debootstrap")
-    with _lock(root.parent / (root.name + ".lock")):
+    with _lock(root.parent / (root.name + ".lock"), "another provisioning run", progress):
         info = root_info(settings)  # another run may have finished it while we waited
         if info is not None:
             progress(f"Asterisk root ready: {root} ({info.asterisk_version})")
@@ -255,6 +255,10 @@ class Instance:
         return self.base / "asterisk.pid"
 
     @property
+    def start_lock(self) -> Path:
+        return self.base / "start.lock"
+
+    @property
     def output_log(self) -> Path:
         return self.base / "log" / "asterisk.out"
 
@@ -267,6 +271,7 @@ class Instance:
         return self.base / "sounds"
 
     def running_pid(self) -> int | None:
+        _reap_children()
         try:
             pid = int(self.pid_file.read_text().strip())
         except (OSError, ValueError):
@@ -276,6 +281,14 @@ class Instance:
 
 # Asterisks started by this process, kept so they are reaped when they exit.
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def _reap_children() -> None:
+    """Reap our Asterisks that have exited, also those another process stopped (`hotline
+    pbx stop` beside a running `hotline up`): none is left a zombie."""
+    for pid, child in list(_CHILDREN.items()):
+        if child.poll() is not None:
+            del _CHILDREN[pid]
 
 
 def _is_asterisk(pid: int) -> bool:
@@ -396,10 +409,18 @@ def start(settings: Settings, prompts_dir: Path | None = None, progress: Progres
     if not settings.embedded:
         raise PbxError(f"asterisk.mode is external: the engine starts no Asterisk and uses {settings.ari_url}")
     instance = Instance.of(settings)
-    pid = instance.running_pid()
-    if pid is not None:
-        progress(f"Asterisk is already running (pid {pid})")
-        return pid
+    # One start at a time: `hotline up`'s keeper and an operator's `hotline pbx start`
+    # may both find Asterisk gone; the second waits, then finds it running (rather than
+    # a second Asterisk failing on the ports, or winning them).
+    with _lock(instance.start_lock, "another start of Asterisk", progress):
+        pid = instance.running_pid()
+        if pid is not None:
+            progress(f"Asterisk is already running (pid {pid})")
+            return pid
+        return _start_unlocked(settings, instance, prompts_dir, progress)
+
+
+def _start_unlocked(settings: Settings, instance: Instance, prompts_dir: Path | None, progress: Progress) -> int:
     require_privileges("hotline pbx start")
     info = root_info(settings)
     if info is None:
