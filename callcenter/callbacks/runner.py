@@ -112,9 +112,12 @@ class CallbackRunner:
             number = str(row["caller_number"])
             reason = refusal(number, self.rules)
             if reason is not None:
-                # Never dialled: stored as an attempt that was refused, with the reason.
-                log.warning("callback for ticket %s %s", ticket_id, reason)
-                await self._record(CallbackCall(ticket_id, "", number), CallbackResult.FAILED, None, note=reason)
+                # Never dialled, and never will be (the number does not change): stored once
+                # as a refused attempt with the reason, and no retry follows.
+                log.warning("callback for ticket %s %s; given up", ticket_id, reason)
+                await record_callback(self.store, self.context(), ticket_id, result=CallbackResult.FAILED,
+                                      actor="callback", note=f"{reason}; given up (never dialled)",
+                                      no_more_than=self.rules.max_attempts)
                 continue
             if len(self.calls) >= self.rules.max_concurrent:
                 break  # the rest wait for the next poll

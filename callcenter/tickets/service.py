@@ -281,16 +281,20 @@ async def record_callback(
     call_id: str | None = None,
     actor: str | None = None,
     note: str | None = None,
+    no_more_than: int | None = None,
 ) -> TicketState:
     """Record one callback attempt (回访) and apply its outcome; the ticket's new state.
-    This is the one entry point for callbacks, by hand or placed over ARI (`call_id`)."""
+    This is the one entry point for callbacks, by hand or placed over ARI (`call_id`).
+    `no_more_than`: the attempts allowed; given, the count is raised to it so that no
+    further attempt follows (a number that can never be dialled)."""
 
     def decide(tables: TicketTables, row: Row) -> TicketState:
         before = TicketState(str(row["state"]))
         state = after_callback(before, result, satisfaction)
         tables.add_callback(ticket_id, ctx.at(), ctx.now, str(result),
                             None if satisfaction is None else str(satisfaction), call_id, actor, note)
-        changes: dict[str, object] = {"callback_attempts": int(_number(row["callback_attempts"])) + 1}
+        attempts = int(_number(row["callback_attempts"])) + 1
+        changes: dict[str, object] = {"callback_attempts": max(attempts, no_more_than or 0)}
         if satisfaction is not None:
             changes["satisfaction"] = str(satisfaction)
         if state is not before:
