@@ -356,6 +356,7 @@ class Options:
     keep: bool
     py_spy: str | None = None  # py-spy binary: sample the controller during each step
     controller_cmd: tuple[str, ...] = ()  # another controller command line (A/B experiments)
+    env: tuple[tuple[str, str], ...] = ()  # more HOTLINE_* settings for the instance
 
 
 class Bench:
@@ -380,7 +381,7 @@ class Bench:
             # Every caller and seat channel takes an RTP port pair: 400 ports are too few here.
             HOTLINE_ASTERISK_RTP_START=str(rtp_start),
             HOTLINE_ASTERISK_RTP_END=str(rtp_start + 10000),
-        )
+        ) | dict(options.env)
         self.settings: Settings = load_settings(env=self.env)
         self.asterisk_pid: int | None = None
         self.controller: subprocess.Popen[bytes] | None = None
@@ -532,21 +533,7 @@ class Bench:
         folder = self.work / f"step-{rate:g}-{int(time.time())}"
         folder.mkdir()
         first_rowid = BenchStore(self.settings.paths.database).last_call_rowid()
-        # A caller not connected within max_wait (plus its ring and talk) gives up: a failure.
-        give_up_ms = int(self.o.max_wait * 1000 + self.o.answer_ms + self.o.talk_ms + 2000)
-        budget = total / rate + give_up_ms / 1000 + 30  # SIPp's own bound on the step
-        # -r/-rp: rate calls per period; a tenth-of-a-call resolution allows rates like 2.5.
-        per, period = (int(rate), 1000) if float(rate).is_integer() else (round(rate * 10), 10000)
-        argv = [
-            "sipp", f"{LOOPBACK}:{self.settings.asterisk.sip_port}", "-sf", str(BENCH_SIPP / "caller.xml"),
-            "-s", self.settings.hotline.number, "-r", str(per), "-rp", str(period), "-m", str(total),
-            "-l", str(total), "-i", LOOPBACK, "-p", str(free_port((socket.SOCK_DGRAM,))),
-            "-mp", str(free_port((socket.SOCK_DGRAM,))), "-key", "dtmf_pcap", str(DTMF_0),
-            "-set", "prefix", prefix,
-            "-recv_timeout", str(give_up_ms), "-timeout", f"{int(budget)}s", "-timeout_error",
-            "-nostdin", "-aa", "-trace_stat", "-stf", str(folder / "stat.csv"), "-fd", "1",
-            "-trace_rtt", "-rtt_freq", "1", "-trace_err", "-error_file", str(folder / "errors.log"),
-        ]
+        argv, budget = self.callers_command(rate, total, prefix, folder)
         _, _, self.asterisk_log_offset = asterisk_warnings(self.asterisk_log, self.asterisk_log_offset)
         controller_before = cpu_seconds(self.controller.pid if self.controller else None)
         asterisk_before = cpu_seconds(self.asterisk_pid)
@@ -579,7 +566,7 @@ class Bench:
         step.invite_p50, step.invite_p99 = percentile(invite, 50), percentile(invite, 99)
 
         drain_began = time.monotonic()
-        rows, step.drained = self._settled_rows(first_rowid, step.calls)
+        rows, step.drained = self.settled_rows(first_rowid, step.calls)
         step.drain = time.monotonic() - drain_began
         step.asterisk_threads = thread_count(self.asterisk_pid)
         step.channels_left = self._channels()
@@ -609,6 +596,27 @@ class Bench:
             (folder / "seat_events.log").write_text("\n".join(events) + "\n")
         return step
 
+    def callers_command(self, rate: float, total: int, prefix: str, folder: Path,
+                        stats_every: int = 1) -> tuple[list[str], float]:
+        """The SIPp command line offering `total` calls at `rate` calls/s (numbers
+        `prefix` + call number), its files in `folder`; and SIPp's own time bound."""
+        # A caller not connected within max_wait (plus its ring and talk) gives up: a failure.
+        give_up_ms = int(self.o.max_wait * 1000 + self.o.answer_ms + self.o.talk_ms + 2000)
+        budget = total / rate + give_up_ms / 1000 + 30
+        # -r/-rp: rate calls per period; a tenth-of-a-call resolution allows rates like 2.5.
+        per, period = (int(rate), 1000) if float(rate).is_integer() else (round(rate * 10), 10000)
+        argv = [
+            "sipp", f"{LOOPBACK}:{self.settings.asterisk.sip_port}", "-sf", str(BENCH_SIPP / "caller.xml"),
+            "-s", self.settings.hotline.number, "-r", str(per), "-rp", str(period), "-m", str(total),
+            "-l", str(total), "-i", LOOPBACK, "-p", str(free_port((socket.SOCK_DGRAM,))),
+            "-mp", str(free_port((socket.SOCK_DGRAM,))), "-key", "dtmf_pcap", str(DTMF_0),
+            "-set", "prefix", prefix,
+            "-recv_timeout", str(give_up_ms), "-timeout", f"{int(budget)}s", "-timeout_error",
+            "-nostdin", "-aa", "-trace_stat", "-stf", str(folder / "stat.csv"), "-fd", str(stats_every),
+            "-trace_rtt", "-rtt_freq", "1", "-trace_err", "-error_file", str(folder / "errors.log"),
+        ]
+        return argv, budget
+
     def _start_profiler(self, folder: Path, seconds: float) -> subprocess.Popen[bytes] | None:
         if not self.o.py_spy or self.controller is None:
             return None
@@ -619,7 +627,7 @@ class Bench:
             return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                     start_new_session=True)
 
-    def _settled_rows(self, first_rowid: int, expected: int,
+    def settled_rows(self, first_rowid: int, expected: int,
                       timeout: float = 90.0) -> tuple[list[tuple[Any, ...]], bool]:
         """The step's call rows once every one is done and its recording measured (the
         controller's last piece of work for a call), so the CPU read after covers it all."""

@@ -64,3 +64,7 @@ class BenchStore:
             "JOIN call_events b ON b.call_id = c.call_id AND b.kind = 'ANSWERED' WHERE c.rowid > ?",
             [after_rowid],
         )]
+
+    def settled_calls(self, after_rowid: int) -> int:
+        """Calls after the row id that are done."""
+        return int(self._rows("SELECT count(*) FROM calls WHERE rowid > ? AND state = 'done'", [after_rowid])[0][0])
