@@ -727,6 +727,15 @@ def run(bench: Bench, rate: float, args: argparse.Namespace, first: bool = False
     return step
 
 
+def missing_prerequisite() -> str | None:
+    """Why the benchmark cannot run here (it runs the real Asterisk and SIPp), or None."""
+    if os.geteuid() != 0:
+        return "the benchmark runs the real Asterisk: run it as root"
+    if shutil.which("sipp") is None:
+        return "SIPp is missing: apt-get install sip-tester"
+    return None
+
+
 def code_version() -> str:
     """The commit under test, "+changes" when the working tree differs from it."""
     try:
@@ -741,11 +750,9 @@ def code_version() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if os.geteuid() != 0:
-        say("the benchmark runs the real Asterisk: run it as root")
-        return 2
-    if shutil.which("sipp") is None:
-        say("SIPp is missing: apt-get install sip-tester")
+    missing = missing_prerequisite()
+    if missing:
+        say(missing)
         return 2
     big = args.seats >= 30
     start = args.start if args.start is not None else (20.0 if big else 3.0)

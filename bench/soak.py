@@ -20,7 +20,6 @@ import argparse
 import contextlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -34,7 +33,16 @@ HOME = Path(__file__).resolve().parent.parent
 if str(HOME) not in sys.path:  # run as a script: make `callcenter` and `tests` importable
     sys.path.insert(0, str(HOME))
 
-from bench.callflow import Bench, Options, code_version, say, sigterm_as_interrupt, sipp_stats, stat_int  # noqa: E402
+from bench.callflow import (  # noqa: E402
+    Bench,
+    Options,
+    code_version,
+    missing_prerequisite,
+    say,
+    sigterm_as_interrupt,
+    sipp_stats,
+    stat_int,
+)
 from bench.repository import BenchStore  # noqa: E402
 
 # Half of 54 calls/s, bench/callflow.py's highest zero-failure rate with 60 seats.
@@ -178,11 +186,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if os.geteuid() != 0:
-        say("the benchmark runs the real Asterisk: run it as root")
-        return 2
-    if shutil.which("sipp") is None:
-        say("SIPp is missing: apt-get install sip-tester")
+    missing = missing_prerequisite()
+    if missing:
+        say(missing)
         return 2
     total = max(1, round(args.rate * args.minutes * 60))
     controller_cmd: tuple[str, ...] = ()
