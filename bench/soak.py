@@ -186,9 +186,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    missing = missing_prerequisite()
-    if missing:
-        say(missing)
+    prerequisite = missing_prerequisite()
+    if prerequisite:
+        say(prerequisite)
         return 2
     total = max(1, round(args.rate * args.minutes * 60))
     controller_cmd: tuple[str, ...] = ()
