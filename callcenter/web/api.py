@@ -22,6 +22,7 @@ from callcenter.calls.repository import CallSearch
 from callcenter.clock import iso_local
 from callcenter.errors import ConfigError
 from callcenter.nuisance import NuisanceError, is_withheld
+from callcenter.recordings.files import servable_recording
 from callcenter.seats.roster import Roster, coverage_gaps, describe_gaps, roster_json
 from callcenter.seats.service import COMMANDS as SEAT_ACTIONS
 from callcenter.store import Row
@@ -41,7 +42,6 @@ from callcenter.web.context import (
 from callcenter.web.live import FloorFeed, day_bounds, health_report, today_figures
 from callcenter.web.metrics import Snapshot, metrics_response
 from callcenter.web.openapi import openapi_document
-from callcenter.web.recording_files import servable_recording
 
 CATEGORIES = tuple(str(c) for c in Category)
 OUTCOMES = tuple(str(o) for o in Outcome)
