@@ -27,6 +27,7 @@ from callcenter.web.desk_feed import add_desk_feed_routes
 from callcenter.web.exports_api import add_export_routes
 from callcenter.web.live import FloorFeed
 from callcenter.web.pages import add_page_routes
+from callcenter.web.recordings_api import add_recording_routes
 from callcenter.web.reports_api import FRAMED_CSP, FRAMED_PATHS, add_report_routes
 from callcenter.web.repository import LoginFailureRepository, SessionRepository
 from callcenter.web.sessions import LoginThrottle, Session, Sessions, session_of_row
@@ -110,6 +111,7 @@ def web_app(settings: Settings, services: Services, floor: FloorSource, users: C
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
     add_page_routes(app)
     add_api_routes(app)
+    add_recording_routes(app)
     add_ticket_routes(app)
     add_export_routes(app)
     add_report_routes(app)

@@ -103,12 +103,6 @@ def openapi_document() -> dict[str, Any]:
             "/api/calls/{call_id}": {"get": _op("One call, its timeline (call_events) and summary", "supervisor",
                                                 {"200": _ok("the call"), "404": _error("no such call")},
                                                 parameters=[CALL_ID])},
-            "/api/calls/{call_id}/recording": {"get": _op(
-                "The call's recording (audio/wav; Range requests answered with 206)", "supervisor",
-                {"200": {"description": "the WAV file", "content": {"audio/wav": {}}},
-                 "206": {"description": "part of it", "content": {"audio/wav": {}}},
-                 "404": _error("no recording")},
-                parameters=[CALL_ID, _query("download", "1: as an attachment")])},
             "/api/calls/{call_id}/summary": {"post": _op(
                 "Save the category and summary of a call (stored as a SUMMARY call event)",
                 "supervisor, or the operator of the call's seat",
