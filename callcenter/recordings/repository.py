@@ -1,4 +1,6 @@
-"""The recordings' SQL: who fetched which recording (`recording_access`)."""
+"""The recordings' SQL: who fetched which recording (`recording_access`), and which calls'
+recordings are past the retention period (`calls`, `ticket_calls`, `tickets`). Marking
+a recording deleted goes through the calls' own repository."""
 
 from __future__ import annotations
 
@@ -8,7 +10,13 @@ from dataclasses import dataclass
 from sqlite_utils import Database
 
 from callcenter.store import Row, Store, clean_text, iso_second
-from callcenter.vocabulary import RecordingUse
+from callcenter.vocabulary import IN_PROGRESS, RecordingUse, sql_among
+
+# A call on a ticket still being handled keeps its recording: the unit or a review may need it.
+_ON_TICKET_IN_PROGRESS = (
+    "EXISTS (SELECT 1 FROM ticket_calls tc JOIN tickets t ON t.ticket_id = tc.ticket_id"
+    f" WHERE tc.call_id = c.call_id AND t.state IN ({sql_among(tuple(sorted(IN_PROGRESS)))}))")
+_EXPIRED = ("c.arrived_epoch < ? AND coalesce(c.recording_path, '') != '' AND c.recording_pruned IS NULL")
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,15 @@ class AccessSearch:
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
+@dataclass(frozen=True)
+class Expired:
+    """A call whose recording is past the retention period."""
+
+    call_id: str
+    recording_path: str
+    arrived_epoch: float
+
+
 def _rows(db: Database, sql: str, params: Sequence[object] = ()) -> list[Row]:
     return list(db.query(sql, list(params)))
 
@@ -79,3 +96,21 @@ class RecordingRepository:
             return rows, int(total)
 
         return await self.store.snapshot(read)
+
+    async def expired(self, before_epoch: float, after: tuple[float, str] = (float("-inf"), ""),
+                      limit: int = 500) -> list[Expired]:
+        """Calls that arrived before `before_epoch` with a recording not yet deleted, off
+        any ticket in progress, oldest first, from just after `after` (arrival, call id)."""
+        rows = await self.store.reading(lambda db: _rows(
+            db, f"SELECT c.call_id, c.recording_path, c.arrived_epoch FROM calls c WHERE {_EXPIRED}"
+                f" AND (c.arrived_epoch, c.call_id) > (?, ?) AND NOT {_ON_TICKET_IN_PROGRESS}"
+                " ORDER BY c.arrived_epoch, c.call_id LIMIT ?", [before_epoch, *after, limit]))
+        return [Expired(str(row["call_id"]), str(row["recording_path"]), float(str(row["arrived_epoch"])))
+                for row in rows]
+
+    async def kept_for_tickets(self, before_epoch: float) -> int:
+        """How many recordings past the retention period are kept because their call is
+        on a ticket in progress."""
+        return await self.store.reading(lambda db: int(db.execute(
+            f"SELECT count(*) FROM calls c WHERE {_EXPIRED} AND {_ON_TICKET_IN_PROGRESS}",
+            [before_epoch]).fetchone()[0]))

@@ -98,7 +98,9 @@ def call_json(row: Row) -> dict[str, Any]:
             "arrived_epoch", "wait_seconds", "talk_seconds", "total_seconds", "outcome", "hangup_cause", "seat",
             "shift", "category", "nuisance", "nuisance_rule", "recording_seconds", "state")
     out = {key: row.get(key) for key in keys}
-    out["has_recording"] = bool(row.get("recording_path"))
+    # A recording deleted past the retention period is no recording: the pages say why.
+    out["has_recording"] = bool(row.get("recording_path")) and not row.get("recording_pruned")
+    out["recording_pruned"] = row.get("recording_pruned")
     return out
 
 

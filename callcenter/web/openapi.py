@@ -71,7 +71,9 @@ def openapi_document() -> dict[str, Any]:
                     "wait_seconds": {"type": ["integer", "null"]}, "talk_seconds": {"type": ["integer", "null"]},
                     "total_seconds": {"type": ["integer", "null"]}, "outcome": {"type": ["string", "null"]},
                     "seat": {"type": ["string", "null"]}, "category": {"type": ["string", "null"]},
-                    "recording_seconds": {"type": ["number", "null"]}, "has_recording": {"type": "boolean"}}},
+                    "recording_seconds": {"type": ["number", "null"]}, "has_recording": {"type": "boolean"},
+                    "recording_pruned": {"type": ["string", "null"], "description": (
+                        "when the recording was deleted, past recordings.retention_days")}}},
                 "Floor": {"type": "object", "properties": {
                     "at": {"type": "number"}, "in_ivr": {"type": "integer"},
                     "waiting": {"type": "array", "items": {"type": "object"}},

@@ -2,7 +2,8 @@
 and the log of every such access (录音调阅记录), which only supervisors read.
 
 Each listening is written to `recording_access` with who, when, from where and how,
-once however many Range requests the player makes (`callcenter.recordings.access`)."""
+once however many Range requests the player makes (`callcenter.recordings.access`). A
+recording deleted past the retention period answers 410 with the reason."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ USER_MAX = 64
 async def recording(request: web.Request) -> web.StreamResponse:
     console = request.app[CONSOLE]
     row = await _call_row(console, _call_id(request))
+    if row.get("recording_pruned"):
+        refuse(web.HTTPGone, "录音已过保存期删除 (the recording was deleted after the retention period)")
     path = await asyncio.to_thread(servable_recording, console.settings.paths.recordings_dir,
                                    str(row.get("recording_path") or ""))
     if path is None:
@@ -81,7 +84,8 @@ def recording_paths() -> dict[str, Any]:
             "the recording access log, once however many requests it takes", "supervisor",
             {"200": {"description": "the WAV file", "content": {"audio/wav": {}}},
              "206": {"description": "part of it", "content": {"audio/wav": {}}},
-             "404": _error("no recording")},
+             "404": _error("no recording"),
+             "410": _error("the recording was deleted after the retention period (recordings.retention_days)")},
             parameters=[CALL_ID, _query("download", "1: as an attachment")])},
         "/api/recordings/access": {"get": _op(
             "The recording access log (录音调阅记录): who played or downloaded which call's recording, when and "
