@@ -1,8 +1,8 @@
 """The one place that starts and stops everything: `hotline up`.
 
 Order: provision the Asterisk root if needed, build the prompts, start Asterisk, open
-the store and build the services on it, start the mail notices, the controller, then
-the console; stop in reverse. Blocking steps run in a thread so the
+the store and build the services on it, start the recordings' daily prune, the mail
+notices, the controller, then the console; stop in reverse. Blocking steps run in a thread so the
 event loop stays responsive to Ctrl-C.
 """
 
@@ -27,6 +27,7 @@ from callcenter.calls.runner import Controller
 from callcenter.errors import PbxError
 from callcenter.mail.notices import mail_running
 from callcenter.recordings import repair_all
+from callcenter.recordings.retention import retention_running
 from callcenter.seats.roster import coverage_warning
 from callcenter.services import Services
 from callcenter.settings import Settings
@@ -161,6 +162,8 @@ async def running_hotline(settings: Settings, watch: Callable[[asyncio.Task[None
             print(f"repaired the headers of {repaired} recordings cut short by a crash", flush=True)
         services = await stack.enter_async_context(services_running(settings))
         _warn_about_roster(services)
+        # Recordings past recordings.retention_days: pruned now and then daily, supervised.
+        await stack.enter_async_context(retention_running(settings, services))
         # Mail notices to the units ([mail], off by default): stopped before the store closes.
         await stack.enter_async_context(mail_running(settings, services.tickets, console_url(settings)))
         controller = await stack.enter_async_context(controller_running(settings, services, watch=watch))

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from callcenter.calls.repository import CallRepository
 from callcenter.nuisance.repository import NuisanceRepository
 from callcenter.nuisance.service import NuisanceService
+from callcenter.recordings.repository import RecordingRepository
 from callcenter.seats.repository import SeatRepository
 from callcenter.seats.roster import Roster
 from callcenter.seats.service import SeatService
@@ -26,6 +27,7 @@ class Services:
     seats: SeatService
     nuisance: NuisanceService
     tickets: TicketService
+    recordings: RecordingRepository
 
     @classmethod
     def on(cls, settings: Settings, store: Store, roster: Roster | None = None) -> Services:
@@ -37,4 +39,5 @@ class Services:
             seats=SeatService(settings, SeatRepository(store), calls, roster),
             nuisance=NuisanceService(settings, NuisanceRepository(store), calls),
             tickets=TicketService(settings, TicketRepository(store), calls, load_directory(units_file(settings))),
+            recordings=RecordingRepository(store),
         )

@@ -130,6 +130,11 @@ class ThreewaySection:
 
 
 @dataclass(frozen=True)
+class RecordingsSection:
+    retention_days: int  # a call's recording is deleted this many days after the call arrived
+
+
+@dataclass(frozen=True)
 class WebSection:
     bind: str
     port: int
@@ -181,6 +186,7 @@ class Settings:
     mail: MailSection
     trunk: TrunkSection
     threeway: ThreewaySection
+    recordings: RecordingsSection
 
     @property
     def trunk_address(self) -> str:
@@ -256,6 +262,7 @@ _SECTIONS: dict[str, type[typing.Any]] = {
     "mail": MailSection,
     "trunk": TrunkSection,
     "threeway": ThreewaySection,
+    "recordings": RecordingsSection,
 }
 
 
@@ -380,6 +387,9 @@ def _validate(s: Settings) -> None:
     for key, value in (("callbacks.trunk", cb.trunk), ("trunk.address", s.trunk.address)):
         if value and not _HOST_PORT.fullmatch(value):
             raise ConfigError(f"{src}: {key} must be host or host:port, got {value!r}")
+    if s.recordings.retention_days < 1:
+        raise ConfigError(f"{src}: recordings.retention_days must be a whole number of days, 1 or more,"
+                          f" got {s.recordings.retention_days}")
     if s.threeway.ring_seconds <= 0:
         raise ConfigError(f"{src}: threeway.ring_seconds must be positive, got {s.threeway.ring_seconds}")
     for key in ("quiet_start", "quiet_end"):

@@ -153,7 +153,20 @@ EVENT_LABELS: dict[str, str] = {
     "HARD_LIMIT": "超过呼叫上限挂断",
     "UNIT_DIALLED": "三方通话：呼叫承办单位", "UNIT_JOINED": "三方通话：单位加入", "UNIT_LEFT": "三方通话：单位退出",
     "UNIT_FAILED": "三方通话：单位未接通", "SEAT_LEFT": "三方通话：坐席退出，市民与单位继续通话",
+    "RECORDING_PRUNED": "录音已过保存期删除",
 }
+# The call event of a recording deleted for being older than recordings.retention_days.
+RECORDING_PRUNED = "RECORDING_PRUNED"
+
+
+class RecordingUse(StrEnum):
+    """How a member of staff fetched a recording (`recording_access.kind`)."""
+
+    PLAY = "play"  # in the browser's player
+    DOWNLOAD = "download"  # saved as a file
+
+
+RECORDING_USE_LABELS: dict[RecordingUse, str] = {RecordingUse.PLAY: "在线播放", RecordingUse.DOWNLOAD: "下载"}
 # Three-way calls (三方通话): why a unit was not reached, and who ended a party's part.
 THREE_WAY_LABELS: dict[str, str] = {
     "busy": "占线", "no_answer": "无人接听", "failed": "呼叫失败", "cancelled": "已取消",
@@ -196,6 +209,7 @@ def labels() -> dict[str, dict[str, str]]:
         "shifts": dict(SHIFT_LABELS),
         "phases": dict(PHASE_LABELS),
         "three_way": dict(THREE_WAY_LABELS),
+        "recording_uses": {str(k): v for k, v in RECORDING_USE_LABELS.items()},
         "nuisance_actions": dict(NUISANCE_ACTION_LABELS),
         "rules": dict(NUISANCE_RULE_LABELS),
         "confidential": {"label": CONFIDENTIAL_LABEL},

@@ -25,10 +25,11 @@ from callcenter.calls.repository import CallRepository
 from callcenter.errors import ConfigError
 from callcenter.mail.address import is_mail_address
 from callcenter.mail.message import Notice, NoticeKind, build_message
-from callcenter.mail.notices import MailNotices, mail_running, supervised
+from callcenter.mail.notices import MailNotices, mail_running
 from callcenter.mail.sender import SmtpSender
 from callcenter.settings import Settings, load_settings
 from callcenter.store import Store
+from callcenter.supervision import supervised
 from callcenter.tickets.deadlines import working_days_left
 from callcenter.tickets.directory import Directory, load_directory
 from callcenter.tickets.repository import TicketRepository

@@ -25,7 +25,7 @@ from callcenter.calls.formatting import format_calls_table
 from callcenter.calls.repository import CallRepository
 from callcenter.seats.repository import SeatRepository
 from callcenter.store import SCHEMA_VERSION, THREAD_NAME, Store, StoreError
-from callcenter.store.schema import MIGRATIONS, _v6_answer_seconds, _v8_line_full_outcome
+from callcenter.store.schema import MIGRATIONS, _v6_answer_seconds, _v8_line_full_outcome, _v10_console_audit
 from callcenter.terminal import display_width, safe_json
 
 HOME = Path(__file__).resolve().parent.parent
@@ -96,6 +96,7 @@ async def test_a_call_row_round_trips_every_column(store: Store) -> None:
         "nuisance_rule": None,
         "recording_path": "recordings/20261128-213512-1764345600.12.wav",
         "recording_seconds": 289.5,
+        "recording_pruned": "2027-05-27T03:00:00+08:00",
         "queue_seq": 7,
         "priority": 1,
         "state": "done",
@@ -529,3 +530,19 @@ async def test_a_database_whose_check_predates_line_full_is_rebuilt_keeping_rows
     after = peek(db_path, "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'calls' "
                           "AND sql IS NOT NULL")
     assert sorted(str(r[0]) for r in after) == sorted(indexes)
+
+
+async def test_a_database_of_version_9_keeps_its_calls_recordings_and_gains_the_audit_tables(db_path: Path) -> None:
+    db = _database_before(db_path, _v10_console_audit)
+    db.execute("INSERT INTO calls (call_id, recording_path) VALUES ('kept', '/rec/20261128-213512_kept.wav')")
+    db.conn.commit()
+    db.close()
+    async with Store(db_path) as store:
+        row = await calls(store).get("kept") or {}
+        assert row["recording_path"] == "/rec/20261128-213512_kept.wav" and row["recording_pruned"] is None
+    tables = {str(r[0]) for r in peek(db_path, "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"login_failures", "recording_access"} <= tables
+    # The access kinds come from the vocabulary.
+    with pytest.raises(sqlite3.IntegrityError), closing(sqlite3.connect(db_path)) as conn:
+        conn.execute("INSERT INTO recording_access (at, at_epoch, user, role, call_id, recording, kind)"
+                     " VALUES ('x', 0, 'u', 'supervisor', 'kept', 'r.wav', 'listen')")

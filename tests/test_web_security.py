@@ -25,6 +25,7 @@ from tests.web_helpers import (
     http_session,
     log_in,
     page_csrf,
+    write_wav,
 )
 
 T0 = "2026-11-28T21:35:12+08:00"
@@ -64,16 +65,6 @@ async def _put_call(console: RunningConsole, call_id: str, **fields: object) -> 
     await calls.flush()
 
 
-def _wav(path: Path, seconds: float = 1.0) -> Path:
-    import struct
-
-    data = b"\x00\x00" * int(8000 * seconds)
-    header = b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt " + struct.pack(
-        "<IHHIIHH", 16, 1, 1, 8000, 16000, 2, 16) + b"data" + struct.pack("<I", len(data))
-    path.write_bytes(header + data)
-    return path
-
-
 async def test_every_route_but_the_log_in_form_and_static_files_refuses_a_request_without_a_session(
         console: RunningConsole) -> None:
     routes = _routes(console)
@@ -104,7 +95,7 @@ async def test_every_route_but_the_log_in_form_and_static_files_refuses_a_reques
 
 
 async def test_an_operator_is_refused_every_supervisor_route_and_every_recording(console: RunningConsole) -> None:
-    recording = _wav(console.settings.paths.recordings_dir / f"20261128-213512_{SAMPLE['call_id']}.wav")
+    recording = write_wav(console.settings.paths.recordings_dir / f"20261128-213512_{SAMPLE['call_id']}.wav")
     await _put_call(console, SAMPLE["call_id"], recording_path=str(recording))
     app = web_app(console.settings, console.services, console.floor)
     from callcenter.web.context import CONSOLE, SUPERVISORS
@@ -147,11 +138,11 @@ async def test_an_operator_is_refused_every_supervisor_route_and_every_recording
 async def test_a_stored_recording_path_outside_the_folder_or_oddly_named_is_never_served(
         console: RunningConsole, stored: str, tmp_path: Path) -> None:
     rec = console.settings.paths.recordings_dir
-    outside = _wav(tmp_path / "outside.wav")
+    outside = write_wav(tmp_path / "outside.wav")
     (rec / "link-out.wav").symlink_to(outside)
     (rec / "sub dir").mkdir()
     for name in ("sub dir/x.wav", "evil;name.wav", "20261128.txt"):
-        _wav(rec / name)
+        write_wav(rec / name)
     await _put_call(console, "1795872912.5", recording_path=stored.replace("{rec}", str(rec)))
     async with http_session() as http:
         await log_in(http, console.url, "supervisor", console.passwords["supervisor"])
@@ -175,7 +166,7 @@ async def test_odd_call_ids_on_the_recordings_route_are_refused(console: Running
 
 
 async def test_a_recording_inside_the_folder_plays_with_range_requests_and_downloads(console: RunningConsole) -> None:
-    recording = _wav(console.settings.paths.recordings_dir / "20261128-213512_1795872912.17.wav", 2.0)
+    recording = write_wav(console.settings.paths.recordings_dir / "20261128-213512_1795872912.17.wav", 2.0)
     await _put_call(console, "1795872912.17", recording_path=str(recording))
     url = f"{console.url}/api/calls/1795872912.17/recording"
     async with http_session() as http:
@@ -331,7 +322,7 @@ async def test_a_unit_user_logs_in_lands_on_its_units_page_and_logs_out(console:
 
 async def test_a_unit_user_is_refused_every_staff_route_every_recording_and_the_call_log(
         console: RunningConsole) -> None:
-    recording = _wav(console.settings.paths.recordings_dir / f"20261128-213512_{SAMPLE['call_id']}.wav")
+    recording = write_wav(console.settings.paths.recordings_dir / f"20261128-213512_{SAMPLE['call_id']}.wav")
     await _put_call(console, SAMPLE["call_id"], recording_path=str(recording), caller_name="路灯张")
     app = web_app(console.settings, console.services, console.floor)
     from callcenter.web.context import CONSOLE, PUBLIC

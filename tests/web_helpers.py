@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 import socket
+import struct
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -66,6 +67,15 @@ def console_settings(state_dir: Path) -> Settings:
     shutil.copy(HOME / "agents" / "roster.toml", roster)
     (state_dir / "recordings").mkdir(parents=True, exist_ok=True)
     return settings_for(instance_env(state_dir, HOTLINE_PATHS_ROSTER=str(roster)))
+
+
+def write_wav(path: Path, seconds: float = 1.0) -> Path:
+    """A recording as MixMonitor writes one: 8 kHz mono 16-bit WAV, silent."""
+    data = b"\x00\x00" * int(8000 * seconds)
+    header = b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt " + struct.pack(
+        "<IHHIIHH", 16, 1, 1, 8000, 16000, 2, 16) + b"data" + struct.pack("<I", len(data))
+    path.write_bytes(header + data)
+    return path
 
 
 @dataclass

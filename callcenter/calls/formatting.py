@@ -19,6 +19,8 @@ def _recording(row: Mapping[str, object]) -> str:
     path = row.get("recording_path")
     if not path:
         return "-"
+    if row.get("recording_pruned"):
+        return f"deleted (retention) {Path(str(path)).name}"
     return f"{_seconds(row.get('recording_seconds'))} {Path(str(path)).name}"
 
 

@@ -38,6 +38,7 @@ CALL_COLUMNS: Columns = {
     "nuisance_rule": Kind.TEXT,
     "recording_path": Kind.TEXT,
     "recording_seconds": Kind.REAL,
+    "recording_pruned": Kind.TIME,  # when the file was deleted, past recordings.retention_days
     "queue_seq": Kind.INT,
     "priority": Kind.INT,
     "state": Kind.TEXT,

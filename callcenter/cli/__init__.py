@@ -12,13 +12,27 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from callcenter.cli import calls, demo, nuisance, pbx, prompts, reports, run, seats, service, tickets, users, web
+from callcenter.cli import (
+    calls,
+    demo,
+    nuisance,
+    pbx,
+    prompts,
+    recordings,
+    reports,
+    run,
+    seats,
+    service,
+    tickets,
+    users,
+    web,
+)
 from callcenter.cli.common import Handler
 from callcenter.errors import HotlineError
 from callcenter.settings import load_settings
 
 # The order of `hotline --help`.
-NOUNS = (run, calls, seats, nuisance, tickets, reports, users, demo, prompts, pbx, service, web)
+NOUNS = (run, calls, recordings, seats, nuisance, tickets, reports, users, demo, prompts, pbx, service, web)
 
 
 def build_parser() -> argparse.ArgumentParser:

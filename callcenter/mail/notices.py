@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -27,6 +27,7 @@ from typing import Protocol
 from callcenter.mail.message import Notice, NoticeKind, build_message, ticket_link
 from callcenter.mail.sender import MailError, SmtpSender
 from callcenter.settings import MailSection, Settings
+from callcenter.supervision import stop_task, supervised
 from callcenter.tickets.service import TicketChange, TicketService
 from callcenter.vocabulary import TicketState
 
@@ -217,32 +218,6 @@ def _day(value: object) -> date | None:
         return None
 
 
-async def supervised(name: str, work: Callable[[], Awaitable[None]], *, restart_after: float = 5.0,
-                     max_restart: float = 300.0) -> None:
-    """Run `work` for ever: when it dies (or ends), say so loudly and start it again,
-    waiting longer after each quick death; a cancel stops it."""
-    loop = asyncio.get_running_loop()
-    delay = restart_after
-    while True:
-        started = loop.time()
-        try:
-            await work()
-            log.critical("%s ended by itself; starting it again in %.0f s", name, delay)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.critical("%s died; starting it again in %.0f s", name, delay, exc_info=True)
-        if loop.time() - started > 60.0:  # it had been running a while: start quickly again
-            delay = restart_after
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, max_restart)
-
-
-async def _stop(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-
-
 @asynccontextmanager
 async def mail_running(settings: Settings, tickets: TicketService, console_url: str, *,
                        sender: Sender | None = None, clock: Callable[[], float] = time.time,
@@ -263,7 +238,7 @@ async def mail_running(settings: Settings, tickets: TicketService, console_url: 
                               ledger=DueSoonLedger.load(settings.paths.state_dir / "mail-due-soon.json"), clock=clock)
         for name, work in (("mail notices", notices.deliver_changes),
                            ("mail deadline scan", lambda: notices.watch_deadlines(scan_seconds))):
-            stack.push_async_callback(_stop, asyncio.create_task(supervised(name, work), name=name))
+            stack.push_async_callback(stop_task, asyncio.create_task(supervised(name, work), name=name))
         stack.push_async_callback(notices.drain, 5.0)
         stack.callback(tickets.subscribe(notices.on_change))
         log.info("mail notices on: %s:%d, links to %s", mail.host, mail.port, notices.console_url)

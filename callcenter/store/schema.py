@@ -14,7 +14,16 @@ from collections.abc import Callable
 
 from sqlite_utils import Database
 
-from callcenter.vocabulary import CallbackResult, Category, Channel, Outcome, Satisfaction, TicketState, sql_among
+from callcenter.vocabulary import (
+    CallbackResult,
+    Category,
+    Channel,
+    Outcome,
+    RecordingUse,
+    Satisfaction,
+    TicketState,
+    sql_among,
+)
 
 
 def _v1(db: Database) -> None:
@@ -296,9 +305,41 @@ def _v9_console_sessions(db: Database) -> None:
         db.execute(sql)
 
 
+def _v10_console_audit(db: Database) -> None:
+    """What must outlive a restart of the hotline: the log-in throttle's failures (a
+    restart must not reset a guesser's wait; one row per address, or per address and
+    user name, which is kept only as a hash), every play and download of a recording
+    (who, when, from where), and when a recording was deleted for being older than the
+    retention period (`recordings.retention_days`): the row stays, the file is gone."""
+    for sql in (
+        """CREATE TABLE login_failures (
+            key TEXT PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('address', 'user')),
+            times TEXT NOT NULL,
+            last REAL NOT NULL
+        )""",
+        "CREATE INDEX login_failures_last ON login_failures(last)",
+        f"""CREATE TABLE recording_access (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            at_epoch REAL NOT NULL,
+            user TEXT NOT NULL,
+            role TEXT NOT NULL,
+            call_id TEXT NOT NULL,
+            recording TEXT NOT NULL,
+            address TEXT,
+            kind TEXT NOT NULL CHECK (kind IN ({sql_among(RecordingUse)}))
+        )""",
+        "CREATE INDEX recording_access_at ON recording_access(at_epoch)",
+        "CREATE INDEX recording_access_user ON recording_access(user, at_epoch)",
+        "ALTER TABLE calls ADD COLUMN recording_pruned TEXT",
+    ):
+        db.execute(sql)
+
+
 # Index i brings a database from version i to i + 1. Append; never edit a released one.
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (_v1, _v2_nuisance, _v3_tickets, _v4_ticket_desk,
                                                        _v5_ticket_attachments, _v6_answer_seconds,
                                                        _v7_confidential_tickets, _v8_line_full_outcome,
-                                                       _v9_console_sessions)
+                                                       _v9_console_sessions, _v10_console_audit)
 SCHEMA_VERSION = len(MIGRATIONS)

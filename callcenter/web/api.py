@@ -5,7 +5,6 @@ the controller's floor snapshot, and map domain errors to HTTP here, once."""
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import json
 import re
@@ -41,7 +40,6 @@ from callcenter.web.context import (
 from callcenter.web.live import FloorFeed, day_bounds, health_report, today_figures
 from callcenter.web.metrics import Snapshot, metrics_response
 from callcenter.web.openapi import openapi_document
-from callcenter.web.recording_files import servable_recording
 
 CATEGORIES = tuple(str(c) for c in Category)
 OUTCOMES = tuple(str(o) for o in Outcome)
@@ -100,7 +98,9 @@ def call_json(row: Row) -> dict[str, Any]:
             "arrived_epoch", "wait_seconds", "talk_seconds", "total_seconds", "outcome", "hangup_cause", "seat",
             "shift", "category", "nuisance", "nuisance_rule", "recording_seconds", "state")
     out = {key: row.get(key) for key in keys}
-    out["has_recording"] = bool(row.get("recording_path"))
+    # A recording deleted past the retention period is no recording: the pages say why.
+    out["has_recording"] = bool(row.get("recording_path")) and not row.get("recording_pruned")
+    out["recording_pruned"] = row.get("recording_pruned")
     return out
 
 
@@ -193,13 +193,26 @@ def _int(text: str, name: str, default: int, low: int, high: int) -> int:
     return int(text)
 
 
-def call_search(console: Console, query: Mapping[str, str], limit: int, offset: int = 0) -> CallSearch:
-    """The call log's filters (from, to, number, seat, outcome, category), checked as
-    `GET /api/calls` checks them."""
+def day_range(console: Console, query: Mapping[str, str]) -> tuple[float | None, float | None]:
+    """The filters `from` and `to` (days, both included, in the hotline's zone) as the
+    epoch seconds they span; 400 for a bad date."""
     zone = console.settings.zone
     first, last = _day(query.get("from", ""), "from"), _day(query.get("to", ""), "to")
     since = datetime.combine(first, clock_time(), zone).timestamp() if first else None
     until = datetime.combine(last + timedelta(days=1), clock_time(), zone).timestamp() if last else None
+    return since, until
+
+
+def paging(query: Mapping[str, str]) -> tuple[int, int]:
+    """The filters `page` (from 1) and `per_page` (1-100, 20 by default); 400 when out of range."""
+    return (_int(query.get("page", ""), "page", 1, 1, 100000),
+            _int(query.get("per_page", ""), "per_page", 20, 1, PER_PAGE_MAX))
+
+
+def call_search(console: Console, query: Mapping[str, str], limit: int, offset: int = 0) -> CallSearch:
+    """The call log's filters (from, to, number, seat, outcome, category), checked as
+    `GET /api/calls` checks them."""
+    since, until = day_range(console, query)
     outcome = query.get("outcome", "")
     if outcome and outcome not in (*OUTCOMES, "abandoned"):
         refuse(web.HTTPBadRequest, f"outcome 须为 {', '.join(OUTCOMES)} 或 abandoned")
@@ -217,8 +230,7 @@ def call_search(console: Console, query: Mapping[str, str], limit: int, offset: 
 async def calls(request: web.Request) -> web.Response:
     console = request.app[CONSOLE]
     query = request.query
-    page = _int(query.get("page", ""), "page", 1, 1, 100000)
-    per_page = _int(query.get("per_page", ""), "per_page", 20, 1, PER_PAGE_MAX)
+    page, per_page = paging(query)
     rows, total = await console.services.calls.search(call_search(console, query, per_page, (page - 1) * per_page))
     return reply({"calls": [call_json(row) for row in rows], "total": total, "page": page, "per_page": per_page})
 
@@ -249,20 +261,6 @@ async def call_detail(request: web.Request) -> web.Response:
     timeline = [{"at": e.get("at"), "kind": e.get("kind"), "seat": e.get("seat"), "data": _unit_named(console, e)}
                 for e in events]
     return reply({"call": call_json(row), "events": timeline, "summary": _summary_of(events)})
-
-
-async def recording(request: web.Request) -> web.StreamResponse:
-    console = request.app[CONSOLE]
-    row = await _call_row(console, _call_id(request))
-    path = await asyncio.to_thread(servable_recording, console.settings.paths.recordings_dir,
-                                   str(row.get("recording_path") or ""))
-    if path is None:
-        refuse(web.HTTPNotFound, "没有可播放的录音 (no recording for this call)")
-    headers = {"Content-Type": "audio/wav", "Cache-Control": "private, no-store"}
-    if request.query.get("download") == "1":
-        headers["Content-Disposition"] = f'attachment; filename="{path.name}"'  # the name passed a strict pattern
-    # FileResponse answers Range requests (206), which the audio element needs to seek.
-    return web.FileResponse(path, headers=headers)
 
 
 def _may_touch(console: Console, request: web.Request, row: Row) -> None:
@@ -467,7 +465,6 @@ def add_api_routes(app: web.Application) -> None:
         ("GET", "/api/floor/ws", floor_socket, SUPERVISORS),
         ("GET", "/api/calls", calls, SUPERVISORS),
         ("GET", "/api/calls/{call_id}", call_detail, SUPERVISORS),
-        ("GET", "/api/calls/{call_id}/recording", recording, SUPERVISORS),
         ("POST", "/api/calls/{call_id}/summary", save_summary, LOGGED_IN),
         ("POST", "/api/calls/{call_id}/nuisance", mark_nuisance, LOGGED_IN),
         ("GET", "/api/seats", seats, SUPERVISORS),

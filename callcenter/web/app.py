@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 import time
@@ -16,6 +17,7 @@ from aiohttp import web
 from callcenter.errors import ConfigError
 from callcenter.services import Services
 from callcenter.settings import Settings
+from callcenter.supervision import stop_task, supervised
 from callcenter.users import ConsoleUsers, load_or_create_users
 from callcenter.web.api import FEED, add_api_routes
 from callcenter.web.attachments_api import add_attachment_routes
@@ -25,8 +27,9 @@ from callcenter.web.desk_feed import add_desk_feed_routes
 from callcenter.web.exports_api import add_export_routes
 from callcenter.web.live import FloorFeed
 from callcenter.web.pages import add_page_routes
+from callcenter.web.recordings_api import add_recording_routes
 from callcenter.web.reports_api import FRAMED_CSP, FRAMED_PATHS, add_report_routes
-from callcenter.web.repository import SessionRepository
+from callcenter.web.repository import LoginFailureRepository, SessionRepository
 from callcenter.web.sessions import LoginThrottle, Session, Sessions, session_of_row
 from callcenter.web.threeway_api import add_three_way_routes
 from callcenter.web.tickets_api import add_ticket_routes
@@ -99,13 +102,16 @@ def web_app(settings: Settings, services: Services, floor: FloorSource, users: C
     users = users or load_or_create_users(settings.paths.state_dir, settings.seat_names)
     sessions = Sessions(clock, valid=lambda session: _account_allows(users, session),
                         store=SessionRepository(services.store))
-    console = Console(settings, services, floor, users, sessions, LoginThrottle(clock), clock)
+    failures = LoginFailureRepository(services.store)
+    throttle = LoginThrottle(clock, store=failures)
+    console = Console(settings, services, floor, users, sessions, throttle, clock)
     app[CONSOLE] = console
     app[FEED] = FloorFeed(floor, services, settings,
                           lambda token: sessions.get(token, touch=False) is not None)
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
     add_page_routes(app)
     add_api_routes(app)
+    add_recording_routes(app)
     add_ticket_routes(app)
     add_export_routes(app)
     add_report_routes(app)
@@ -129,7 +135,22 @@ def web_app(settings: Settings, services: Services, floor: FloorSource, users: C
     async def stop_feed(app: web.Application) -> None:
         await app[FEED].stop()
 
+    async def throttle_kept(app: web.Application) -> AsyncIterator[None]:
+        # The failures the store kept through a restart: a guesser's wait goes on. Then the
+        # store's copy is pruned as the window passes (memory forgets by itself).
+        throttle.restore(await failures.recent(clock() - throttle.window))
+
+        async def prune() -> None:
+            while True:
+                await asyncio.sleep(throttle.window)
+                await failures.prune(clock() - throttle.window)
+
+        pruning = asyncio.create_task(supervised("log-in throttle pruning", prune), name="log-in throttle pruning")
+        yield
+        await stop_task(pruning)
+
     app.on_startup.append(restore_sessions)
+    app.cleanup_ctx.append(throttle_kept)
     app.on_startup.append(start_feed)
     app.on_shutdown.append(stop_feed)
     return app

@@ -12,6 +12,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from aiohttp.web_urldispatcher import AbstractRoute
 
+from callcenter.recordings.access import ListeningRuns
 from callcenter.services import Services
 from callcenter.settings import Settings
 from callcenter.users import OPERATOR, SUPERVISOR, UNIT, ConsoleUsers
@@ -70,6 +71,8 @@ class Console:
     route_roles: dict[AbstractRoute, Roles] = field(default_factory=dict)
     # scrypt costs 16 MiB and ~50 ms a check: a burst of log-ins must not take every core.
     password_checks: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
+    # Which fetches of a recording begin a new line of its access log.
+    listening: ListeningRuns = field(default_factory=ListeningRuns)
 
 
 CONSOLE = web.AppKey("console", Console)

@@ -71,7 +71,9 @@ def openapi_document() -> dict[str, Any]:
                     "wait_seconds": {"type": ["integer", "null"]}, "talk_seconds": {"type": ["integer", "null"]},
                     "total_seconds": {"type": ["integer", "null"]}, "outcome": {"type": ["string", "null"]},
                     "seat": {"type": ["string", "null"]}, "category": {"type": ["string", "null"]},
-                    "recording_seconds": {"type": ["number", "null"]}, "has_recording": {"type": "boolean"}}},
+                    "recording_seconds": {"type": ["number", "null"]}, "has_recording": {"type": "boolean"},
+                    "recording_pruned": {"type": ["string", "null"], "description": (
+                        "when the recording was deleted, past recordings.retention_days")}}},
                 "Floor": {"type": "object", "properties": {
                     "at": {"type": "number"}, "in_ivr": {"type": "integer"},
                     "waiting": {"type": "array", "items": {"type": "object"}},
@@ -103,12 +105,6 @@ def openapi_document() -> dict[str, Any]:
             "/api/calls/{call_id}": {"get": _op("One call, its timeline (call_events) and summary", "supervisor",
                                                 {"200": _ok("the call"), "404": _error("no such call")},
                                                 parameters=[CALL_ID])},
-            "/api/calls/{call_id}/recording": {"get": _op(
-                "The call's recording (audio/wav; Range requests answered with 206)", "supervisor",
-                {"200": {"description": "the WAV file", "content": {"audio/wav": {}}},
-                 "206": {"description": "part of it", "content": {"audio/wav": {}}},
-                 "404": _error("no recording")},
-                parameters=[CALL_ID, _query("download", "1: as an attachment")])},
             "/api/calls/{call_id}/summary": {"post": _op(
                 "Save the category and summary of a call (stored as a SUMMARY call event)",
                 "supervisor, or the operator of the call's seat",

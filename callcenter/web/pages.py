@@ -33,6 +33,7 @@ SUPERVISOR_PAGES = (
     ("/nuisance", "nuisance.html", "骚扰号码", "骚扰号码"),
     ("/tickets", "tickets.html", "工单管理", "工单管理"),
     ("/reports", "reports.html", "简报", "简报"),
+    ("/recordings/access", "recording_access.html", "录音调阅记录", "录音调阅记录"),
 )
 
 

@@ -4,7 +4,7 @@ Sessions are kept in memory and written through to the store (`SessionRepository
 restart of `hotline up` keeps people logged in; the store holds only a hash of each
 session's token, so a copy of the database opens no session. Each session carries its
 own CSRF token, and ends when idle too long, too old, or when its account is disabled or
-its password changed. The throttle lives in memory.
+its password changed. The log-in throttle's failures are written through the same way.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from callcenter.users import ConsoleUser
@@ -130,9 +130,24 @@ class Sessions:
             self._end(session, now)
 
 
-@dataclass
-class _Failures:
-    times: list[float] = field(default_factory=list)
+# What the throttle counts failures by: ("address", the address) or ("user", a hash of
+# the address and the user name typed).
+FailureKey = tuple[str, str]
+
+
+def failure_keys(address: str, user: str) -> tuple[FailureKey, FailureKey]:
+    """The two counts a log-in attempt falls in: its address, and its user name at that
+    address. The name is kept only as a hash: a password typed into the name box by
+    mistake must not be written to the store."""
+    typed = f"{address}\n{user}".encode("utf-8", "surrogatepass")
+    return ("address", address), ("user", hashlib.sha256(typed).hexdigest())
+
+
+class FailureStore(Protocol):
+    """Where the throttle's failures are written through
+    (`callcenter.web.repository.LoginFailureRepository`)."""
+
+    def save(self, key: FailureKey, times: list[float]) -> None: ...
 
 
 class LoginThrottle:
@@ -141,49 +156,70 @@ class LoginThrottle:
     wait twice as long as the last (1, 2, 4 ... up to `max_wait` seconds). Never for a
     user name alone: then anyone could lock the supervisor out by failing as them. A
     success clears that user's count at that address, not the address's: one right
-    password does not buy more guesses at others."""
+    password does not buy more guesses at others.
+
+    The failures are counted in memory and written through to `store`, and `restore`
+    takes them back after a restart: restarting the hotline does not reset a guesser's
+    wait."""
 
     def __init__(self, clock: Callable[[], float], free_failures: int = 5, window: float = 900.0,
-                 max_wait: float = 300.0, max_keys: int = 10000) -> None:
+                 max_wait: float = 300.0, max_keys: int = 10000, store: FailureStore | None = None) -> None:
         self.clock = clock
         self.free_failures = free_failures
         self.window = window
         self.max_wait = max_wait
         self.max_keys = max_keys
-        self._failures: dict[tuple[str, str], _Failures] = {}
+        self.store = store
+        self._failures: dict[FailureKey, list[float]] = {}
+
+    def restore(self, failures: Mapping[FailureKey, list[float]]) -> None:
+        """The failures the store kept (after a restart); those past the window stay out,
+        and at most `max_keys` of them, the most recent."""
+        now = self.clock()
+        recent = {key: kept for key, times in failures.items()
+                  if (kept := sorted(t for t in times if now - t < self.window))}
+        for key in sorted(recent, key=lambda k: recent[k][-1], reverse=True)[:self.max_keys]:
+            self._failures[key] = recent[key]
 
     def retry_after(self, address: str, user: str) -> float:
         """Seconds before another attempt is allowed (0: now)."""
         now = self.clock()
-        return max(self._wait(("address", address), now), self._wait(("user", f"{address} {user}"), now))
+        return max(self._wait(key, now) for key in failure_keys(address, user))
 
     def failed(self, address: str, user: str) -> None:
         now = self.clock()
         if len(self._failures) >= self.max_keys:
             self._forget_old(now)
-        for key in (("address", address), ("user", f"{address} {user}")):
-            entry = self._failures.setdefault(key, _Failures())
-            entry.times = [t for t in entry.times if now - t < self.window] + [now]
+        for key in failure_keys(address, user):
+            self._set(key, [t for t in self._failures.get(key, []) if now - t < self.window] + [now])
 
     def succeeded(self, address: str, user: str) -> None:
-        self._failures.pop(("user", f"{address} {user}"), None)
-        entry = self._failures.get(("address", address))
-        if entry is not None and entry.times:
-            entry.times.pop()  # the attempt was counted up front; it was not a failure
+        by_address, by_user = failure_keys(address, user)
+        if self._failures.pop(by_user, None) is not None:
+            self._write(by_user, [])
+        times = self._failures.get(by_address)
+        if times:
+            self._set(by_address, times[:-1])  # the attempt was counted up front; it was not a failure
 
-    def _wait(self, key: tuple[str, str], now: float) -> float:
-        entry = self._failures.get(key)
-        if entry is None:
-            return 0.0
-        recent = [t for t in entry.times if now - t < self.window]
+    def _set(self, key: FailureKey, times: list[float]) -> None:
+        self._failures[key] = times
+        self._write(key, times)
+
+    def _write(self, key: FailureKey, times: list[float]) -> None:
+        if self.store is not None:
+            self.store.save(key, times)
+
+    def _wait(self, key: FailureKey, now: float) -> float:
+        recent = [t for t in self._failures.get(key, []) if now - t < self.window]
         over = len(recent) - self.free_failures
-        if over < 0:
+        if over < 0 or not recent:
             return 0.0
         wait = min(self.max_wait, 2.0 ** over)
         return max(0.0, recent[-1] + wait - now)
 
     def _forget_old(self, now: float) -> None:
-        for key in [k for k, e in self._failures.items() if not e.times or now - e.times[-1] >= self.window]:
+        # Only memory forgets here: the store's copy is pruned by age (`LoginFailureRepository.prune`).
+        for key in [k for k, times in self._failures.items() if not times or now - times[-1] >= self.window]:
             del self._failures[key]
         while len(self._failures) >= self.max_keys:  # still full: drop the stalest
-            del self._failures[min(self._failures, key=lambda k: self._failures[k].times[-1])]
+            del self._failures[min(self._failures, key=lambda k: self._failures[k][-1])]

@@ -57,7 +57,10 @@
       player.dataset.expectedSeconds = call.recording_seconds ?? "";
     } else {
       document.getElementById("recording").hidden = true;
-      document.getElementById("no-recording").hidden = false;
+      const none = document.getElementById("no-recording");
+      none.hidden = false;
+      // Deleted past the retention period: said so, rather than "no recording".
+      if (call.recording_pruned) none.textContent = `${label(hotline.EVENTS, "RECORDING_PRUNED")}（${dateTime(call.recording_pruned)}）`;
     }
   }
 

@@ -2,15 +2,12 @@
 "use strict";
 
 (() => {
-  const { api, el, fill, label, duration, dateTime, say } = hotline;
+  const { api, el, fill, label, duration, dateTime, say, pager } = hotline;
   const form = document.getElementById("search");
   const body = document.querySelector("#calls tbody");
-  const info = document.getElementById("page-info");
   const status = document.getElementById("calls-status");
-  const previous = document.getElementById("previous");
-  const next = document.getElementById("next");
   const perPage = 20;
-  let page = 1;
+  const pages = pager("通", () => load());
 
   const today = document.body.dataset.today;
   document.getElementById("from").value = today;
@@ -44,7 +41,7 @@
     const shown = filters();
     const params = new URLSearchParams(shown);
     pointExports(shown, 0);
-    params.set("page", String(page));
+    params.set("page", String(pages.page));
     params.set("per_page", String(perPage));
     say(status, "查询中…");
     try {
@@ -56,20 +53,15 @@
         el("td", {}, label(hotline.OUTCOMES, call.outcome, "进行中")),
         el("td", {}, label(hotline.CATEGORIES, call.category, "未分类")), el("td", {}, call.seat || "–"),
         el("td", {}, duration(call.wait_seconds)), el("td", {}, duration(call.talk_seconds)),
-        el("td", {}, call.has_recording ? duration(call.recording_seconds) : "无"))));
+        el("td", {}, call.has_recording ? duration(call.recording_seconds) : (call.recording_pruned ? "已过期删除" : "无")))));
       pointExports(shown, data.total);
-      const pages = Math.max(1, Math.ceil(data.total / perPage));
-      info.textContent = `第 ${data.page} / ${pages} 页，共 ${data.total} 通`;
-      previous.disabled = page <= 1;
-      next.disabled = page >= pages;
+      pages.show(data);
       say(status, data.total ? "" : "没有符合条件的通话");
     } catch (e) {
       say(status, e.message, true);
     }
   }
 
-  form.addEventListener("submit", (event) => { event.preventDefault(); page = 1; load(); });
-  previous.addEventListener("click", () => { page -= 1; load(); });
-  next.addEventListener("click", () => { page += 1; load(); });
+  form.addEventListener("submit", (event) => { event.preventDefault(); pages.first(); load(); });
   load();
 })();

@@ -54,6 +54,7 @@ const hotline = (() => {
   const NUISANCE_ACTIONS = LABELS.nuisance_actions || {};
   const RULES = LABELS.rules || {};
   const THREE_WAY = LABELS.three_way || {};
+  const RECORDING_USES = LABELS.recording_uses || {};
 
   function label(map, key, fallback = "–") {
     if (key === null || key === undefined || key === "") return fallback;
@@ -101,11 +102,33 @@ const hotline = (() => {
     connect();
   }
 
+  // The pager under a list (#previous, #page-info, #next): "第 p / n 页，共 t <unit>".
+  // onTurn() loads the page now asked for (pager.page); first() goes back to page 1.
+  function pager(unit, onTurn) {
+    const info = document.getElementById("page-info");
+    const previous = document.getElementById("previous");
+    const next = document.getElementById("next");
+    const state = {
+      page: 1,
+      first() { state.page = 1; },
+      show(data) {
+        const pages = Math.max(1, Math.ceil(data.total / data.per_page));
+        info.textContent = `第 ${data.page} / ${pages} 页，共 ${data.total} ${unit}`;
+        previous.disabled = state.page <= 1;
+        next.disabled = state.page >= pages;
+      },
+    };
+    previous.addEventListener("click", () => { state.page -= 1; onTurn(); });
+    next.addEventListener("click", () => { state.page += 1; onTurn(); });
+    return state;
+  }
+
   function say(node, text, isError = false) {
     node.textContent = text;
     node.classList.toggle("error", isError);
   }
 
-  return { api, el, fill, label, duration, dateTime, clock, epochDateTime, say, ticketFeed,
-           OUTCOMES, CATEGORIES, SEAT_STATES, SHIFTS, PHASES, EVENTS, NUISANCE_ACTIONS, RULES, THREE_WAY };
+  return { api, el, fill, label, duration, dateTime, clock, epochDateTime, say, ticketFeed, pager,
+           OUTCOMES, CATEGORIES, SEAT_STATES, SHIFTS, PHASES, EVENTS, NUISANCE_ACTIONS, RULES, THREE_WAY,
+           RECORDING_USES };
 })();

@@ -61,7 +61,7 @@
       call.has_recording
         ? el("audio", { controls: true, preload: "metadata", class: "recording",
                         src: `/api/calls/${encodeURIComponent(call.call_id)}/recording` })
-        : el("span", { class: "hint" }, "无录音"))));
+        : el("span", { class: "hint" }, call.recording_pruned ? label(hotline.EVENTS, "RECORDING_PRUNED") : "无录音"))));
     document.getElementById("calls-empty").hidden = calls.length > 0;
   }
 

@@ -1,4 +1,4 @@
-"""Call recordings: WAV files written by Asterisk's MixMonitor, read here.
+"""The recordings' WAV files, written by Asterisk's MixMonitor, read here.
 
 MixMonitor writes the RIFF sizes only when it closes the file, so a recording cut short
 by a crash has a header that claims no audio. Lengths are therefore computed from the

@@ -1,0 +1,116 @@
+"""The recordings' SQL: who fetched which recording (`recording_access`), and which calls'
+recordings are past the retention period (`calls`, `ticket_calls`, `tickets`). Marking
+a recording deleted goes through the calls' own repository."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlite_utils import Database
+
+from callcenter.store import Row, Store, clean_text, iso_second
+from callcenter.vocabulary import IN_PROGRESS, RecordingUse, sql_among
+
+# A call on a ticket still being handled keeps its recording: the unit or a review may need it.
+_ON_TICKET_IN_PROGRESS = (
+    "EXISTS (SELECT 1 FROM ticket_calls tc JOIN tickets t ON t.ticket_id = tc.ticket_id"
+    f" WHERE tc.call_id = c.call_id AND t.state IN ({sql_among(tuple(sorted(IN_PROGRESS)))}))")
+_EXPIRED = ("c.arrived_epoch < ? AND coalesce(c.recording_path, '') != '' AND c.recording_pruned IS NULL")
+
+
+@dataclass(frozen=True)
+class Access:
+    """One play or download of a recording by a member of staff."""
+
+    at_epoch: float
+    at: str  # local ISO-8601 with offset
+    user: str
+    role: str
+    call_id: str
+    recording: str  # the file's name
+    address: str | None  # where the request came from
+    kind: RecordingUse
+
+
+@dataclass(frozen=True)
+class AccessSearch:
+    """The access log's filters: one user (exact name), a time range; newest first."""
+
+    user: str = ""
+    since_epoch: float | None = None
+    until_epoch: float | None = None
+    limit: int = 20
+    offset: int = 0
+
+    def where(self) -> tuple[str, list[object]]:
+        clauses: list[str] = []
+        params: list[object] = []
+        if self.user:
+            clauses.append("user = ?")
+            params.append(self.user)
+        if self.since_epoch is not None:
+            clauses.append("at_epoch >= ?")
+            params.append(self.since_epoch)
+        if self.until_epoch is not None:
+            clauses.append("at_epoch < ?")
+            params.append(self.until_epoch)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+@dataclass(frozen=True)
+class Expired:
+    """A call whose recording is past the retention period."""
+
+    call_id: str
+    recording_path: str
+    arrived_epoch: float
+
+
+def _rows(db: Database, sql: str, params: Sequence[object] = ()) -> list[Row]:
+    return list(db.query(sql, list(params)))
+
+
+class RecordingRepository:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def log_access(self, access: Access) -> None:
+        """Append one line to the access log (committed with the next batch)."""
+        self.store.queue_insert("recording_access", {
+            "at": iso_second(access.at), "at_epoch": float(access.at_epoch), "user": clean_text(access.user),
+            "role": clean_text(access.role), "call_id": clean_text(access.call_id),
+            "recording": clean_text(access.recording),
+            "address": None if access.address is None else clean_text(access.address), "kind": str(access.kind),
+        })
+
+    async def access_log(self, search: AccessSearch) -> tuple[list[Row], int]:
+        """A page of the access log, newest first, and how many lines match."""
+        where, params = search.where()
+
+        def read(db: Database) -> tuple[list[Row], int]:
+            total = db.execute(f"SELECT count(*) FROM recording_access{where}", params).fetchone()[0]
+            rows = _rows(db, f"SELECT at, at_epoch, user, role, call_id, recording, address, kind"
+                             f" FROM recording_access{where} ORDER BY at_epoch DESC, id DESC LIMIT ? OFFSET ?",
+                         [*params, search.limit, search.offset])
+            return rows, int(total)
+
+        return await self.store.snapshot(read)
+
+    async def expired(self, before_epoch: float, after: tuple[float, str] = (float("-inf"), ""),
+                      limit: int = 500) -> list[Expired]:
+        """Calls that arrived before `before_epoch` with a recording not yet deleted, off
+        any ticket in progress, oldest first, from just after `after` (arrival, call id)."""
+        rows = await self.store.reading(lambda db: _rows(
+            db, f"SELECT c.call_id, c.recording_path, c.arrived_epoch FROM calls c WHERE {_EXPIRED}"
+                f" AND (c.arrived_epoch, c.call_id) > (?, ?) AND NOT {_ON_TICKET_IN_PROGRESS}"
+                " ORDER BY c.arrived_epoch, c.call_id LIMIT ?", [before_epoch, *after, limit]))
+        return [Expired(str(row["call_id"]), str(row["recording_path"]), float(str(row["arrived_epoch"])))
+                for row in rows]
+
+    async def kept_for_tickets(self, before_epoch: float) -> int:
+        """How many recordings past the retention period are kept because their call is
+        on a ticket in progress."""
+        return await self.store.reading(lambda db: int(db.execute(
+            f"SELECT count(*) FROM calls c WHERE {_EXPIRED} AND {_ON_TICKET_IN_PROGRESS}",
+            [before_epoch]).fetchone()[0]))
