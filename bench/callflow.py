@@ -438,8 +438,9 @@ class Bench:
         err = self.work / "controller.err"
         with open(out, "wb") as stdout, open(err, "wb") as stderr:
             self.controller = subprocess.Popen(
-                list(self.o.controller_cmd) or [str(HOME / ".venv" / "bin" / "hotline"), "controller"],
-                env=os.environ | self.env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
+                # This checkout's code: `python -m` from HOME, whatever the venv has installed.
+                list(self.o.controller_cmd) or [sys.executable, "-m", "callcenter.cli", "controller"],
+                env=os.environ | self.env, cwd=HOME, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
                 start_new_session=True,  # Ctrl-C reaches only the bench, which stops it in order
             )
         deadline = time.monotonic() + 30
@@ -703,7 +704,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="also write the steps as JSON here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary state folder (logs, database)")
     parser.add_argument("--controller-cmd", metavar="CMD",
-                        help="run this command as the controller instead of `.venv/bin/hotline controller` (it "
+                        help="run this command as the controller instead of `python -m callcenter.cli controller` (it "
                              "gets the same HOTLINE_* environment and must print \"controller connected\"): "
                              "to compare a changed controller with the same load")
     parser.add_argument("--py-spy", metavar="PATH", nargs="?", const="py-spy",

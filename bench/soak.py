@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -44,6 +45,8 @@ from bench.callflow import (  # noqa: E402
     stat_int,
 )
 from bench.repository import BenchStore  # noqa: E402
+from callcenter import pbx  # noqa: E402
+from callcenter.settings import Settings  # noqa: E402
 
 # Half of 54 calls/s, bench/callflow.py's highest zero-failure rate with 60 seats.
 DEFAULT_RATE = 27.0
@@ -163,6 +166,40 @@ def heap_growth(first: Path, last: Path, top: int = 12) -> list[str]:
             for (ours, allocating), (size, count) in ranked]
 
 
+# Asterisk's objects that a call creates and should leave behind it: their counts after
+# the warm-up and at the end tell a leak of ours (a bridge never destroyed, a topic
+# never unsubscribed) from the allocator's own growth. Debian builds Asterisk without
+# MALLOC_DEBUG, so `memory show summary` does not exist there.
+ASTERISK_COUNTS = {
+    "channels": "core show channels count",
+    "bridges": "bridge show all",
+    "taskprocessors": "core show taskprocessors",
+    "stasis topics": "stasis show topics",
+    "threads": "core show threads",
+}
+
+
+def asterisk_counts(settings: Settings) -> dict[str, int]:
+    """Counts of Asterisk's objects from its CLI (over AMI): the first number of the
+    count commands, else the lines of the listing."""
+    counts: dict[str, int] = {}
+    for name, command in ASTERISK_COUNTS.items():
+        try:
+            out = pbx.cli_command(settings, command)
+        except Exception as exc:  # a figure missing is no reason to lose the soak's others
+            say(f"Asterisk CLI {command!r}: {exc}")
+            continue
+        if name == "channels":
+            found = re.search(r"(\d+) active channels?", out)
+            counts[name] = int(found.group(1)) if found else -1
+        elif name == "threads":
+            found = re.search(r"(\d+) threads listed", out)
+            counts[name] = int(found.group(1)) if found else -1
+        else:
+            counts[name] = sum(1 for line in out.splitlines() if line.strip()) - 2  # header lines
+    return counts
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="A steady load for a long time: failed calls, memory, descriptors.")
     parser.add_argument("--seats", type=int, default=60, help="seat phones (default 60)")
@@ -208,6 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench.env["BENCH_SNAPSHOTS"] = str(snapshots)
     failed = sipp_failed = not_answered = missing = 0
     outcomes: dict[str, int] = {}
+    counts: list[dict[str, int]] = []  # Asterisk's objects after the warm-up and at the end
     with sigterm_as_interrupt():
         try:
             bench.start()
@@ -235,9 +273,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     if len(samples) % max(1, round(60 / args.sample)) == 1 or done:
                         say(sample_line(sample))
                     next_at += args.sample
-                    if args.tracemalloc and not warmed and sample.seconds >= args.warmup * 60 and controller:
-                        os.kill(controller, signal.SIGUSR1)
+                    if not warmed and sample.seconds >= args.warmup * 60:
                         warmed = True
+                        counts.append(asterisk_counts(bench.settings))
+                        if args.tracemalloc and controller:
+                            os.kill(controller, signal.SIGUSR1)
                 if done or now - began > budget + 60:
                     break
                 time.sleep(min(1.0, max(0.0, next_at - time.monotonic())))
@@ -248,6 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                   rss_kb(bench.asterisk_pid), open_fds(controller), open_fds(bench.asterisk_pid),
                                   database_bytes(database)))
             say(sample_line(samples[-1]) + "  (settled)")
+            counts.append(asterisk_counts(bench.settings))
             if args.tracemalloc and controller:
                 os.kill(controller, signal.SIGUSR1)
                 time.sleep(3)
@@ -285,6 +326,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(growth_line(g))
     say(f"descriptors: controller {samples[0].controller_fds} -> {samples[-1].controller_fds}, "
         f"Asterisk {samples[0].asterisk_fds} -> {samples[-1].asterisk_fds}")
+    if len(counts) == 2:
+        say("Asterisk's objects, warm-up (under load) -> end (idle): " + ", ".join(
+            f"{name} {counts[0].get(name, '?')} -> {counts[1].get(name, '?')}" for name in ASTERISK_COUNTS))
     settled = max(1, samples[-1].settled)
     say(f"database: {samples[0].database_bytes / 1e6:.1f} -> {samples[-1].database_bytes / 1e6:.1f} MB "
         f"({(samples[-1].database_bytes - samples[0].database_bytes) / settled / 1024:.2f} KB a call)")
@@ -295,7 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps({"samples": [asdict(s) for s in samples],
                                          "slopes": [asdict(g) | {"flat": g.flat} for g in slopes],
-                                         "failed": failed, "outcomes": outcomes}, indent=2))
+                                         "failed": failed, "outcomes": outcomes, "asterisk_counts": counts}, indent=2))
     return 0 if failed == 0 and all(g.flat for g in slopes) else 1
 
 
