@@ -25,7 +25,7 @@ from callcenter.calls.formatting import format_calls_table
 from callcenter.calls.repository import CallRepository
 from callcenter.seats.repository import SeatRepository
 from callcenter.store import SCHEMA_VERSION, THREAD_NAME, Store, StoreError
-from callcenter.store.schema import MIGRATIONS, _v6_answer_seconds, _v8_line_full_outcome
+from callcenter.store.schema import MIGRATIONS, _v6_answer_seconds, _v8_line_full_outcome, _v11_recording_failed
 from callcenter.terminal import display_width, safe_json
 from tests.small_disk import SmallDisk
 
@@ -97,6 +97,7 @@ async def test_a_call_row_round_trips_every_column(store: Store) -> None:
         "nuisance_rule": None,
         "recording_path": "recordings/20261128-213512-1764345600.12.wav",
         "recording_seconds": 289.5,
+        "recording_status": "ok",
         "queue_seq": 7,
         "priority": 1,
         "state": "done",
@@ -530,6 +531,23 @@ async def test_a_database_whose_check_predates_line_full_is_rebuilt_keeping_rows
     after = peek(db_path, "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'calls' "
                           "AND sql IS NOT NULL")
     assert sorted(str(r[0]) for r in after) == sorted(indexes)
+
+
+async def test_calls_stored_before_the_recording_status_existed_get_it_from_their_measured_length(
+        db_path: Path) -> None:
+    db = _database_before(db_path, _v11_recording_failed)
+    for call_id, seconds in (("recorded", 12.5), ("header only", 0.0), ("never measured", None)):
+        db.execute("INSERT INTO calls (call_id, recording_path, recording_seconds) VALUES (?, ?, ?)",
+                   [call_id, f"/rec/{call_id}.wav", seconds])
+    db.conn.commit()
+    db.close()
+    async with Store(db_path) as store:
+        found = {key: (await calls(store).get(key) or {}).get("recording_status")
+                 for key in ("recorded", "header only", "never measured")}
+        assert found == {"recorded": "ok", "header only": "empty", "never measured": None}
+        with pytest.raises(StoreError):  # the words are checked
+            await store.transaction(lambda db: db.execute(
+                "UPDATE calls SET recording_status = 'lost' WHERE call_id = 'recorded'"))
 
 
 # ----------------------------------------------------------------------------- commits that fail

@@ -19,7 +19,9 @@ def _recording(row: Mapping[str, object]) -> str:
     path = row.get("recording_path")
     if not path:
         return "-"
-    return f"{_seconds(row.get('recording_seconds'))} {Path(str(path)).name}"
+    status = row.get("recording_status")
+    failed = f"FAILED ({status}) " if status and status != "ok" else ""
+    return f"{failed}{_seconds(row.get('recording_seconds'))} {Path(str(path)).name}"
 
 
 # (header, width, right-aligned, cell); the last column is cut but not padded.

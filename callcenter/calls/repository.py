@@ -38,6 +38,7 @@ CALL_COLUMNS: Columns = {
     "nuisance_rule": Kind.TEXT,
     "recording_path": Kind.TEXT,
     "recording_seconds": Kind.REAL,
+    "recording_status": Kind.TEXT,
     "queue_seq": Kind.INT,
     "priority": Kind.INT,
     "state": Kind.TEXT,

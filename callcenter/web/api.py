@@ -98,7 +98,7 @@ async def _call_row(console: Console, call_id: str) -> Row:
 def call_json(row: Row) -> dict[str, Any]:
     keys = ("call_id", "caller_number", "caller_name", "arrived", "answered", "queued", "seat_answered", "ended",
             "arrived_epoch", "wait_seconds", "talk_seconds", "total_seconds", "outcome", "hangup_cause", "seat",
-            "shift", "category", "nuisance", "nuisance_rule", "recording_seconds", "state")
+            "shift", "category", "nuisance", "nuisance_rule", "recording_seconds", "recording_status", "state")
     out = {key: row.get(key) for key in keys}
     out["has_recording"] = bool(row.get("recording_path"))
     return out

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from callcenter.vocabulary import CATEGORY_ORDER, Outcome
+from callcenter.vocabulary import CATEGORY_ORDER, Outcome, RecordingStatus
 
 JSON = "application/json"
 
@@ -71,7 +71,9 @@ def openapi_document() -> dict[str, Any]:
                     "wait_seconds": {"type": ["integer", "null"]}, "talk_seconds": {"type": ["integer", "null"]},
                     "total_seconds": {"type": ["integer", "null"]}, "outcome": {"type": ["string", "null"]},
                     "seat": {"type": ["string", "null"]}, "category": {"type": ["string", "null"]},
-                    "recording_seconds": {"type": ["number", "null"]}, "has_recording": {"type": "boolean"}}},
+                    "recording_seconds": {"type": ["number", "null"]}, "has_recording": {"type": "boolean"},
+                    "recording_status": {"type": ["string", "null"], "description": "ok, or why the recording "
+                                         f"failed: {', '.join(s for s in RecordingStatus if s != 'ok')}"}}},
                 "Floor": {"type": "object", "properties": {
                     "at": {"type": "number"}, "in_ivr": {"type": "integer"},
                     "waiting": {"type": "array", "items": {"type": "object"}},

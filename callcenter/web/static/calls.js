@@ -56,7 +56,8 @@
         el("td", {}, label(hotline.OUTCOMES, call.outcome, "进行中")),
         el("td", {}, label(hotline.CATEGORIES, call.category, "未分类")), el("td", {}, call.seat || "–"),
         el("td", {}, duration(call.wait_seconds)), el("td", {}, duration(call.talk_seconds)),
-        el("td", {}, call.has_recording ? duration(call.recording_seconds) : "无"))));
+        el("td", {}, hotline.recordingFailed(call) ? "录音失败"
+          : call.has_recording ? duration(call.recording_seconds) : "无"))));
       pointExports(shown, data.total);
       const pages = Math.max(1, Math.ceil(data.total / perPage));
       info.textContent = `第 ${data.page} / ${pages} 页，共 ${data.total} 通`;

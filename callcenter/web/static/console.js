@@ -46,6 +46,7 @@ const hotline = (() => {
   // The labels come from the server's vocabulary (the JSON block in every page).
   const LABELS = JSON.parse(document.getElementById("labels")?.textContent || "{}");
   const OUTCOMES = LABELS.outcomes || {};
+  const RECORDING_STATUSES = LABELS.recording_statuses || {};
   const CATEGORIES = LABELS.categories || {};
   const SEAT_STATES = LABELS.seat_states || {};
   const PHASES = LABELS.phases || {};
@@ -54,6 +55,11 @@ const hotline = (() => {
   const NUISANCE_ACTIONS = LABELS.nuisance_actions || {};
   const RULES = LABELS.rules || {};
   const THREE_WAY = LABELS.three_way || {};
+
+  // A call whose recording was not made, or was cut short (a full disk): 录音失败.
+  function recordingFailed(call) {
+    return Boolean(call.recording_status) && call.recording_status !== "ok";
+  }
 
   function label(map, key, fallback = "–") {
     if (key === null || key === undefined || key === "") return fallback;
@@ -107,5 +113,6 @@ const hotline = (() => {
   }
 
   return { api, el, fill, label, duration, dateTime, clock, epochDateTime, say, ticketFeed,
-           OUTCOMES, CATEGORIES, SEAT_STATES, SHIFTS, PHASES, EVENTS, NUISANCE_ACTIONS, RULES, THREE_WAY };
+           OUTCOMES, RECORDING_STATUSES, CATEGORIES, SEAT_STATES, SHIFTS, PHASES, EVENTS, NUISANCE_ACTIONS, RULES,
+           THREE_WAY, recordingFailed };
 })();
