@@ -615,7 +615,7 @@ async def test_past_the_limit_the_oldest_events_are_dropped_counted_and_logged_o
                 calls(store).log("1.1", "POSITION", E0 + n, T0, data={"n": n})
             await calls(store).get("1.1")
             assert (store.pending_writes, store.dropped_writes) == (100, 51)  # the row "first" holds a place
-            assert store.last_dropped_at is not None
+            assert store.dropped_age is not None
             other.execute("ROLLBACK")
         await store.flush()
         kept = [_n(e) for e in await calls(store).events("1.1")]

@@ -120,12 +120,12 @@ class Store:
         self._failing_logged_at = 0.0
         self._dropped_at_fault = 0  # dropped_writes when the fault began
         # Health: since when a queued write waits to be committed (monotonic; None: none
-        # waits), the last commit's refusal, commits refused and writes dropped so far, and
-        # when the last was dropped (monotonic). Plain attributes, written by one side each.
+        # waits), the last commit's refusal, commits refused so far, and when a write was
+        # last dropped (monotonic). Plain attributes, written by one side each.
         self._waiting_since: float | None = None
         self.commit_error: str | None = None
         self.failed_commits = 0
-        self.last_dropped_at: float | None = None
+        self._last_dropped_at: float | None = None
 
     # --- life cycle -------------------------------------------------------------------
 
@@ -206,6 +206,12 @@ class Store:
         """Writes dropped, over the limit of what waits, while commits failed."""
         return self._pending.dropped
 
+    @property
+    def dropped_age(self) -> float | None:
+        """Seconds since a write was last dropped (None: never)."""
+        at = self._last_dropped_at
+        return None if at is None else max(0.0, time.monotonic() - at)
+
     def _put(self, item: Write) -> None:
         if not self._accepting:
             raise RuntimeError("the store is not running (start() it; after stop() writes would be lost)")
@@ -282,7 +288,7 @@ class Store:
 
     def _hold(self, write: Write) -> None:
         if self._pending.add(write):
-            self.last_dropped_at = time.monotonic()
+            self._last_dropped_at = time.monotonic()
             if self._pending.dropped == self._dropped_at_fault + 1:  # once a fault, not once a write
                 log.error("%s: %d writes wait for a commit; dropping the oldest call events to keep within "
                           "that (counted in the health report)", self.path, self._pending.limit)

@@ -123,7 +123,7 @@ async def healthz(request: web.Request) -> web.Response:
     if not _this_machine(request):
         refuse(web.HTTPForbidden, "仅限本机访问 (this machine only)")
     console = request.app[CONSOLE]
-    report = health_report(console.settings, console.floor, console.services.store)
+    report = health_report(console.settings, console.floor, console.services.store, console.space)
     return web.json_response(report, status=200 if report["ok"] else 503,
                              dumps=lambda data: json.dumps(data, ensure_ascii=False))
 
@@ -133,7 +133,7 @@ async def metrics(request: web.Request) -> web.Response:
     if not _this_machine(request):
         refuse(web.HTTPForbidden, "仅限本机访问 (this machine only)")
     console = request.app[CONSOLE]
-    health = health_report(console.settings, console.floor, console.services.store)
+    health = health_report(console.settings, console.floor, console.services.store, console.space)
     floor = console.floor
     counters = floor.counters() if isinstance(floor, HealthSource) else {}
     # Today's counts by outcome only: the wallboard's figures would cost more reads than this needs.
