@@ -604,6 +604,20 @@ async def test_while_commits_fail_a_rows_many_writes_wait_as_one_and_all_commit_
           f"committed {caught_up * 1000:.0f} ms after the lock was released")
 
 
+async def test_a_transaction_after_a_refused_commit_never_overtakes_the_writes_queued_before_it(
+        db_path: Path) -> None:
+    async with Store(db_path, busy_timeout=0.05) as store:
+        with closing(sqlite3.connect(db_path, isolation_level=None)) as other:
+            other.execute("BEGIN IMMEDIATE")
+            await _failing(store)
+            calls(store).save("first", state="done")
+            other.execute("ROLLBACK")
+        # The next retry is a second away; the transaction commits what waits before it runs.
+        state = await asyncio.wait_for(store.transaction(
+            lambda db: db.execute("SELECT state FROM calls WHERE call_id = 'first'").fetchone()), 0.5)
+        assert state == ("done",) and store.commit_error is None
+
+
 async def test_past_the_limit_the_oldest_events_are_dropped_counted_and_logged_once(
         db_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.ERROR, logger="callcenter.store")
@@ -621,7 +635,7 @@ async def test_past_the_limit_the_oldest_events_are_dropped_counted_and_logged_o
         kept = [_n(e) for e in await calls(store).events("1.1")]
         assert await calls(store).get("first") is not None
     assert kept == list(range(51, 150))  # the newest, in order
-    assert len([r for r in caplog.records if "dropping the oldest call events" in r.getMessage()]) == 1
+    assert len([r for r in caplog.records if "dropping the oldest (call events first)" in r.getMessage()]) == 1
 
 
 async def test_a_full_disk_keeps_every_write_is_named_as_the_cause_and_all_commit_once_space_returns(

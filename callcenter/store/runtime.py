@@ -9,8 +9,8 @@ Reads, `flush` and transactions travel the same queue, so they see every write q
 before them, as long as commits succeed.
 
 When the database refuses a commit (disk full, locked too long by another process) the
-writes are kept and retried every `RETRY_SECONDS`, or at once by `flush`; reads then see
-only what was committed. What waits is bounded however long that lasts
+writes are kept and retried every `RETRY_SECONDS` or so, and at once before a `flush`
+or a transaction; reads then see only what was committed. What waits is bounded however long that lasts
 (`callcenter.store.pending`): writes to one row are merged, and past a limit the oldest
 call events are dropped and counted (`dropped_writes`, a health problem).
 
@@ -49,9 +49,11 @@ log = logging.getLogger(__name__)
 THREAD_NAME = "hotline-store"
 BUSY_TIMEOUT = 5.0
 # While commits fail, how often they are tried again: often enough that the store catches
-# up within a second or two of space returning, rarely enough that retrying (a whole
-# transaction of everything waiting) costs little.
+# up within a second or two of space returning. Each try is a transaction of everything
+# waiting, which a long fault makes costly: the next waits at least this many times the
+# processor time the last one took, so retrying takes at most a tenth of a core.
 RETRY_SECONDS = 1.0
+RETRY_COST_FACTOR = 10.0
 # While commits fail, how often the log says so again (the first failure is logged at once).
 FAILING_LOG_SECONDS = 60.0
 # SQLite's primary result codes that mean the database refused (full, unwritable, locked),
@@ -88,6 +90,9 @@ class _Request:
     fn: Callable[[], Any] | None  # None: only commit what is queued (flush)
     future: concurrent.futures.Future[Any]
     stop: bool = False
+    # Commit what is queued first even while commits fail (flush, stop, a transaction:
+    # its writes must not overtake the writes queued before it).
+    commits_first: bool = False
 
 
 class Store:
@@ -148,7 +153,7 @@ class Store:
             return
         self._accepting = False
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        self._queue.put(_Request(None, future, stop=True))
+        self._queue.put(_Request(None, future, stop=True, commits_first=True))
         try:
             await asyncio.wrap_future(future)
         finally:
@@ -179,7 +184,7 @@ class Store:
 
     async def flush(self) -> None:
         """Return when every write queued so far is committed; StoreError if it cannot be."""
-        await self._send(None)
+        await self._send(None, commits_first=True)
 
     # --- for repositories: their SQL, run on the store thread ---------------------------
 
@@ -219,15 +224,15 @@ class Store:
             self._waiting_since = time.monotonic()
         self._queue.put(item)
 
-    async def _submit(self, fn: Callable[[], T]) -> T:
-        result: T = await self._send(fn)
+    async def _submit(self, fn: Callable[[], T], commits_first: bool = False) -> T:
+        result: T = await self._send(fn, commits_first)
         return result
 
-    async def _send(self, fn: Callable[[], Any] | None) -> Any:
+    async def _send(self, fn: Callable[[], Any] | None, commits_first: bool = False) -> Any:
         if not self._accepting:
             raise RuntimeError("the store is not running")
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        self._queue.put(_Request(fn, future))
+        self._queue.put(_Request(fn, future, commits_first=commits_first))
         return await asyncio.wrap_future(future)
 
     # --- the store thread -------------------------------------------------------------
@@ -250,10 +255,10 @@ class Store:
                     self._hold(msg)
                     if self._retry_at is None:
                         request = self._gather()
-                # While commits fail, a write or a read waits for the retry; `flush` and
-                # `stop` try at once (they exist to know whether everything is committed).
+                # While commits fail, a write or a read waits for the retry (reads see what
+                # is committed); flush, stop and transactions try at once.
                 if self._retry_at is None or time.monotonic() >= self._retry_at or \
-                        (request is not None and request.fn is None):
+                        (request is not None and request.commits_first):
                     error = self._commit_pending()
                 if request is None:
                     continue
@@ -290,8 +295,8 @@ class Store:
         if self._pending.add(write):
             self._last_dropped_at = time.monotonic()
             if self._pending.dropped == self._dropped_at_fault + 1:  # once a fault, not once a write
-                log.error("%s: %d writes wait for a commit; dropping the oldest call events to keep within "
-                          "that (counted in the health report)", self.path, self._pending.limit)
+                log.error("%s: %d writes wait for a commit; dropping the oldest (call events first) to keep "
+                          "within that, counted in the health report", self.path, self._pending.limit)
 
     def _serve(self, request: _Request, commit_error: StoreError | None) -> None:
         if not request.future.set_running_or_notify_cancel():
@@ -376,6 +381,7 @@ class Store:
         if not len(self._pending):
             return None
         items = list(self._pending.writes())
+        started = time.thread_time()
         try:
             db = self._database
             db.conn.execute("BEGIN IMMEDIATE")
@@ -395,7 +401,7 @@ class Store:
                     db.conn.execute("ROLLBACK")
                 raise
         except Exception as exc:  # the database refused: keep the writes
-            return self._refused_commit(len(items), exc)
+            return self._refused_commit(len(items), exc, time.thread_time() - started)
         self._pending.clear()
         if self._retry_at is not None:
             lost = self._pending.dropped - self._dropped_at_fault
@@ -408,20 +414,19 @@ class Store:
             self._waiting_since = None
         return None
 
-    def _refused_commit(self, count: int, exc: Exception) -> StoreError:
+    def _refused_commit(self, count: int, exc: Exception, cost: float) -> StoreError:
         """A commit failed: hold everything for a retry, merged, and say so (once a minute)."""
         now = time.monotonic()
         if self._retry_at is None:
             self._failing_since = self._failing_logged_at = now
             self._dropped_at_fault = self._pending.dropped
-            log.error("%s: cannot commit %d writes, keeping them to retry every %.0f s: %s", self.path, count,
-                      RETRY_SECONDS, exc)
+            log.error("%s: cannot commit %d writes, keeping them to retry: %s", self.path, count, exc)
         elif now - self._failing_logged_at >= FAILING_LOG_SECONDS:
             self._failing_logged_at = now
             log.error("%s: still cannot commit after %.0f s (%d writes wait): %s", self.path,
                       now - self._failing_since, len(self._pending), exc)
         self._pending.merge()
-        self._retry_at = now + RETRY_SECONDS
+        self._retry_at = now + max(RETRY_SECONDS, RETRY_COST_FACTOR * cost)
         self.failed_commits += 1
         self.commit_error = str(exc)[:200]
         return StoreError(f"{self.path}: cannot commit {count} writes: {exc}")
@@ -493,7 +498,7 @@ class Store:
                 raise
             return result
 
-        return await self._submit(run)
+        return await self._submit(run, commits_first=True)
 
     async def snapshot(self, fn: Callable[[Database], T]) -> T:
         """Run the reads of `fn(db)` on the store thread in one read transaction, so every
