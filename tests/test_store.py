@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from callcenter import store as store_module
 from callcenter.calls.formatting import format_calls_table
 from callcenter.calls.repository import CallRepository
 from callcenter.seats.repository import SeatRepository
@@ -409,11 +408,10 @@ async def test_a_bad_write_is_logged_and_the_rest_of_its_batch_is_committed(
 
 
 async def test_writes_wait_out_a_locked_database_and_flush_says_so(
-    db_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    db_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(store_module, "BUSY_TIMEOUT", 0.2)
     caplog.set_level(logging.ERROR, logger="callcenter.store")
-    async with Store(db_path) as store:
+    async with Store(db_path, busy_timeout=0.2) as store:
         with closing(sqlite3.connect(db_path, isolation_level=None)) as other:
             other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
             calls(store).save("1.1", state="done")
