@@ -1,5 +1,6 @@
-"""The hotline's words, defined once: categories, call outcomes, seat states, ticket
-states, ticket channels, satisfactions, callback results, and their Chinese labels.
+"""The hotline's words, defined once: categories, call outcomes, recording statuses, seat
+states, ticket states, ticket channels, satisfactions, callback results, and their
+Chinese labels.
 
 Every module imports its values from here; the schema's CHECK constraints are built
 from them; the console's pages get the labels from the server (`labels()`), so a new
@@ -56,6 +57,23 @@ OUTCOME_LABELS: dict[Outcome, str] = {
     Outcome.LINE_FULL: "线路已满",
 }
 ABANDONED: tuple[Outcome, ...] = (Outcome.ABANDONED_IVR, Outcome.ABANDONED_QUEUE, Outcome.ABANDONED_RINGING)
+
+
+class RecordingStatus(StrEnum):
+    """What became of a call's recording once Asterisk closed it (`callcenter.recordings`)."""
+
+    OK = "ok"
+    MISSING = "missing"  # no file: MixMonitor could not create it (a full disk, a bad folder)
+    EMPTY = "empty"  # a file without audio: not even the header could be written
+    TRUNCATED = "truncated"  # far shorter than the call: the disk filled up during it
+
+
+RECORDING_STATUS_LABELS: dict[RecordingStatus, str] = {
+    RecordingStatus.OK: "正常",
+    RecordingStatus.MISSING: "录音失败（文件缺失）",
+    RecordingStatus.EMPTY: "录音失败（无音频）",
+    RecordingStatus.TRUNCATED: "录音失败（录音不完整）",
+}
 
 
 class SeatState(StrEnum):
@@ -148,6 +166,7 @@ EVENT_LABELS: dict[str, str] = {
     "ENTERQUEUE": "进入排队", "POSITION": "播报排队位置", "RINGSEAT": "坐席振铃", "RINGNOANSWER": "坐席未接",
     "RINGFAILED": "坐席振铃失败", "CONNECT": "坐席接通", "COMPLETEAGENT": "坐席挂机", "COMPLETECALLER": "来电人挂机",
     "HANGUP": "通话结束", "ABANDON": "来电人放弃", "FAILED": "呼叫失败", "RECORDING": "录音完成",
+    "RECORDING_FAILED": "录音失败",
     "READOPTED": "控制器恢复接管", "LOST": "控制器离线时结束", "SUMMARY": "话务员小结",
     "MARKED_NUISANCE": "标记为骚扰", "NUISANCE_WARNING": "播放骚扰提醒", "NUISANCE_FLAGGED": "骚扰号码来电",
     "HARD_LIMIT": "超过呼叫上限挂断",
@@ -198,6 +217,7 @@ def labels() -> dict[str, dict[str, str]]:
     """Every label the console shows, by vocabulary, for the browser (it keeps no copy)."""
     return {
         "outcomes": {str(k): v for k, v in OUTCOME_LABELS.items()},
+        "recording_statuses": {str(k): v for k, v in RECORDING_STATUS_LABELS.items()},
         "categories": {str(k): CATEGORY_LABELS[k] for k in CATEGORY_ORDER},
         "seat_states": {str(k): v for k, v in SEAT_STATE_LABELS.items()},
         "ticket_states": {str(k): v for k, v in TICKET_STATE_LABELS.items()},

@@ -45,7 +45,7 @@ AWKWARD = '路灯坏了, "三天"\n还没修'
 TICKET_HEADERS = ["工单编号", "创建时间", "渠道", "分类", "诉求内容", "承办单位", "状态", "答复期限", "剩余工作日",
                   "是否超期", "督办次数", "保密", "市民姓名", "联系电话", "地址", "答复内容", "答复时间", "满意度"]
 CALL_HEADERS = ["来电时间", "来电号码", "来电人", "结果", "分类", "坐席", "班次", "等待秒数", "通话秒数", "挂断原因",
-                "骚扰标记", "保密"]
+                "录音", "骚扰标记", "保密"]
 BIG = 15_000  # rows of XLSX that take a few seconds to write
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -59,9 +59,11 @@ async def console(tmp_path: Path) -> AsyncIterator[RunningConsole]:
         # Noon today: the calls are today's whatever the hour the test runs (even just after midnight).
         calls, zone = running.services.calls, settings.zone
         now = day_bounds(zone, time.time())[0] + 12 * 3600
-        _call(calls, "call-1", zone, now, seat="seat1", caller_name=HOSTILE, caller_number="13900000001")
+        _call(calls, "call-1", zone, now, seat="seat1", caller_name=HOSTILE, caller_number="13900000001",
+              recording_status="ok")
         _call(calls, "call-2", zone, now + 60, seat="seat2", caller_name="李女士", caller_number="+8613900000002")
-        _call(calls, "call-3", zone, now + 120, seat="seat1", caller_name="王先生", nuisance=1)
+        _call(calls, "call-3", zone, now + 120, seat="seat1", caller_name="王先生", nuisance=1,
+              recording_status="missing")
         _call(calls, "call-4", zone, now + 180, outcome="abandoned_queue", seat=None, caller_name="",
               hangup_cause="caller hung up in the queue")
         await calls.flush()
@@ -170,6 +172,7 @@ async def test_the_call_log_export_holds_exactly_the_calls_the_call_log_shows_fo
     assert (oldest["结果"].value, oldest["坐席"].value, oldest["班次"].value, oldest["等待秒数"].value,
             oldest["通话秒数"].value, oldest["骚扰标记"].value) == ("已接通", "seat1", "白班", 12, 95, "否")
     assert newest["骚扰标记"].value == "是" and newest["来电时间"].value == shown[0]["arrived"][:19].replace("T", " ")
+    assert (oldest["录音"].value, newest["录音"].value) == ("正常", "录音失败（文件缺失）")
     abandoned = list(csv.reader(io.StringIO(csv_body.decode("utf-8-sig"), newline="")))
     assert len(abandoned) == 2 and abandoned[1][9] == "caller hung up in the queue" and abandoned[1][5] == ""
 

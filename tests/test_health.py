@@ -5,6 +5,7 @@ phones are there."""
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,8 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from callcenter.health import MAX_WRITE_LAG_SECONDS, problems, report_of
+from callcenter.free_space import FreeSpace
+from callcenter.health import DROPPED_WRITES_ALARM_SECONDS, MAX_WRITE_LAG_SECONDS, low_space, problems, report_of
 from callcenter.web import web_running
 from tests.conftest import RunningAsterisk
 from tests.flow import FAST, hotline_for
@@ -21,7 +23,12 @@ from tests.harness import SeatPhone, free_port, run_hotline
 from tests.tcp_proxy import CuttableProxy
 
 HEALTHY: dict[str, Any] = {"ari_connected": True, "last_event_age": 1.0, "seats_registered": 2, "seats": 6,
-                           "callers_waiting": 0}
+                           "callers_waiting": 0, "recordings_failing": 0}
+MB = 1024 * 1024
+
+
+def _disk(free: int, total: int, *what: str) -> dict[str, Any]:
+    return {"what": list(what or ["recordings"]), "path": "/srv", "free_bytes": free, "total_bytes": total}
 
 
 def test_a_healthy_hotline_has_no_problem_and_each_fault_is_named() -> None:
@@ -33,11 +40,42 @@ def test_a_healthy_hotline_has_no_problem_and_each_fault_is_named() -> None:
         "store write lag": report_of(True, HEALTHY, MAX_WRITE_LAG_SECONDS + 1, None),
         "the store cannot commit": report_of(True, HEALTHY, 0.0, "database or disk is full"),
         "the controller is not running": report_of(True, None, 0.0, None),
+        "the last 2 recordings failed": report_of(True, HEALTHY | {"recordings_failing": 2}, 0.0, None),
+        "the store dropped 7 writes": report_of(True, HEALTHY, 0.0, None, dropped_writes=7, dropped_age=30.0),
+        "recordings disk nearly full: 0.0 MB free": report_of(True, HEALTHY, 0.0, None, disks=[_disk(0, 8 * MB)]),
+        "recordings and database disk nearly full: 150.0 MB free": report_of(
+            True, HEALTHY, 0.0, None, disks=[_disk(150 * MB, 10**12, "recordings", "database")]),
     }
     for named, report in faults.items():
         assert report["ok"] is False and len(report["problems"]) == 1, report
         assert named in report["problems"][0]
     assert problems(report_of(None, HEALTHY, 0.0, None)) == []  # an external Asterisk is not watched
+    # Writes dropped an hour ago are in /metrics and the log, no longer an alarm.
+    assert report_of(True, HEALTHY, 0.0, None, dropped_writes=7, dropped_age=DROPPED_WRITES_ALARM_SECONDS)["ok"]
+
+
+def test_a_disk_is_nearly_full_under_200_mb_or_under_1_percent_of_a_small_one() -> None:
+    assert [low_space(_disk(free * MB, 10**12)) for free in (199, 201)] == [True, False]
+    assert [low_space(_disk(free * MB, 4 * 1024 * MB)) for free in (40, 41)] == [True, False]
+    assert low_space({"what": ["recordings"], "path": "/srv"}) is False  # not measured: no alarm
+
+
+def test_free_space_groups_the_folders_of_one_disk_and_looks_at_most_every_few_seconds(tmp_path: Path) -> None:
+    now = [0.0]
+    recordings, database = tmp_path / "recordings", tmp_path / "state"
+    recordings.mkdir()
+    database.mkdir()
+    space = FreeSpace({"recordings": recordings, "database": database, "nowhere": tmp_path / "missing"},
+                      clock=lambda: now[0], every=5.0)
+    [disk] = space.now()
+    stats = os.statvfs(tmp_path)
+    assert disk["what"] == ["recordings", "database"] and disk["total_bytes"] == stats.f_blocks * stats.f_frsize
+    assert abs(disk["free_bytes"] - stats.f_bavail * stats.f_frsize) < 64 * MB
+    recordings.rmdir()
+    now[0] = 4.9
+    assert space.now() == [disk]  # not looked at again yet
+    now[0] = 5.0
+    assert [found["what"] for found in space.now()] == [["database"]]
 
 
 async def _health(url: str) -> tuple[int, dict[str, Any]]:

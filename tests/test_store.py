@@ -20,13 +20,19 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from callcenter import store as store_module
 from callcenter.calls.formatting import format_calls_table
 from callcenter.calls.repository import CallRepository
 from callcenter.seats.repository import SeatRepository
 from callcenter.store import SCHEMA_VERSION, THREAD_NAME, Store, StoreError
-from callcenter.store.schema import MIGRATIONS, _v6_answer_seconds, _v8_line_full_outcome, _v10_console_audit
+from callcenter.store.schema import (
+    MIGRATIONS,
+    _v6_answer_seconds,
+    _v8_line_full_outcome,
+    _v10_console_audit,
+    _v11_recording_failed,
+)
 from callcenter.terminal import display_width, safe_json
+from tests.small_disk import SmallDisk
 
 HOME = Path(__file__).resolve().parent.parent
 T0 = "2026-11-28T21:35:12+08:00"
@@ -97,6 +103,7 @@ async def test_a_call_row_round_trips_every_column(store: Store) -> None:
         "recording_path": "recordings/20261128-213512-1764345600.12.wav",
         "recording_seconds": 289.5,
         "recording_pruned": "2027-05-27T03:00:00+08:00",
+        "recording_status": "ok",
         "queue_seq": 7,
         "priority": 1,
         "state": "done",
@@ -408,11 +415,10 @@ async def test_a_bad_write_is_logged_and_the_rest_of_its_batch_is_committed(
 
 
 async def test_writes_wait_out_a_locked_database_and_flush_says_so(
-    db_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    db_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(store_module, "BUSY_TIMEOUT", 0.2)
     caplog.set_level(logging.ERROR, logger="callcenter.store")
-    async with Store(db_path) as store:
+    async with Store(db_path, busy_timeout=0.2) as store:
         with closing(sqlite3.connect(db_path, isolation_level=None)) as other:
             other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
             calls(store).save("1.1", state="done")
@@ -546,3 +552,128 @@ async def test_a_database_of_version_9_keeps_its_calls_recordings_and_gains_the_
     with pytest.raises(sqlite3.IntegrityError), closing(sqlite3.connect(db_path)) as conn:
         conn.execute("INSERT INTO recording_access (at, at_epoch, user, role, call_id, recording, kind)"
                      " VALUES ('x', 0, 'u', 'supervisor', 'kept', 'r.wav', 'listen')")
+
+
+async def test_calls_stored_before_the_recording_status_existed_get_it_from_their_measured_length(
+        db_path: Path) -> None:
+    db = _database_before(db_path, _v11_recording_failed)
+    for call_id, seconds in (("recorded", 12.5), ("header only", 0.0), ("never measured", None)):
+        db.execute("INSERT INTO calls (call_id, recording_path, recording_seconds) VALUES (?, ?, ?)",
+                   [call_id, f"/rec/{call_id}.wav", seconds])
+    db.conn.commit()
+    db.close()
+    async with Store(db_path) as store:
+        found = {key: (await calls(store).get(key) or {}).get("recording_status")
+                 for key in ("recorded", "header only", "never measured")}
+        assert found == {"recorded": "ok", "header only": "empty", "never measured": None}
+        with pytest.raises(StoreError):  # the words are checked
+            await store.transaction(lambda db: db.execute(
+                "UPDATE calls SET recording_status = 'lost' WHERE call_id = 'recorded'"))
+
+
+# ----------------------------------------------------------------------------- commits that fail
+
+
+def _n(event: dict[str, object]) -> int:
+    data = event["data"]
+    assert isinstance(data, dict) and isinstance(data["n"], int)
+    return data["n"]
+
+
+async def _failing(store: Store) -> None:
+    """Make sure the store has met a refused commit (it holds writes merged from then on)."""
+    calls(store).save("first", state="ivr")
+    with pytest.raises(StoreError, match="cannot commit"):
+        await store.flush()
+    assert store.commit_error is not None and store.failed_commits >= 1
+
+
+async def test_while_commits_fail_a_rows_many_writes_wait_as_one_and_all_commit_once_when_they_succeed(
+        db_path: Path) -> None:
+    async with Store(db_path, busy_timeout=0.05) as store:
+        with closing(sqlite3.connect(db_path, isolation_level=None)) as other:
+            other.execute("BEGIN IMMEDIATE")  # another process holds the write lock, for long
+            await _failing(store)
+            keys, peak = [f"call.{k}" for k in range(3)], 0
+            for key in keys:
+                calls(store).save(key, caller_number="13800138000", arrived=T0)  # written once, kept
+            for n in range(200_000):
+                calls(store).save(keys[n % 3], state="talking", wait_seconds=n, seat=f"seat{n % 6 + 1}")
+                if n % 200 == 0:
+                    calls(store).log(keys[n % 3], "POSITION", E0 + n, T0, data={"n": n})
+                if n % 2_000 == 0:
+                    await calls(store).get(keys[0])  # every write queued so far is held now
+                    peak = max(peak, store.pending_writes)
+            await calls(store).get(keys[0])
+            peak = max(peak, store.pending_writes)
+            other.execute("ROLLBACK")
+        started = time.monotonic()
+        await store.flush()
+        caught_up = time.monotonic() - started
+        rows = {key: await calls(store).get(key) or {} for key in keys}
+        events = [e for key in keys for e in await calls(store).events(key)]
+        assert (store.commit_error, store.pending_writes, store.dropped_writes) == (None, 0, 0)
+    # The rows and the 1,000 events wait, each row once: not 200,000 writes.
+    assert peak <= 1 + len(keys) + 1_000, peak
+    for k, key in enumerate(keys):
+        last = max(n for n in range(200_000) if n % 3 == k)
+        assert (rows[key]["caller_number"], rows[key]["arrived"], rows[key]["wait_seconds"],
+                rows[key]["seat"]) == ("13800138000", T0, last, f"seat{last % 6 + 1}")
+    assert sorted(_n(e) for e in events) == list(range(0, 200_000, 200))  # each once
+    assert peek(db_path, "SELECT count(*) FROM call_events") == [(1_000,)]
+    print(f"200,000 writes to 3 rows and 1,000 events during the fault: at most {peak} waiting; "
+          f"committed {caught_up * 1000:.0f} ms after the lock was released")
+
+
+async def test_a_transaction_after_a_refused_commit_never_overtakes_the_writes_queued_before_it(
+        db_path: Path) -> None:
+    async with Store(db_path, busy_timeout=0.05) as store:
+        with closing(sqlite3.connect(db_path, isolation_level=None)) as other:
+            other.execute("BEGIN IMMEDIATE")
+            await _failing(store)
+            calls(store).save("first", state="done")
+            other.execute("ROLLBACK")
+        # The next retry is a second away; the transaction commits what waits before it runs.
+        state = await asyncio.wait_for(store.transaction(
+            lambda db: db.execute("SELECT state FROM calls WHERE call_id = 'first'").fetchone()), 0.5)
+        assert state == ("done",) and store.commit_error is None
+
+
+async def test_past_the_limit_the_oldest_events_are_dropped_counted_and_logged_once(
+        db_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.ERROR, logger="callcenter.store")
+    async with Store(db_path, busy_timeout=0.05, max_pending=100) as store:
+        with closing(sqlite3.connect(db_path, isolation_level=None)) as other:
+            other.execute("BEGIN IMMEDIATE")
+            await _failing(store)
+            for n in range(150):
+                calls(store).log("1.1", "POSITION", E0 + n, T0, data={"n": n})
+            await calls(store).get("1.1")
+            assert (store.pending_writes, store.dropped_writes) == (100, 51)  # the row "first" holds a place
+            assert store.dropped_age is not None
+            other.execute("ROLLBACK")
+        await store.flush()
+        kept = [_n(e) for e in await calls(store).events("1.1")]
+        assert await calls(store).get("first") is not None
+    assert kept == list(range(51, 150))  # the newest, in order
+    assert len([r for r in caplog.records if "dropping the oldest (call events first)" in r.getMessage()]) == 1
+
+
+async def test_a_full_disk_keeps_every_write_is_named_as_the_cause_and_all_commit_once_space_returns(
+        tmp_path: Path) -> None:
+    with SmallDisk(tmp_path / "small", 16) as disk:
+        async with Store(disk.path / "hotline.db", batch_size=5_000, batch_interval=5) as store:
+            calls(store).save("1.1", state="talking")
+            await store.flush()
+            disk.fill()
+            # More than SQLite's page cache: the transaction spills to the WAL midway and
+            # meets the full disk there, not only at COMMIT.
+            for n in range(3_000):
+                calls(store).log("1.1", "POSITION", E0 + n, T0, data={"n": n, "pad": "x" * 1_000})
+            with pytest.raises(StoreError, match="cannot commit 3000 writes: database or disk is full"):
+                await store.flush()
+            assert store.commit_error == "database or disk is full"  # what the health report shows
+            disk.empty()
+            await store.flush()
+            events = await calls(store).events("1.1")
+    assert [_n(e) for e in events] == list(range(3_000))

@@ -173,8 +173,8 @@ async def test_a_calls_timeline_comes_from_its_events_and_a_saved_summary_is_an_
     calls, zone = console.services.calls, console.settings.zone
     now = time.time()
     _put(calls, "t1", now - 60, zone, caller_number="13911112222", outcome="answered", seat="seat1",
-         category="consultation")
-    for offset, kind in enumerate(("ARRIVED", "ENTERQUEUE", "CONNECT", "HANGUP")):
+         category="consultation", recording_path="/rec/t1.wav", recording_status="missing")
+    for offset, kind in enumerate(("ARRIVED", "ENTERQUEUE", "CONNECT", "HANGUP", "RECORDING_FAILED")):
         calls.log("t1", kind, now - 60 + offset, iso_local(now - 60 + offset, zone), seat="seat1")
     await calls.flush()
     async with http_session() as http:
@@ -188,7 +188,9 @@ async def test_a_calls_timeline_comes_from_its_events_and_a_saved_summary_is_an_
     async with http_session() as http:
         supervisor = await _client(http, console, "supervisor")
         detail = await supervisor.get("/api/calls/t1")
-    assert [e["kind"] for e in detail["events"]] == ["ARRIVED", "ENTERQUEUE", "CONNECT", "HANGUP", "SUMMARY"]
+    assert [e["kind"] for e in detail["events"]] == ["ARRIVED", "ENTERQUEUE", "CONNECT", "HANGUP", "RECORDING_FAILED",
+                                                      "SUMMARY"]
+    assert (detail["call"]["recording_status"], detail["call"]["has_recording"]) == ("missing", True)
     assert detail["events"][-1]["data"] == {"summary": "反映小区噪音扰民[31m", "category": "complaint", "by": "seat1"}
     assert detail["call"]["category"] == "complaint" and detail["summary"]["by"] == "seat1"
 

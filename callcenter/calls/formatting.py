@@ -21,7 +21,9 @@ def _recording(row: Mapping[str, object]) -> str:
         return "-"
     if row.get("recording_pruned"):
         return f"deleted (retention) {Path(str(path)).name}"
-    return f"{_seconds(row.get('recording_seconds'))} {Path(str(path)).name}"
+    status = row.get("recording_status")
+    failed = f"FAILED ({status}) " if status and status != "ok" else ""
+    return f"{failed}{_seconds(row.get('recording_seconds'))} {Path(str(path)).name}"
 
 
 # (header, width, right-aligned, cell); the last column is cut but not padded.

@@ -39,6 +39,7 @@ CALL_COLUMNS: Columns = {
     "recording_path": Kind.TEXT,
     "recording_seconds": Kind.REAL,
     "recording_pruned": Kind.TIME,  # when the file was deleted, past recordings.retention_days
+    "recording_status": Kind.TEXT,
     "queue_seq": Kind.INT,
     "priority": Kind.INT,
     "state": Kind.TEXT,

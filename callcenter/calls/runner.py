@@ -30,9 +30,11 @@ from callcenter.clock import iso_local, local, parse_ari_time
 from callcenter.nuisance import NuisanceService, Verdict
 from callcenter.pbx import INSTANCE_MOUNT
 from callcenter.recordings import recording_seconds_when_closed
+from callcenter.recordings.wav import status as recording_status
 from callcenter.seats import IllegalSeatMove, Roster, Seat, SeatState, longest_idle
 from callcenter.seats.service import SeatService
 from callcenter.settings import TRUNK_ENDPOINT, Settings
+from callcenter.vocabulary import RecordingStatus
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,7 @@ class CallRuntime:
     behind: bool = False
     bridge_id: str = ""
     arrival: c.Arrived | None = None  # handled first, once the nuisance check is done
+    recording: str = ""  # the recording's path on this host ("" when the dialplan gave none)
 
 
 @dataclass
@@ -137,10 +140,12 @@ class Controller:
         self.last_event_at: float | None = None  # monotonic
         # Counters for /metrics since this process started: connections made to ARI's
         # events (the first and every reconnect), calls finished by outcome, recordings
-        # that could not be measured (missing or never closed).
+        # that failed (missing, empty or cut short); and for health, how many of the last
+        # recordings failed in a row (the next good one ends the alarm).
         self.ari_connections = 0
         self.finished: dict[str, int] = {}
         self.recording_failures = 0
+        self.recordings_failing = 0
 
     @property
     def roster(self) -> Roster:
@@ -286,10 +291,11 @@ class Controller:
         call_id = str(channel["id"])
         caller = channel.get("caller") or {}
         variables = channel.get("channelvars") or {}
-        runtime = CallRuntime(c.Call(call_id, timing=self.timing), seq if seq is not None else self._take_seq())
+        recording = self._host_recording(str(variables.get("HOTLINE_RECORDING") or ""))
+        runtime = CallRuntime(c.Call(call_id, timing=self.timing), seq if seq is not None else self._take_seq(),
+                              recording=recording)
         self.calls[call_id] = runtime
         runtime.task = asyncio.create_task(self._run_call(runtime), name=f"call-{call_id}")
-        recording = self._host_recording(str(variables.get("HOTLINE_RECORDING") or ""))
         runtime.arrival = c.Arrived(at, str(caller.get("number", "")), str(caller.get("name", "")), recording)
         self.repository.save(call_id, queue_seq=runtime.seq, arrived_epoch=at)
         return runtime
@@ -442,7 +448,8 @@ class Controller:
                     outcome = str(fields["outcome"])
                     self.finished[outcome] = self.finished.get(outcome, 0) + 1
             elif isinstance(action, c.MeasureRecording):
-                self._spawn(self._measure_recording(call_id), f"recording-{call_id}")
+                # A call lost while the controller was away: when it ended is not known.
+                self._spawn(self._measure_recording(call_id, runtime.recording, None), f"recording-{call_id}")
             elif isinstance(action, c.Finished):
                 await self._finish(runtime)
             elif isinstance(action, c.DialUnit):
@@ -560,7 +567,8 @@ class Controller:
             with contextlib.suppress(AriError):
                 await self.ari.destroy_bridge(runtime.bridge_id)
         self.queue.remove(call.call_id)
-        self._spawn(self._measure_recording(call.call_id), f"recording-{call.call_id}")
+        lasted = call.ended - call.arrived if call.ended is not None and call.arrived is not None else None
+        self._spawn(self._measure_recording(call.call_id, runtime.recording, lasted), f"recording-{call.call_id}")
         self._spawn(self._judge_number(call.number), f"nuisance-{call.call_id}")
 
     async def _judge_number(self, number: str) -> None:
@@ -573,20 +581,30 @@ class Controller:
         if found is not None:
             log.info("number %s flagged as nuisance (%s)", number, found.rule)
 
-    async def _measure_recording(self, call_id: str) -> None:
-        row = await self.repository.get(call_id)
-        path = str((row or {}).get("recording_path") or "")
+    async def _measure_recording(self, call_id: str, path: str, call_seconds: float | None) -> None:
+        """Once Asterisk has closed the recording: its length, or why it failed, in the row.
+        The path is the controller's own (not read back from the store, which may be
+        unable to commit: the very disk-full that cost the recording)."""
         if not path:
             return
         seconds = await recording_seconds_when_closed(Path(path))
-        if seconds is None:
-            self.recording_failures += 1
-            log.warning("call %s: the recording %s is missing or was never closed", call_id, path)
-        else:
-            now = time.time()
-            self.repository.save(call_id, recording_seconds=round(seconds, 2))
+        found = await asyncio.to_thread(Path(path).exists)
+        judged = recording_status(found, seconds, call_seconds)
+        now = time.time()
+        measured = round(seconds, 2) if seconds else None
+        self.repository.save(call_id, recording_seconds=measured, recording_status=str(judged))
+        if judged is RecordingStatus.OK:
+            self.recordings_failing = 0
             self.repository.log(call_id, "RECORDING", now, iso_local(now, self.zone),
-                                data={"path": path, "seconds": round(seconds, 2)})
+                                data={"path": path, "seconds": measured})
+            return
+        self.recording_failures += 1
+        self.recordings_failing += 1
+        self._changed()  # the wallboard's alarm
+        log.error("call %s: the recording %s failed (%s, %s s of a %s s call)", call_id, path, judged, measured,
+                  None if call_seconds is None else round(call_seconds))
+        self.repository.log(call_id, "RECORDING_FAILED", now, iso_local(now, self.zone),
+                            data={"path": path, "status": str(judged), "seconds": measured})
 
     # ------------------------------------------------------------------ seats
 
@@ -707,6 +725,7 @@ class Controller:
             "seats_registered": sum(1 for seat in self.seats.values() if seat.registered),
             "seats": len(self.seats),
             "callers_waiting": sum(1 for r in self.calls.values() if r.call.phase in WAITING_PHASES),
+            "recordings_failing": self.recordings_failing,
         }
 
     def counters(self) -> dict[str, Any]:
@@ -741,16 +760,18 @@ class Controller:
                 continue
             stored = _stored(row)
             channel = channels.get(call_id)
+            recording = str(row.get("recording_path") or "")
             if channel is None or not _in_our_app(channel, self.settings.asterisk.app):
                 _, actions = c.step(c.Call(call_id, timing=self.timing), c.LostWhileAway(now, stored))
-                await self._perform_detached(call_id, actions)
+                await self._perform_detached(call_id, actions, recording)
                 continue
             bridge_id = in_bridge.get(call_id)
             seat_channel = next((ch for ch, b in in_bridge.items() if b == bridge_id and ch != call_id
                                  and not _is_unit_leg(channels.get(ch, {}))), None)
             still_bridged = bool(bridge_id) and seat_channel is not None and seat_channel in channels
             seq = int(str(row.get("queue_seq") or 0)) or self._take_seq()
-            runtime = CallRuntime(c.Call(call_id, timing=self.timing), seq, behind=bool(row.get("nuisance")))
+            runtime = CallRuntime(c.Call(call_id, timing=self.timing), seq, behind=bool(row.get("nuisance")),
+                                  recording=recording)
             self.calls[call_id] = runtime
             runtime.call, actions = c.step(runtime.call, c.Readopted(now, stored, still_bridged))
             if runtime.call.phase is c.Phase.TALKING and bridge_id and seat_channel is not None:
@@ -780,9 +801,9 @@ class Controller:
             self.legs.pop(channel_id, None)
             self._deliver(leg.call_id, c.SeatHungUp(now, 0) if leg.answered else c.SeatFailed(now, leg.seat, 0))
 
-    async def _perform_detached(self, call_id: str, actions: list[c.Action]) -> None:
+    async def _perform_detached(self, call_id: str, actions: list[c.Action], recording: str) -> None:
         """Perform the actions of a call the controller does not run (lost while away)."""
-        runtime = CallRuntime(c.Call(call_id, timing=self.timing), 0)
+        runtime = CallRuntime(c.Call(call_id, timing=self.timing), 0, recording=recording)
         for action in actions:
             await self._perform(runtime, action)
 

@@ -48,10 +48,13 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
         f"Asterisk:        {asterisk}",
         f"ARI events:      {'connected' if controller.get('ari_connected') else 'NOT connected'}"
         f" (last event {controller.get('last_event_age', '-')} s ago)",
-        f"store:           write lag {report.get('store_write_lag')} s"
+        f"store:           write lag {report.get('store_write_lag')} s, {report.get('store_pending_writes', 0)} "
+        f"writes waiting, {report.get('store_dropped_writes', 0)} dropped"
         + (f", cannot commit: {report['store_commit_error']}" if report.get("store_commit_error") else ""),
         f"seats:           {controller.get('seats_registered', '-')} of {controller.get('seats', '-')} registered",
         f"callers waiting: {controller.get('callers_waiting', '-')}",
+        *(f"free space:      {disk['free_bytes'] / 2**20:.0f} MB of {disk['total_bytes'] / 2**20:.0f} MB "
+          f"({', '.join(disk['what'])}: {disk['path']})" for disk in report.get("disks", [])),
     ]
     print("\n".join(lines))
     for problem in report.get("problems", []):

@@ -23,6 +23,7 @@ from callcenter.vocabulary import (
     CHANNEL_LABELS,
     CONFIDENTIAL_LABEL,
     OUTCOME_LABELS,
+    RECORDING_STATUS_LABELS,
     SATISFACTION_LABELS,
     SHIFT_LABELS,
     TICKET_STATE_LABELS,
@@ -158,6 +159,7 @@ CALL_COLUMNS = (
     Column("等待秒数", 10, _number("wait_seconds")),
     Column("通话秒数", 10, _number("talk_seconds")),
     Column("挂断原因", 24, _text("hangup_cause")),
+    Column("录音", 22, _label("recording_status", _labels(RECORDING_STATUS_LABELS))),
     Column("骚扰标记", 10, _yes_no("nuisance")),
     Column("保密", 6, _confidential),
 )

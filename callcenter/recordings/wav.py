@@ -3,6 +3,9 @@
 MixMonitor writes the RIFF sizes only when it closes the file, so a recording cut short
 by a crash has a header that claims no audio. Lengths are therefore computed from the
 data actually on disk, and `repair_header` rewrites the sizes of such files.
+
+On a full disk MixMonitor records nothing, or stops when the disk fills, and the call
+goes on: `status` says what became of the recording, for the call's row.
 """
 
 from __future__ import annotations
@@ -12,6 +15,15 @@ import os
 import struct
 import time
 from pathlib import Path
+
+from callcenter.vocabulary import RecordingStatus
+
+# A recording holding less than this share of a call that lasted at least TRUNCATED_AFTER
+# seconds was cut short. Generous, because a recording can be a little shorter than the
+# call for good reasons (MixMonitor starts a moment after the channel; a phone that sends
+# no audio while nothing is played to it records nothing meanwhile).
+TRUNCATED_SHARE = 0.5
+TRUNCATED_AFTER = 10.0
 
 
 def _fmt_and_data_offset(head: bytes) -> tuple[int, int] | None:
@@ -67,6 +79,18 @@ async def recording_seconds_when_closed(path: Path, settle: float = 0.3, give_up
             break
         await asyncio.sleep(0.1)
     return await asyncio.to_thread(wav_seconds, path)
+
+
+def status(found: bool, seconds: float | None, call_seconds: float | None) -> RecordingStatus:
+    """What became of a recording: `found` whether the file exists, `seconds` of audio in
+    it (None: not a WAV), `call_seconds` from the call's arrival to its end (None: unknown)."""
+    if not found:
+        return RecordingStatus.MISSING
+    if not seconds:
+        return RecordingStatus.EMPTY
+    if call_seconds is not None and call_seconds >= TRUNCATED_AFTER and seconds < call_seconds * TRUNCATED_SHARE:
+        return RecordingStatus.TRUNCATED
+    return RecordingStatus.OK
 
 
 def repair_header(path: Path) -> bool:

@@ -6,7 +6,13 @@ only puts messages on that thread's queue. Queued writes (`queue_upsert`, `queue
 return at once and are committed in batches, one transaction a batch: a crash loses at
 most the last uncommitted batch, and WAL never leaves a half-written transaction behind.
 Reads, `flush` and transactions travel the same queue, so they see every write queued
-before them.
+before them, as long as commits succeed.
+
+When the database refuses a commit (disk full, locked too long by another process) the
+writes are kept and retried every `RETRY_SECONDS` or so, and at once before a `flush`
+or a transaction; reads then see only what was committed. What waits is bounded however long that lasts
+(`callcenter.store.pending`): writes to one row are merged, and past a limit the oldest
+call events are dropped and counted (`dropped_writes`, a health problem).
 
 The store knows no table: each noun's repository (`callcenter.calls.repository`,
 `callcenter.seats.repository`, ...) brings its SQL and runs it here through `reading`,
@@ -35,12 +41,25 @@ from typing import Any, TypeVar
 from sqlite_utils import Database
 
 from callcenter.errors import HotlineError
+from callcenter.store.pending import MAX_PENDING_WRITES, Insert, PendingWrites, Upsert, Write
 from callcenter.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
 
 THREAD_NAME = "hotline-store"
 BUSY_TIMEOUT = 5.0
+# While commits fail, how often they are tried again: often enough that the store catches
+# up within a second or two of space returning. Each try is a transaction of everything
+# waiting, which a long fault makes costly: the next waits at least this many times the
+# processor time the last one took, so retrying takes at most a tenth of a core.
+RETRY_SECONDS = 1.0
+RETRY_COST_FACTOR = 10.0
+# While commits fail, how often the log says so again (the first failure is logged at once).
+FAILING_LOG_SECONDS = 60.0
+# SQLite's primary result codes that mean the database refused (full, unwritable, locked),
+# not that a write is bad: every write is then kept for the retry, none is dropped.
+REFUSALS = frozenset({sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED,
+                      sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_NOMEM})
 
 
 class StoreError(HotlineError):
@@ -51,22 +70,10 @@ T = TypeVar("T")
 Row = dict[str, object]
 
 
-@dataclass(frozen=True, slots=True)
-class _Upsert:
-    """Create or update one row by its key; only the given columns change."""
-
-    table: str
-    key: str  # the primary key column
-    fields: dict[str, object]  # holds the key's value too
-
-
-@dataclass(frozen=True, slots=True)
-class _Insert:
-    table: str
-    row: dict[str, object]
-
-
-_Write = _Upsert | _Insert
+def _refused(exc: BaseException) -> bool:
+    """The database refused (disk full, locked...): no fault of the writes being committed."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.Error) and isinstance(code, int) and code & 0xFF in REFUSALS
 
 
 def _names(columns: Iterable[str]) -> str:
@@ -83,6 +90,9 @@ class _Request:
     fn: Callable[[], Any] | None  # None: only commit what is queued (flush)
     future: concurrent.futures.Future[Any]
     stop: bool = False
+    # Commit what is queued first even while commits fail (flush, stop, a transaction:
+    # its writes must not overtake the writes queued before it).
+    commits_first: bool = False
 
 
 class Store:
@@ -94,23 +104,33 @@ class Store:
         batch_interval: float = 0.05,
         batch_size: int = 500,
         trace: Callable[[str], None] | None = None,
+        busy_timeout: float = BUSY_TIMEOUT,
+        max_pending: int = MAX_PENDING_WRITES,
     ) -> None:
         if batch_size < 1 or batch_interval < 0:
             raise ValueError("batch_size must be >= 1 and batch_interval >= 0")
         self.path = Path(path)
         self.batch_interval = batch_interval
         self.batch_size = batch_size
+        self.busy_timeout = busy_timeout
         self._trace = trace  # sqlite3 trace callback, installed on the store thread
-        self._queue: queue.SimpleQueue[_Write | _Request] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Write | _Request] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._accepting = False
         # Only the store thread touches these.
         self._db: Database | None = None
-        self._pending: list[_Write] = []
+        self._pending = PendingWrites(max_pending)
+        self._retry_at: float | None = None  # monotonic; None while commits succeed
+        self._failing_since = 0.0
+        self._failing_logged_at = 0.0
+        self._dropped_at_fault = 0  # dropped_writes when the fault began
         # Health: since when a queued write waits to be committed (monotonic; None: none
-        # waits), and the last commit's refusal. Plain attributes, written by one side each.
+        # waits), the last commit's refusal, commits refused so far, and when a write was
+        # last dropped (monotonic). Plain attributes, written by one side each.
         self._waiting_since: float | None = None
         self.commit_error: str | None = None
+        self.failed_commits = 0
+        self._last_dropped_at: float | None = None
 
     # --- life cycle -------------------------------------------------------------------
 
@@ -133,7 +153,7 @@ class Store:
             return
         self._accepting = False
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        self._queue.put(_Request(None, future, stop=True))
+        self._queue.put(_Request(None, future, stop=True, commits_first=True))
         try:
             await asyncio.wrap_future(future)
         finally:
@@ -156,15 +176,15 @@ class Store:
         repository that owns the table has checked the values."""
         if key not in fields:
             raise ValueError(f"{table}: the row's key {key!r} is missing")
-        self._put(_Upsert(table, key, dict(fields)))
+        self._put(Upsert(table, key, dict(fields)))
 
     def queue_insert(self, table: str, row: Mapping[str, object]) -> None:
         """Append a row to `table` with the next batch (a log line: call_events)."""
-        self._put(_Insert(table, dict(row)))
+        self._put(Insert(table, dict(row)))
 
     async def flush(self) -> None:
         """Return when every write queued so far is committed; StoreError if it cannot be."""
-        await self._send(None)
+        await self._send(None, commits_first=True)
 
     # --- for repositories: their SQL, run on the store thread ---------------------------
 
@@ -181,42 +201,65 @@ class Store:
         since = self._waiting_since
         return 0.0 if since is None else max(0.0, time.monotonic() - since)
 
-    def _put(self, item: _Write) -> None:
+    @property
+    def pending_writes(self) -> int:
+        """Writes taken off the queue and not yet committed (merged per row while failing)."""
+        return len(self._pending)
+
+    @property
+    def dropped_writes(self) -> int:
+        """Writes dropped, over the limit of what waits, while commits failed."""
+        return self._pending.dropped
+
+    @property
+    def dropped_age(self) -> float | None:
+        """Seconds since a write was last dropped (None: never)."""
+        at = self._last_dropped_at
+        return None if at is None else max(0.0, time.monotonic() - at)
+
+    def _put(self, item: Write) -> None:
         if not self._accepting:
             raise RuntimeError("the store is not running (start() it; after stop() writes would be lost)")
         if self._waiting_since is None:
             self._waiting_since = time.monotonic()
         self._queue.put(item)
 
-    async def _submit(self, fn: Callable[[], T]) -> T:
-        result: T = await self._send(fn)
+    async def _submit(self, fn: Callable[[], T], commits_first: bool = False) -> T:
+        result: T = await self._send(fn, commits_first)
         return result
 
-    async def _send(self, fn: Callable[[], Any] | None) -> Any:
+    async def _send(self, fn: Callable[[], Any] | None, commits_first: bool = False) -> Any:
         if not self._accepting:
             raise RuntimeError("the store is not running")
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        self._queue.put(_Request(fn, future))
+        self._queue.put(_Request(fn, future, commits_first=commits_first))
         return await asyncio.wrap_future(future)
 
     # --- the store thread -------------------------------------------------------------
 
     def _run(self) -> None:
+        error: StoreError | None = None
         while True:
             request: _Request | None = None
             try:
                 try:
-                    # With writes held back by a failed commit, wake up now and then to retry.
-                    msg = self._queue.get(timeout=1.0 if self._pending else None)
+                    # With writes held back by a failed commit, wake up to retry.
+                    retry_in = None if self._retry_at is None else max(0.0, self._retry_at - time.monotonic())
+                    msg = self._queue.get(timeout=retry_in)
                 except queue.Empty:
-                    self._commit_pending()
+                    error = self._commit_pending()
                     continue
                 if isinstance(msg, _Request):
                     request = msg
                 else:
-                    self._pending.append(msg)
-                    request = self._gather()
-                error = self._commit_pending()
+                    self._hold(msg)
+                    if self._retry_at is None:
+                        request = self._gather()
+                # While commits fail, a write or a read waits for the retry (reads see what
+                # is committed); flush, stop and transactions try at once.
+                if self._retry_at is None or time.monotonic() >= self._retry_at or \
+                        (request is not None and request.commits_first):
+                    error = self._commit_pending()
                 if request is None:
                     continue
                 if request.stop:
@@ -245,8 +288,15 @@ class Store:
                 return None
             if isinstance(msg, _Request):
                 return msg
-            self._pending.append(msg)
+            self._hold(msg)
         return None
+
+    def _hold(self, write: Write) -> None:
+        if self._pending.add(write):
+            self._last_dropped_at = time.monotonic()
+            if self._pending.dropped == self._dropped_at_fault + 1:  # once a fault, not once a write
+                log.error("%s: %d writes wait for a commit; dropping the oldest (call events first) to keep "
+                          "within that, counted in the health report", self.path, self._pending.limit)
 
     def _serve(self, request: _Request, commit_error: StoreError | None) -> None:
         if not request.future.set_running_or_notify_cancel():
@@ -278,7 +328,7 @@ class Store:
             # gives the -wal and -shm files the database file's mode.
             os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
             os.chmod(self.path, 0o600)
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT)
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout)
         except OSError as exc:
             raise StoreError(f"{self.path}: cannot open the database: {exc}") from exc
         except sqlite3.Error as exc:
@@ -287,7 +337,7 @@ class Store:
             conn.set_trace_callback(self._trace)
         try:
             db = Database(conn, execute_plugins=False)
-            db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+            db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
             self._schema_version(db)  # refuse a newer database before changing anything in it
             db.enable_wal()
             db.execute("PRAGMA synchronous = NORMAL")
@@ -328,9 +378,10 @@ class Store:
         """Commit the held writes in one transaction. A bad write is logged and dropped
         without losing the others; if the database itself refuses (locked too long, disk
         full) the writes are kept for the next attempt and the error returned."""
-        items, self._pending = self._pending, []
-        if not items:
+        if not len(self._pending):
             return None
+        items = list(self._pending.writes())
+        started = time.thread_time()
         try:
             db = self._database
             db.conn.execute("BEGIN IMMEDIATE")
@@ -338,6 +389,8 @@ class Store:
                 try:
                     self._apply(db, items)
                 except Exception as exc:  # some item is bad: find it
+                    if _refused(exc):
+                        raise
                     log.warning("%s: batch of %d writes failed (%s); retrying one by one", self.path, len(items), exc)
                     db.conn.execute("ROLLBACK")
                     db.conn.execute("BEGIN IMMEDIATE")
@@ -348,23 +401,44 @@ class Store:
                     db.conn.execute("ROLLBACK")
                 raise
         except Exception as exc:  # the database refused: keep the writes
-            self._pending = items + self._pending
-            log.error("%s: cannot commit %d writes, keeping them to retry: %s", self.path, len(items), exc)
-            self.commit_error = str(exc)[:200]
-            return StoreError(f"{self.path}: cannot commit {len(items)} writes: {exc}")
+            return self._refused_commit(len(items), exc, time.thread_time() - started)
+        self._pending.clear()
+        if self._retry_at is not None:
+            lost = self._pending.dropped - self._dropped_at_fault
+            log.warning("%s: commits succeed again after %.0f s; %d writes committed%s", self.path,
+                        time.monotonic() - self._failing_since, len(items),
+                        f", {lost} dropped meanwhile" if lost else "")
+            self._retry_at = None
         self.commit_error = None
         if self._queue.empty():
             self._waiting_since = None
         return None
 
+    def _refused_commit(self, count: int, exc: Exception, cost: float) -> StoreError:
+        """A commit failed: hold everything for a retry, merged, and say so (once a minute)."""
+        now = time.monotonic()
+        if self._retry_at is None:
+            self._failing_since = self._failing_logged_at = now
+            self._dropped_at_fault = self._pending.dropped
+            log.error("%s: cannot commit %d writes, keeping them to retry: %s", self.path, count, exc)
+        elif now - self._failing_logged_at >= FAILING_LOG_SECONDS:
+            self._failing_logged_at = now
+            log.error("%s: still cannot commit after %.0f s (%d writes wait): %s", self.path,
+                      now - self._failing_since, len(self._pending), exc)
+        self._pending.merge()
+        self._retry_at = now + max(RETRY_SECONDS, RETRY_COST_FACTOR * cost)
+        self.failed_commits += 1
+        self.commit_error = str(exc)[:200]
+        return StoreError(f"{self.path}: cannot commit {count} writes: {exc}")
+
     @staticmethod
-    def _apply(db: Database, items: Iterable[_Write]) -> None:
+    def _apply(db: Database, items: Iterable[Write]) -> None:
         # Several writes to one row in a batch become one upsert carrying them all.
         upserts: dict[tuple[str, str, object], dict[str, object]] = {}
         inserts: dict[tuple[str, tuple[str, ...]], list[dict[str, object]]] = {}
         for item in items:
-            if isinstance(item, _Upsert):
-                upserts.setdefault((item.table, item.key, item.fields[item.key]), {}).update(item.fields)
+            if isinstance(item, Upsert):
+                upserts.setdefault(item.target, {}).update(item.fields)
             else:
                 inserts.setdefault((item.table, tuple(item.row)), []).append(item.row)
         # Rows that carry the same columns share one statement, which touches only those
@@ -383,14 +457,14 @@ class Store:
             db.conn.executemany(f'INSERT INTO "{table}" ({_names(columns)}) VALUES ({_marks(columns)})',
                                 [[row[c] for c in columns] for row in rows])
 
-    def _apply_each(self, db: Database, items: Iterable[_Write]) -> None:
+    def _apply_each(self, db: Database, items: Iterable[Write]) -> None:
         for item in items:
             db.conn.execute("SAVEPOINT one_write")
             try:
                 self._apply(db, [item])
             except Exception as exc:  # one bad write must not sink the batch
-                if not db.conn.in_transaction:
-                    raise  # the error ended the transaction: nothing to isolate
+                if _refused(exc) or not db.conn.in_transaction:
+                    raise  # the database refused, or the error ended the transaction: keep them all
                 db.conn.execute("ROLLBACK TO one_write")
                 log.error("%s: dropped write %r: %s", self.path, item, exc)
             db.conn.execute("RELEASE one_write")
@@ -424,7 +498,7 @@ class Store:
                 raise
             return result
 
-        return await self._submit(run)
+        return await self._submit(run, commits_first=True)
 
     async def snapshot(self, fn: Callable[[Database], T]) -> T:
         """Run the reads of `fn(db)` on the store thread in one read transaction, so every

@@ -337,9 +337,25 @@ def _v10_console_audit(db: Database) -> None:
         db.execute(sql)
 
 
+def _v11_recording_failed(db: Database) -> None:
+    """Whether a call's recording was made: `ok`, or why not (`missing`: no file; `empty`:
+    no audio; `truncated`: far shorter than the call, the disk filled up during it). The
+    words are written out here: a word added later is a migration of its own. Calls
+    stored before have it from their measured length; those never measured stay NULL
+    (unknown: the engine of the time did not say why)."""
+    for sql in (
+        "ALTER TABLE calls ADD COLUMN recording_status TEXT"
+        " CHECK (recording_status IN ('ok', 'missing', 'empty', 'truncated'))",
+        "UPDATE calls SET recording_status = CASE WHEN recording_seconds > 0 THEN 'ok' ELSE 'empty' END"
+        " WHERE recording_seconds IS NOT NULL",
+    ):
+        db.execute(sql)
+
+
 # Index i brings a database from version i to i + 1. Append; never edit a released one.
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (_v1, _v2_nuisance, _v3_tickets, _v4_ticket_desk,
                                                        _v5_ticket_attachments, _v6_answer_seconds,
                                                        _v7_confidential_tickets, _v8_line_full_outcome,
-                                                       _v9_console_sessions, _v10_console_audit)
+                                                       _v9_console_sessions, _v10_console_audit,
+                                                       _v11_recording_failed)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -96,7 +96,7 @@ async def _call_row(console: Console, call_id: str) -> Row:
 def call_json(row: Row) -> dict[str, Any]:
     keys = ("call_id", "caller_number", "caller_name", "arrived", "answered", "queued", "seat_answered", "ended",
             "arrived_epoch", "wait_seconds", "talk_seconds", "total_seconds", "outcome", "hangup_cause", "seat",
-            "shift", "category", "nuisance", "nuisance_rule", "recording_seconds", "state")
+            "shift", "category", "nuisance", "nuisance_rule", "recording_seconds", "recording_status", "state")
     out = {key: row.get(key) for key in keys}
     # A recording deleted past the retention period is no recording: the pages say why.
     out["has_recording"] = bool(row.get("recording_path")) and not row.get("recording_pruned")
@@ -123,7 +123,7 @@ async def healthz(request: web.Request) -> web.Response:
     if not _this_machine(request):
         refuse(web.HTTPForbidden, "仅限本机访问 (this machine only)")
     console = request.app[CONSOLE]
-    report = health_report(console.settings, console.floor, console.services.store)
+    report = health_report(console.settings, console.floor, console.services.store, console.space)
     return web.json_response(report, status=200 if report["ok"] else 503,
                              dumps=lambda data: json.dumps(data, ensure_ascii=False))
 
@@ -133,7 +133,7 @@ async def metrics(request: web.Request) -> web.Response:
     if not _this_machine(request):
         refuse(web.HTTPForbidden, "仅限本机访问 (this machine only)")
     console = request.app[CONSOLE]
-    health = health_report(console.settings, console.floor, console.services.store)
+    health = health_report(console.settings, console.floor, console.services.store, console.space)
     floor = console.floor
     counters = floor.counters() if isinstance(floor, HealthSource) else {}
     # Today's counts by outcome only: the wallboard's figures would cost more reads than this needs.

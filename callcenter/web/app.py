@@ -25,7 +25,7 @@ from callcenter.web.auth import gate
 from callcenter.web.context import CONSOLE, PUBLIC, Console, FloorSource
 from callcenter.web.desk_feed import add_desk_feed_routes
 from callcenter.web.exports_api import add_export_routes
-from callcenter.web.live import FloorFeed
+from callcenter.web.live import FloorFeed, watched_space
 from callcenter.web.pages import add_page_routes
 from callcenter.web.recordings_api import add_recording_routes
 from callcenter.web.reports_api import FRAMED_CSP, FRAMED_PATHS, add_report_routes
@@ -104,10 +104,11 @@ def web_app(settings: Settings, services: Services, floor: FloorSource, users: C
                         store=SessionRepository(services.store))
     failures = LoginFailureRepository(services.store)
     throttle = LoginThrottle(clock, store=failures)
-    console = Console(settings, services, floor, users, sessions, throttle, clock)
+    space = watched_space(settings)
+    console = Console(settings, services, floor, users, sessions, throttle, clock, space)
     app[CONSOLE] = console
     app[FEED] = FloorFeed(floor, services, settings,
-                          lambda token: sessions.get(token, touch=False) is not None)
+                          lambda token: sessions.get(token, touch=False) is not None, space)
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
     add_page_routes(app)
     add_api_routes(app)

@@ -12,6 +12,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from aiohttp.web_urldispatcher import AbstractRoute
 
+from callcenter.free_space import FreeSpace
 from callcenter.recordings.access import ListeningRuns
 from callcenter.services import Services
 from callcenter.settings import Settings
@@ -68,6 +69,7 @@ class Console:
     sessions: Sessions
     throttle: LoginThrottle
     clock: Callable[[], float]
+    space: FreeSpace  # the disks of the recordings and the database, for the health report
     route_roles: dict[AbstractRoute, Roles] = field(default_factory=dict)
     # scrypt costs 16 MiB and ~50 ms a check: a burst of log-ins must not take every core.
     password_checks: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))

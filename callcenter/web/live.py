@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from callcenter import pbx
+from callcenter.free_space import FreeSpace
 from callcenter.health import report_of
 from callcenter.reports import connection
 from callcenter.reports.repository import ReportRepository
@@ -91,19 +92,28 @@ async def standard_figures(services: Services, since: float, now: float, within:
     }
 
 
-def health_report(settings: Settings, floor: FloorSource, store: Store) -> dict[str, Any]:
+def health_report(settings: Settings, floor: FloorSource, store: Store, space: FreeSpace) -> dict[str, Any]:
     """The hotline's health now (`callcenter.health`): Asterisk (embedded: its process),
-    the controller's connection and seats, the store's write lag and last refusal."""
+    the controller's connection, seats and recordings, the store's write lag, last
+    refusal and dropped writes, and the space left for recordings and the database."""
     controller = floor.health() if isinstance(floor, HealthSource) else None
     asterisk_up = pbx.Instance.of(settings).running_pid() is not None if settings.embedded else None
-    return report_of(asterisk_up, controller, store.write_lag, store.commit_error)
+    return report_of(asterisk_up, controller, store.write_lag, store.commit_error,
+                     pending_writes=store.pending_writes, dropped_writes=store.dropped_writes,
+                     dropped_age=store.dropped_age, disks=space.now())
+
+
+def watched_space(settings: Settings) -> FreeSpace:
+    """The folders whose disks the health report watches."""
+    return FreeSpace({"recordings": settings.paths.recordings_dir, "database": settings.paths.database.parent})
 
 
 class FloorFeed:
     def __init__(self, floor: FloorSource, services: Services, settings: Settings, session_alive: Callable[[str], bool],
-                 min_interval: float = 0.25, heartbeat: float = 1.0, figures_every: float = 1.0,
+                 space: FreeSpace, min_interval: float = 0.25, heartbeat: float = 1.0, figures_every: float = 1.0,
                  send_timeout: float = 5.0) -> None:
         self.floor = floor
+        self.space = space
         self.services = services
         self.settings = settings
         self.zone = settings.zone
@@ -152,7 +162,7 @@ class FloorFeed:
         if time.monotonic() - self._figures_at >= self.figures_every:
             self._figures = await today_figures(self.services, self.zone)
             self._figures_at = time.monotonic()
-        health = health_report(self.settings, self.floor, self.services.store)
+        health = health_report(self.settings, self.floor, self.services.store, self.space)
         return json.dumps({"type": "floor", "floor": self.floor.snapshot(), "figures": self._figures,
                            "health": health}, ensure_ascii=False)
 

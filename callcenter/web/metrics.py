@@ -1,6 +1,7 @@
 """`/metrics` in Prometheus' text format (the maintained prometheus-client library), for a
 city's monitoring: calls by outcome, callers waiting, seats by state, ARI connections,
-the store's write lag, recording failures, and whether the hotline is healthy. Like
+the store's write lag, waiting and dropped writes, recording failures, the free space of
+the recordings' and the database's disks, and whether the hotline is healthy. Like
 `/healthz`, no log-in and this machine only (a Prometheus or node agent beside it)."""
 
 from __future__ import annotations
@@ -52,8 +53,18 @@ class Snapshot(Collector):
                                 value=1.0 if controller.get("ari_connected") else 0.0)
         yield GaugeMetricFamily("hotline_store_write_lag_seconds", "Age of the oldest write not yet committed",
                                 value=float(self.health.get("store_write_lag") or 0.0))
-        yield CounterMetricFamily("hotline_recording_failures", "Recordings missing or never closed",
+        yield GaugeMetricFamily("hotline_store_pending_writes", "Writes waiting for a commit (merged per row "
+                                "while commits fail)", value=float(self.health.get("store_pending_writes") or 0))
+        yield CounterMetricFamily("hotline_store_dropped_writes", "Writes dropped while commits failed, over the "
+                                  "limit of what may wait", value=float(self.health.get("store_dropped_writes") or 0))
+        yield CounterMetricFamily("hotline_recording_failures", "Recordings missing, empty or cut short",
                                   value=float(self.counters.get("recording_failures", 0)))
+        free = GaugeMetricFamily("hotline_disk_free_bytes", "Bytes free on the disk of the recordings, of the "
+                                 "database", labels=["what"])
+        for disk in self.health.get("disks") or []:
+            for what in disk.get("what", []):
+                free.add_metric([str(what)], float(disk.get("free_bytes") or 0))
+        yield free
         yield GaugeMetricFamily("hotline_healthy", "1 when /healthz finds no problem",
                                 value=1.0 if self.health.get("ok") else 0.0)
 

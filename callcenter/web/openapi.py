@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from callcenter.vocabulary import CATEGORY_ORDER, Outcome
+from callcenter.vocabulary import CATEGORY_ORDER, Outcome, RecordingStatus
 
 JSON = "application/json"
 
@@ -73,7 +73,9 @@ def openapi_document() -> dict[str, Any]:
                     "seat": {"type": ["string", "null"]}, "category": {"type": ["string", "null"]},
                     "recording_seconds": {"type": ["number", "null"]}, "has_recording": {"type": "boolean"},
                     "recording_pruned": {"type": ["string", "null"], "description": (
-                        "when the recording was deleted, past recordings.retention_days")}}},
+                        "when the recording was deleted, past recordings.retention_days")},
+                    "recording_status": {"type": ["string", "null"], "description": "ok, or why the recording "
+                                         f"failed: {', '.join(s for s in RecordingStatus if s != 'ok')}"}}},
                 "Floor": {"type": "object", "properties": {
                     "at": {"type": "number"}, "in_ivr": {"type": "integer"},
                     "waiting": {"type": "array", "items": {"type": "object"}},

@@ -17,6 +17,7 @@
     if (event.kind === "PLAYBACK") parts.push(data.prompt || "");
     if (event.kind === "HANGUP" || event.kind === "ABANDON") parts.push(label(hotline.OUTCOMES, data.outcome));
     if (event.kind === "RECORDING") parts.push(duration(data.seconds));
+    if (event.kind === "RECORDING_FAILED") parts.push(label(hotline.RECORDING_STATUSES, data.status));
     if (event.kind === "SUMMARY") parts.push(`${data.by === event.seat ? "" : `${data.by}：`}${data.summary || ""}`);
     if (event.kind === "MARKED_NUISANCE") parts.push(data.by || "");
     if (event.kind.startsWith("UNIT_") || event.kind === "SEAT_LEFT") {  // a three-way call's steps
@@ -43,6 +44,8 @@
       ["结束时间", dateTime(call.ended)], ["结果", label(hotline.OUTCOMES, call.outcome, "进行中")],
       ["挂机原因", call.hangup_cause || "–"], ["坐席 / 班次", `${call.seat || "–"} / ${label(hotline.SHIFTS, call.shift)}`],
       ["分类", label(hotline.CATEGORIES, call.category, "未分类")],
+      ["录音", hotline.recordingFailed(call) ? label(hotline.RECORDING_STATUSES, call.recording_status)
+        : call.has_recording ? duration(call.recording_seconds) : "无"],
       ["等待 / 通话 / 总时长", `${duration(call.wait_seconds)} / ${duration(call.talk_seconds)} / ${duration(call.total_seconds)}`],
       ["骚扰标记", call.nuisance ? `是（${label(hotline.RULES, call.nuisance_rule)}）` : "否"],
       ["小结", data.summary ? `${data.summary.summary || "（无文字）"}（${data.summary.by}）` : "–"],
@@ -50,7 +53,9 @@
     document.getElementById("facts").replaceChildren(...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
     document.getElementById("timeline").replaceChildren(...data.events.map((event) =>
       el("li", { dataset: { kind: event.kind } }, el("span", { class: "at" }, clock(event.at)), describe(event))));
-    if (call.has_recording) {
+    // A recording cut short still plays what there is; a missing or empty one cannot.
+    const nothingToPlay = call.recording_status === "missing" || call.recording_status === "empty";
+    if (call.has_recording && !nothingToPlay) {
       const source = `/api/calls/${encodeURIComponent(callId)}/recording`;
       player.src = source;
       document.getElementById("download").href = `${source}?download=1`;
@@ -58,9 +63,10 @@
     } else {
       document.getElementById("recording").hidden = true;
       const none = document.getElementById("no-recording");
-      none.hidden = false;
+      if (nothingToPlay) none.textContent = `${label(hotline.RECORDING_STATUSES, call.recording_status)}：这通电话没有录音。`;
       // Deleted past the retention period: said so, rather than "no recording".
       if (call.recording_pruned) none.textContent = `${label(hotline.EVENTS, "RECORDING_PRUNED")}（${dateTime(call.recording_pruned)}）`;
+      none.hidden = false;
     }
   }
 

@@ -53,7 +53,8 @@
         el("td", {}, label(hotline.OUTCOMES, call.outcome, "进行中")),
         el("td", {}, label(hotline.CATEGORIES, call.category, "未分类")), el("td", {}, call.seat || "–"),
         el("td", {}, duration(call.wait_seconds)), el("td", {}, duration(call.talk_seconds)),
-        el("td", {}, call.has_recording ? duration(call.recording_seconds) : (call.recording_pruned ? "已过期删除" : "无")))));
+        el("td", {}, hotline.recordingFailed(call) ? "录音失败"
+          : call.has_recording ? duration(call.recording_seconds) : (call.recording_pruned ? "已过期删除" : "无")))));
       pointExports(shown, data.total);
       pages.show(data);
       say(status, data.total ? "" : "没有符合条件的通话");

@@ -46,6 +46,7 @@ const hotline = (() => {
   // The labels come from the server's vocabulary (the JSON block in every page).
   const LABELS = JSON.parse(document.getElementById("labels")?.textContent || "{}");
   const OUTCOMES = LABELS.outcomes || {};
+  const RECORDING_STATUSES = LABELS.recording_statuses || {};
   const CATEGORIES = LABELS.categories || {};
   const SEAT_STATES = LABELS.seat_states || {};
   const PHASES = LABELS.phases || {};
@@ -55,6 +56,11 @@ const hotline = (() => {
   const RULES = LABELS.rules || {};
   const THREE_WAY = LABELS.three_way || {};
   const RECORDING_USES = LABELS.recording_uses || {};
+
+  // A call whose recording was not made, or was cut short (a full disk): 录音失败.
+  function recordingFailed(call) {
+    return Boolean(call.recording_status) && call.recording_status !== "ok";
+  }
 
   function label(map, key, fallback = "–") {
     if (key === null || key === undefined || key === "") return fallback;
@@ -129,6 +135,6 @@ const hotline = (() => {
   }
 
   return { api, el, fill, label, duration, dateTime, clock, epochDateTime, say, ticketFeed, pager,
-           OUTCOMES, CATEGORIES, SEAT_STATES, SHIFTS, PHASES, EVENTS, NUISANCE_ACTIONS, RULES, THREE_WAY,
-           RECORDING_USES };
+           OUTCOMES, RECORDING_STATUSES, CATEGORIES, SEAT_STATES, SHIFTS, PHASES, EVENTS, NUISANCE_ACTIONS, RULES,
+           THREE_WAY, RECORDING_USES, recordingFailed };
 })();
