@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from callcenter import pbx
+from callcenter.calls import machine as c
 from callcenter.prompts import build_prompts
 from callcenter.settings import Settings
 from tests.conftest import RunningAsterisk
@@ -43,8 +44,8 @@ async def test_with_the_line_full_the_next_caller_hears_so_and_is_hung_up_with_o
                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                    for number in ("13900000031", "13900000032")]
         try:
-            async def two_waiting() -> bool:
-                return len(controller.calls) == 2
+            async def two_waiting() -> bool:  # in line, past the greeting
+                return sum(1 for r in controller.calls.values() if r.call.phase is c.Phase.QUEUED) == 2
 
             await hotline.wait_until(two_waiting, 20, "two callers waiting")
             answered, bye = await _server_hangs_up(settings, tmp_path, "13900000033")
