@@ -256,6 +256,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             folder = bench.work / "soak"
             folder.mkdir()
             argv, budget = bench.callers_command(args.rate, total, "139100", folder, stats_every=60)
+
+            def take_sample(seconds: float) -> Sample:
+                return Sample(seconds, store.settled_calls(first_rowid), rss_kb(controller),
+                              rss_kb(bench.asterisk_pid), open_fds(controller), open_fds(bench.asterisk_pid),
+                              database_bytes(database))
+
             began = time.monotonic()
             with open(folder / "sipp.out", "wb") as log:
                 bench.caller = subprocess.Popen(argv, cwd=folder, stdin=subprocess.DEVNULL, stdout=log,
@@ -266,9 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 done = bench.caller.poll() is not None
                 now = time.monotonic()
                 if now >= next_at or done:
-                    sample = Sample(now - began, store.settled_calls(first_rowid), rss_kb(controller),
-                                    rss_kb(bench.asterisk_pid), open_fds(controller), open_fds(bench.asterisk_pid),
-                                    database_bytes(database))
+                    sample = take_sample(now - began)
                     samples.append(sample)
                     if len(samples) % max(1, round(60 / args.sample)) == 1 or done:
                         say(sample_line(sample))
@@ -284,9 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             code = bench.caller.wait(30) if bench.caller.poll() is None else bench.caller.returncode
             bench.caller = None
             rows, drained = bench.settled_rows(first_rowid, total)
-            samples.append(Sample(time.monotonic() - began, store.settled_calls(first_rowid), rss_kb(controller),
-                                  rss_kb(bench.asterisk_pid), open_fds(controller), open_fds(bench.asterisk_pid),
-                                  database_bytes(database)))
+            samples.append(take_sample(time.monotonic() - began))
             say(sample_line(samples[-1]) + "  (settled)")
             counts.append(asterisk_counts(bench.settings))
             if args.tracemalloc and controller:
