@@ -38,7 +38,8 @@ from callcenter.vocabulary import RecordingStatus
 
 log = logging.getLogger(__name__)
 
-# Phases of a caller waiting for a seat (callflow.max_waiting counts them).
+# Phases of a caller not yet with a seat (the health report's callers_waiting; the line's
+# limit, callflow.max_waiting, counts only QUEUED).
 WAITING_PHASES = frozenset({c.Phase.ANSWERING, c.Phase.GREETING, c.Phase.MENU, c.Phase.WARNING, c.Phase.QUEUED})
 # The hang-up cause of a call whose end the controller missed (no events were heard).
 LOST_WHILE_DISCONNECTED = "lost while disconnected"
