@@ -320,6 +320,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 say(f"SIPp exit code {code}: see {folder / 'sipp.out'}")
             for _, outcome, _, _ in rows:
                 outcomes[str(outcome)] = outcomes.get(str(outcome), 0) + 1
+            for outcome, cause, calls in store.causes_of_unanswered(first_rowid):
+                say(f"not answered: {calls} x {outcome}: {cause or '(no cause recorded)'}")
             not_answered = sum(v for k, v in outcomes.items() if k != "answered")
             missing = max(0, total - len(rows))
             failed = max(sipp_failed, not_answered + missing)
