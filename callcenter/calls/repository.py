@@ -33,6 +33,8 @@ CALL_COLUMNS: Columns = {
     "hangup_cause": Kind.TEXT,
     "seat": Kind.TEXT,
     "shift": Kind.TEXT,
+    "operator": Kind.TEXT,  # the 工号 of the operator who took the call
+    "wrapup_seconds": Kind.INT,  # their wrap-up after it
     "category": Kind.TEXT,
     "nuisance": Kind.INT,
     "nuisance_rule": Kind.TEXT,
