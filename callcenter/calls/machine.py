@@ -609,8 +609,7 @@ def _ringing(call: Call, event: Event) -> tuple[Call, list[Action]]:
             *stop,
             BridgeWithSeat(call.seat),
             LogEvent("CONNECT", event.at, seat=call.seat, data=(("wait", wait), *_operator_data(call))),
-            SaveRow((("seat_answered", event.at), ("seat", call.seat), ("shift", call.shift),
-                     ("operator", call.operator or None),
+            SaveRow((("seat_answered", event.at), ("seat", call.seat), ("shift", call.shift), *_operator_data(call),
                      ("wait_seconds", wait), ("answer_seconds", _seconds(call.arrived, event.at)),
                      ("state", "talking"))),
         ]
