@@ -12,19 +12,24 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from callcenter.calls.repository import CallRepository
 from callcenter.errors import ConfigError
+from callcenter.reports import build_briefing, format_html, parse_month
 from callcenter.seats import Seat, load_roster, longest_idle
 from callcenter.seats.operators import NOBODY, Operator, OperatorError, log_in, log_out, occupants, seat_of
 from callcenter.seats.service import SeatService
 from callcenter.services import Services
 from callcenter.settings import SEAT_NAMES
 from callcenter.store import Store
+from callcenter.tickets import Context, create_ticket, forward, load_directory, record_callback, reply
 from callcenter.users import list_users, load_or_create_users, operators_of, users_path
-from tests.harness import assert_one_line_error, instance_env, run_hotline
+from callcenter.vocabulary import CallbackResult, Category, Satisfaction
+from tests.harness import HOME, assert_one_line_error, instance_env, run_hotline
 from tests.web_helpers import console_settings
 
 ZONE = ZoneInfo("Asia/Shanghai")
-DEFAULT_ROSTER = Path(__file__).resolve().parent.parent / "agents" / "roster.toml"
+DEFAULT_ROSTER = HOME / "agents" / "roster.toml"
+DIRECTORY = load_directory(HOME / "config" / "units.toml")
 SIX = {f"{1000 + n}": Operator(f"{1000 + n}", "", f"seat{n}") for n in range(1, 7)}
 NOBODY_LOGGED: dict[str, str | None] = dict.fromkeys(SEAT_NAMES)
 DAY = datetime(2026, 12, 4, 10, 0, tzinfo=ZONE)  # the day shift: 1003 and 1004
@@ -210,3 +215,43 @@ def test_hotline_operators_logs_in_names_and_refuses_with_one_line(tmp_path: Pat
     assert any(line.split()[:4] == ["1003", "李慧", "seat3", "seat4"] for line in moved.stdout.splitlines())
     assert_one_line_error(run_hotline(env, "operators", "login", "1004", "--seat", "seat4"),
                           "seat4 is taken by operator 1003 李慧")
+
+
+# ----------------------------------------------------------------------------- the briefing
+
+
+def _at(text: str) -> float:
+    return datetime.fromisoformat(text).timestamp()
+
+
+async def test_the_briefing_gives_each_operator_answered_average_talk_wrap_up_and_satisfaction(
+        tmp_path: Path) -> None:
+    async with Store(tmp_path / "hotline.db") as store:
+        calls = CallRepository(store)
+        # 1003 (李慧) answered two calls, at two different seats; 1004 one; an old call names no operator.
+        for call_id, seat, operator, talk, wrapup in (
+                ("a", "seat3", "1003", 100, 10), ("b", "seat4", "1003", 200, 20),
+                ("c", "seat4", "1004", 60, None), ("old", "seat3", None, 30, None)):
+            arrived = "2009-01-05T09:00:00+08:00"
+            calls.save(call_id, arrived=arrived, arrived_epoch=_at(arrived), outcome="answered", seat=seat,
+                       operator=operator, seat_answered=arrived, wait_seconds=5, answer_seconds=9, talk_seconds=talk,
+                       wrapup_seconds=wrapup, state="done")
+        await store.flush()
+        ctx = Context(DIRECTORY, ZONE, _at("2009-01-05T09:30:00+08:00"))
+        number = await create_ticket(store, ctx, calls=["a"], category=Category.HELP, unit="沁水县", summary="吃水")
+        await forward(store, ctx, number)
+        await reply(store, Context(DIRECTORY, ZONE, _at("2009-01-07T09:00:00+08:00")), number, text="已送水")
+        await record_callback(store, Context(DIRECTORY, ZONE, _at("2009-01-08T09:00:00+08:00")), number,
+                              result=CallbackResult.REACHED, satisfaction=Satisfaction.SATISFIED)
+        briefing = await build_briefing(store, parse_month("2009-01", ZONE), zone=ZONE,
+                                        now=_at("2009-02-05T09:00:00+08:00"), operator_names={"1003": "李慧"})
+    figures = briefing.to_json()["operators"]
+    assert figures == [
+        {"badge": "1003", "name": "李慧", "answered": 2, "average_talk_seconds": 150.0,
+         "average_wrapup_seconds": 15.0, "rated": 1, "satisfied": 1, "basically_satisfied": 0, "dissatisfied": 0,
+         "satisfaction_pct": 100.0},
+        {"badge": "1004", "name": "", "answered": 1, "average_talk_seconds": 60.0, "average_wrapup_seconds": None,
+         "rated": 0, "satisfied": 0, "basically_satisfied": 0, "dissatisfied": 0, "satisfaction_pct": None},
+    ]
+    page = format_html(briefing, "晋城市12345市长热线")
+    assert "<th>工号</th>" in page and "<td>1003</td><td>李慧</td><td>2</td>" in page

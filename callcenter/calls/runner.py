@@ -176,7 +176,7 @@ class Controller:
                                       "category": call.category, "phase": str(call.phase),
                                       "three_way": _three_way_view(call)}
         moment = self._moment()
-        names = self.operator_names()
+        names = self.seat_service.operator_names()
         seats = []
         for name, seat in self.seats.items():
             seats.append({
@@ -720,10 +720,6 @@ class Controller:
                 self.seats[name] = replace(seat, operator=badge, operator_home=home)
                 changed = True
         return changed
-
-    def operator_names(self) -> dict[str, str]:
-        """The operators' names by 工号 (for the wallboard and the call log)."""
-        return {badge: op.name for badge, op in self.seat_service.operators().items()}
 
     async def _poll_seats(self) -> None:
         # Registrations are polled rather than subscribed to: an ARI subscription to

@@ -62,6 +62,10 @@ class SeatService:
         """The operators by 工号, as the users file has them now."""
         return operators_of(self._accounts.all())
 
+    def operator_names(self) -> dict[str, str]:
+        """Each operator's name by 工号 ("" for an account without one)."""
+        return {badge: op.name for badge, op in self.operators().items()}
+
     async def log_in(self, badge: str, seat: str) -> dict[str, str | None]:
         """Operator `badge` sits at `seat` from now on (OperatorError when the rules refuse);
         returns the seat rows changed. The controller applies it at its next poll."""
