@@ -24,6 +24,7 @@ from callcenter.store import Store
 from callcenter.tickets import Context, create_ticket, forward, load_directory, record_callback, reply
 from callcenter.users import list_users, load_or_create_users, operators_of, users_path
 from callcenter.vocabulary import CallbackResult, Category, Satisfaction
+from callcenter.web.live import today_figures
 from tests.harness import HOME, assert_one_line_error, instance_env, run_hotline
 from tests.web_helpers import console_settings
 
@@ -255,3 +256,33 @@ async def test_the_briefing_gives_each_operator_answered_average_talk_wrap_up_an
     ]
     page = format_html(briefing, "晋城市12345市长热线")
     assert "<th>工号</th>" in page and "<td>1003</td><td>李慧</td><td>2</td>" in page
+
+
+# ----------------------------------------------------------------------------- the wallboard
+
+
+async def test_the_wallboard_gives_each_shift_of_today_answered_abandoned_service_level_and_wait(
+        tmp_path: Path) -> None:
+    settings = console_settings(tmp_path)
+    async with Store(settings.paths.database) as store:
+        services = Services.on(settings, store)
+        calls = services.calls
+        # Night: two answered (9 s and 20 s after arriving, waits 4 and 10 s). Day: one answered
+        # (wait 6 s), one abandoned in line, one hung up in the greeting. Evening: none yet.
+        for call_id, hhmm, outcome, answer, wait in (
+                ("n1", "03:00", "answered", 9, 4), ("n2", "07:59", "answered", 20, 10),
+                ("d1", "08:00", "answered", 12, 6), ("d2", "11:00", "abandoned_queue", None, 30),
+                ("d3", "15:59", "abandoned_ivr", None, None), ("yesterday", "2026-12-03T10:00", "answered", 5, 1)):
+            arrived = f"{hhmm if 'T' in hhmm else '2026-12-04T' + hhmm}:00+08:00"
+            calls.save(call_id, arrived=arrived, arrived_epoch=_at(arrived), outcome=outcome, state="done",
+                       seat_answered=arrived if outcome == "answered" else None, answer_seconds=answer,
+                       wait_seconds=wait)
+        await store.flush()
+        figures = await today_figures(services, ZONE, now=_at("2026-12-04T20:00:00+08:00"))
+    assert figures["by_shift"] == [
+        {"shift": "night", "answered": 2, "abandoned": 0, "service_level": 0.5, "average_wait": 7.0},
+        {"shift": "day", "answered": 1, "abandoned": 2, "service_level": 0.5, "average_wait": 6.0},
+        {"shift": "evening", "answered": 0, "abandoned": 0, "service_level": None, "average_wait": None},
+    ]
+    # The shifts add up to the day's figures.
+    assert figures["answered"] == 3 and figures["abandoned"] == 2
