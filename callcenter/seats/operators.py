@@ -75,17 +75,17 @@ def log_in(logins: Mapping[str, str | None], operators: Mapping[str, Operator], 
     seats = list(seats)
     operator = operators.get(badge)
     if operator is None:
-        raise OperatorError(f"no operator with 工号 {badge!r} (`hotline operators list` shows them)")
+        raise _no_such(badge)
     if seat not in seats:
-        raise OperatorError(f"unknown seat {seat!r}: the seats are {seats[0]}..{seats[-1]}")
+        raise OperatorError(f"没有坐席 {seat} (unknown seat {seat!r}: the seats are {seats[0]}..{seats[-1]})")
     sitting = occupants(logins, operators.values(), seats)
     if sitting[seat] == badge and logins.get(seat) == badge:
         return {}
     other = logins.get(seat)
     if other and other != badge:
-        name = operators[other].name if other in operators else ""
-        raise OperatorError(f"{seat} is taken by operator {other} {name}".rstrip()
-                            + ": they log out first (or a supervisor logs them out)")
+        taker = f"{other} {operators[other].name if other in operators else ''}".rstrip()
+        raise OperatorError(f"{seat} 已由话务员 {taker} 签入，请其先签出或由主管签出 "
+                            f"({seat} is taken by operator {taker}: they log out first, or a supervisor logs them out)")
     changes: dict[str, str | None] = {seat: badge}
     for elsewhere, who in sitting.items():
         if who == badge and elsewhere != seat:
@@ -101,9 +101,15 @@ def log_out(logins: Mapping[str, str | None], operators: Mapping[str, Operator],
             badge: str) -> dict[str, str | None]:
     """The seat rows to write so that `badge` sits nowhere."""
     if badge not in operators:
-        raise OperatorError(f"no operator with 工号 {badge!r} (`hotline operators list` shows them)")
+        raise _no_such(badge)
     sitting = occupants(logins, operators.values(), seats)
     changes: dict[str, str | None] = {seat: NOBODY for seat, who in sitting.items() if who == badge}
     if not changes:
-        raise OperatorError(f"operator {badge} {operators[badge].name} is not logged in at any seat")
+        who = f"{badge} {operators[badge].name}".rstrip()
+        raise OperatorError(f"话务员 {who} 未在任何坐席签入 (operator {who} is not logged in at any seat)")
     return changes
+
+
+def _no_such(badge: str) -> OperatorError:
+    return OperatorError(f"没有工号为 {badge} 的话务员 (no operator with 工号 {badge!r}: "
+                         "`hotline operators list` shows them)")
