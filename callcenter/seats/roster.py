@@ -225,10 +225,12 @@ def roster_toml(shifts: Sequence[Mapping[str, object]], seat_names: Iterable[str
         for key, value in (("start", start), ("end", end)):
             if not isinstance(value, str) or not HHMM.fullmatch(value):
                 raise ConfigError(f"shift {name!r}: {key} must be a time like 08:00")
-        if not isinstance(seats, list) or not seats or not all(isinstance(s, str) and s in known for s in seats):
-            raise ConfigError(f"shift {name!r}: choose one or more of the seats {', '.join(sorted(known))}")
         weekdays = _weekdays("roster", name, shift.get("days"))
         operators = _operators("roster", name, shift.get("operators"))
+        if not isinstance(seats, list) or not (seats or operators) or not all(
+                isinstance(s, str) and s in known for s in seats):
+            raise ConfigError(f"shift {name!r}: choose one or more of the seats {', '.join(sorted(known))}"
+                              " or name its operators (工号)")
         lines += ["[[shift]]", f"name = {json.dumps(name, ensure_ascii=False)}", f'start = "{start}"',
                   f'end = "{end}"', f"seats = [{', '.join(json.dumps(s) for s in dict.fromkeys(seats))}]"]
         if weekdays != EVERY_DAY:
