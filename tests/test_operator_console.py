@@ -1,0 +1,120 @@
+"""Operators logging in at seats from the console, without Asterisk: the log-in form's
+seat, the 签入坐席 API and its roles (an operator only themselves; a unit nothing)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from callcenter.store import Store
+from callcenter.tickets.directory import load_directory, units_file
+from callcenter.users import add_unit_user
+from tests.web_helpers import (
+    LOGIN_TOKEN,
+    FakeFloor,
+    RunningConsole,
+    console_running,
+    console_settings,
+    http_session,
+    log_in,
+    page_csrf,
+)
+
+
+@pytest.fixture
+async def console(tmp_path: Path) -> AsyncIterator[RunningConsole]:
+    settings = console_settings(tmp_path)
+    async with Store(settings.paths.database) as store, \
+            console_running(settings, FakeFloor(settings, store)) as running:
+        yield running
+
+
+async def _sitting(console: RunningConsole) -> dict[str, str | None]:
+    return await console.services.seats.occupants()
+
+
+async def test_an_operator_choosing_a_seat_on_the_log_in_form_sits_there(console: RunningConsole) -> None:
+    async with http_session() as http:
+        async with http.get(f"{console.url}/login") as page:
+            text = await page.text()
+        match = LOGIN_TOKEN.search(text)
+        assert match and '<option value="seat4">' in text
+        form = {"csrf_token": match.group(1), "username": "seat3", "password": console.passwords["seat3"],
+                "seat": "seat4"}
+        async with http.post(f"{console.url}/login", data=form, allow_redirects=False) as response:
+            assert response.status == 303 and response.headers["Location"] == "/operator"
+    sitting = await _sitting(console)
+    assert sitting["seat4"] == "1003" and sitting["seat3"] == ""
+
+
+async def test_a_seat_taken_by_another_operator_refuses_the_log_in_and_says_by_whom(console: RunningConsole) -> None:
+    await console.services.seats.log_in("1003", "seat4")
+    async with http_session() as http:
+        async with http.get(f"{console.url}/login") as page:
+            match = LOGIN_TOKEN.search(await page.text())
+        assert match
+        form = {"csrf_token": match.group(1), "username": "seat5", "password": console.passwords["seat5"],
+                "seat": "seat4"}
+        async with http.post(f"{console.url}/login", data=form, allow_redirects=False) as response:
+            text = await response.text()
+        assert response.status == 409
+        assert "seat4 已由话务员 1003 签入" in text
+        async with http.get(f"{console.url}/operators", allow_redirects=False) as page:
+            assert page.status == 303  # no session was opened
+    assert (await _sitting(console))["seat5"] == "1005"
+
+
+async def test_an_operator_logs_themselves_in_and_out_but_never_another_operator(console: RunningConsole) -> None:
+    async with http_session() as http:
+        assert (await log_in(http, console.url, "seat1", console.passwords["seat1"])).status == 303
+        csrf = {"X-CSRF-Token": await page_csrf(http, console.url, "/operators")}
+        for path, body in (("/api/operators/login", {"badge": "1002", "seat": "seat5"}),
+                           ("/api/operators/logout", {"badge": "1002"})):
+            async with http.post(console.url + path, json=body, headers=csrf) as response:
+                assert response.status == 403, path
+                assert "只能为自己签入签出" in (await response.json())["error"]
+        assert (await _sitting(console))["seat2"] == "1002"
+        async with http.post(f"{console.url}/api/operators/login", json={"seat": "seat5"}, headers=csrf) as response:
+            assert response.status == 200
+            assert (await response.json())["badge"] == "1001"
+        async with http.get(f"{console.url}/api/operators") as response:
+            listed = await response.json()
+        assert listed["me"] == "1001"
+        assert next(o for o in listed["operators"] if o["badge"] == "1001")["seat"] == "seat5"
+        async with http.post(f"{console.url}/api/operators/logout", json={}, headers=csrf) as response:
+            assert response.status == 200
+        async with http.post(f"{console.url}/api/operators/logout", json={}, headers=csrf) as response:
+            assert response.status == 409  # sits nowhere now
+    assert "1001" not in (await _sitting(console)).values()
+
+
+async def test_a_supervisor_logs_any_operator_in_and_bad_input_gets_a_clear_error(console: RunningConsole) -> None:
+    async with http_session() as http:
+        assert (await log_in(http, console.url, "supervisor", console.passwords["supervisor"])).status == 303
+        csrf = {"X-CSRF-Token": await page_csrf(http, console.url, "/operators")}
+        for body, status in (({"badge": "1004", "seat": "seat6"}, 200), ({"badge": "1005", "seat": "seat6"}, 409),
+                             ({"seat": "seat6"}, 400), ({"badge": "1004", "seat": "seat99"}, 400),
+                             ({"badge": 1004, "seat": "seat6"}, 400), ({"badge": "9999", "seat": "seat1"}, 409)):
+            async with http.post(f"{console.url}/api/operators/login", json=body, headers=csrf) as response:
+                assert response.status == status, (body, await response.text())
+                if status != 200:
+                    assert (await response.json())["error"]
+    assert (await _sitting(console))["seat6"] == "1004"
+
+
+async def test_a_unit_may_neither_see_nor_move_operators(console: RunningConsole) -> None:
+    password = add_unit_user(console.settings.paths.state_dir, "zezhou-office", "zezhou",
+                             load_directory(units_file(console.settings)))
+    async with http_session() as http:
+        assert (await log_in(http, console.url, "zezhou-office", password)).status == 303
+        csrf = {"X-CSRF-Token": await page_csrf(http, console.url, "/unit")}
+        async with http.get(f"{console.url}/api/operators") as response:
+            assert response.status == 403
+        async with http.post(f"{console.url}/api/operators/login", json={"badge": "1003", "seat": "seat4"},
+                             headers=csrf) as response:
+            assert response.status == 403
+        async with http.get(f"{console.url}/operators", allow_redirects=False) as response:
+            assert response.status == 403
+    assert (await _sitting(console))["seat4"] == "1004"
