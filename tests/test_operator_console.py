@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from callcenter.settings import Settings
 from callcenter.store import Store
 from callcenter.tickets.directory import load_directory, units_file
 from callcenter.users import add_unit_user
@@ -118,3 +120,40 @@ async def test_a_unit_may_neither_see_nor_move_operators(console: RunningConsole
         async with http.get(f"{console.url}/operators", allow_redirects=False) as response:
             assert response.status == 403
     assert (await _sitting(console))["seat4"] == "1004"
+
+
+class FloorWithOperators(FakeFloor):
+    """The fake floor, naming who sits at each seat as the controller's snapshot does."""
+
+    def __init__(self, settings: Settings, store: Store, sitting: dict[str, str]) -> None:
+        super().__init__(settings, store)
+        self.sitting = sitting
+
+    def snapshot(self) -> dict[str, Any]:
+        floor = super().snapshot()
+        for seat in floor["seats"]:
+            seat["operator"] = self.sitting.get(seat["seat"], "")
+        return floor
+
+
+async def test_an_operator_at_another_seat_works_on_that_seats_calls_not_their_default_seats(tmp_path: Path) -> None:
+    settings = console_settings(tmp_path)
+    async with Store(settings.paths.database) as store:
+        floor = FloorWithOperators(settings, store, {"seat5": "1001"})  # 1001's default seat is seat1
+        floor.seat_calls["seat5"] = {"call_id": "c5", "number": "13900000005", "name": "", "category": "",
+                                     "phase": "talking", "three_way": None}
+        for call_id, seat in (("c5", "seat5"), ("c1", "seat1")):
+            floor.calls.save(call_id, caller_number="13900000005", arrived="2026-12-04T10:00:00+08:00",
+                             arrived_epoch=1796349600.0, seat=seat, seat_answered="2026-12-04T10:00:05+08:00")
+        await store.flush()
+        async with console_running(settings, floor) as console, http_session() as http:
+            assert (await log_in(http, console.url, "seat1", console.passwords["seat1"])).status == 303
+            async with http.get(f"{console.url}/api/operator/now") as response:
+                now = await response.json()
+            assert now["seat"]["seat"] == "seat5" and now["call"]["call_id"] == "c5"
+            csrf = {"X-CSRF-Token": await page_csrf(http, console.url, "/operator")}
+            summary = {"category": "help", "summary": "问路"}
+            async with http.post(f"{console.url}/api/calls/c5/summary", json=summary, headers=csrf) as response:
+                assert response.status == 200
+            async with http.post(f"{console.url}/api/calls/c1/summary", json=summary, headers=csrf) as response:
+                assert response.status == 403  # their default seat's call is not theirs now
