@@ -9,14 +9,17 @@ from typing import Any
 
 import pytest
 
+from callcenter.seats import load_roster
 from callcenter.settings import Settings
 from callcenter.store import Store
 from callcenter.tickets.directory import load_directory, units_file
-from callcenter.users import add_unit_user
+from callcenter.users import add_unit_user, set_operator_name
 from tests.web_helpers import (
     LOGIN_TOKEN,
     FakeFloor,
     RunningConsole,
+    browser_log_in,
+    chromium,
     console_running,
     console_settings,
     http_session,
@@ -131,8 +134,10 @@ class FloorWithOperators(FakeFloor):
 
     def snapshot(self) -> dict[str, Any]:
         floor = super().snapshot()
+        names = self.services.seats.operator_names()
         for seat in floor["seats"]:
             seat["operator"] = self.sitting.get(seat["seat"], "")
+            seat["operator_name"] = names.get(seat["operator"], "")
         return floor
 
 
@@ -157,3 +162,30 @@ async def test_an_operator_at_another_seat_works_on_that_seats_calls_not_their_d
                 assert response.status == 200
             async with http.post(f"{console.url}/api/calls/c1/summary", json=summary, headers=csrf) as response:
                 assert response.status == 403  # their default seat's call is not theirs now
+
+
+async def test_in_the_browser_an_operator_takes_another_seat_and_the_wallboard_names_them_per_shift(
+        tmp_path: Path) -> None:
+    settings = console_settings(tmp_path)
+    async with Store(settings.paths.database) as store:
+        floor = FloorWithOperators(settings, store, {"seat4": "1003"})
+        async with console_running(settings, floor) as console, chromium() as browser:
+            set_operator_name(settings.paths.state_dir, "1003", "李慧")
+            operator = await browser_log_in(browser, console.url, "seat3", console.passwords["seat3"])
+            await operator.click('nav a[href="/operators"]')
+            mine = '#operators tr[data-badge="1003"]'
+            await operator.wait_for_selector(mine)
+            assert await operator.locator('#operators tr[data-badge="1004"] button.login').count() == 0
+            await operator.select_option(f"{mine} select.seat-choice", "seat4")
+            await operator.click(f"{mine} button.login")
+            await operator.wait_for_selector(f'{mine}[data-seat="seat4"]')
+            assert (await console.services.seats.occupants())["seat4"] == "1003"
+            roster = load_roster(settings.paths.roster, settings.seat_names)
+            supervisor = await browser_log_in(browser, console.url, "supervisor", console.passwords["supervisor"])
+            await supervisor.wait_for_selector('.seat-card[data-seat="seat4"] .operator[data-operator="1003"]')
+            assert await supervisor.inner_text('.seat-card[data-seat="seat4"] .operator') == "李慧 工号 1003"
+            await supervisor.wait_for_selector("#shift-figures tbody tr")
+            shown = await supervisor.eval_on_selector_all("#shift-figures tbody tr",
+                                                          "rows => rows.map(r => r.dataset.shift)")
+            assert shown == [shift.name for shift in roster.shifts]
+            assert await supervisor.locator("#knowledge-top-today").count() == 1
