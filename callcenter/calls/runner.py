@@ -32,6 +32,7 @@ from callcenter.pbx import INSTANCE_MOUNT
 from callcenter.recordings import recording_seconds_when_closed
 from callcenter.recordings.wav import status as recording_status
 from callcenter.seats import IllegalSeatMove, Roster, Seat, SeatState, longest_idle
+from callcenter.seats.operators import occupants
 from callcenter.seats.service import SeatService
 from callcenter.settings import TRUNK_ENDPOINT, Settings
 from callcenter.vocabulary import RecordingStatus
@@ -176,14 +177,18 @@ class Controller:
                                       "category": call.category, "phase": str(call.phase),
                                       "three_way": _three_way_view(call)}
         moment = self._moment()
+        names = self.seat_service.operator_names()
         seats = []
         for name, seat in self.seats.items():
             seats.append({
                 "seat": name, "state": str(seat.state), "since": round(seat.since, 3),
                 "for_seconds": round(now - seat.since) if seat.since else None,
                 "registered": seat.registered, "paused": seat.paused, "pause_reason": seat.pause_reason,
-                "on_shift": self.roster.on_shift(name, moment), "logged_in": seat.logged_in,
-                "shift": self.roster.shift_of(name, moment), "call": in_call.get(name),
+                # By the roster alone (a supervisor's log-in or log-out aside).
+                "on_shift": replace(seat, logged_in=None).working(self.roster, moment),
+                "logged_in": seat.logged_in,
+                "shift": seat.shift(self.roster, moment), "call": in_call.get(name),
+                "operator": seat.operator, "operator_name": names.get(seat.operator or "", ""),
             })
         in_ivr = sum(1 for r in self.calls.values() if r.call.phase in (c.Phase.ANSWERING, c.Phase.GREETING,
                                                                          c.Phase.MENU))
@@ -441,7 +446,7 @@ class Controller:
             elif isinstance(action, c.AdoptSeat):
                 self._move_seat(action.seat, lambda seat: seat.adopt_talking(now))
             elif isinstance(action, c.ReleaseSeat):
-                self._release(action.seat, action.answered)
+                self._release(action.seat, action.answered, call_id)
             elif isinstance(action, c.LogEvent):
                 self.repository.log(call_id, action.kind, action.at, iso_local(action.at, self.zone),
                                     seat=action.seat, data=dict(action.data))
@@ -627,8 +632,8 @@ class Controller:
         for call_id, seat in assign(self.queue.ordered(), free):
             self.queue.remove(call_id)
             self._move_seat(seat, lambda s: s.ring(now))
-            shift = self.roster.shift_of(seat, moment) or ""
-            self._deliver(call_id, c.SeatOffered(now, seat, shift))
+            shift = self.seats[seat].shift(self.roster, moment) or ""
+            self._deliver(call_id, c.SeatOffered(now, seat, shift, self.seats[seat].operator or ""))
 
     def _move_seat(self, name: str, move: Callable[[Seat], Seat]) -> None:
         """Apply one move of the seat's state machine (IllegalSeatMove if it has none)."""
@@ -650,7 +655,7 @@ class Controller:
         self._changed()
         self._spawn(self.seat_service.repository.update(name, paused=1, pause_reason=reason), f"pause-{name}")
 
-    def _release(self, name: str, answered: bool) -> None:
+    def _release(self, name: str, answered: bool, call_id: str) -> None:
         now = time.time()
         self._move_seat(name, lambda seat: seat.release(now, answered, self.settings.callflow.wrapup_seconds))
         if self.seats[name].state is SeatState.WRAPUP:
@@ -658,7 +663,10 @@ class Controller:
             def end_wrapup() -> None:
                 self._wrapups.pop(name, None)
                 if self.seats[name].state is SeatState.WRAPUP:
-                    self._move_seat(name, lambda seat: seat.end_wrapup(time.time()))
+                    ended = time.time()
+                    self._move_seat(name, lambda seat: seat.end_wrapup(ended))
+                    # The operator's wrap-up after this call, for their figures in the briefing.
+                    self.repository.save(call_id, wrapup_seconds=round(ended - now))
                     self._dispatch()
 
             self._wrapups[name] = asyncio.get_running_loop().call_later(
@@ -678,7 +686,7 @@ class Controller:
     async def _load_seat_rows(self) -> bool:
         read_at = time.monotonic()
         rows = await self.seat_service.rows()
-        changed = False
+        changed = self._seat_operators(rows)
         for name, row in rows.items():
             # The controller's own write is queued behind a task; give it a moment to land.
             if name not in self.seats or self._seat_written.get(name, 0.0) >= read_at - 2.0:
@@ -695,6 +703,22 @@ class Controller:
                 updated = replace(updated, idle_since=float(str(row["last_call_end_epoch"])))
             if updated != seat:
                 self.seats[name] = updated
+                changed = True
+        return changed
+
+    def _seat_operators(self, rows: Mapping[str, Mapping[str, Any]]) -> bool:
+        """Who sits at each seat, from the log-ins in the seats table and the operator
+        accounts: kept here, so that offering a call reads no table."""
+        known = self.seat_service.operators()
+        logins = {name: None if (rows.get(name) or {}).get("operator") is None else str(rows[name]["operator"])
+                  for name in self.seats}
+        changed = False
+        for name, badge in occupants(logins, known.values(), self.seats).items():
+            home = known[badge].home if badge and badge in known else ""
+            seat = self.seats[name]
+            if (seat.operator, seat.operator_home) != (badge, home):
+                log.info("seat %s: operator %s", name, badge or "none")
+                self.seats[name] = replace(seat, operator=badge, operator_home=home)
                 changed = True
         return changed
 
@@ -818,7 +842,7 @@ def _stored(row: Mapping[str, Any]) -> c.Stored:
     return c.Stored(
         state=str(row.get("state") or "ivr"), number=str(row.get("caller_number") or ""),
         name=str(row.get("caller_name") or ""), category=str(row.get("category") or ""),
-        seat=str(row.get("seat") or ""), shift=str(row.get("shift") or ""),
+        seat=str(row.get("seat") or ""), shift=str(row.get("shift") or ""), operator=str(row.get("operator") or ""),
         flagged_rule=str(row.get("nuisance_rule") or ""), arrived=times["arrived"], answered=times["answered"],
         queued=times["queued"], seat_answered=times["seat_answered"],
     )

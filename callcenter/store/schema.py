@@ -352,10 +352,25 @@ def _v11_recording_failed(db: Database) -> None:
         db.execute(sql)
 
 
+def _v13_operators(db: Database) -> None:
+    """Operators are people, seats are phones: a call row names the operator (工号) who
+    took it beside the seat, and how long they wrapped up after it; a seat row names the
+    operator logged in there (NULL: the seat's default operator, as before operators
+    existed; '': nobody, the seat is not offered calls). Older calls stay without an
+    operator: who sat at the seat then is not known."""
+    for sql in (
+        "ALTER TABLE calls ADD COLUMN operator TEXT",
+        "ALTER TABLE calls ADD COLUMN wrapup_seconds INTEGER",
+        "CREATE INDEX calls_operator ON calls(operator, arrived_epoch)",
+        "ALTER TABLE seats ADD COLUMN operator TEXT",
+    ):
+        db.execute(sql)
+
+
 # Index i brings a database from version i to i + 1. Append; never edit a released one.
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (_v1, _v2_nuisance, _v3_tickets, _v4_ticket_desk,
                                                        _v5_ticket_attachments, _v6_answer_seconds,
                                                        _v7_confidential_tickets, _v8_line_full_outcome,
                                                        _v9_console_sessions, _v10_console_audit,
-                                                       _v11_recording_failed)
+                                                       _v11_recording_failed, _v13_operators)
 SCHEMA_VERSION = len(MIGRATIONS)

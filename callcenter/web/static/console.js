@@ -129,12 +129,18 @@ const hotline = (() => {
     return state;
   }
 
+  // Who took a call: "李慧（工号 1003）", "工号 1003" without a name, "" for a call before operators.
+  function operatorText(badge, name) {
+    if (!badge) return "";
+    return name ? `${name}（工号 ${badge}）` : `工号 ${badge}`;
+  }
+
   function say(node, text, isError = false) {
     node.textContent = text;
     node.classList.toggle("error", isError);
   }
 
-  return { api, el, fill, label, duration, dateTime, clock, epochDateTime, say, ticketFeed, pager,
+  return { api, el, fill, label, duration, dateTime, clock, epochDateTime, say, ticketFeed, pager, operatorText,
            OUTCOMES, RECORDING_STATUSES, CATEGORIES, SEAT_STATES, SHIFTS, PHASES, EVENTS, NUISANCE_ACTIONS, RULES,
            THREE_WAY, RECORDING_USES, recordingFailed };
 })();
