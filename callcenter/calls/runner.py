@@ -810,6 +810,11 @@ class Controller:
             if seq >= self._next_seq:
                 self._next_seq = seq + 1
             runtime.task = asyncio.create_task(self._run_call(runtime), name=f"call-{call_id}")
+        # A supervision does not survive its controller: its bridge goes (its channels below).
+        for bridge in bridges:
+            if str(bridge.get("id", "")).startswith(listening.PREFIX):
+                with contextlib.suppress(AriError):
+                    await self.ari.destroy_bridge(str(bridge["id"]))
         # Seat legs that no adopted call owns are hung up: their callers go back in line. A
         # unit's leg of a three-way call is hung up too: the machine did not survive to know it.
         for channel_id, channel in channels.items():
