@@ -18,16 +18,8 @@ from callcenter.listen_in.runner import ListenIn, ListenInRefused, TalkingLeg
 from callcenter.listen_in.vocabulary import Mode, Refusal
 from callcenter.settings import Settings
 from callcenter.store import Row, Store
-from tests.web_helpers import (
-    Client,
-    FakeFloor,
-    RunningConsole,
-    console_running,
-    console_settings,
-    http_session,
-    log_in,
-    page_csrf,
-)
+from tests.test_threeway_api import _client
+from tests.web_helpers import FakeFloor, RunningConsole, console_running, console_settings, http_session
 
 SEAT_CHANNEL = "call-1-seat1-0000"
 
@@ -222,12 +214,6 @@ async def console(settings: Settings) -> AsyncIterator[RunningConsole]:
         await floor.listen_in.close()
 
 
-async def _client(console: RunningConsole, user: str, http: Any) -> Client:
-    assert (await log_in(http, console.url, user, console.passwords[user])).status == 303
-    return Client(http, console.url, await page_csrf(http, console.url, "/wallboard" if user == "supervisor"
-                                                     else "/operator"))
-
-
 def _floor(console: RunningConsole) -> ListenFloor:
     assert isinstance(console.floor, ListenFloor)
     return console.floor
@@ -237,7 +223,7 @@ async def test_the_supervisor_listens_switches_and_ends_from_the_console_and_rea
         console: RunningConsole) -> None:
     floor = _floor(console)
     async with http_session() as http:
-        supervisor = await _client(console, "supervisor", http)
+        supervisor = await _client(http, console, "supervisor")
         state = await supervisor.get("/api/listen-in")
         assert state["phone"] == "supervisor" and state["sessions"] == []
         assert state["labels"]["modes"] == {"listen": "监听", "whisper": "密语", "barge": "强插"}
@@ -269,7 +255,7 @@ async def test_the_supervisor_listens_switches_and_ends_from_the_console_and_rea
 
 async def test_bad_input_gets_clear_errors_and_a_seat_not_talking_a_409_in_chinese(console: RunningConsole) -> None:
     async with http_session() as http:
-        supervisor = await _client(console, "supervisor", http)
+        supervisor = await _client(http, console, "supervisor")
         not_talking = await supervisor.post("/api/seats/seat2/listen-in", {"mode": "listen"}, status=409)
         assert not_talking["error"] == "该坐席当前不在通话中，不能监听、密语或强插"
         for body in ({"mode": "spy"}, {"mode": None}, {}, {"mode": ["listen"]}):
@@ -291,7 +277,7 @@ async def test_bad_input_gets_clear_errors_and_a_seat_not_talking_a_409_in_chine
 async def test_operators_are_refused_with_403_and_without_a_csrf_token_nothing_happens(
         console: RunningConsole) -> None:
     async with http_session() as http:
-        operator = await _client(console, "seat1", http)
+        operator = await _client(http, console, "seat1")
         await operator.post("/api/seats/seat1/listen-in", {"mode": "listen"}, status=403)
         await operator.send("DELETE", "/api/seats/seat1/listen-in", status=403)
         await operator.get("/api/listen-in", status=403)
@@ -299,7 +285,7 @@ async def test_operators_are_refused_with_403_and_without_a_csrf_token_nothing_h
         async with http.get(f"{console.url}/listen-in", allow_redirects=False) as page:
             assert page.status == 403
     async with http_session() as http:
-        await _client(console, "supervisor", http)
+        await _client(http, console, "supervisor")
         async with http.post(f"{console.url}/api/seats/seat1/listen-in", json={"mode": "listen"}) as response:
             assert response.status == 403
     assert _floor(console).ari.changes() == [] and not _floor(console).listen_in.running
@@ -310,7 +296,7 @@ async def test_without_the_controller_the_console_says_listening_is_unavailable(
     async with Store(settings.paths.database) as store:
         floor = FakeFloor(settings, store)
         async with console_running(settings, floor) as running, http_session() as http:
-            supervisor = await _client(running, "supervisor", http)
+            supervisor = await _client(http, running, "supervisor")
             refused = await supervisor.post("/api/seats/seat1/listen-in", {"mode": "listen"}, status=503)
             assert "控制器" in refused["error"]
             assert (await supervisor.get("/api/listen-in"))["sessions"] == []

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlite_utils import Database
 
 from callcenter.store import Columns, Kind, Row, Store, checked, clean_text
+from callcenter.store.filters import epoch_range
 
 LOG_COLUMNS: Columns = {
     "session_id": Kind.TEXT,
@@ -36,18 +37,11 @@ class LogSearch:
     offset: int = 0
 
     def where(self) -> tuple[str, list[object]]:
-        clauses: list[str] = []
-        params: list[object] = []
+        clauses, params = epoch_range("requested_epoch", self.since_epoch, self.until_epoch)
         for column, value in (("supervisor", self.supervisor), ("call_id", self.call_id)):
             if value:
                 clauses.append(f"{column} = ?")
                 params.append(value)
-        if self.since_epoch is not None:
-            clauses.append("requested_epoch >= ?")
-            params.append(self.since_epoch)
-        if self.until_epoch is not None:
-            clauses.append("requested_epoch < ?")
-            params.append(self.until_epoch)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
