@@ -105,6 +105,7 @@ async def test_given_a_talking_seat_when_the_supervisor_listens_then_whispers_th
     snoop = next(p for m, path, p in ari.requests if path == f"/channels/{SEAT_CHANNEL}/snoop/{first}")
     assert (snoop["spy"], snoop["whisper"], snoop["app"]) == ("both", "none", "hotline")
     assert listen_in.owns(phone) and listen_in.owns(first)
+    await store.flush()  # each step of a log line committed on its own (upserts of part of a row)
 
     await listen_in.choose("supervisor", "seat1", Mode.WHISPER)  # the same seat: switched, not rung again
     second = f"{bridge}-snoop-2"
@@ -184,6 +185,36 @@ async def test_closing_hangs_up_every_supervision(settings: Settings, store: Sto
     assert not running.listen_in.running
     assert ("DELETE", f"/bridges/{session.bridge_id}") in running.ari.changes()
     assert [r["end_reason"] for r in await _log(store)] == ["stopped"]
+
+
+async def test_after_a_reconnect_a_supervision_whose_phone_went_meanwhile_is_ended_and_a_live_one_kept(
+        settings: Settings, store: Store) -> None:
+    running = Supervising(settings, store)
+    session = await running.listen_in.choose("supervisor", "seat1", Mode.LISTEN)
+    running.listen_in.on_event(_event("StasisStart", session.phone_channel))
+    snoop = f"{session.bridge_id}-snoop-1"
+    await _until("connected", lambda: ("POST", f"/bridges/{session.bridge_id}/addChannel") in running.ari.changes())
+    assert running.listen_in.owns(session.bridge_id)  # the controller's adoption leaves its bridge alone
+    running.listen_in.reconcile({SEAT_CHANNEL, session.phone_channel, snoop})
+    await asyncio.sleep(0.05)
+    assert running.listen_in.running
+    running.listen_in.reconcile({SEAT_CHANNEL, snoop})  # the phone hung up while no events came
+    await _until("ended", lambda: not running.listen_in.running)
+    await store.flush()
+    assert [r["end_reason"] for r in await _log(store)] == ["supervisor_hung_up"]
+
+
+async def test_two_quick_requests_ring_the_supervisors_phone_once(settings: Settings, store: Store) -> None:
+    running = Supervising(settings, store)
+    await asyncio.gather(running.listen_in.choose("supervisor", "seat1", Mode.LISTEN),
+                         running.listen_in.choose("supervisor", "seat1", Mode.BARGE))
+    await _until("rung", lambda: len(running.ari.changes()) >= 1)
+    await asyncio.sleep(0.05)
+    assert len(running.listen_in.running) == 1
+    [going_on] = running.listen_in.running.values()
+    assert [path for _, path in running.ari.changes()] == [f"/channels/{going_on.session.phone_channel}"]
+    assert going_on.session.mode is Mode.BARGE  # the second click chose the mode, while it rang
+    await running.listen_in.close()
 
 
 # ----------------------------------------------------------------------------- the console

@@ -782,6 +782,7 @@ class Controller:
         known_rows = {str(row["call_id"]) for row in rows}
         now = time.time()
         self._reconcile(channels, now)
+        self.listen_in.reconcile(set(channels))
         for row in rows:
             call_id = str(row["call_id"])
             if call_id in self.calls:
@@ -812,12 +813,15 @@ class Controller:
             runtime.task = asyncio.create_task(self._run_call(runtime), name=f"call-{call_id}")
         # A supervision does not survive its controller: its bridge goes (its channels below).
         for bridge in bridges:
-            if str(bridge.get("id", "")).startswith(listening.PREFIX):
+            bridge_id = str(bridge.get("id", ""))
+            if bridge_id.startswith(listening.PREFIX) and not self.listen_in.owns(bridge_id):
                 with contextlib.suppress(AriError):
-                    await self.ari.destroy_bridge(str(bridge["id"]))
+                    await self.ari.destroy_bridge(bridge_id)
         # Seat legs that no adopted call owns are hung up: their callers go back in line. A
         # unit's leg of a three-way call is hung up too: the machine did not survive to know it.
         for channel_id, channel in channels.items():
+            if self.listen_in.owns(channel_id):
+                continue  # a supervision this controller still runs
             if channel_id not in self.calls and channel_id not in self.legs and channel_id not in known_rows:
                 if _in_our_app(channel, self.settings.asterisk.app) and not _is_leg(channel):
                     self._new_call(channel, parse_ari_time(str(channel.get("creationtime", ""))) or now)

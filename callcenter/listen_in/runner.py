@@ -67,12 +67,18 @@ class ListenIn:
         self.changed = changed  # the wallboard shows who supervises whom
         self.running: dict[str, _Running] = {}
         self._channels: dict[str, str] = {}  # phone and snoop channel ids -> session id
+        # One request at a time: two quick clicks must not ring the supervisor's phone twice.
+        self._requests = asyncio.Lock()
 
     # ------------------------------------------------------------------ requests
 
     async def choose(self, supervisor: str, seat: str, mode: Mode) -> s.Session:
         """The supervisor listens to, whispers to or barges into the seat's call: a new
         supervision (its phone rings), or the mode of the one going on changed."""
+        async with self._requests:
+            return await self._choose(supervisor, seat, mode)
+
+    async def _choose(self, supervisor: str, seat: str, mode: Mode) -> s.Session:
         if supervisor not in self.settings.supervisor_phones:
             raise ListenInRefused(Refusal.NO_PHONE)
         leg = self.talking_leg(seat)
@@ -101,10 +107,11 @@ class ListenIn:
 
     async def stop(self, supervisor: str, seat: str) -> None:
         """End the supervisor's supervision of the seat (结束); ListenInRefused if there is none."""
-        current = self._of(supervisor)
-        if current is None or current.session.seat != seat:
-            raise ListenInRefused(Refusal.NOT_SUPERVISING)
-        await self._stop_and_wait(current, time.time())
+        async with self._requests:
+            current = self._of(supervisor)
+            if current is None or current.session.seat != seat:
+                raise ListenInRefused(Refusal.NOT_SUPERVISING)
+            await self._stop_and_wait(current, time.time())
 
     async def _stop_and_wait(self, running: _Running, now: float) -> None:
         running.inbox.put_nowait(s.StopRequested(now))
@@ -122,7 +129,21 @@ class ListenIn:
     # ------------------------------------------------------------------ events in
 
     def owns(self, channel_id: str) -> bool:
-        return channel_id in self._channels
+        """A supervisor's phone or a snoop of a supervision going on (by channel or bridge id)."""
+        return channel_id in self._channels or any(r.session.bridge_id == channel_id for r in self.running.values())
+
+    def reconcile(self, channel_ids: set[str]) -> None:
+        """After ARI (re)connected: a supervision whose channels ended while no events came
+        is told now."""
+        now = time.time()
+        for running in self.running.values():
+            session = running.session
+            if session.seat_channel not in channel_ids:
+                running.inbox.put_nowait(s.SeatGone(now))
+            elif session.phone_channel not in channel_ids:
+                running.inbox.put_nowait(s.PhoneGone(now))
+            elif session.snoop_channel and session.snoop_channel not in channel_ids:
+                running.inbox.put_nowait(s.SnoopGone(now, session.snoop_channel))
 
     def on_event(self, event: Mapping[str, Any]) -> None:
         """An ARI event of one of its channels (never blocks)."""

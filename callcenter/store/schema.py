@@ -356,17 +356,19 @@ def _v14_listen_in(db: Database) -> None:
     """Live supervision's log: every listen, whisper and barge (监听 / 密语 / 强插), one line
     per stretch in one mode: who, which call and seat, when asked, from (the phone
     answered, or the switch) and to, and why it ended. The words are written out here: a
-    word added later is a migration of its own."""
+    word added later is a migration of its own. Only the key is NOT NULL: a line is
+    written in steps (asked, answered, ended) by upserts, and SQLite checks NOT NULL on
+    the insert an upsert tries before it sees the row already there."""
     for sql in (
         """CREATE TABLE listen_in_log (
             period_id TEXT PRIMARY KEY,
-            session_id TEXT NOT NULL,
-            supervisor TEXT NOT NULL,
-            call_id TEXT NOT NULL,
-            seat TEXT NOT NULL,
-            mode TEXT NOT NULL CHECK (mode IN ('listen', 'whisper', 'barge')),
-            requested TEXT NOT NULL,
-            requested_epoch REAL NOT NULL,
+            session_id TEXT,
+            supervisor TEXT,
+            call_id TEXT,
+            seat TEXT,
+            mode TEXT CHECK (mode IN ('listen', 'whisper', 'barge')),
+            requested TEXT,
+            requested_epoch REAL,
             started TEXT,
             started_epoch REAL,
             ended TEXT,
