@@ -7,6 +7,7 @@ who may, and the refusals."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,10 @@ from typing import Any
 import pytest
 
 from callcenter.ari import AriClient, AriConfig, AriNotFound
+from callcenter.listen_in.repository import ListenInRepository
 from callcenter.listen_in.runner import ListenIn, ListenInRefused, TalkingLeg
 from callcenter.listen_in.vocabulary import Mode, Refusal
-from callcenter.settings import Settings
+from callcenter.settings import ListenInSection, Settings
 from callcenter.store import Row, Store
 from tests.test_threeway_api import _client
 from tests.web_helpers import FakeFloor, RunningConsole, console_running, console_settings, http_session
@@ -70,12 +72,11 @@ async def _log(store: Store) -> list[Row]:
 class Supervising:
     """A ListenIn over the scripted ARI, with seat1 talking in call-1."""
 
-    def __init__(self, settings: Settings, store: Store) -> None:
-        from callcenter.listen_in.repository import ListenInRepository
-
+    def __init__(self, settings: Settings, store: Store, ringing_grace: float = 5.0) -> None:
         self.ari = ScriptedAri()
         self.talking: dict[str, TalkingLeg] = {"seat1": TalkingLeg("call-1", SEAT_CHANNEL)}
-        self.listen_in = ListenIn(settings, self.ari, ListenInRepository(store), self.talking.get, lambda: None)
+        self.listen_in = ListenIn(settings, self.ari, ListenInRepository(store), self.talking.get, lambda: None,
+                                  ringing_grace)
 
 
 @pytest.fixture
@@ -143,6 +144,17 @@ async def test_a_phone_that_never_answers_ends_the_supervision_without_touching_
     await store.flush()
     [row] = await _log(store)
     assert (row["mode"], row["started"], row["end_reason"]) == ("barge", None, "no_answer")
+
+
+async def test_a_phone_whose_end_is_never_heard_is_given_up_after_the_answer_time(
+        settings: Settings, store: Store) -> None:
+    quick = dataclasses.replace(settings, listen_in=ListenInSection("supervisor", 0.2))
+    running = Supervising(quick, store, ringing_grace=0.1)
+    session = await running.listen_in.choose("supervisor", "seat1", Mode.LISTEN)
+    await _until("given up", lambda: not running.listen_in.running)
+    assert ("DELETE", f"/channels/{session.phone_channel}") in running.ari.changes()  # its ringing stopped
+    await store.flush()
+    assert [r["end_reason"] for r in await _log(store)] == ["no_answer"]
 
 
 async def test_a_seat_whose_channel_is_already_gone_ends_the_supervision_as_the_call_ended(

@@ -27,6 +27,8 @@ from callcenter.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# Seconds past listen_in.answer_seconds after which a phone still ringing is given up.
+RINGING_GRACE = 5.0
 # The log's times kept as epoch seconds in the machine, written as local ISO times too.
 _TIMES = ("requested", "started", "ended")
 
@@ -59,12 +61,14 @@ class ListenIn:
     view of the seat's live call (None when it is not talking)."""
 
     def __init__(self, settings: Settings, ari: AriClient, repository: ListenInRepository,
-                 talking_leg: Callable[[str], TalkingLeg | None], changed: Callable[[], None]) -> None:
+                 talking_leg: Callable[[str], TalkingLeg | None], changed: Callable[[], None],
+                 ringing_grace: float = RINGING_GRACE) -> None:
         self.settings = settings
         self.ari = ari
         self.repository = repository
         self.talking_leg = talking_leg
         self.changed = changed  # the wallboard shows who supervises whom
+        self.ringing_grace = ringing_grace
         self.running: dict[str, _Running] = {}
         self._channels: dict[str, str] = {}  # phone and snoop channel ids -> session id
         # One request at a time: two quick clicks must not ring the supervisor's phone twice.
@@ -180,8 +184,11 @@ class ListenIn:
     async def _run(self, running: _Running, first: list[s.Action]) -> None:
         try:
             await self._perform_all(running, first)
+            # Asterisk's originate time-out ends the ringing; this deadline is the backstop
+            # should its end never be heard (the supervisor is never left ringing forever).
+            give_up = time.monotonic() + self.settings.listen_in.answer_seconds + self.ringing_grace
             while running.session.phase is not s.Phase.ENDED:
-                event = await running.inbox.get()
+                event = await self._next(running, give_up)
                 running.session, actions = s.step(running.session, event)
                 await self._perform_all(running, actions)
                 self.changed()
@@ -198,6 +205,15 @@ class ListenIn:
             self.changed()
             log.info("listen-in %s: %s of %s (call %s) ended: %s", session.session_id, session.supervisor,
                      session.seat, session.call_id, session.end_reason)
+
+    @staticmethod
+    async def _next(running: _Running, give_up: float) -> s.Event:
+        if running.session.phase is not s.Phase.RINGING:
+            return await running.inbox.get()
+        try:
+            return await asyncio.wait_for(running.inbox.get(), max(0.0, give_up - time.monotonic()))
+        except TimeoutError:
+            return s.PhoneGone(time.time())
 
     async def _perform_all(self, running: _Running, actions: list[s.Action]) -> None:
         for action in actions:
