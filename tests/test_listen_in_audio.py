@@ -113,10 +113,10 @@ def _snoops(hotline: Hotline) -> int:
 async def _leftovers(hotline: Hotline) -> list[str]:
     """Channels and bridges of a supervision still in Asterisk (there must be none)."""
     ari = hotline.controller.ari
-    channels = [str(ch["id"]) for ch in await ari.list_channels()]
+    channels = [f'{ch["id"]} {ch.get("name", "")}' for ch in await ari.list_channels()]
     bridges = [str(b["id"]) for b in await ari.list_bridges()]
-    return [name for name in channels + bridges if name.startswith(listening.PREFIX)
-            or name.startswith("Snoop/")]
+    return [name for name in channels + bridges if name.startswith(listening.PREFIX) or " Snoop/" in name
+            or f" PJSIP/{SUPERVISOR}-" in name]
 
 
 async def _no_leftovers(hotline: Hotline) -> None:
