@@ -18,6 +18,7 @@ from callcenter.ari import AriClient, AriConfig, AriNotFound
 from callcenter.listen_in.repository import ListenInRepository
 from callcenter.listen_in.runner import ListenIn, ListenInRefused, TalkingLeg
 from callcenter.listen_in.vocabulary import Mode, Refusal
+from callcenter.services import Services
 from callcenter.settings import ListenInSection, Settings
 from callcenter.store import Row, Store
 from tests.test_threeway_api import _client
@@ -37,12 +38,16 @@ class ScriptedAri(AriClient):
         self.requests: list[Request] = []
         self.phone_state = "online"
         self.missing: set[str] = set()
+        self.channels: list[dict[str, Any]] = []  # what GET /channels and /bridges answer
+        self.bridges: list[dict[str, Any]] = []
 
     async def request(self, method: str, path: str, params: Mapping[str, str | int | float | bool] | None = None,
                       body: Mapping[str, Any] | None = None) -> Any:
         self.requests.append((method, path, {k: str(v) for k, v in (params or {}).items()}))
         if path in self.missing:
             raise AriNotFound(f"ARI {method} {path}: not found", 404)
+        if method == "GET" and path in ("/channels", "/bridges", "/endpoints/PJSIP"):
+            return {"/channels": self.channels, "/bridges": self.bridges}.get(path, [])
         if path.startswith("/endpoints/"):
             return {"resource": path.rsplit("/", 1)[1], "state": self.phone_state}
         return {}
@@ -227,6 +232,27 @@ async def test_two_quick_requests_ring_the_supervisors_phone_once(settings: Sett
     assert [path for _, path in running.ari.changes()] == [f"/channels/{going_on.session.phone_channel}"]
     assert going_on.session.mode is Mode.BARGE  # the second click chose the mode, while it rang
     await running.listen_in.close()
+
+
+async def test_a_restarted_controller_hangs_up_a_supervision_it_finds_and_removes_its_bridge(
+        settings: Settings, store: Store) -> None:
+    from callcenter.calls.runner import Controller
+
+    services = Services.on(settings, store)
+    ari = ScriptedAri()
+    stasis = {"app_name": "Stasis", "app_data": "hotline,listen_in,old"}
+    ari.channels = [{"id": "listen-old-phone", "name": "PJSIP/supervisor-00000001", "dialplan": stasis},
+                    {"id": "listen-old-snoop-1", "name": "Snoop/x-00000002", "dialplan": {}}]
+    ari.bridges = [{"id": "listen-old", "channels": ["listen-old-phone", "listen-old-snoop-1"]}]
+    controller = Controller(settings, ari, services.calls, services.seats, services.nuisance,
+                            listen_in_log=services.listen_in)
+    await controller.adopt()
+    controller.on_event({"type": "StasisStart", "channel": {"id": "listen-late-phone"}, "args": ["listen_in", "late"]})
+    await controller.after_work_done()
+    assert {("DELETE", "/bridges/listen-old"), ("DELETE", "/channels/listen-old-phone"),
+            ("DELETE", "/channels/listen-old-snoop-1"), ("DELETE", "/channels/listen-late-phone")} <= set(ari.changes())
+    assert not controller.calls  # none of them was taken for a citizen's call
+    await controller.stop()
 
 
 # ----------------------------------------------------------------------------- the console
