@@ -558,7 +558,11 @@ def load_or_create_credentials(path: Path, seats_wanted: tuple[str, ...] = SEAT_
     seats, seats_changed = _sip_passwords(existing.get("seats", {}), seats_wanted)
     supervisors, supervisors_changed = _sip_passwords(existing.get("supervisors", {}), supervisors_wanted)
     if changed or seats_changed or supervisors_changed:
-        _write_credentials(path, values, seats, supervisors)
+        # A supervisor's phone taken out of listen_in.phones keeps its password in the
+        # file (not in Asterisk): put back, the phone registers as before.
+        stored = existing.get("supervisors")
+        kept = {k: v for k, v in stored.items() if isinstance(v, str) and v} if isinstance(stored, dict) else {}
+        _write_credentials(path, values, seats, kept | supervisors)
     return Credentials(seat_passwords=seats, supervisor_passwords=supervisors, **values)
 
 

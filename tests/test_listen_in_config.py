@@ -56,6 +56,14 @@ def test_supervisor_passwords_are_generated_once_into_the_credentials_file_0600(
     assert first.sip_password("seat1") == first.seat_passwords["seat1"]
 
 
+def test_a_phone_taken_out_of_the_settings_keeps_its_password_for_when_it_comes_back(tmp_path: Path) -> None:
+    first = settings_for(instance_env(tmp_path)).credentials().supervisor_passwords["supervisor"]
+    without = settings_for(instance_env(tmp_path, HOTLINE_LISTEN_IN_PHONES="director", HOTLINE_HOTLINE_SEATS="7"))
+    assert set(without.credentials().supervisor_passwords) == {"director"}  # no endpoint for the one taken out
+    back = settings_for(instance_env(tmp_path)).credentials().supervisor_passwords["supervisor"]
+    assert back == first
+
+
 @pytest.mark.parametrize(("phones", "message"), [
     ("seat1", "is the name of a seat"),
     ("seat9", "is the name of a seat"),
