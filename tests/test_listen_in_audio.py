@@ -28,7 +28,7 @@ from callcenter.web import web_running
 from tests.conftest import RunningAsterisk
 from tests.flow import FAST, Hotline, hotline_for
 from tests.harness import LOOPBACK, SeatPhone, caller_argv, free_port
-from tests.rtp_listen import RtpListener, levels
+from tests.rtp_listen import RtpListener, levels, wav_samples
 from tests.test_threeway_calls import _talking_call, _until, tone
 from tests.web_helpers import Client, http_session, log_in, page_csrf
 
@@ -168,6 +168,14 @@ async def test_listen_hears_both_unheard_whisper_reaches_only_the_operator_barge
     assert len(bye) == 1, bye  # the supervisor's phone was hung up once, at 结束
     row = next(r for r in rows if r["call_id"] == parties.call_id)
     assert row["outcome"] == "answered" and row["seat"] == "seat1", row
+    # The call's recording (what the citizen hears and says) holds the supervisor only while
+    # barging: about the barge's 5 s, none of the listen's and the whisper's 11 s.
+    samples, rate = wav_samples(Path(str(row["recording_path"])))
+    seconds = [levels(samples[start:start + rate], TONES) for start in range(0, len(samples) - rate, rate)]
+    supervisor_heard = [n for n, tones in enumerate(seconds) if tones[SUPERVISOR_HZ] > HEARD]
+    print("recording: seconds with the supervisor's tone:", supervisor_heard, "of", len(seconds))
+    assert 3 <= len(supervisor_heard) <= 7, supervisor_heard
+    assert supervisor_heard[-1] - supervisor_heard[0] == len(supervisor_heard) - 1, supervisor_heard  # one stretch
     assert [(r["mode"], r["end_reason"], r["supervisor"], r["seat"]) for r in log] == [
         ("listen", "switched", SUPERVISOR, "seat1"), ("whisper", "switched", SUPERVISOR, "seat1"),
         ("barge", "stopped", SUPERVISOR, "seat1")], log
