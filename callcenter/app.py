@@ -83,7 +83,7 @@ async def controller_running(
         callbacks = CallbackRunner(settings, ari, store, shift_clock)
         stack.push_async_callback(callbacks.stop)
         controller = Controller(settings, ari, services.calls, services.seats, services.nuisance, callbacks,
-                                shift_clock=shift_clock)
+                                shift_clock=shift_clock, listen_in_log=services.listen_in)
         await controller.start()
         stack.push_async_callback(controller.stop)
 

@@ -27,6 +27,9 @@ from callcenter.calls import machine as c
 from callcenter.calls.queue import CallQueue, Waiting, assign
 from callcenter.calls.repository import CallRepository
 from callcenter.clock import iso_local, local, parse_ari_time
+from callcenter.listen_in import session as listening
+from callcenter.listen_in.repository import ListenInRepository
+from callcenter.listen_in.runner import ListenIn, TalkingLeg
 from callcenter.nuisance import NuisanceService, Verdict
 from callcenter.pbx import INSTANCE_MOUNT
 from callcenter.recordings import recording_seconds_when_closed
@@ -108,6 +111,7 @@ class Controller:
         nuisance: NuisanceService,
         callbacks: CallbackChannels | None = None,
         shift_clock: Callable[[], float] = time.time,
+        listen_in_log: ListenInRepository | None = None,
     ) -> None:
         self.settings = settings
         self.ari = ari
@@ -148,6 +152,9 @@ class Controller:
         self.finished: dict[str, int] = {}
         self.recording_failures = 0
         self.recordings_failing = 0
+        # Supervisors listening in on seats (监听/密语/强插): it owns its channels' events.
+        self.listen_in = ListenIn(settings, ari, listen_in_log or ListenInRepository(calls.store), self.talking_leg,
+                                  self._changed)
 
     @property
     def roster(self) -> Roster:
@@ -192,7 +199,16 @@ class Controller:
             })
         in_ivr = sum(1 for r in self.calls.values() if r.call.phase in (c.Phase.ANSWERING, c.Phase.GREETING,
                                                                          c.Phase.MENU))
-        return {"at": now, "waiting": waiting, "in_ivr": in_ivr, "seats": seats}
+        return {"at": now, "waiting": waiting, "in_ivr": in_ivr, "seats": seats, "listen_in": self.listen_in.view()}
+
+    def talking_leg(self, seat: str) -> TalkingLeg | None:
+        """The seat's channel in the call it is talking in now (None: it is not talking)."""
+        for leg in self.legs.values():
+            runtime = self.calls.get(leg.call_id)
+            if leg.seat == seat and leg.answered and runtime is not None \
+                    and runtime.call.phase is c.Phase.TALKING and not runtime.call.seat_left:
+                return TalkingLeg(leg.call_id, leg.channel_id)
+        return None
 
     def on_change(self, listener: Callable[[], None]) -> Callable[[], None]:
         """Call `listener` (synchronously, cheaply) whenever the floor may have changed;
@@ -215,6 +231,7 @@ class Controller:
         self._seat_poller = asyncio.create_task(self._poll_seats(), name="seat-poller")
 
     async def stop(self) -> None:
+        await self.listen_in.close()
         if self._seat_poller is not None:
             self._seat_poller.cancel()
         for runtime in list(self.calls.values()):
@@ -245,6 +262,9 @@ class Controller:
         if self.callbacks is not None and self.callbacks.owns(decoded.channel_of(event)):
             self.callbacks.on_event(event)
             return
+        if self.listen_in.owns(decoded.channel_of(event)):
+            self.listen_in.on_event(event)
+            return
         meaning = decoded.decode(event)
         if isinstance(meaning, decoded.ToCall):
             self._deliver(meaning.channel_id, meaning.event)
@@ -254,6 +274,9 @@ class Controller:
         elif isinstance(meaning, decoded.UnitLegEntered):
             if (unit_leg := self._answered(self.unit_legs, meaning.channel_id)) is not None:
                 self._deliver(unit_leg.call_id, c.UnitAnswered(meaning.at, unit_leg.unit))
+        elif isinstance(meaning, decoded.ListenInEntered):
+            # A supervision's channel nobody runs (its controller stopped): no call of ours.
+            self._spawn(self._hangup_quietly(meaning.channel_id), "stray-listen-in-hangup")
         elif isinstance(meaning, decoded.ChannelEntered):
             channel_id = str(meaning.channel.get("id", ""))
             if channel_id not in self.calls and channel_id not in self.legs and channel_id not in self.unit_legs:
@@ -287,6 +310,8 @@ class Controller:
         unit_leg = self.unit_legs.pop(channel_id, None)
         if unit_leg is not None:
             self._deliver(unit_leg.call_id, c.UnitHungUp(gone.at, unit_leg.unit, cause))
+        # Told for every channel: a seat's leg may already be forgotten (HangupSeat) when it goes.
+        self.listen_in.seat_gone(channel_id)
 
     def _deliver(self, call_id: str, event: c.Event) -> None:
         runtime = self.calls.get(call_id)
@@ -782,6 +807,7 @@ class Controller:
         known_rows = {str(row["call_id"]) for row in rows}
         now = time.time()
         self._reconcile(channels, now)
+        self.listen_in.reconcile(set(channels))
         for row in rows:
             call_id = str(row["call_id"])
             if call_id in self.calls:
@@ -810,9 +836,17 @@ class Controller:
             if seq >= self._next_seq:
                 self._next_seq = seq + 1
             runtime.task = asyncio.create_task(self._run_call(runtime), name=f"call-{call_id}")
+        # A supervision does not survive its controller: its bridge goes (its channels below).
+        for bridge in bridges:
+            bridge_id = str(bridge.get("id", ""))
+            if bridge_id.startswith(listening.PREFIX) and not self.listen_in.owns(bridge_id):
+                with contextlib.suppress(AriError):
+                    await self.ari.destroy_bridge(bridge_id)
         # Seat legs that no adopted call owns are hung up: their callers go back in line. A
         # unit's leg of a three-way call is hung up too: the machine did not survive to know it.
         for channel_id, channel in channels.items():
+            if self.listen_in.owns(channel_id):
+                continue  # a supervision this controller still runs
             if channel_id not in self.calls and channel_id not in self.legs and channel_id not in known_rows:
                 if _in_our_app(channel, self.settings.asterisk.app) and not _is_leg(channel):
                     self._new_call(channel, parse_ari_time(str(channel.get("creationtime", ""))) or now)
@@ -863,8 +897,10 @@ def _is_unit_leg(channel: Mapping[str, Any]) -> bool:
 
 
 def _is_leg(channel: Mapping[str, Any]) -> bool:
-    """A channel the controller originated for a call (a seat's or a unit's), not a citizen's."""
-    return ",seat," in _leg_args(channel) or _is_unit_leg(channel)
+    """A channel the controller originated for a call (a seat's or a unit's) or for a
+    supervision (a supervisor's phone, a snoop), not a citizen's."""
+    return (",seat," in _leg_args(channel) or _is_unit_leg(channel)
+            or str(channel.get("id", "")).startswith(listening.PREFIX))
 
 
 def _three_way_view(call: c.Call) -> dict[str, Any] | None:

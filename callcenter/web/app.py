@@ -25,6 +25,7 @@ from callcenter.web.auth import gate
 from callcenter.web.context import CONSOLE, PUBLIC, Console, FloorSource
 from callcenter.web.desk_feed import add_desk_feed_routes
 from callcenter.web.exports_api import add_export_routes
+from callcenter.web.listen_in_api import add_listen_in_routes
 from callcenter.web.live import FloorFeed, watched_space
 from callcenter.web.operators_api import add_operator_routes
 from callcenter.web.pages import add_page_routes
@@ -121,6 +122,7 @@ def web_app(settings: Settings, services: Services, floor: FloorSource, users: C
     add_desk_feed_routes(app)
     add_three_way_routes(app)
     add_operator_routes(app)
+    add_listen_in_routes(app)
     static = app.router.add_static("/static", HERE / "static", follow_symlinks=False)
     for route in static:
         console.route_roles[route] = PUBLIC

@@ -35,6 +35,7 @@ SUPERVISOR_PAGES = (
     ("/tickets", "tickets.html", "工单管理", "工单管理"),
     ("/reports", "reports.html", "简报", "简报"),
     ("/recordings/access", "recording_access.html", "录音调阅记录", "录音调阅记录"),
+    ("/listen-in", "listen_in_log.html", "监听记录", "监听记录"),
 )
 
 

@@ -117,6 +117,13 @@ const hotline = (() => {
     const state = {
       page: 1,
       first() { state.page = 1; },
+      // A search form's filled fields and the page on screen, as the API's query.
+      query(form) {
+        const params = new URLSearchParams();
+        for (const [key, value] of new FormData(form)) if (value) params.set(key, value);
+        params.set("page", String(state.page));
+        return params;
+      },
       show(data) {
         const pages = Math.max(1, Math.ceil(data.total / data.per_page));
         info.textContent = `第 ${data.page} / ${pages} 页，共 ${data.total} ${unit}`;
