@@ -1,0 +1,134 @@
+"""Searching the knowledge base: what the FTS5 table stores for an article, the MATCH
+expression a query becomes, and the highlighted snippet (pure; the SQL is in
+`repository`).
+
+Why three columns. The words come from jieba (`callcenter.words` says why not FTS5's own
+tokenizers): `title` and `words` hold the words of the title, and of the body, keywords
+and the unit's names, which rank well (bm25) and find 低保 as a word. But a word jieba
+cut differently in the article than in the query would be missed, and a one-character
+query (水, 电) is no word at all. So `chars` holds every character of the article in
+order (a Latin or digit run stays one token): a query word is also looked for there as a
+phrase of its characters, which is a plain substring search, for one character, two, or
+a whole phrase, that the index answers without scanning. A query is the AND of its
+words, each word (or one of its synonyms) found in any of the three; when no article has
+them all, the OR ranks the articles that have most. bm25 weighs the title highest.
+
+A query is bounded (`QUERY_MAX` characters, `TERMS_MAX` words), every word is quoted
+(FTS5's syntax characters, `"`, `*`, `NEAR(`, are text), and the snippet is escaped
+HTML with the hits in <mark>.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from callcenter.words import highlighted, phrase_words, quoted, segment
+
+QUERY_MAX = 100  # characters of a query looked at: a pasted page is cut, never refused
+TERMS_MAX = 12
+SNIPPET_CHARS = 120
+# bm25 weights of the columns title, words, chars.
+WEIGHTS = (10.0, 4.0, 1.0)
+# Question words and particles: a query 低保怎么申请 looks for 低保 and 申请.
+STOP_WORDS = frozenset([
+    "的", "了", "是", "在", "吗", "呢", "吧", "啊", "呀", "和", "与", "及", "或", "我", "你", "怎么", "怎样", "如何",
+    "什么", "哪里", "哪儿", "哪个", "多少", "请问", "想", "问", "一下", "能", "能否", "可以", "要",
+])
+
+
+def _is_han(ch: str) -> bool:
+    return unicodedata.category(ch) == "Lo"
+
+
+def characters(text: str) -> list[str]:
+    """Every Chinese character of `text` as its own token, in order; runs of Latin
+    letters and digits as one token each (lower-cased); the rest left out."""
+    tokens: list[str] = []
+    run = ""
+    for ch in text.lower():
+        if _is_han(ch):
+            if run:
+                tokens.append(run)
+                run = ""
+            tokens.append(ch)
+        elif unicodedata.category(ch)[0] in "LN":
+            run += ch
+        elif run:
+            tokens.append(run)
+            run = ""
+    if run:
+        tokens.append(run)
+    return tokens
+
+
+def index_columns(title: str, body: str, keywords: str, unit_names: Sequence[str]) -> tuple[str, str, str]:
+    """The `knowledge_search` row of an article: (title, words, chars)."""
+    words = segment("\n".join([body, keywords, *unit_names]))
+    return (" ".join(segment(title)), " ".join(words), " ".join(characters("\n".join([title, keywords, body]))))
+
+
+@dataclass(frozen=True)
+class Query:
+    """What a search string became: its words, each with its synonyms."""
+
+    text: str  # the string as looked at (cut to QUERY_MAX)
+    terms: tuple[tuple[str, ...], ...]  # per word of the query: it and its synonyms
+
+    @property
+    def words(self) -> list[str]:
+        """Every word and synonym, for highlighting."""
+        return [word for term in self.terms for word in term]
+
+    def match(self, every: bool) -> str | None:
+        """The FTS5 MATCH expression: every term (or any, `every` False); None when the
+        query has no word."""
+        if not self.terms:
+            return None
+        joiner = " AND " if every else " OR "
+        return joiner.join("(" + " OR ".join(_alternative(word) for word in term) + ")" for term in self.terms)
+
+
+def _alternative(word: str) -> str:
+    as_word = f"{{title words}} : {quoted(word)}"
+    chars = characters(word)
+    return f"{as_word} OR chars : {quoted(' '.join(chars))}" if chars else as_word
+
+
+def parse_query(text: str, synonyms: Callable[[str], Iterable[str]]) -> Query:
+    """A search string as typed (any length, any characters) into its terms."""
+    cut = text[:QUERY_MAX]
+    words = list(dict.fromkeys(phrase_words(cut)))
+    meaningful = [w for w in words if w not in STOP_WORDS] or words
+    terms = []
+    for word in meaningful[:TERMS_MAX]:
+        terms.append(tuple(dict.fromkeys([word, *(s.lower() for s in synonyms(word))])))
+    return Query(cut, tuple(terms))
+
+
+_MARKUP = re.compile(r"[#>*_`|]+|\[|\]\([^)]*\)|^\s*[-+]\s+", re.MULTILINE)
+
+
+def plain_text(markdown: str) -> str:
+    """A body's Markdown as one line of text for a snippet (marks and link targets out)."""
+    return re.sub(r"\s+", " ", _MARKUP.sub(" ", markdown)).strip()
+
+
+def marked_html(text: str, words: Iterable[str]) -> str:
+    """`text` escaped, the pieces that are one of `words` in <mark>."""
+    return "".join(f"<mark>{html.escape(piece)}</mark>" if hit else html.escape(piece)
+                   for piece, hit in highlighted(text, words))
+
+
+def snippet_html(body: str, words: Sequence[str], width: int = SNIPPET_CHARS) -> str:
+    """About `width` characters of the body around its first hit, as escaped HTML with
+    the hits in <mark>; the body's start when no word is in it (the title matched)."""
+    text = plain_text(body)
+    lowered = text.lower()
+    hits = [at for at in (lowered.find(w) for w in words if w) if at >= 0]
+    start = max(0, min(hits) - width // 4) if hits else 0
+    piece = text[start:start + width]
+    return ("…" if start > 0 else "") + marked_html(piece, words) + ("…" if start + width < len(text) else "")
