@@ -77,11 +77,13 @@ class Query:
 
     text: str  # the string as looked at (cut to QUERY_MAX)
     terms: tuple[tuple[str, ...], ...]  # per word of the query: it and its synonyms
+    phrases: tuple[str, ...] = ()  # the query's pieces of more than one word (最低生活保障)
 
     @property
     def words(self) -> list[str]:
-        """Every word and synonym, for highlighting."""
-        return [word for term in self.terms for word in term]
+        """The phrases, every word and synonym, for highlighting: a snippet shows the
+        place of the longest found first."""
+        return [*self.phrases, *(word for term in self.terms for word in term)]
 
     def match(self, every: bool) -> str | None:
         """The FTS5 MATCH expression: every term (or any, `every` False); None when the
@@ -106,7 +108,9 @@ def parse_query(text: str, synonyms: Callable[[str], Iterable[str]]) -> Query:
     terms = []
     for word in meaningful[:TERMS_MAX]:
         terms.append(tuple(dict.fromkeys([word, *(s.lower() for s in synonyms(word))])))
-    return Query(cut, tuple(terms))
+    pieces = (p.lower() for p in re.split(r"[^\w]+", cut) if p)
+    phrases = tuple(p for p in dict.fromkeys(pieces) if len(phrase_words(p)) > 1)
+    return Query(cut, tuple(terms), phrases)
 
 
 _MARKUP = re.compile(r"[#>*_`|]+|\[|\]\([^)]*\)|^\s*[-+]\s+", re.MULTILINE)
@@ -125,10 +129,11 @@ def marked_html(text: str, words: Iterable[str]) -> str:
 
 def snippet_html(body: str, words: Sequence[str], width: int = SNIPPET_CHARS) -> str:
     """About `width` characters of the body around its first hit, as escaped HTML with
-    the hits in <mark>; the body's start when no word is in it (the title matched)."""
+    the hits in <mark>; the body's start when no word is in it (the title matched). The
+    place is that of the longest word found (a whole phrase before its pieces)."""
     text = plain_text(body)
     lowered = text.lower()
-    hits = [at for at in (lowered.find(w) for w in words if w) if at >= 0]
-    start = max(0, min(hits) - width // 4) if hits else 0
+    found = [(len(w), -at, at) for w in words if w and (at := lowered.find(w)) >= 0]
+    start = max(0, max(found)[2] - width // 4) if found else 0
     piece = text[start:start + width]
     return ("…" if start > 0 else "") + marked_html(piece, words) + ("…" if start + width < len(text) else "")
