@@ -24,7 +24,8 @@ from callcenter.ari import AriConfig, EventStream
 from callcenter.ari_capture import CaptureWriter, capturing, tap, tap_connected
 from callcenter.callbacks import CallbackRunner
 from callcenter.calls.runner import Controller
-from callcenter.errors import PbxError
+from callcenter.errors import HotlineError, PbxError
+from callcenter.knowledge.service import starter_folder
 from callcenter.mail.notices import mail_running
 from callcenter.recordings import repair_all
 from callcenter.recordings.retention import retention_running
@@ -162,6 +163,7 @@ async def running_hotline(settings: Settings, watch: Callable[[asyncio.Task[None
             print(f"repaired the headers of {repaired} recordings cut short by a crash", flush=True)
         services = await stack.enter_async_context(services_running(settings))
         _warn_about_roster(services)
+        await _starter_knowledge(settings, services)
         # Recordings past recordings.retention_days: pruned now and then daily, supervised.
         await stack.enter_async_context(retention_running(settings, services))
         # Mail notices to the units ([mail], off by default): stopped before the store closes.
@@ -170,6 +172,19 @@ async def running_hotline(settings: Settings, watch: Callable[[asyncio.Task[None
         # The console last, so it stops first: no page is served by a controller that is gone.
         await stack.enter_async_context(web_running(settings, services, controller))
         yield controller
+
+
+async def _starter_knowledge(settings: Settings, services: Services) -> None:
+    """An empty knowledge base gets the starter articles (config/knowledge, each marked
+    示例) so the console has something to show; a base with any article is left alone."""
+    try:
+        loaded = await services.knowledge.load_starter(starter_folder(settings))
+    except HotlineError as exc:
+        log.error("knowledge base: the starter articles were not loaded: %s", exc)
+        return
+    if loaded is not None:
+        print(f"knowledge base: loaded {loaded.created} starter articles (marked 示例) from {starter_folder(settings)}",
+              flush=True)
 
 
 def _warn_about_roster(services: Services) -> None:

@@ -22,7 +22,7 @@ line each; no YAML library is needed. An export writes `<unit>/<id>.md` and adds
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from callcenter.knowledge.article import FIELDS, KnowledgeError
@@ -74,17 +74,16 @@ def read_folder(folder: Path) -> Iterator[tuple[str, dict[str, object]]]:
     if not folder.is_dir():
         raise KnowledgeError(f"{folder}: not a folder")
     for path in sorted(folder.rglob("*.md")):
-        name = str(path.relative_to(folder))
         if path.stat().st_size > FILE_MAX:
             raise KnowledgeError(f"{path}: larger than {FILE_MAX // 1000} kB: not an article")
         try:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
             raise KnowledgeError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-        yield str(path), parse_markdown(text, name)
+        yield str(path), parse_markdown(text, str(path))
 
 
-def write_folder(folder: Path, rows: list[dict[str, object]]) -> int:
+def write_folder(folder: Path, rows: Sequence[Mapping[str, object]]) -> int:
     """Every article as `<folder>/<unit>/<id>.md`; the number of files written."""
     for row in rows:
         target = folder / str(row["unit"]) / f"{row['article_id']}.md"

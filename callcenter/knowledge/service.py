@@ -18,6 +18,7 @@ from callcenter.knowledge.markdown_folder import read_folder
 from callcenter.knowledge.repository import Filters, KnowledgeRepository, Save
 from callcenter.knowledge.search import Query, index_columns, marked_html, parse_query, snippet_html
 from callcenter.knowledge.synonyms import Synonyms
+from callcenter.settings import Settings
 from callcenter.store import Row
 from callcenter.tickets.directory import Directory
 from callcenter.users import OPERATOR, SUPERVISOR, UNIT
@@ -267,3 +268,9 @@ class KnowledgeService:
         rows = await self.repository.top(start.timestamp(), (start + timedelta(days=1)).timestamp(),
                                          max(1, min(limit, LIMIT_MAX)))
         return [{**row, "unit_name": self.unit_name(str(row["unit"]))} for row in rows]
+
+
+def starter_folder(settings: Settings) -> Path:
+    """The starter articles (`config/knowledge/<unit>/*.md`), loaded at `hotline up`
+    when the base is empty."""
+    return settings.home / "config" / "knowledge"

@@ -35,17 +35,18 @@ SUPERVISOR_PAGES = (
     ("/reports", "reports.html", "简报", "简报"),
     ("/recordings/access", "recording_access.html", "录音调阅记录", "录音调阅记录"),
 )
+KNOWLEDGE_NAV = ("/knowledge", "政务信息库")  # its pages are in knowledge_api
 
 
 def _context(request: web.Request, title: str, script: str, **extra: Any) -> dict[str, Any]:
     session = session_of(request)
     settings = request.app[CONSOLE].settings
     if session.role == SUPERVISOR:
-        nav = [(path, label) for path, _, _, label in SUPERVISOR_PAGES]
+        nav = [(path, label) for path, _, _, label in SUPERVISOR_PAGES] + [KNOWLEDGE_NAV]
     elif session.role == UNIT:
-        nav = [("/unit", "本单位工单")]
+        nav = [("/unit", "本单位工单"), KNOWLEDGE_NAV]
     else:
-        nav = [("/operator", "我的坐席")]
+        nav = [("/operator", "我的坐席"), KNOWLEDGE_NAV]
     return {"title": title, "script": script, "user": session.user, "role": session.role,
             "role_label": ROLE_LABELS.get(session.role, session.role), "seat": session.seat,
             "csrf": session.csrf, "nav": nav, "here": request.path,
