@@ -21,8 +21,8 @@ from callcenter.store import Store
 
 def _progress(verb: str) -> Callable[[int], None]:
     def show(n: int) -> None:
-        end = "\r" if sys.stderr.isatty() else "\n"
-        print(f"{verb} {n} articles", end=end, file=sys.stderr, flush=True)
+        # On a terminal the line is rewritten in place; a log gets a line a hundred articles.
+        print(f"{verb} {n} articles", end="\r" if sys.stdout.isatty() else "\n", flush=True)
 
     return show
 

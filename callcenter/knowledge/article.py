@@ -4,9 +4,10 @@ CSV row) goes through, so that each refuses the same things with the same words.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import TypeVar
 
 from callcenter.errors import HotlineError
 from callcenter.tickets.directory import Directory
@@ -16,11 +17,16 @@ from callcenter.vocabulary import KNOWLEDGE_KIND_LABELS, KnowledgeKind
 TITLE_MAX, BODY_MAX, OWNER_MAX = 200, 50_000, 100
 KEYWORDS_MAX, KEYWORD_MAX = 20, 30
 # The fields an article is written with, in the order files and forms list them.
+T = TypeVar("T")
 FIELDS = ("id", "title", "unit", "kind", "keywords", "valid_from", "valid_until", "owner", "body")
 
 
 class KnowledgeError(HotlineError):
     """An article is refused (the message names the field), or an edit is not allowed."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field  # the article's field at fault, when one is
 
 
 @dataclass(frozen=True)
@@ -133,27 +139,33 @@ def parse_id(value: object) -> int | None:
     raise KnowledgeError(f"id must be a whole number above 0, got {value!r}")
 
 
+def _field(key: str, check: Callable[[], T]) -> T:
+    """`check()`, its KnowledgeError (or the directory's TicketError) tagged with `key`."""
+    try:
+        return check()
+    except (KnowledgeError, TicketError) as exc:
+        raise KnowledgeError(str(exc), key) from None
+
+
 def article_of(fields: Mapping[str, object], directory: Directory) -> Article:
     """An article from untrusted fields (a form, a file's front matter and body, a CSV
     row); KnowledgeError naming the first field that is wrong."""
-    unit_text = _text(fields, "unit", 100, required=True)
-    try:
-        unit = directory.find(unit_text)
-    except TicketError as exc:
-        raise KnowledgeError(str(exc)) from None
-    valid_from, valid_until = _day(fields, "valid_from"), _day(fields, "valid_until")
+    title = _field("title", lambda: _text(fields, "title", TITLE_MAX, required=True))
+    unit = _field("unit", lambda: directory.find(_text(fields, "unit", 100, required=True)))
+    valid_from = _field("valid_from", lambda: _day(fields, "valid_from"))
+    valid_until = _field("valid_until", lambda: _day(fields, "valid_until"))
     if valid_from and valid_until and valid_until < valid_from:
-        raise KnowledgeError(f"valid_until ({valid_until}) is before valid_from ({valid_from})")
+        raise KnowledgeError(f"valid_until ({valid_until}) is before valid_from ({valid_from})", "valid_until")
     return Article(
-        title=_text(fields, "title", TITLE_MAX, required=True),
+        title=title,
         unit=unit.code,
-        kind=parse_kind(fields.get("kind")),
-        body=_text(fields, "body", BODY_MAX, required=True, keep_lines=True),
-        keywords=parse_keywords(fields.get("keywords")),
+        kind=_field("kind", lambda: parse_kind(fields.get("kind"))),
+        body=_field("body", lambda: _text(fields, "body", BODY_MAX, required=True, keep_lines=True)),
+        keywords=_field("keywords", lambda: parse_keywords(fields.get("keywords"))),
         valid_from=valid_from,
         valid_until=valid_until,
-        owner=_text(fields, "owner", OWNER_MAX, required=False),
-        article_id=parse_id(fields.get("id")),
+        owner=_field("owner", lambda: _text(fields, "owner", OWNER_MAX, required=False)),
+        article_id=_field("id", lambda: parse_id(fields.get("id"))),
     )
 
 

@@ -50,17 +50,18 @@ def parse_csv(text: str, name: str) -> Iterator[tuple[str, dict[str, object]]]:
         problem = f"unknown column {unknown[0]!r}" if unknown else f"no column {missing[0]!r}"
         raise KnowledgeError(f"{name}: line 1: {problem} (columns: {','.join(FIELDS)})")
     while True:
+        first_line = reader.line_num + 1  # a row's cells may span lines: it is named by its first
         try:
             cells = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            raise KnowledgeError(f"{name}: line {reader.line_num}: {exc}") from None
+            raise KnowledgeError(f"{name}: line {first_line}: {exc}") from None
         if not any(c.strip() for c in cells):
             continue
         if len(cells) != len(keys):
-            raise KnowledgeError(f"{name}: line {reader.line_num}: {len(cells)} cells, the header has {len(keys)}")
-        yield f"{name}: line {reader.line_num}", {k: _unguarded(c) for k, c in zip(keys, cells, strict=True)}
+            raise KnowledgeError(f"{name}: line {first_line}: {len(cells)} cells, the header has {len(keys)}")
+        yield f"{name}: line {first_line}", {k: _unguarded(c) for k, c in zip(keys, cells, strict=True)}
 
 
 def read_csv(path: Path) -> Iterator[tuple[str, dict[str, object]]]:

@@ -32,18 +32,23 @@ _INFORMATIONAL = ("version", "updated_at", "updated_by")
 FILE_MAX = 200_000  # bytes: a body is at most 50,000 characters
 
 
+LINES = "_lines"  # the fields' line numbers, for an error about a value found later
+
+
 def parse_markdown(text: str, name: str) -> dict[str, object]:
-    """The fields of one file (front matter and `body`); KnowledgeError naming the file
-    and line of the first fault."""
+    """The fields of one file (front matter and `body`, and under LINES each field's line
+    number); KnowledgeError naming the file and line of the first fault."""
     lines = text.lstrip("\ufeff").split("\n")
     if not lines or lines[0].strip() != FENCE:
         raise KnowledgeError(f"{name}: line 1: a file starts with a '---' line, then key: value lines")
     fields: dict[str, object] = {}
+    numbers: dict[str, int] = {}
     for number, line in enumerate(lines[1:], start=2):
         stripped = line.strip()
         if stripped == FENCE:
             fields["body"] = "\n".join(lines[number:]).strip("\n")
-            return fields
+            numbers["body"] = number + 1
+            return {**fields, LINES: numbers}
         if not stripped or stripped.startswith("#"):
             continue
         key, colon, value = stripped.partition(":")
@@ -57,6 +62,7 @@ def parse_markdown(text: str, name: str) -> dict[str, object]:
             raise KnowledgeError(f"{name}: line {number}: {key!r} given twice")
         if key not in _INFORMATIONAL:
             fields[key] = value.strip()
+            numbers[key] = number
     raise KnowledgeError(f"{name}: the front matter has no closing '---' line")
 
 

@@ -113,7 +113,7 @@ def parse_query(text: str, synonyms: Callable[[str], Iterable[str]]) -> Query:
     return Query(cut, tuple(terms), phrases)
 
 
-_MARKUP = re.compile(r"[#>*_`|]+|\[|\]\([^)]*\)|^\s*[-+]\s+", re.MULTILINE)
+_MARKUP = re.compile(r"^\s*(?:>\s*)+|^\s*[-+]\s+|[#*_`|]+|\[|\]\([^)]*\)", re.MULTILINE)
 
 
 def plain_text(markdown: str) -> str:

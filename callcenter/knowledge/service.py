@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from callcenter.clock import iso_local
 from callcenter.knowledge.article import Article, KnowledgeError, article_of, same_content, validity
-from callcenter.knowledge.markdown_folder import read_folder
+from callcenter.knowledge.markdown_folder import LINES, read_folder
 from callcenter.knowledge.repository import Filters, KnowledgeRepository, Save
 from callcenter.knowledge.search import Query, index_columns, marked_html, parse_query, snippet_html
 from callcenter.knowledge.synonyms import Synonyms
@@ -201,7 +201,9 @@ class KnowledgeService:
             try:
                 articles.append((where, article_of(fields, self.directory)))
             except KnowledgeError as exc:
-                raise KnowledgeError(f"{where}: {exc}") from None
+                lines = fields.get(LINES)
+                line = lines.get(exc.field) if isinstance(lines, dict) and exc.field else None
+                raise KnowledgeError(f"{where}: line {line}: {exc}" if line else f"{where}: {exc}") from None
             if len(articles) % 100 == 0:
                 progress(len(articles))
         progress(len(articles))

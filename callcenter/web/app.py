@@ -39,6 +39,10 @@ log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 MAX_BODY = 256 * 1024  # summaries and rosters are small; the one upload (attachments_api) streams
+# A request line of up to 128 KiB (aiohttp's default is 8190 bytes): a search of the knowledge
+# base pasted from a document, 10,000 Chinese characters percent-encoded, is answered (its
+# first words are looked for) rather than refused before it reaches the handler.
+MAX_REQUEST_LINE = 128 * 1024
 
 # No inline script or style anywhere: the pages' code is in static/, so a caller name that
 # slipped through escaping still could not run.
@@ -167,7 +171,7 @@ async def web_running(settings: Settings, services: Services, floor: FloorSource
     bind, port = bind or default_bind, port or default_port
     app = web_app(settings, services, floor, clock=clock)
     # The access log would print every wallboard poll; log-ins and commands are logged instead.
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0, max_line_size=MAX_REQUEST_LINE)
     await runner.setup()
     try:
         site = web.TCPSite(runner, bind, port, ssl_context=tls_context(settings))
