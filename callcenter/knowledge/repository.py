@@ -134,20 +134,23 @@ class KnowledgeRepository:
         return await self.store.transaction(lambda db: [_write(db, s, at, at_epoch, by) for s in saves])
 
     async def search(self, match: str, filters: Filters, limit: int) -> tuple[list[Row], int]:
-        """The best `limit` articles matching (bm25, the title weighing most), and how many match."""
+        """The best `limit` articles matching (bm25, the title weighing most), and how many
+        match. The ranking carries only each match's number and score, so the sorter
+        never copies thousands of bodies; the page's rows are read by number afterwards,
+        and the matches counted only when there are more than a page."""
         where, params = _where(filters)
         params["match"] = match
+        weights = ", ".join(map(str, WEIGHTS))
+        joined = f"FROM knowledge_search s JOIN knowledge_articles a ON a.article_id = s.rowid WHERE {where}"
+        sql = (f"SELECT {_LISTED} FROM (SELECT s.rowid AS id, bm25(knowledge_search, {weights}) AS score {joined}"
+               " ORDER BY score, id LIMIT :limit) p JOIN knowledge_articles a ON a.article_id = p.id"
+               " ORDER BY p.score, p.id")
 
         def read(db: Database) -> tuple[list[Row], int]:
-            rows = _rows(db, f"SELECT {_LISTED} FROM knowledge_search s JOIN knowledge_articles a"
-                         f" ON a.article_id = s.rowid WHERE {where}"
-                         f" ORDER BY bm25(knowledge_search, {', '.join(map(str, WEIGHTS))}), a.article_id"
-                         " LIMIT :limit", {**params, "limit": limit})
+            rows = _rows(db, sql, {**params, "limit": limit})
             if len(rows) < limit:
                 return rows, len(rows)
-            total = _rows(db, f"SELECT count(*) AS n FROM knowledge_search s JOIN knowledge_articles a"
-                          f" ON a.article_id = s.rowid WHERE {where}", params)
-            return rows, int(str(total[0]["n"]))
+            return rows, int(str(_rows(db, f"SELECT count(*) AS n {joined}", params)[0]["n"]))
 
         return await self.store.snapshot(read)
 
