@@ -66,6 +66,12 @@ def phrase_words(text: str) -> list[str]:
     return [w for w in words if is_wordlike(w)]
 
 
+def in_dictionary(word: str) -> bool:
+    """Whether jieba's dictionary holds `word`: full mode then finds it wherever it is in
+    a text, so the words of a text name every place it occurs."""
+    return bool(_jieba().FREQ.get(word))
+
+
 def quoted(word: str) -> str:
     """`word` as one FTS5 string: never read as an operator (AND, NEAR, *, column:)."""
     return '"' + word.replace('"', '""') + '"'

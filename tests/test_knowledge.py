@@ -117,8 +117,10 @@ def test_a_query_becomes_quoted_terms_so_fts_syntax_is_only_text() -> None:
     query = parse_query('低保 "NEAR( x* AND', lambda word: ["最低生活保障"] if word == "低保" else [])
     assert query.terms[0] == ("低保", "最低生活保障")
     match = query.match(every=True)
-    assert match is not None and 'chars : "低 保"' in match and '"near"' in match and '"x"' in match
-    assert parse_query("水", lambda word: []).terms == (("水",),)
+    assert match is not None and '{title words} : "低保"' in match and '"near"' in match and '"x"' in match
+    # A word jieba does not know, and a single character, are looked for as characters too.
+    assert 'chars : "最 低 生 活 保 障"' in match
+    assert parse_query("水", lambda word: []).match(every=True) == '({title words} : "水" OR chars : "水")'
     assert parse_query("x" * 10_000, lambda word: []).text == "x" * 100
 
 

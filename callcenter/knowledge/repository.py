@@ -8,6 +8,7 @@ first the update touches nothing and the caller says so (no edit silently lost).
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -135,22 +136,23 @@ class KnowledgeRepository:
 
     async def search(self, match: str, filters: Filters, limit: int) -> tuple[list[Row], int]:
         """The best `limit` articles matching (bm25, the title weighing most), and how many
-        match. The ranking carries only each match's number and score, so the sorter
-        never copies thousands of bodies; the page's rows are read by number afterwards,
-        and the matches counted only when there are more than a page."""
+        match. One pass over the matches brings each one's number and score only (the
+        join to the articles only when a filter needs it); Python keeps the best and the
+        count, so the matches are not found a second time to be counted, and no body is
+        read but the page's."""
         where, params = _where(filters)
         params["match"] = match
-        weights = ", ".join(map(str, WEIGHTS))
-        joined = f"FROM knowledge_search s JOIN knowledge_articles a ON a.article_id = s.rowid WHERE {where}"
-        sql = (f"SELECT {_LISTED} FROM (SELECT s.rowid AS id, bm25(knowledge_search, {weights}) AS score {joined}"
-               " ORDER BY score, id LIMIT :limit) p JOIN knowledge_articles a ON a.article_id = p.id"
-               " ORDER BY p.score, p.id")
+        joined = " JOIN knowledge_articles a ON a.article_id = s.rowid" if len(params) > 1 else ""
+        scores = (f"SELECT s.rowid AS id, bm25(knowledge_search, {', '.join(map(str, WEIGHTS))}) AS score"
+                  f" FROM knowledge_search s{joined} WHERE {where}")
 
         def read(db: Database) -> tuple[list[Row], int]:
-            rows = _rows(db, sql, {**params, "limit": limit})
-            if len(rows) < limit:
-                return rows, len(rows)
-            return rows, int(str(_rows(db, f"SELECT count(*) AS n {joined}", params)[0]["n"]))
+            matches = db.conn.execute(scores, params).fetchall()
+            best = heapq.nsmallest(limit, matches, key=lambda m: (m[1], m[0]))
+            order = {article_id: place for place, (article_id, _) in enumerate(best)}
+            rows = _rows(db, f"SELECT {_LISTED} FROM knowledge_articles a"
+                         " WHERE a.article_id IN (SELECT value FROM json_each(?))", [_json_list(list(order))])
+            return sorted(rows, key=lambda row: order[int(str(row["article_id"]))]), len(matches)
 
         return await self.store.snapshot(read)
 

@@ -13,6 +13,12 @@ a whole phrase, that the index answers without scanning. A query is the AND of i
 words, each word (or one of its synonyms) found in any of the three; when no article has
 them all, the OR ranks the articles that have most. bm25 weighs the title highest.
 
+A word of two or more characters that jieba's dictionary holds (低保, 户口) is looked for
+among the words only: full mode indexes every dictionary word wherever it occurs, so
+the characters would find nothing more, and a phrase of two very common characters
+costs three times the time to match and rank (bench/README.md). Single characters,
+names and words jieba does not know are looked for as characters too.
+
 A query is bounded (`QUERY_MAX` characters, `TERMS_MAX` words), every word is quoted
 (FTS5's syntax characters, `"`, `*`, `NEAR(`, are text), and the snippet is escaped
 HTML with the hits in <mark>.
@@ -26,7 +32,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from callcenter.words import highlighted, phrase_words, quoted, segment
+from callcenter.words import highlighted, in_dictionary, phrase_words, quoted, segment
 
 QUERY_MAX = 100  # characters of a query looked at: a pasted page is cut, never refused
 TERMS_MAX = 12
@@ -97,7 +103,9 @@ class Query:
 def _alternative(word: str) -> str:
     as_word = f"{{title words}} : {quoted(word)}"
     chars = characters(word)
-    return f"{as_word} OR chars : {quoted(' '.join(chars))}" if chars else as_word
+    if not chars or (len(chars) > 1 and in_dictionary(word)):
+        return as_word
+    return f"{as_word} OR chars : {quoted(' '.join(chars))}"
 
 
 def parse_query(text: str, synonyms: Callable[[str], Iterable[str]]) -> Query:
