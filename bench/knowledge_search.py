@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -26,6 +25,7 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.tickets_desk import summary
 from callcenter.demo.tickets import COUNTIES, TEMPLATES, VILLAGES
 from callcenter.store import Store
 from callcenter.tickets.directory import load_directory, units_file
@@ -69,14 +69,6 @@ def article_fields(rng: random.Random, index: int, units: list[str], today_year:
     expired = index % 10 == 0
     return {"title": f"{name}{topic}（第{index}条）", "unit": unit, "kind": str(kind), "body": body,
             "keywords": f"{topic[:2]}, {name}", "valid_until": f"{today_year - 1}-12-31" if expired else ""}
-
-
-def summary(name: str, samples: list[float]) -> str:
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
-    verdict = "ok" if p95 < TARGET else "SLOW"
-    return (f"{verdict:<4} {name:<40} n={len(samples):<5} p50={statistics.median(ordered) * 1000:7.1f} ms  "
-            f"p95={p95 * 1000:7.1f} ms  max={ordered[-1] * 1000:7.1f} ms")
 
 
 async def measure(args: argparse.Namespace) -> None:
@@ -125,7 +117,7 @@ async def measure(args: argparse.Namespace) -> None:
                         total = (await reply.json())["total"]
                     for _ in range(20):  # warm the page cache and the statements
                         await timed(path)
-                    results.append(summary(name, [await timed(path) for _ in range(args.requests)])
+                    results.append(summary(name, [await timed(path) for _ in range(args.requests)], TARGET)
                                    + f"  ({total:,} found)")
         print(f"{args.articles:,} articles in the store; one request at a time over loopback HTTP,"
               " logged in as an operator:")

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from callcenter.knowledge.article import FIELDS, KnowledgeError
+from callcenter.knowledge.text_file import read_text
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 FILE_MAX = 100_000_000
@@ -65,10 +66,4 @@ def parse_csv(text: str, name: str) -> Iterator[tuple[str, dict[str, object]]]:
 
 
 def read_csv(path: Path) -> Iterator[tuple[str, dict[str, object]]]:
-    if path.stat().st_size > FILE_MAX:
-        raise KnowledgeError(f"{path}: larger than {FILE_MAX // 1_000_000} MB")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise KnowledgeError(f"{path}: not UTF-8 text (byte {exc.start}); save it as CSV UTF-8") from None
-    yield from parse_csv(text, str(path))
+    yield from parse_csv(read_text(path, FILE_MAX, "; save it as CSV UTF-8"), str(path))

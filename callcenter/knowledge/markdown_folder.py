@@ -26,6 +26,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from callcenter.knowledge.article import FIELDS, KnowledgeError
+from callcenter.knowledge.text_file import read_text
 
 FENCE = "---"
 _INFORMATIONAL = ("version", "updated_at", "updated_by")
@@ -80,13 +81,7 @@ def read_folder(folder: Path) -> Iterator[tuple[str, dict[str, object]]]:
     if not folder.is_dir():
         raise KnowledgeError(f"{folder}: not a folder")
     for path in sorted(folder.rglob("*.md")):
-        if path.stat().st_size > FILE_MAX:
-            raise KnowledgeError(f"{path}: larger than {FILE_MAX // 1000} kB: not an article")
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise KnowledgeError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-        yield str(path), parse_markdown(text, str(path))
+        yield str(path), parse_markdown(read_text(path, FILE_MAX), str(path))
 
 
 def write_folder(folder: Path, rows: Sequence[Mapping[str, object]]) -> int:
