@@ -19,7 +19,7 @@ from callcenter.knowledge.csv_file import format_csv, parse_csv
 from callcenter.knowledge.markdown_folder import LINES, format_markdown, parse_markdown, read_folder
 from callcenter.knowledge.rendering import body_html
 from callcenter.knowledge.search import characters, parse_query, snippet_html
-from callcenter.knowledge.service import Editor
+from callcenter.knowledge.service import Editor, starter_folder
 from callcenter.reports.figures import build_briefing
 from callcenter.reports.periods import parse_month
 from callcenter.store import Store
@@ -391,3 +391,13 @@ def test_every_starter_article_says_it_is_an_example_and_every_unit_has_some() -
     assert all("示例" in a.title and "示例" in a.body for a in articles)
     assert {a.unit for a in articles} == {u.code for u in DIRECTORY.units if u.active}
     assert all(a.valid_until is None for a in articles)
+
+
+async def test_the_starter_base_is_loaded_into_an_empty_base_only(tmp_path: Path) -> None:
+    (tmp_path / "state").mkdir()
+    settings = console_settings(tmp_path / "state")
+    async with Store(settings.paths.database) as store:
+        service = FakeFloor(settings, store).services.knowledge
+        first = await service.load_starter(starter_folder(settings))
+        assert first is not None and first.created == len(list(read_folder(starter_folder(settings))))
+        assert await service.load_starter(starter_folder(settings)) is None  # not empty: left alone
