@@ -23,6 +23,14 @@ _LISTED = ("a.article_id, a.title, a.unit, a.kind, a.body, a.keywords, a.valid_f
            " a.version, a.updated_at, a.updated_by")
 
 
+class StaleVersion(Exception):
+    """An update was made from a version that is no longer the latest: nothing written."""
+
+    def __init__(self, article_id: int) -> None:
+        super().__init__(f"article {article_id} was saved since")
+        self.article_id = article_id
+
+
 @dataclass(frozen=True)
 class Save:
     """One article written: `fields` (ARTICLE_COLUMNS), its search columns, and the id
@@ -129,10 +137,20 @@ class KnowledgeRepository:
 
         return await self.store.reading(read)
 
-    async def save(self, saves: Sequence[Save], at: str, at_epoch: float, by: str) -> list[tuple[int, int] | None]:
-        """Write every save in one transaction: per save (id, version), or None for an
-        update made from an older version (that one is left as it was)."""
-        return await self.store.transaction(lambda db: [_write(db, s, at, at_epoch, by) for s in saves])
+    async def save(self, saves: Sequence[Save], at: str, at_epoch: float, by: str) -> list[tuple[int, int]]:
+        """Write every save in one transaction: per save (id, version). StaleVersion, and
+        nothing written, when an update was made from an older version."""
+
+        def write(db: Database) -> list[tuple[int, int]]:
+            written = []
+            for save in saves:
+                result = _write(db, save, at, at_epoch, by)
+                if result is None:
+                    raise StaleVersion(save.article_id or 0)
+                written.append(result)
+            return written
+
+        return await self.store.transaction(write)
 
     async def search(self, match: str, filters: Filters, limit: int) -> tuple[list[Row], int]:
         """The best `limit` articles matching (bm25, the title weighing most), and how many

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from callcenter.clock import iso_local
 from callcenter.knowledge.article import Article, KnowledgeError, article_of, same_content, validity
 from callcenter.knowledge.markdown_folder import LINES, read_folder
-from callcenter.knowledge.repository import Filters, KnowledgeRepository, Save
+from callcenter.knowledge.repository import Filters, KnowledgeRepository, Save, StaleVersion
 from callcenter.knowledge.search import Query, index_columns, marked_html, parse_query, snippet_html
 from callcenter.knowledge.synonyms import Synonyms
 from callcenter.settings import Settings
@@ -167,9 +167,7 @@ class KnowledgeService:
             raise NotAllowed("只能为本单位添加条目 (you may add articles of your own unit only)")
         index = await asyncio.to_thread(self._index, article)
         saved = await self.repository.save([Save(article.fields(), index)], *self._stamp(editor))
-        result = saved[0]
-        assert result is not None
-        return result[0]
+        return saved[0][0]
 
     async def update(self, article_id: int, article: Article, expected_version: int, editor: Editor) -> int:
         """Save an edit made from `expected_version`; the new version's number."""
@@ -179,11 +177,12 @@ class KnowledgeService:
         if not may_edit(editor, str(row["unit"])) or not may_edit(editor, article.unit):
             raise NotAllowed("只能修改本单位的条目 (you may edit your own unit's articles only)")
         index = await asyncio.to_thread(self._index, article)
-        saved = await self.repository.save([Save(article.fields(), index, article_id, expected_version)],
-                                           *self._stamp(editor))
-        if saved[0] is None:
+        try:
+            saved = await self.repository.save([Save(article.fields(), index, article_id, expected_version)],
+                                               *self._stamp(editor))
+        except StaleVersion:
             raise Conflict(f"条目已被他人修改，请刷新后再改 (article {article_id} was saved by someone else since"
-                           f" version {expected_version})")
+                           f" version {expected_version})") from None
         return saved[0][1]
 
     def _stamp(self, editor: Editor) -> tuple[str, float, str]:
@@ -229,10 +228,12 @@ class KnowledgeService:
             else:
                 saves.append(Save(article.fields(), index, int(str(row["article_id"])), int(str(row["version"]))))
                 report.updated += 1
-        written = await self.repository.save(saves, *self._stamp(Editor(by, SUPERVISOR)))
-        if any(w is None for w in written):
-            raise Conflict("an article changed while it was imported: run the import again")
-        report.ids += [w[0] for w in written if w is not None]
+        try:
+            written = await self.repository.save(saves, *self._stamp(Editor(by, SUPERVISOR)))
+        except StaleVersion as exc:
+            raise Conflict(f"article {exc.article_id} was saved while it was imported: nothing was imported,"
+                           " run the import again") from None
+        report.ids += [article_id for article_id, _ in written]
         return report
 
     async def export_rows(self) -> list[Row]:
