@@ -109,16 +109,26 @@ def _alternative(word: str) -> str:
 
 
 def parse_query(text: str, synonyms: Callable[[str], Iterable[str]]) -> Query:
-    """A search string as typed (any length, any characters) into its terms."""
+    """A search string as typed (any length, any characters) into its terms. A piece of
+    several words that has synonyms of its own (最低生活保障 for 低保) stays one term, so
+    that its synonyms count; the other pieces give a term a word."""
     cut = text[:QUERY_MAX]
-    words = list(dict.fromkeys(phrase_words(cut)))
-    meaningful = [w for w in words if w not in STOP_WORDS] or words
-    terms = []
-    for word in meaningful[:TERMS_MAX]:
-        terms.append(tuple(dict.fromkeys([word, *(s.lower() for s in synonyms(word))])))
-    pieces = (p.lower() for p in re.split(r"[^\w]+", cut) if p)
-    phrases = tuple(p for p in dict.fromkeys(pieces) if len(phrase_words(p)) > 1)
-    return Query(cut, tuple(terms), phrases)
+    pieces = list(dict.fromkeys(p.lower() for p in re.split(r"[^\w]+", cut) if p))
+    words: list[str] = []
+    whole: list[str] = []
+    phrases: list[str] = []
+    for piece in pieces:
+        cut_piece = phrase_words(piece)
+        if len(cut_piece) > 1:
+            phrases.append(piece)
+            if any(True for _ in synonyms(piece)):
+                whole.append(piece)
+                continue
+        words.extend(cut_piece)
+    meaningful = [w for w in dict.fromkeys(words) if w not in STOP_WORDS] or ([] if whole else words)
+    terms = [tuple(dict.fromkeys([word, *(s.lower() for s in synonyms(word))]))
+             for word in [*whole, *dict.fromkeys(meaningful)][:TERMS_MAX]]
+    return Query(cut, tuple(terms), tuple(phrases))
 
 
 _MARKUP = re.compile(r"^\s*(?:>\s*)+|^\s*[-+]\s+|[#*_`|]+|\[|\]\([^)]*\)", re.MULTILINE)
