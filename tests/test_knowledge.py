@@ -208,6 +208,17 @@ async def test_an_expired_article_is_hidden_from_operators_and_marked_for_superv
     async with http:
         found = await _search(supervisor, "临时救助")
         assert _titles(found)[0] == "2020年临时救助标准" and found["results"][0]["validity"] == "expired"
+        dated = {"unit": "civil-affairs", "kind": "policy", "body": "取暖补贴发放标准。"}
+        await supervisor.post("/api/knowledge/articles", {**dated, "title": "取暖补贴（现行）",
+                                                          "valid_from": "2020-01-01", "valid_until": "2099-12-31"},
+                              status=201)
+        await supervisor.post("/api/knowledge/articles", {**dated, "title": "取暖补贴（明年起）",
+                                                          "valid_from": "2099-01-01"}, status=201)
+        both = await _search(supervisor, "取暖补贴", unit="civil-affairs", kind="policy")
+        assert sorted(r["validity"] for r in both["results"]) == ["pending", "valid"]
+    http, operator = await _as(console, "seat1")
+    async with http:
+        assert _titles(await _search(operator, "取暖补贴", unit="civil-affairs", kind="policy")) == ["取暖补贴（现行）"]
 
 
 def _supervisor_editor() -> Editor:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
-from callcenter.knowledge.search import WEIGHTS
+from callcenter.knowledge.search import DATED, UNDATED, WEIGHTS, kind_tag, tag_match, unit_tag
 from callcenter.store import Row, Store
 
 ARTICLE_COLUMNS = ("title", "unit", "kind", "body", "keywords", "valid_from", "valid_until", "owner")
@@ -37,7 +37,7 @@ class Save:
     and version it updates (None: a new article, with `article_id` when the file gave one)."""
 
     fields: Mapping[str, object]
-    index: tuple[str, str, str]  # knowledge_search's title, words, chars
+    index: tuple[str, str, str, str]  # knowledge_search's title, words, chars, tags
     article_id: int | None = None
     expected_version: int | None = None  # for an update: the version it was edited from
 
@@ -77,13 +77,17 @@ def _write(db: Database, save: Save, at: str, at_epoch: float, by: str) -> tuple
         f"INSERT INTO knowledge_versions (article_id, {', '.join(ARTICLE_COLUMNS)}, version, saved_at, saved_epoch,"
         f" saved_by) VALUES (?, {', '.join('?' for _ in ARTICLE_COLUMNS)}, ?, ?, ?, ?)",
         [article_id, *columns, version, at, at_epoch, by])
-    db.conn.execute("INSERT INTO knowledge_search (rowid, title, words, chars) VALUES (?, ?, ?, ?)",
+    db.conn.execute("INSERT INTO knowledge_search (rowid, title, words, chars, tags) VALUES (?, ?, ?, ?, ?)",
                     [article_id, *save.index])
     return article_id, version
 
 
+_VALID_ON = "(a.valid_until IS NULL OR a.valid_until >= ?) AND (a.valid_from IS NULL OR a.valid_from <= ?)"
+
+
 def _where(filters: Filters) -> tuple[str, dict[str, object]]:
-    where: list[str] = ["knowledge_search MATCH :match"]
+    """The filters as a WHERE over `knowledge_articles a`, for the list without a query."""
+    where: list[str] = ["1"]
     params: dict[str, object] = {}
     if filters.unit is not None:
         where.append("a.unit = :unit")
@@ -154,18 +158,28 @@ class KnowledgeRepository:
 
     async def search(self, match: str, filters: Filters, limit: int) -> tuple[list[Row], int]:
         """The best `limit` articles matching (bm25, the title weighing most), and how many
-        match. One pass over the matches brings each one's number and score only (the
-        join to the articles only when a filter needs it); Python keeps the best and the
-        count, so the matches are not found a second time to be counted, and no body is
-        read but the page's."""
-        where, params = _where(filters)
-        params["match"] = match
-        joined = " JOIN knowledge_articles a ON a.article_id = s.rowid" if len(params) > 1 else ""
+        match. The unit and kind are terms of the match (`search.unit_tag`); for a day's
+        validity the undated matches need nothing more, the dated ones are read and
+        checked. One pass brings each match's number and score only; Python keeps the
+        best and the count, and only the page's articles are read whole."""
+        expression = f"({match})"
+        if filters.unit is not None:
+            expression += f" AND {tag_match(unit_tag(filters.unit))}"
+        if filters.kind is not None:
+            expression += f" AND {tag_match(kind_tag(filters.kind))}"
         scores = (f"SELECT s.rowid AS id, bm25(knowledge_search, {', '.join(map(str, WEIGHTS))}) AS score"
-                  f" FROM knowledge_search s{joined} WHERE {where}")
+                  " FROM knowledge_search s")
 
         def read(db: Database) -> tuple[list[Row], int]:
-            matches = db.conn.execute(scores, params).fetchall()
+            if filters.valid_on is None:
+                matches = db.conn.execute(f"{scores} WHERE knowledge_search MATCH ?", [expression]).fetchall()
+            else:
+                matches = db.conn.execute(f"{scores} WHERE knowledge_search MATCH ?",
+                                          [f"{expression} AND {tag_match(UNDATED)}"]).fetchall()
+                matches += db.conn.execute(
+                    f"{scores} JOIN knowledge_articles a ON a.article_id = s.rowid WHERE knowledge_search MATCH ?"
+                    f" AND {_VALID_ON}", [f"{expression} AND {tag_match(DATED)}", filters.valid_on,
+                                          filters.valid_on]).fetchall()
             best = heapq.nsmallest(limit, matches, key=lambda m: (m[1], m[0]))
             order = {article_id: place for place, (article_id, _) in enumerate(best)}
             rows = _rows(db, f"SELECT {_LISTED} FROM knowledge_articles a"
@@ -177,7 +191,6 @@ class KnowledgeRepository:
     async def listing(self, filters: Filters, limit: int) -> tuple[list[Row], int]:
         """Without a query: the articles most recently updated first."""
         where, params = _where(filters)
-        where = where.replace("knowledge_search MATCH :match", "1")
 
         def read(db: Database) -> tuple[list[Row], int]:
             rows = _rows(db, f"SELECT {_LISTED} FROM knowledge_articles a WHERE {where}"

@@ -19,6 +19,11 @@ the characters would find nothing more, and a phrase of two very common characte
 costs three times the time to match and rank (bench/README.md). Single characters,
 names and words jieba does not know are looked for as characters too.
 
+The unit, the kind, and whether an article has dates are tokens of a fourth column, so
+a filter is one more term of the match (the index intersects them) rather than a read of
+every matching article; only articles with dates are read, to hide from operators those
+not valid today.
+
 A query is bounded (`QUERY_MAX` characters, `TERMS_MAX` words), every word is quoted
 (FTS5's syntax characters, `"`, `*`, `NEAR(`, are text), and the snippet is escaped
 HTML with the hits in <mark>.
@@ -37,8 +42,11 @@ from callcenter.words import highlighted, in_dictionary, phrase_words, quoted, s
 QUERY_MAX = 100  # characters of a query looked at: a pasted page is cut, never refused
 TERMS_MAX = 12
 SNIPPET_CHARS = 120
-# bm25 weights of the columns title, words, chars.
-WEIGHTS = (10.0, 4.0, 1.0)
+# bm25 weights of the columns title, words, chars, tags (a filter, never a reason to rank).
+WEIGHTS = (10.0, 4.0, 1.0, 0.0)
+# The tags of an article with a first or last day, and of one without: only the first
+# need their dates checked against today.
+DATED, UNDATED = "dated", "undated"
 # Question words and particles: a query 低保怎么申请 looks for 低保 and 申请.
 STOP_WORDS = frozenset([
     "的", "了", "是", "在", "吗", "呢", "吧", "啊", "呀", "和", "与", "及", "或", "我", "你", "怎么", "怎样", "如何",
@@ -71,10 +79,26 @@ def characters(text: str) -> list[str]:
     return tokens
 
 
-def index_columns(title: str, body: str, keywords: str, unit_names: Sequence[str]) -> tuple[str, str, str]:
-    """The `knowledge_search` row of an article: (title, words, chars)."""
+def unit_tag(code: str) -> str:
+    """The unit as one token (its code in hex: a `-` would split it)."""
+    return "u" + code.encode().hex()
+
+
+def kind_tag(kind: str) -> str:
+    return "k" + kind
+
+
+def tag_match(tag: str) -> str:
+    """The FTS5 expression: articles carrying `tag`."""
+    return f"tags : {quoted(tag)}"
+
+
+def index_columns(title: str, body: str, keywords: str, unit_names: Sequence[str],
+                  tags: Sequence[str]) -> tuple[str, str, str, str]:
+    """The `knowledge_search` row of an article: (title, words, chars, tags)."""
     words = segment("\n".join([body, keywords, *unit_names]))
-    return (" ".join(segment(title)), " ".join(words), " ".join(characters("\n".join([title, keywords, body]))))
+    return (" ".join(segment(title)), " ".join(words), " ".join(characters("\n".join([title, keywords, body]))),
+            " ".join(tags))
 
 
 @dataclass(frozen=True)

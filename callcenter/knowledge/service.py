@@ -16,7 +16,17 @@ from callcenter.clock import iso_local
 from callcenter.knowledge.article import Article, KnowledgeError, article_of, same_content, validity
 from callcenter.knowledge.markdown_folder import LINES, read_folder
 from callcenter.knowledge.repository import Filters, KnowledgeRepository, Save, StaleVersion
-from callcenter.knowledge.search import Query, index_columns, marked_html, parse_query, snippet_html
+from callcenter.knowledge.search import (
+    DATED,
+    UNDATED,
+    Query,
+    index_columns,
+    kind_tag,
+    marked_html,
+    parse_query,
+    snippet_html,
+    unit_tag,
+)
 from callcenter.knowledge.synonyms import Synonyms
 from callcenter.settings import Settings
 from callcenter.store import Row
@@ -104,10 +114,12 @@ class KnowledgeService:
         unit = self.directory.get(code)
         return unit.name if unit else code
 
-    def _index(self, article: Article) -> tuple[str, str, str]:
+    def _index(self, article: Article) -> tuple[str, str, str, str]:
         unit = self.directory.get(article.unit)
         names = [unit.name, *unit.aliases] if unit else [article.unit]
-        return index_columns(article.title, article.body, ", ".join(article.keywords), names)
+        dated = DATED if article.valid_from or article.valid_until else UNDATED
+        return index_columns(article.title, article.body, ", ".join(article.keywords), names,
+                             [unit_tag(article.unit), kind_tag(str(article.kind)), dated])
 
     # ------------------------------------------------------------------ reading
 

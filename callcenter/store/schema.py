@@ -386,8 +386,9 @@ def _v12_knowledge(db: Database) -> None:
             saved_by TEXT NOT NULL,
             UNIQUE (article_id, version)
         )""",
-        # rowid = article_id; title and words hold jieba's words, chars every character in order.
-        "CREATE VIRTUAL TABLE knowledge_search USING fts5(title, words, chars)",
+        # rowid = article_id; title and words hold jieba's words, chars every character in
+        # order, tags the unit, the kind and whether it has dates (filters inside the match).
+        "CREATE VIRTUAL TABLE knowledge_search USING fts5(title, words, chars, tags)",
         """CREATE TABLE knowledge_uses (
             id INTEGER PRIMARY KEY,
             call_id TEXT NOT NULL,
