@@ -332,6 +332,14 @@ async def test_answered_from_the_base_is_stored_on_the_call_and_counted_in_the_m
         await supervisor.post("/api/calls/call-3/knowledge", {"article_ids": [water]})
     call = await console.services.calls.get("call-1")
     assert call is not None and call["answered_from_base"]
+    # A call talking on seat2 now whose row does not name the seat yet: seat2's, not seat1's.
+    console.services.calls.save("call-live", caller_number="13900000002", arrived_epoch=time.time() - 30,
+                                state="talking")
+    await console.services.calls.flush()
+    assert isinstance(console.floor, FakeFloor)
+    console.floor.seat_calls["seat2"] = {"call_id": "call-live"}
+    await operator_of(console, "seat1", "/api/calls/call-live/knowledge", {"article_ids": [low]}, 403)
+    await operator_of(console, "seat2", "/api/calls/call-live/knowledge", {"article_ids": [low]}, 200)
     unit_http, unit = await _as(console, "water-office")
     async with unit_http:
         await unit.post("/api/calls/call-1/knowledge", {"article_ids": [water]}, status=403)
@@ -341,9 +349,15 @@ async def test_answered_from_the_base_is_stored_on_the_call_and_counted_in_the_m
     briefing = (await build_briefing(console.services.store, parse_month(month, zone), zone=zone)).to_json()
     knowledge = briefing["knowledge"]
     assert isinstance(knowledge, dict)
-    assert knowledge["answered_from_base"] == 3
-    assert knowledge["by_unit"] == [{"unit": "civil-affairs", "calls": 2}, {"unit": "water", "calls": 2}]
-    assert [(a["id"], a["calls"]) for a in knowledge["by_article"]] == [(low, 2), (water, 2)]
+    assert knowledge["answered_from_base"] == 4
+    assert knowledge["by_unit"] == [{"unit": "civil-affairs", "calls": 3}, {"unit": "water", "calls": 2}]
+    assert [(a["id"], a["calls"]) for a in knowledge["by_article"]] == [(low, 3), (water, 2)]
+
+
+async def operator_of(console: RunningConsole, user: str, path: str, body: object, status: int) -> None:
+    http, client = await _as(console, user)
+    async with http:
+        await client.post(path, body, status=status)
 
 
 # ------------------------------------------------------------------ import and export

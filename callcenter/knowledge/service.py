@@ -260,14 +260,17 @@ class KnowledgeService:
 
     # ------------------------------------------------------------------ calls
 
-    async def answered(self, call_id: str, article_ids: Sequence[int], editor: Editor) -> list[Row]:
+    async def answered(self, call_id: str, article_ids: Sequence[int], editor: Editor,
+                       live_on_seat: bool = False) -> list[Row]:
         """The call was answered from these articles: linked, the call marked settled from
         the base. NotFound for an unknown call or article, NotAllowed for an operator
-        whose seat did not take the call."""
+        whose seat did not take the call (`live_on_seat`: the floor shows it talking on
+        the operator's seat now, before its row names the seat)."""
         call = await self.repository.call(call_id)
         if call is None:
             raise NotFound(f"no call {call_id}")
-        if editor.role != SUPERVISOR and not (editor.role == OPERATOR and call["seat"] == editor.seat):
+        own = call["seat"] == editor.seat or live_on_seat
+        if editor.role != SUPERVISOR and not (editor.role == OPERATOR and own):
             raise NotAllowed("只能为本坐席接听的电话登记 (only calls your seat took)")
         now = self.clock()
         articles = await self.repository.answered(call_id, list(dict.fromkeys(article_ids)), editor.name,

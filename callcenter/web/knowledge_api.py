@@ -142,8 +142,12 @@ async def answered_from_base(request: web.Request) -> web.Response:
     if (not isinstance(ids, list) or not 1 <= len(ids) <= ARTICLE_IDS_MAX
             or not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**62 for i in ids)):
         refuse(web.HTTPBadRequest, f"article_ids 须为 1-{ARTICLE_IDS_MAX} 个条目编号 (a list of article ids)")
+    seat = session_of(request).seat
+    floor = request.app[CONSOLE].floor.snapshot()["seats"]
+    live = next((s.get("call") for s in floor if s["seat"] == seat), None) or {}
     try:
-        articles = await _service(request).answered(call_id, ids, _editor(request))
+        articles = await _service(request).answered(call_id, ids, _editor(request),
+                                                    live_on_seat=seat is not None and live.get("call_id") == call_id)
     except KnowledgeError as exc:
         _refuse(exc)
     return reply({"call_id": call_id, "articles": articles})
