@@ -23,12 +23,16 @@ from tests.test_attachments import _answered_call
 from tests.test_knowledge import write_articles
 from tests.web_helpers import (
     OUTPUT,
+    Client,
     FakeFloor,
     RunningConsole,
     browser_log_in,
     chromium,
     console_running,
     console_settings,
+    http_session,
+    log_in,
+    page_csrf,
 )
 
 WAIT = 20_000  # ms: generous on a loaded two-core machine
@@ -144,4 +148,20 @@ async def test_the_units_clerk_edits_its_article_in_the_form_and_sees_the_histor
         history = await page.inner_text("#versions")
         assert "第 2 版" in history and "zezhou-office" in history and "第 1 版" in history
         await page.screenshot(path=str(OUTPUT / "knowledge-edited.png"), full_page=True)
+        await page.context.close()
+
+
+async def test_the_wallboard_shows_todays_most_used_articles(console: RunningConsole) -> None:
+    http = http_session()
+    async with http:
+        assert (await log_in(http, console.url, "seat1", console.passwords["seat1"])).status == 303
+        operator = Client(http, console.url, await page_csrf(http, console.url, "/operator"))
+        found = await operator.get("/api/knowledge/search?q=%E4%BD%8E%E4%BF%9D")  # 低保
+        await operator.post("/api/calls/call-1/knowledge", {"article_ids": [found["results"][0]["id"]]})
+    async with chromium() as browser:
+        page = await browser_log_in(browser, console.url, "supervisor", console.passwords["supervisor"])
+        await page.goto(f"{console.url}/wallboard")
+        await page.wait_for_selector("#knowledge-top-today:not([hidden]) li", timeout=WAIT)
+        text = await page.inner_text("#knowledge-top-today")
+        assert "今日常用信息库条目" in text and "最低生活保障申请条件" in text and "1 次" in text
         await page.context.close()

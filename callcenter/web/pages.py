@@ -36,6 +36,8 @@ SUPERVISOR_PAGES = (
     ("/recordings/access", "recording_access.html", "录音调阅记录", "录音调阅记录"),
 )
 KNOWLEDGE_NAV = ("/knowledge", "政务信息库")  # its pages are in knowledge_api
+# Scripts a page loads besides its own: the wallboard's panel of today's most-used articles.
+EXTRA_SCRIPTS = {"/wallboard": ["knowledge_top.js"]}
 
 
 def _context(request: web.Request, title: str, script: str, **extra: Any) -> dict[str, Any]:
@@ -51,7 +53,8 @@ def _context(request: web.Request, title: str, script: str, **extra: Any) -> dic
             "role_label": ROLE_LABELS.get(session.role, session.role), "seat": session.seat,
             "csrf": session.csrf, "nav": nav, "here": request.path,
             "hotline": settings.hotline.number, "today": datetime.now(settings.zone).date().isoformat(),
-            "seats": settings.seat_names, "labels": labels(), "labels_json": _LABELS_JSON, **extra}
+            "seats": settings.seat_names, "labels": labels(), "labels_json": _LABELS_JSON,
+            "extra_scripts": EXTRA_SCRIPTS.get(request.path, []), **extra}
 
 
 # The browser's labels come from the vocabulary, in a JSON block the pages' scripts read
