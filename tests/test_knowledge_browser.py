@@ -20,19 +20,15 @@ from callcenter.store import Store
 from callcenter.tickets.directory import load_directory, units_file
 from callcenter.users import add_unit_user
 from tests.test_attachments import _answered_call
-from tests.test_knowledge import write_articles
+from tests.test_knowledge import _as, write_articles
 from tests.web_helpers import (
     OUTPUT,
-    Client,
     FakeFloor,
     RunningConsole,
     browser_log_in,
     chromium,
     console_running,
     console_settings,
-    http_session,
-    log_in,
-    page_csrf,
 )
 
 WAIT = 20_000  # ms: generous on a loaded two-core machine
@@ -152,10 +148,8 @@ async def test_the_units_clerk_edits_its_article_in_the_form_and_sees_the_histor
 
 
 async def test_the_wallboard_shows_todays_most_used_articles(console: RunningConsole) -> None:
-    http = http_session()
+    http, operator = await _as(console, "seat1")
     async with http:
-        assert (await log_in(http, console.url, "seat1", console.passwords["seat1"])).status == 303
-        operator = Client(http, console.url, await page_csrf(http, console.url, "/operator"))
         found = await operator.get("/api/knowledge/search?q=%E4%BD%8E%E4%BF%9D")  # 低保
         await operator.post("/api/calls/call-1/knowledge", {"article_ids": [found["results"][0]["id"]]})
     async with chromium() as browser:
