@@ -24,8 +24,9 @@ from callcenter.ari import AriConfig, EventStream
 from callcenter.ari_capture import CaptureWriter, capturing, tap, tap_connected
 from callcenter.callbacks import CallbackRunner
 from callcenter.calls.runner import Controller
-from callcenter.errors import PbxError
+from callcenter.errors import HotlineError, PbxError
 from callcenter.heap import trimming
+from callcenter.knowledge.service import starter_folder
 from callcenter.mail.notices import mail_running
 from callcenter.recordings import repair_all
 from callcenter.recordings.retention import retention_running
@@ -33,6 +34,7 @@ from callcenter.seats.roster import coverage_warning
 from callcenter.services import Services
 from callcenter.settings import Settings
 from callcenter.store import Store
+from callcenter.supervision import stop_task
 from callcenter.users import credentials_path
 from callcenter.web import console_url, web_running
 
@@ -178,6 +180,10 @@ async def running_hotline(settings: Settings, watch: Callable[[asyncio.Task[None
             print(f"repaired the headers of {repaired} recordings cut short by a crash", flush=True)
         services = await stack.enter_async_context(services_running(settings))
         _warn_about_roster(services)
+        # In the background: cutting the starter articles' words takes a second or two
+        # (jieba's dictionary), which must not hold up answering calls. Stopped before the store.
+        starter = asyncio.create_task(_starter_knowledge(settings, services), name="knowledge starter")
+        stack.push_async_callback(stop_task, starter)
         # Recordings past recordings.retention_days: pruned now and then daily, supervised.
         await stack.enter_async_context(retention_running(settings, services))
         # Mail notices to the units ([mail], off by default): stopped before the store closes.
@@ -186,6 +192,23 @@ async def running_hotline(settings: Settings, watch: Callable[[asyncio.Task[None
         # The console last, so it stops first: no page is served by a controller that is gone.
         await stack.enter_async_context(web_running(settings, services, controller))
         yield controller
+
+
+async def _starter_knowledge(settings: Settings, services: Services) -> None:
+    """An empty knowledge base gets the starter articles (config/knowledge, each marked
+    示例) so the console has something to show; a base with any article is left alone.
+    A failure is logged, never fatal: the hotline answers calls without its base."""
+    try:
+        loaded = await services.knowledge.load_starter(starter_folder(settings))
+    except HotlineError as exc:
+        log.error("knowledge base: the starter articles were not loaded: %s", exc)
+        return
+    except Exception:  # a task nobody awaits: its failure is said here or nowhere
+        log.exception("knowledge base: loading the starter articles failed")
+        return
+    if loaded is not None:
+        print(f"knowledge base: loaded {loaded.created} starter articles (marked 示例) from {starter_folder(settings)}",
+              flush=True)
 
 
 def _warn_about_roster(services: Services) -> None:

@@ -7,6 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from callcenter.calls.repository import CallRepository
+from callcenter.knowledge.repository import KnowledgeRepository
+from callcenter.knowledge.service import KnowledgeService
+from callcenter.knowledge.synonyms import load_synonyms, synonyms_file
 from callcenter.listen_in.repository import ListenInRepository
 from callcenter.nuisance.repository import NuisanceRepository
 from callcenter.nuisance.service import NuisanceService
@@ -30,17 +33,21 @@ class Services:
     tickets: TicketService
     recordings: RecordingRepository
     listen_in: ListenInRepository
+    knowledge: KnowledgeService
 
     @classmethod
     def on(cls, settings: Settings, store: Store, roster: Roster | None = None) -> Services:
         """The services over `store` (started by the caller); `roster` overrides the file's."""
         calls = CallRepository(store)
+        directory = load_directory(units_file(settings))
         return cls(
             store=store,
             calls=calls,
             seats=SeatService(settings, SeatRepository(store), calls, roster),
             nuisance=NuisanceService(settings, NuisanceRepository(store), calls),
-            tickets=TicketService(settings, TicketRepository(store), calls, load_directory(units_file(settings))),
+            tickets=TicketService(settings, TicketRepository(store), calls, directory),
             recordings=RecordingRepository(store),
             listen_in=ListenInRepository(store),
+            knowledge=KnowledgeService(KnowledgeRepository(store), directory,
+                                       load_synonyms(synonyms_file(settings), directory), settings.zone),
         )

@@ -213,6 +213,29 @@ NUISANCE_RULE_LABELS: dict[str, str] = {
 PHASE_LABELS: dict[str, str] = {"ringing": "振铃中", "talking": "通话中"}
 
 
+class KnowledgeKind(StrEnum):
+    """What a knowledge-base article (政务信息库) tells about its unit."""
+
+    ORGANISATION = "organisation"
+    FUNCTIONS = "functions"
+    POLICY = "policy"
+    PROCEDURE = "procedure"
+    REGULATED = "regulated"
+    FAQ = "faq"
+
+
+KNOWLEDGE_KIND_LABELS: dict[KnowledgeKind, str] = {
+    KnowledgeKind.ORGANISATION: "机构设置",
+    KnowledgeKind.FUNCTIONS: "职能职责",
+    KnowledgeKind.POLICY: "政策依据",
+    KnowledgeKind.PROCEDURE: "办事流程",
+    KnowledgeKind.REGULATED: "监管事项",
+    KnowledgeKind.FAQ: "常见问题",
+}
+# How an article shown to staff stands against today's date (operators never see the others).
+KNOWLEDGE_VALIDITY_LABELS: dict[str, str] = {"valid": "有效", "expired": "已失效", "pending": "未生效"}
+
+
 def labels() -> dict[str, dict[str, str]]:
     """Every label the console shows, by vocabulary, for the browser (it keeps no copy)."""
     return {
@@ -233,6 +256,8 @@ def labels() -> dict[str, dict[str, str]]:
         "nuisance_actions": dict(NUISANCE_ACTION_LABELS),
         "rules": dict(NUISANCE_RULE_LABELS),
         "confidential": {"label": CONFIDENTIAL_LABEL},
+        "knowledge_kinds": {str(k): v for k, v in KNOWLEDGE_KIND_LABELS.items()},
+        "knowledge_validity": dict(KNOWLEDGE_VALIDITY_LABELS),
     }
 
 

@@ -106,6 +106,7 @@ async def test_a_call_row_round_trips_every_column(store: Store) -> None:
         "recording_seconds": 289.5,
         "recording_pruned": "2027-05-27T03:00:00+08:00",
         "recording_status": "ok",
+        "answered_from_base": "2026-11-28T21:38:00+08:00",
         "queue_seq": 7,
         "priority": 1,
         "state": "done",

@@ -31,9 +31,10 @@ from callcenter.tickets import (
     next_state,
     working_days_left,
 )
-from callcenter.tickets.search import match_query, query_words, search_words
+from callcenter.tickets.search import query_words, search_words
 from callcenter.tickets.service import TicketChange
 from callcenter.vocabulary import Channel, TicketState, labels
+from callcenter.words import match_any
 from tests.harness import instance_env, settings_for
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -161,7 +162,7 @@ def test_summaries_are_cut_into_words_that_keep_two_character_words_and_drop_fil
     assert "的" not in search_words("市民反映小区门口的下水道堵塞") and "市民" not in search_words("市民反映")
     assert query_words("路灯坏了三天") == ["路灯", "三天"]
     assert query_words("水") == ["水"]
-    assert match_query(['a"b']) == '"a""b"' and match_query([]) is None
+    assert match_any(['a"b']) == '"a""b"' and match_any([]) is None
 
 
 # ------------------------------------------------------------------------ the desk

@@ -196,7 +196,8 @@ async def test_the_unit_page_lists_the_units_tickets_says_when_there_are_none_an
         await page.click("#login-button")
         await page.wait_for_url("**/unit")
         assert "泽州县人民政府" in await page.inner_text("#unit h2")
-        assert [await a.inner_text() for a in await page.query_selector_all("header nav a")] == ["本单位工单"]
+        menu = [await a.inner_text() for a in await page.query_selector_all("header nav a")]
+        assert menu == ["本单位工单", "政务信息库"]
         await page.wait_for_selector("#tickets-empty:not([hidden])")
         assert await page.inner_text("#tickets-empty") == "暂无工单"
         await page.reload()

@@ -30,7 +30,7 @@ from tests.web_helpers import (
 
 T0 = "2026-11-28T21:35:12+08:00"
 E0 = 1795872912.0
-SAMPLE = {"call_id": "1795872912.17", "seat": "seat1", "ticket_id": "1", "attachment_id": "1"}
+SAMPLE = {"call_id": "1795872912.17", "seat": "seat1", "ticket_id": "1", "attachment_id": "1", "article_id": "1"}
 
 
 @pytest.fixture
@@ -287,6 +287,12 @@ def test_console_users_are_one_supervisor_and_one_operator_per_seat_hashed_in_a_
 UNIT_MAY_USE = {("GET", "/unit"), ("POST", "/logout"), ("GET", "/"), ("HEAD", "/unit"), ("HEAD", "/"),
                 ("GET", "/api/me"), ("HEAD", "/api/me"), ("GET", "/unit/tickets/{ticket_id}"),
                 ("HEAD", "/unit/tickets/{ticket_id}")}
+# The knowledge base: a unit reads and edits its own unit's articles only (tests/test_knowledge.py).
+UNIT_MAY_USE |= {(method, path) for path in (
+    "/knowledge", "/knowledge/new", "/knowledge/{article_id}", "/knowledge/{article_id}/edit",
+    "/api/knowledge/search", "/api/knowledge/choices", "/api/knowledge/articles/{article_id}")
+    for method in ("GET", "HEAD")}
+UNIT_MAY_USE |= {("POST", "/api/knowledge/articles"), ("PUT", "/api/knowledge/articles/{article_id}")}
 
 
 def _add_unit_account(console: RunningConsole, name: str = "zezhou-office", code: str = "zezhou") -> str:

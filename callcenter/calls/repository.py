@@ -42,6 +42,7 @@ CALL_COLUMNS: Columns = {
     "recording_seconds": Kind.REAL,
     "recording_pruned": Kind.TIME,  # when the file was deleted, past recordings.retention_days
     "recording_status": Kind.TEXT,
+    "answered_from_base": Kind.TIME,  # when an operator said the call was answered from the knowledge base
     "queue_seq": Kind.INT,
     "priority": Kind.INT,
     "state": Kind.TEXT,

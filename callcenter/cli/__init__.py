@@ -15,6 +15,7 @@ from pathlib import Path
 from callcenter.cli import (
     calls,
     demo,
+    knowledge,
     nuisance,
     operators,
     pbx,
@@ -33,7 +34,8 @@ from callcenter.errors import HotlineError
 from callcenter.settings import load_settings
 
 # The order of `hotline --help`.
-NOUNS = (run, calls, recordings, seats, operators, nuisance, tickets, reports, users, demo, prompts, pbx, service, web)
+NOUNS = (run, calls, recordings, seats, operators, nuisance, tickets, knowledge, reports, users, demo, prompts, pbx,
+         service, web)
 
 
 def build_parser() -> argparse.ArgumentParser:

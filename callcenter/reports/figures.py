@@ -162,6 +162,15 @@ class StandardFigures:
 
 
 @dataclass(frozen=True)
+class KnowledgeFigures:
+    """Consultations answered on the spot from the knowledge base (已据此答复)."""
+
+    answered_from_base: int  # calls of the period
+    by_unit: list[dict[str, object]]  # {unit, calls}
+    by_article: list[dict[str, object]]  # {id, title, unit, calls}, the most used 50
+
+
+@dataclass(frozen=True)
 class HourPoint:
     hour: int
     offered: int
@@ -186,6 +195,7 @@ class Briefing:
     store: dict[str, object] = field(default_factory=dict)
     standard: StandardFigures | None = None
     operators: list[OperatorFigure] = field(default_factory=list)  # per 工号 (`reports.operators`)
+    knowledge: KnowledgeFigures | None = None
 
     def to_json(self) -> dict[str, object]:
         """The figures as the README's JSON keys: categories keyed by their value."""
@@ -305,6 +315,11 @@ def figures_of(raw: RawFigures, period: Period, service_level: int, working_days
     hourly = [HourPoint(h, _count(by_hour.get(h, {}), "offered"), _count(by_hour.get(h, {}), "accepted"))
               for h in range(24)]
     first, last = raw.extent.get("first"), raw.extent.get("last")
+    knowledge = KnowledgeFigures(
+        answered_from_base=_count(raw.knowledge[0], "answered") if raw.knowledge else 0,
+        by_unit=[{"unit": str(r["unit"]), "calls": _count(r, "calls")} for r in raw.knowledge_units],
+        by_article=[{"id": _count(r, "id"), "title": str(r["title"]), "unit": str(r["unit"]),
+                     "calls": _count(r, "calls")} for r in raw.knowledge_articles])
     return Briefing(
         kind=period.kind, period=period.label, title=period.title,
         start=period.start.isoformat(), end=period.end.isoformat(), timezone=str(zone),
@@ -312,6 +327,7 @@ def figures_of(raw: RawFigures, period: Period, service_level: int, working_days
         satisfaction=satisfaction, series=series, hourly=hourly,
         store={"first_call": iso_local(first, zone) if isinstance(first, float) else None,
                "last_call": iso_local(last, zone) if isinstance(last, float) else None},
+        knowledge=knowledge,
     )
 
 

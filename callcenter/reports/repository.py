@@ -96,6 +96,26 @@ WHERE c.arrived_epoch >= :start AND c.arrived_epoch < :end AND c.operator IS NOT
 GROUP BY c.operator
 """
 
+# Consultations answered on the spot from the knowledge base (calls.answered_from_base),
+# by arrival; by the unit whose article answered, and by article (a call answered from
+# two articles counts for each).
+_KNOWLEDGE_SQL = """
+SELECT count(*) AS answered FROM calls c
+WHERE c.arrived_epoch >= :start AND c.arrived_epoch < :end AND c.answered_from_base IS NOT NULL
+"""
+_KNOWLEDGE_UNITS_SQL = """
+SELECT a.unit AS unit, count(DISTINCT u.call_id) AS calls
+FROM knowledge_uses u JOIN calls c ON c.call_id = u.call_id JOIN knowledge_articles a ON a.article_id = u.article_id
+WHERE c.arrived_epoch >= :start AND c.arrived_epoch < :end
+GROUP BY a.unit ORDER BY calls DESC, a.unit
+"""
+_KNOWLEDGE_ARTICLES_SQL = """
+SELECT a.article_id AS id, a.title AS title, a.unit AS unit, count(*) AS calls
+FROM knowledge_uses u JOIN calls c ON c.call_id = u.call_id JOIN knowledge_articles a ON a.article_id = u.article_id
+WHERE c.arrived_epoch >= :start AND c.arrived_epoch < :end
+GROUP BY a.article_id ORDER BY calls DESC, a.article_id LIMIT 50
+"""
+
 _EXTENT_SQL = "SELECT min(arrived_epoch) AS first, max(arrived_epoch) AS last FROM calls"
 
 # GB/T 33358's figures (reports.connection): settled calls by local weekday and minute of
@@ -166,6 +186,9 @@ class RawFigures:
     satisfaction: list[Row]  # per satisfaction given (None: none yet)
     extent: Row  # the first and last arrival the store holds
     reach: ReachGroups  # GB/T 33358's groups, with every settled arrival (the worst 24 hours)
+    knowledge: list[Row]  # one row: calls answered from the knowledge base
+    knowledge_units: list[Row]  # per unit of the articles that answered them
+    knowledge_articles: list[Row]  # per article, the most used first (50)
     operators: list[Row] = field(default_factory=list)  # per operator (工号) of the accepted calls
 
 
@@ -182,7 +205,8 @@ def _gather(db: Database, params: dict[str, object]) -> RawFigures:
     reach = _reach_groups(db, {"start": params["start"], "end": params["end"], "within": params["sl"]},
                           with_arrivals=True)
     return RawFigures(rows(_SERIES_SQL), rows(_HOURLY_SQL), rows(_TICKETS_SQL), rows(_UNITS_SQL),
-                      rows(_SATISFACTION_SQL), rows(_EXTENT_SQL)[0], reach, operators=rows(_OPERATORS_SQL))
+                      rows(_SATISFACTION_SQL), rows(_EXTENT_SQL)[0], reach, rows(_KNOWLEDGE_SQL),
+                      rows(_KNOWLEDGE_UNITS_SQL), rows(_KNOWLEDGE_ARTICLES_SQL), operators=rows(_OPERATORS_SQL))
 
 
 class ReportRepository:

@@ -352,6 +352,58 @@ def _v11_recording_failed(db: Database) -> None:
         db.execute(sql)
 
 
+def _v12_knowledge(db: Database) -> None:
+    """The knowledge base (政务信息库) operators answer consultations from: each article as
+    it is now, every version it had (who saved it, when), its words for the search
+    (`callcenter.knowledge.search` says why three columns), and which articles answered
+    which call; the call keeps when it was settled from the base. The kinds are written
+    out here: a kind added later is a migration of its own."""
+    kinds = "'organisation', 'functions', 'policy', 'procedure', 'regulated', 'faq'"
+    article_columns = f"""title TEXT NOT NULL,
+            unit TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ({kinds})),
+            body TEXT NOT NULL,
+            keywords TEXT NOT NULL DEFAULT '',
+            valid_from TEXT,
+            valid_until TEXT,
+            owner TEXT NOT NULL DEFAULT '',
+            version INTEGER NOT NULL"""
+    for sql in (
+        f"""CREATE TABLE knowledge_articles (
+            article_id INTEGER PRIMARY KEY,
+            {article_columns},
+            updated_at TEXT NOT NULL,
+            updated_epoch REAL NOT NULL,
+            updated_by TEXT NOT NULL
+        )""",
+        "CREATE INDEX knowledge_articles_unit ON knowledge_articles(unit, kind)",
+        f"""CREATE TABLE knowledge_versions (
+            id INTEGER PRIMARY KEY,
+            article_id INTEGER NOT NULL REFERENCES knowledge_articles(article_id),
+            {article_columns},
+            saved_at TEXT NOT NULL,
+            saved_epoch REAL NOT NULL,
+            saved_by TEXT NOT NULL,
+            UNIQUE (article_id, version)
+        )""",
+        # rowid = article_id; title and words hold jieba's words, chars every character in
+        # order, tags the unit, the kind and whether it has dates (filters inside the match).
+        "CREATE VIRTUAL TABLE knowledge_search USING fts5(title, words, chars, tags)",
+        """CREATE TABLE knowledge_uses (
+            id INTEGER PRIMARY KEY,
+            call_id TEXT NOT NULL,
+            article_id INTEGER NOT NULL REFERENCES knowledge_articles(article_id),
+            user TEXT NOT NULL,
+            at TEXT NOT NULL,
+            at_epoch REAL NOT NULL,
+            UNIQUE (call_id, article_id)
+        )""",
+        "CREATE INDEX knowledge_uses_at ON knowledge_uses(at_epoch, article_id)",
+        "ALTER TABLE calls ADD COLUMN answered_from_base TEXT",
+    ):
+        db.execute(sql)
+
+
 def _v13_operators(db: Database) -> None:
     """Operators are people, seats are phones: a call row names the operator (工号) who
     took it beside the seat, and how long they wrapped up after it; a seat row names the
@@ -402,5 +454,6 @@ MIGRATIONS: tuple[Callable[[Database], None], ...] = (_v1, _v2_nuisance, _v3_tic
                                                        _v5_ticket_attachments, _v6_answer_seconds,
                                                        _v7_confidential_tickets, _v8_line_full_outcome,
                                                        _v9_console_sessions, _v10_console_audit,
-                                                       _v11_recording_failed, _v13_operators, _v14_listen_in)
+                                                       _v11_recording_failed, _v12_knowledge, _v13_operators,
+                                                       _v14_listen_in)
 SCHEMA_VERSION = len(MIGRATIONS)

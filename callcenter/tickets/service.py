@@ -24,7 +24,7 @@ from callcenter.tickets.confidential import is_confidential, withheld
 from callcenter.tickets.deadlines import TicketDeadline, deadline_from, extended, working_days_left
 from callcenter.tickets.directory import Directory
 from callcenter.tickets.repository import TicketDetail, TicketQuery, TicketRepository, TicketTables
-from callcenter.tickets.search import highlighted, match_query, query_words
+from callcenter.tickets.search import query_words
 from callcenter.tickets.states import (
     Action,
     NotYourTicket,
@@ -49,6 +49,7 @@ from callcenter.vocabulary import (
     Satisfaction,
     TicketState,
 )
+from callcenter.words import highlighted, match_any
 from callcenter.workdays import working_days_between
 
 log = logging.getLogger(__name__)
@@ -500,7 +501,7 @@ class TicketService:
         if number.strip():
             for row in await self.repository.same_number(number.strip(), now - SIMILAR_DAYS * 86400, limit):
                 found[_whole(row["ticket_id"])] = row | {"reason": "same number"}
-        match = match_query(words)
+        match = match_any(words)
         if match is not None and len(found) < limit:
             for row in await self.repository.matching(match, limit):
                 found.setdefault(_whole(row["ticket_id"]), row | {"reason": "similar summary"})

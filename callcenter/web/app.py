@@ -25,6 +25,7 @@ from callcenter.web.auth import gate
 from callcenter.web.context import CONSOLE, PUBLIC, Console, FloorSource
 from callcenter.web.desk_feed import add_desk_feed_routes
 from callcenter.web.exports_api import add_export_routes
+from callcenter.web.knowledge_api import add_knowledge_routes
 from callcenter.web.listen_in_api import add_listen_in_routes
 from callcenter.web.live import FloorFeed, watched_space
 from callcenter.web.operators_api import add_operator_routes
@@ -40,6 +41,10 @@ log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 MAX_BODY = 256 * 1024  # summaries and rosters are small; the one upload (attachments_api) streams
+# A request line of up to 128 KiB (aiohttp's default is 8190 bytes): a search of the knowledge
+# base pasted from a document, 10,000 Chinese characters percent-encoded, is answered (its
+# first words are looked for) rather than refused before it reaches the handler.
+MAX_REQUEST_LINE = 128 * 1024
 
 # No inline script or style anywhere: the pages' code is in static/, so a caller name that
 # slipped through escaping still could not run.
@@ -123,6 +128,7 @@ def web_app(settings: Settings, services: Services, floor: FloorSource, users: C
     add_three_way_routes(app)
     add_operator_routes(app)
     add_listen_in_routes(app)
+    add_knowledge_routes(app)
     static = app.router.add_static("/static", HERE / "static", follow_symlinks=False)
     for route in static:
         console.route_roles[route] = PUBLIC
@@ -169,7 +175,7 @@ async def web_running(settings: Settings, services: Services, floor: FloorSource
     bind, port = bind or default_bind, port or default_port
     app = web_app(settings, services, floor, clock=clock)
     # The access log would print every wallboard poll; log-ins and commands are logged instead.
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0, max_line_size=MAX_REQUEST_LINE)
     await runner.setup()
     try:
         site = web.TCPSite(runner, bind, port, ssl_context=tls_context(settings))

@@ -37,22 +37,26 @@ SUPERVISOR_PAGES = (
     ("/recordings/access", "recording_access.html", "录音调阅记录", "录音调阅记录"),
     ("/listen-in", "listen_in_log.html", "监听记录", "监听记录"),
 )
+KNOWLEDGE_NAV = ("/knowledge", "政务信息库")  # its pages are in knowledge_api
+# Scripts a page loads besides its own: the wallboard's panel of today's most-used articles.
+EXTRA_SCRIPTS = {"/wallboard": ["knowledge_top.js"]}
 
 
 def _context(request: web.Request, title: str, script: str, **extra: Any) -> dict[str, Any]:
     session = session_of(request)
     settings = request.app[CONSOLE].settings
     if session.role == SUPERVISOR:
-        nav = [(path, label) for path, _, _, label in SUPERVISOR_PAGES] + [("/operators", "话务员签入")]
+        nav = [(path, label) for path, _, _, label in SUPERVISOR_PAGES] + [("/operators", "话务员签入"), KNOWLEDGE_NAV]
     elif session.role == UNIT:
-        nav = [("/unit", "本单位工单")]
+        nav = [("/unit", "本单位工单"), KNOWLEDGE_NAV]
     else:
-        nav = [("/operator", "我的坐席"), ("/operators", "签入坐席")]
+        nav = [("/operator", "我的坐席"), ("/operators", "签入坐席"), KNOWLEDGE_NAV]
     return {"title": title, "script": script, "user": session.user, "role": session.role,
             "role_label": ROLE_LABELS.get(session.role, session.role), "seat": session.seat,
             "csrf": session.csrf, "nav": nav, "here": request.path,
             "hotline": settings.hotline.number, "today": datetime.now(settings.zone).date().isoformat(),
-            "seats": settings.seat_names, "labels": labels(), "labels_json": _LABELS_JSON, **extra}
+            "seats": settings.seat_names, "labels": labels(), "labels_json": _LABELS_JSON,
+            "extra_scripts": EXTRA_SCRIPTS.get(request.path, []), **extra}
 
 
 # The browser's labels come from the vocabulary, in a JSON block the pages' scripts read
