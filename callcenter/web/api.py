@@ -20,7 +20,7 @@ from aiohttp import WSMsgType, web
 from callcenter.calls.repository import CallSearch
 from callcenter.clock import iso_local
 from callcenter.errors import ConfigError
-from callcenter.nuisance import NuisanceError, is_withheld
+from callcenter.nuisance import NuisanceError
 from callcenter.seats.roster import Roster, coverage_gaps, describe_gaps, roster_json
 from callcenter.seats.service import COMMANDS as SEAT_ACTIONS
 from callcenter.store import Row
@@ -235,7 +235,7 @@ async def calls(request: web.Request) -> web.Response:
     return reply({"calls": [call_json(row) for row in rows], "total": total, "page": page, "per_page": per_page})
 
 
-def _summary_of(events: list[Row]) -> dict[str, Any] | None:
+def summary_of(events: list[Row]) -> dict[str, Any] | None:
     summaries = [e for e in events if e.get("kind") == "SUMMARY" and isinstance(e.get("data"), dict)]
     if not summaries:
         return None
@@ -260,7 +260,7 @@ async def call_detail(request: web.Request) -> web.Response:
     events = await console.services.calls.events(str(row["call_id"]))
     timeline = [{"at": e.get("at"), "kind": e.get("kind"), "seat": e.get("seat"), "data": _unit_named(console, e)}
                 for e in events]
-    return reply({"call": call_json(row), "events": timeline, "summary": _summary_of(events)})
+    return reply({"call": call_json(row), "events": timeline, "summary": summary_of(events)})
 
 
 def _may_touch(console: Console, request: web.Request, row: Row) -> None:
@@ -401,44 +401,6 @@ async def nuisance_clear(request: web.Request) -> web.Response:
 # ----------------------------------------------------------------------------- the operator's seat
 
 
-async def operator_now(request: web.Request) -> web.Response:
-    """The call on the operator's seat now, or the last one it had (to finish its summary)."""
-    console = request.app[CONSOLE]
-    session = session_of(request)
-    calls = console.services.calls
-    seat = next((s for s in console.floor.snapshot()["seats"] if s["seat"] == session.seat), None)
-    if seat is None:
-        refuse(web.HTTPNotFound, "本账号的坐席不存在 (your seat is not configured)")
-    live = seat.get("call") or None
-    row: Row | None = None
-    if live:
-        row = await calls.get(str(live["call_id"]))
-    if row is None:
-        rows, _ = await calls.search(CallSearch(seat=str(session.seat), limit=1))
-        row = rows[0] if rows else None
-    call: dict[str, Any] | None = None
-    earlier: list[dict[str, Any]] = []
-    if row is not None:
-        call = call_json(row)
-        is_live = live is not None and live.get("call_id") == row.get("call_id")
-        call["live"] = is_live
-        call["phase"] = live.get("phase") if is_live and live is not None else None
-        # A three-way call's state (the unit dialled or joined, or why it failed), for the screen.
-        call["three_way"] = live.get("three_way") if is_live and live is not None else None
-        events = await calls.events(str(row["call_id"]))
-        call["summary"] = _summary_of(events)
-        # What the caller chose in the menu, even after the operator set another category.
-        menu = next((e.get("data") for e in events if e.get("kind") == "CATEGORY"), None)
-        call["menu_category"] = menu.get("category") if isinstance(menu, dict) else None
-        number = str(row.get("caller_number") or "")
-        flags = await console.services.nuisance.active_flags()
-        call["flagged"] = bool(row.get("nuisance")) or any(f.number == number for f in flags)
-        if number and not is_withheld(number):
-            earlier = [call_json(r) for r in await calls.recent(number=number, limit=11)
-                       if r.get("call_id") != row.get("call_id")][:10]
-    return reply({"seat": seat, "call": call, "earlier_calls": earlier})
-
-
 async def operator_pause(request: web.Request) -> web.Response:
     console = request.app[CONSOLE]
     session = session_of(request)
@@ -475,7 +437,6 @@ def add_api_routes(app: web.Application) -> None:
         ("GET", "/api/nuisance/history", nuisance_history, SUPERVISORS),
         ("POST", "/api/nuisance/flag", nuisance_flag, SUPERVISORS),
         ("POST", "/api/nuisance/clear", nuisance_clear, SUPERVISORS),
-        ("GET", "/api/operator/now", operator_now, OPERATORS),
         ("POST", "/api/operator/pause", operator_pause, OPERATORS),
     ):
         add_route(app, method, path, handler, roles)

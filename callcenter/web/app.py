@@ -26,6 +26,7 @@ from callcenter.web.context import CONSOLE, PUBLIC, Console, FloorSource
 from callcenter.web.desk_feed import add_desk_feed_routes
 from callcenter.web.exports_api import add_export_routes
 from callcenter.web.live import FloorFeed, watched_space
+from callcenter.web.operator_feed import add_operator_routes
 from callcenter.web.pages import add_page_routes
 from callcenter.web.recordings_api import add_recording_routes
 from callcenter.web.reports_api import FRAMED_CSP, FRAMED_PATHS, add_report_routes
@@ -119,6 +120,7 @@ def web_app(settings: Settings, services: Services, floor: FloorSource, users: C
     add_attachment_routes(app)  # its upload streams: client_max_size does not apply to it
     add_desk_feed_routes(app)
     add_three_way_routes(app)
+    add_operator_routes(app)
     static = app.router.add_static("/static", HERE / "static", follow_symlinks=False)
     for route in static:
         console.route_roles[route] = PUBLIC

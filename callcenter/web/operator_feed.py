@@ -1,0 +1,298 @@
+"""The operator's workspace, pushed live: each operator's socket gets their own seat's
+view (its state, the call on it or the last one, and the caller card) whenever it
+changes, instead of the page asking every second.
+
+The controller calls `changed()` synchronously on every step of every call: the feed
+only marks itself dirty, and one task at most every `min_interval` seconds reads the
+floor, compares each watched seat with what it last sent, and builds the view of those
+that changed, concurrently (one seat's slow read never holds back another's ring). The
+caller card is built once per call on a seat (when it starts ringing), off the
+controller's path, and kept while the call stays there. A view goes only to the
+sockets of that seat; a client that cannot take it within `send_timeout` is dropped
+rather than let it stall the others; every `heartbeat` seconds each socket gets a beat
+and its session is checked (logged out or expired: closed with 4401).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from callcenter.callers.card import CallerCard, CallerCards
+from callcenter.callers.repository import CallerRepository
+from callcenter.calls.repository import CallSearch
+from callcenter.services import Services
+from callcenter.settings import Settings
+from callcenter.store import Row
+from callcenter.users import OPERATOR
+from callcenter.vocabulary import SeatState
+from callcenter.web.api import call_json, reply, summary_of
+from callcenter.web.auth import refuse
+from callcenter.web.context import CONSOLE, OPERATORS, FloorSource, add_route, session_of
+from callcenter.web.openapi import DENIED, describe
+from callcenter.web.sessions import Session
+
+log = logging.getLogger(__name__)
+
+
+def seat_of(session: Session) -> str | None:
+    """The seat this session works at: today an operator account is tied to one seat.
+    Everything of the workspace asks here, so a change of how people sit down at seats
+    is a change of this function only."""
+    return session.seat if session.role == OPERATOR and session.seat else None
+
+
+@dataclass(frozen=True)
+class Listener:
+    """An open workspace: whose session it is and the seat it shows."""
+
+    token: str
+    seat: str
+
+
+def seat_key(seat: dict[str, Any]) -> str:
+    """What makes a seat's view worth sending again: everything but the seconds counter
+    the page keeps by itself."""
+    return json.dumps({key: value for key, value in seat.items() if key != "for_seconds"}, sort_keys=True,
+                      ensure_ascii=False)
+
+
+class SeatViews:
+    """A seat's view for the workspace, and the caller cards of the calls on the seats."""
+
+    def __init__(self, services: Services, settings: Settings) -> None:
+        self.services = services
+        self.wrapup_seconds = settings.callflow.wrapup_seconds
+        self.cards = CallerCards(CallerRepository(services.store), services.nuisance)
+        self._cards: dict[str, CallerCard] = {}  # seat -> the card of the call it shows
+
+    async def _card(self, seat: str, row: Row, name_on_call: str) -> CallerCard:
+        call_id = str(row["call_id"])
+        kept = self._cards.get(seat)
+        if kept is not None and kept.call_id == call_id:
+            return kept
+        card = await self.cards.card(call_id, str(row.get("caller_number") or ""),
+                                     name_on_call or str(row.get("caller_name") or ""))
+        self._cards[seat] = card
+        return card
+
+    async def view(self, seat: dict[str, Any]) -> dict[str, Any]:
+        """The seat now: its state (with the wrap-up length), the call on it or else the
+        last one it had (to finish its summary), and that call's caller card."""
+        calls = self.services.calls
+        name = str(seat["seat"])
+        live = seat.get("call") or None
+        row: Row | None = await calls.get(str(live["call_id"])) if live else None
+        if row is None:
+            rows, _ = await calls.search(CallSearch(seat=name, limit=1))
+            row = rows[0] if rows else None
+        call: dict[str, Any] | None = None
+        card: CallerCard | None = None
+        if row is not None:
+            call = call_json(row)
+            is_live = live is not None and live.get("call_id") == row.get("call_id")
+            call["live"] = is_live
+            call["phase"] = live.get("phase") if is_live and live is not None else None
+            # A three-way call's state (the unit dialled or joined, or why it failed), for the screen.
+            call["three_way"] = live.get("three_way") if is_live and live is not None else None
+            events = await calls.events(str(row["call_id"]))
+            call["summary"] = summary_of(events)
+            # What the caller chose in the menu, even after the operator set another category.
+            menu = next((e.get("data") for e in events if e.get("kind") == "CATEGORY"), None)
+            call["menu_category"] = menu.get("category") if isinstance(menu, dict) else None
+            card = await self._card(name, row, str((live or {}).get("name") or ""))
+            call["flagged"] = bool(row.get("nuisance")) or card.flag is not None
+            if card.name and not call.get("caller_name"):
+                call["caller_name"] = card.name
+        ringing = seat.get("state") == str(SeatState.RINGING)
+        return {"type": "seat", "seat": {**seat, "wrapup_seconds": self.wrapup_seconds}, "call": call,
+                "earlier_calls": [] if card is None else card.to_json()["earlier_calls"],
+                "card": None if card is None else card.to_json(),
+                "rang_at": seat.get("since") if ringing else None, "pushed_at": time.time()}
+
+    def forget(self, seat: str) -> None:
+        self._cards.pop(seat, None)
+
+
+class OperatorFeed:
+    def __init__(self, floor: FloorSource, views: SeatViews, session_alive: Callable[[str], bool],
+                 min_interval: float = 0.05, heartbeat: float = 15.0, send_timeout: float = 5.0) -> None:
+        self.floor = floor
+        self.views = views
+        self.session_alive = session_alive
+        self.min_interval = min_interval
+        self.heartbeat = heartbeat
+        self.send_timeout = send_timeout
+        self._clients: dict[web.WebSocketResponse, Listener] = {}
+        self._sent: dict[str, str] = {}  # seat -> seat_key of the view last sent
+        self._dirty = asyncio.Event()
+        self._has_clients = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+
+    async def start(self) -> None:
+        self._unsubscribe = self.floor.on_change(self._dirty.set)
+        self._task = asyncio.create_task(self._run(), name="operator-feed")
+        self._task.add_done_callback(self._ended)
+
+    async def stop(self) -> None:
+        """Stop pushing and close every socket (the server would otherwise wait for the
+        open workspaces' handlers until its shutdown timeout)."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self._task is not None:
+            task, self._task = self._task, None
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        clients, self._clients = list(self._clients), {}
+        await asyncio.gather(*(ws.close(code=1001, message=b"server stopping") for ws in clients),
+                             return_exceptions=True)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        # Supervised: the loop catches each view's failure, so its end is a bug or stop().
+        if self._task is task and not task.cancelled() and task.exception() is not None:
+            log.critical("operator feed: the sending task died; workspaces no longer update",
+                         exc_info=task.exception())
+
+    def add(self, ws: web.WebSocketResponse, listener: Listener) -> None:
+        self._clients[ws] = listener
+        self._has_clients.set()
+
+    def remove(self, ws: web.WebSocketResponse) -> None:
+        listener = self._clients.pop(ws, None)
+        if listener is not None and listener.seat not in self._watched():
+            self._sent.pop(listener.seat, None)  # nobody watches it: the next one starts afresh
+            self.views.forget(listener.seat)
+        if not self._clients:
+            self._has_clients.clear()
+
+    def _watched(self) -> set[str]:
+        return {listener.seat for listener in self._clients.values()}
+
+    def seat_now(self, seat: str) -> dict[str, Any] | None:
+        return next((s for s in self.floor.snapshot()["seats"] if s["seat"] == seat), None)
+
+    async def _run(self) -> None:
+        while True:
+            await self._has_clients.wait()
+            try:
+                await asyncio.wait_for(self._dirty.wait(), self.heartbeat)
+            except TimeoutError:
+                await self._beat()
+                continue
+            self._dirty.clear()
+            watched = self._watched()
+            changed = [seat for seat in self.floor.snapshot()["seats"]
+                       if seat["seat"] in watched and self._sent.get(seat["seat"]) != seat_key(seat)]
+            await asyncio.gather(*(self._push(seat) for seat in changed))
+            await asyncio.sleep(self.min_interval)
+
+    async def _push(self, seat: dict[str, Any]) -> None:
+        name = str(seat["seat"])
+        try:
+            view = await self.views.view(seat)
+        except Exception:
+            log.exception("operator feed: building the view of %s failed", name)
+            self._dirty.set()  # try again at the next round
+            return
+        self._sent[name] = seat_key(seat)
+        text = json.dumps(view, ensure_ascii=False)
+        await asyncio.gather(*(self._send(ws, listener, text) for ws, listener in list(self._clients.items())
+                               if listener.seat == name))
+
+    async def _beat(self) -> None:
+        text = json.dumps({"type": "heartbeat"})
+        await asyncio.gather(*(self._send(ws, listener, text) for ws, listener in list(self._clients.items())))
+
+    async def _send(self, ws: web.WebSocketResponse, listener: Listener, text: str) -> None:
+        if not self.session_alive(listener.token):  # logged out or expired since the socket opened
+            self.remove(ws)
+            await ws.close(code=4401, message=b"session ended")
+            return
+        try:
+            await asyncio.wait_for(ws.send_str(text), self.send_timeout)
+        except (TimeoutError, ConnectionError, RuntimeError):
+            self.remove(ws)
+            await ws.close()
+
+
+OPERATOR_FEED = web.AppKey("operator_feed", OperatorFeed)
+
+
+def _my_seat(request: web.Request) -> tuple[Session, dict[str, Any]]:
+    session = session_of(request)
+    seat = seat_of(session)
+    if seat is None:
+        refuse(web.HTTPForbidden, "本账号没有坐席 (your account works at no seat)")
+    now = request.app[OPERATOR_FEED].seat_now(seat)
+    if now is None:
+        refuse(web.HTTPNotFound, "本账号的坐席不存在 (your seat is not configured)")
+    return session, now
+
+
+async def operator_now(request: web.Request) -> web.Response:
+    """The seat's view once (what the socket pushes): for a page that just acted."""
+    _, seat = _my_seat(request)
+    return reply(await request.app[OPERATOR_FEED].views.view(seat))
+
+
+async def operator_socket(request: web.Request) -> web.StreamResponse:
+    # A WebSocket is not covered by the same-origin policy: refuse other sites' pages.
+    origin, host = request.headers.get("Origin", ""), request.headers.get("Host", "")
+    if origin not in (f"http://{host}", f"https://{host}"):
+        refuse(web.HTTPForbidden, "来源不符 (cross-origin WebSocket refused)")
+    session, seat = _my_seat(request)
+    feed = request.app[OPERATOR_FEED]
+    ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=4096)
+    await ws.prepare(request)
+    # Listening before the first view is read: a change after it is pushed.
+    feed.add(ws, Listener(session.token, str(seat["seat"])))
+    try:
+        await ws.send_str(json.dumps({"type": "ready", "seat": seat["seat"]}, ensure_ascii=False))
+        await ws.send_str(json.dumps(await feed.views.view(seat), ensure_ascii=False))
+        async for message in ws:  # the workspace only listens; anything it sends is ignored
+            if message.type == WSMsgType.ERROR:
+                break
+    finally:
+        feed.remove(ws)
+    return ws
+
+
+@describe
+def operator_feed_paths() -> dict[str, Any]:
+    return {"/api/operator/ws": {"get": {
+        "summary": "WebSocket: my seat's workspace, pushed whenever it changes", "description": (
+            "Role: operator. Messages: {\"type\": \"ready\", \"seat\"} once, then {\"type\": \"seat\", \"seat\" "
+            "(state, since, paused, pause_reason, wrapup_seconds, ...), \"call\" (the call on the seat, or its "
+            "last one; live, phase, three_way, summary, menu_category, flagged), \"earlier_calls\", \"card\" "
+            "(number, name, flagged, flag, earlier_calls with outcomes, open_tickets of the number, built_at), "
+            "\"rang_at\" (epoch of the ring while ringing), \"pushed_at\"} at once and on every change of the "
+            "seat, and {\"type\": \"heartbeat\"} every 15 s. Only the session's own seat is ever sent. Closed "
+            "with 4401 when the session ends."),
+        "responses": {"101": {"description": "switching to WebSocket"}, **DENIED}}}}
+
+
+def add_operator_routes(app: web.Application) -> None:
+    """The workspace's routes, and its feed started and stopped with the app."""
+    console = app[CONSOLE]
+    app[OPERATOR_FEED] = OperatorFeed(console.floor, SeatViews(console.services, console.settings),
+                                      lambda token: console.sessions.get(token, touch=False) is not None)
+    add_route(app, "GET", "/api/operator/now", operator_now, OPERATORS)
+    add_route(app, "GET", "/api/operator/ws", operator_socket, OPERATORS)
+
+    async def start(app: web.Application) -> None:
+        await app[OPERATOR_FEED].start()
+
+    async def stop(app: web.Application) -> None:
+        await app[OPERATOR_FEED].stop()
+
+    app.on_startup.append(start)
+    app.on_shutdown.append(stop)
