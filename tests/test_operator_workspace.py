@@ -96,8 +96,8 @@ async def test_the_caller_cards_reads_walk_the_numbers_indexes_never_a_whole_tab
         plans = await CallerRepository(store).plans()
     assert any("calls_number" in step for step in plans["earlier_calls"]), plans
     for name in ("open_tickets", "known_name"):
-        steps = " | ".join(plans[name])
-        assert "tickets_caller" in steps and "tickets_contact" in steps, plans
+        walked = " | ".join(plans[name])
+        assert "tickets_caller" in walked and "tickets_contact" in walked, plans
     for name, steps in plans.items():
         assert not [step for step in steps if step.startswith("SCAN calls") or step.startswith("SCAN tickets")], \
             (name, steps)
