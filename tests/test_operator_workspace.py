@@ -81,8 +81,10 @@ async def test_the_caller_card_has_the_numbers_calls_newest_first_its_open_ticke
         # The confidential ticket's name is withheld from lists: the card names the earlier one.
         assert card.name == "李女士"
         assert card.flag is not None and card.flag.reason == "反复辱骂坐席" and card.to_json()["flagged"]
-        # The caller id's own name comes first; a hidden number has no history to tell.
-        assert (await cards.card("this-call", CITIZEN, "李梅")).name == "李梅"
+        # The name a citizen gave on a ticket comes before the caller id's, which is used without one.
+        assert (await cards.card("this-call", CITIZEN, "Citizen")).name == "李女士"
+        assert (await cards.card("this-call", "13700001111", "李梅")).name == "李梅"
+        # A hidden number has no history to tell.
         hidden = await cards.card("this-call", "anonymous")
         assert hidden.withheld and hidden.earlier_calls == [] and hidden.open_tickets == [] and hidden.flag is None
         other = await cards.card("this-call", OTHER)

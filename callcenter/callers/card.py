@@ -21,7 +21,7 @@ OPEN_TICKETS = 5
 class CallerCard:
     call_id: str
     number: str
-    name: str  # the caller id's name, else the name on the number's latest ticket
+    name: str  # the name the citizen gave on the number's latest ticket, else the caller id's
     withheld: bool  # a hidden number: no history can be told
     flag: Flag | None
     earlier_calls: list[Row]
@@ -47,5 +47,5 @@ class CallerCards:
             return CallerCard(call_id, number, name_on_call, True, None, [], [], moment)
         history = await self.repository.history(number, call_id, EARLIER_CALLS, OPEN_TICKETS)
         flag = active_flag(await self.nuisance.history(number), moment)
-        return CallerCard(call_id, number, name_on_call or history.known_name, False, flag, history.earlier_calls,
+        return CallerCard(call_id, number, history.known_name or name_on_call, False, flag, history.earlier_calls,
                           history.open_tickets, moment)

@@ -109,8 +109,6 @@ class SeatViews:
             call["menu_category"] = menu.get("category") if isinstance(menu, dict) else None
             card = await self._card(name, row, str((live or {}).get("name") or ""))
             call["flagged"] = bool(row.get("nuisance")) or card.flag is not None
-            if card.name and not call.get("caller_name"):
-                call["caller_name"] = card.name
         ringing = seat.get("state") == str(SeatState.RINGING)
         return {"type": "seat", "seat": {**seat, "wrapup_seconds": self.wrapup_seconds}, "call": call,
                 "earlier_calls": [] if card is None else card.to_json()["earlier_calls"],

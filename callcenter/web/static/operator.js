@@ -85,7 +85,8 @@
     current.dataset.live = call.live ? "yes" : "no";
     document.getElementById("call-heading").textContent = call.live ? "当前来电" : "上一通来电（可补充小结）";
     document.getElementById("call-number").textContent = call.caller_number || "（隐藏号码）";
-    document.getElementById("call-name").textContent = call.caller_name || "";
+    // The name the citizen gave on a ticket before, else the caller id's.
+    document.getElementById("call-name").textContent = (card && card.name) || call.caller_name || "";
     document.getElementById("call-flagged").hidden = !call.flagged;
     document.getElementById("call-phase").textContent = call.live ? label(hotline.PHASES, call.phase)
       : label(hotline.OUTCOMES, call.outcome, "已结束");
