@@ -40,6 +40,7 @@ from callcenter.web.context import (
 from callcenter.web.live import FloorFeed, day_bounds, health_report, today_figures
 from callcenter.web.metrics import Snapshot, metrics_response
 from callcenter.web.openapi import openapi_document
+from callcenter.web.pushing import same_origin_only
 
 CATEGORIES = tuple(str(c) for c in Category)
 OUTCOMES = tuple(str(o) for o in Outcome)
@@ -154,10 +155,7 @@ def _this_machine(request: web.Request) -> bool:
 
 
 async def floor_socket(request: web.Request) -> web.StreamResponse:
-    # A WebSocket is not covered by the same-origin policy: refuse other sites' pages.
-    origin, host = request.headers.get("Origin", ""), request.headers.get("Host", "")
-    if origin not in (f"http://{host}", f"https://{host}"):
-        refuse(web.HTTPForbidden, "来源不符 (cross-origin WebSocket refused)")
+    same_origin_only(request)
     feed = request.app[FEED]
     ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=4096)
     await ws.prepare(request)

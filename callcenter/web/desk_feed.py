@@ -31,6 +31,7 @@ from callcenter.users import SUPERVISOR, UNIT
 from callcenter.web.auth import refuse
 from callcenter.web.context import CONSOLE, SUPERVISORS, UNITS, add_route, session_of
 from callcenter.web.openapi import DENIED, describe
+from callcenter.web.pushing import PushTask, Sockets, same_origin_only
 from callcenter.web.sessions import Session
 
 log = logging.getLogger(__name__)
@@ -64,47 +65,32 @@ class DeskFeed:
     def __init__(self, tickets: TicketService, session_alive: Callable[[str], bool], heartbeat: float = 15.0,
                  send_timeout: float = 5.0) -> None:
         self.tickets = tickets
-        self.session_alive = session_alive
         self.heartbeat = heartbeat
-        self.send_timeout = send_timeout
-        self._clients: dict[web.WebSocketResponse, Listener] = {}
+        self.sockets: Sockets[Listener] = Sockets(session_alive, send_timeout)
         self._changes: asyncio.Queue[TicketChange] = asyncio.Queue(QUEUE_MAX)
-        self._task: asyncio.Task[None] | None = None
+        self._task = PushTask("desk feed", self._run)
         self._unsubscribe: Callable[[], None] | None = None
 
     async def start(self) -> None:
         self._unsubscribe = self.tickets.subscribe(self._on_change)
-        self._task = asyncio.create_task(self._run(), name="desk-feed")
-        self._task.add_done_callback(self._ended)
+        self._task.start()
 
     async def stop(self) -> None:
-        """Stop listening and close every socket (the server would otherwise wait for the
-        open desks' handlers until its shutdown timeout)."""
+        """Stop listening and close every socket."""
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        if self._task is not None:
-            task, self._task = self._task, None
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        clients, self._clients = list(self._clients), {}
-        await asyncio.gather(*(ws.close(code=1001, message=b"server stopping") for ws in clients),
-                             return_exceptions=True)
-
-    def _ended(self, task: asyncio.Task[None]) -> None:
-        # Supervised: the loop catches each change's failure, so its end is a bug or stop().
-        if self._task is task and not task.cancelled() and task.exception() is not None:
-            log.critical("desk feed: the sending task died; live desks no longer update",
-                         exc_info=task.exception())
+        await self._task.stop()
+        await self.sockets.close_all()
 
     def add(self, ws: web.WebSocketResponse, listener: Listener) -> None:
-        self._clients[ws] = listener
+        self.sockets.add(ws, listener)
 
     def remove(self, ws: web.WebSocketResponse) -> None:
-        self._clients.pop(ws, None)
+        self.sockets.remove(ws)
 
     def _on_change(self, change: TicketChange) -> None:
-        if not self._clients:
+        if not self.sockets.open:
             return  # nobody is listening: nothing to look up or send
         if self._changes.full():
             self._changes.get_nowait()
@@ -115,8 +101,8 @@ class DeskFeed:
         while True:
             try:
                 change = await asyncio.wait_for(self._changes.get(), self.heartbeat)
-            except TimeoutError:
-                await self._beat()
+            except TimeoutError:  # a beat, which also checks each socket's session
+                await self.sockets.send_to(json.dumps({"type": "heartbeat"}))
                 continue
             try:
                 await self._deliver(change)
@@ -132,36 +118,17 @@ class DeskFeed:
         return str(unit) if unit else None
 
     async def _deliver(self, change: TicketChange) -> None:
-        clients = list(self._clients.items())
-        unit = await self._unit_of(change.ticket_id) if any(c.unit for _, c in clients) else None
-        text = change_message(change)
-        await asyncio.gather(*(self._send(ws, listener, text) for ws, listener in clients
-                               if listener.unit is None or listener.unit == unit))
-
-    async def _beat(self) -> None:
-        text = json.dumps({"type": "heartbeat"})
-        await asyncio.gather(*(self._send(ws, listener, text) for ws, listener in list(self._clients.items())))
-
-    async def _send(self, ws: web.WebSocketResponse, listener: Listener, text: str) -> None:
-        if not self.session_alive(listener.token):  # logged out or expired since the socket opened
-            self.remove(ws)
-            await ws.close(code=4401, message=b"session ended")
-            return
-        try:
-            await asyncio.wait_for(ws.send_str(text), self.send_timeout)
-        except (TimeoutError, ConnectionError, RuntimeError):
-            self.remove(ws)
-            await ws.close()
+        listening = list(self.sockets.open.values())
+        unit = await self._unit_of(change.ticket_id) if any(c.unit for c in listening) else None
+        await self.sockets.send_to(change_message(change),
+                                   lambda listener: listener.unit is None or listener.unit == unit)
 
 
 DESK_FEED = web.AppKey("desk_feed", DeskFeed)
 
 
 async def desk_socket(request: web.Request) -> web.StreamResponse:
-    # A WebSocket is not covered by the same-origin policy: refuse other sites' pages.
-    origin, host = request.headers.get("Origin", ""), request.headers.get("Host", "")
-    if origin not in (f"http://{host}", f"https://{host}"):
-        refuse(web.HTTPForbidden, "来源不符 (cross-origin WebSocket refused)")
+    same_origin_only(request)
     listener = listener_for(session_of(request))
     if listener is None:
         refuse(web.HTTPForbidden, "无权访问 (not allowed for your role)")

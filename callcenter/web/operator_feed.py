@@ -37,6 +37,7 @@ from callcenter.web.api import call_json, reply, summary_of
 from callcenter.web.auth import refuse
 from callcenter.web.context import CONSOLE, OPERATORS, FloorSource, add_route, session_of
 from callcenter.web.openapi import DENIED, describe
+from callcenter.web.pushing import PushTask, Sockets, same_origin_only
 from callcenter.web.sessions import Session
 
 log = logging.getLogger(__name__)
@@ -124,67 +125,48 @@ class OperatorFeed:
                  min_interval: float = 0.05, heartbeat: float = 15.0, send_timeout: float = 5.0) -> None:
         self.floor = floor
         self.views = views
-        self.session_alive = session_alive
         self.min_interval = min_interval
         self.heartbeat = heartbeat
-        self.send_timeout = send_timeout
-        self._clients: dict[web.WebSocketResponse, Listener] = {}
+        self.sockets: Sockets[Listener] = Sockets(session_alive, send_timeout)
         self._sent: dict[str, str] = {}  # seat -> seat_key of the view last sent
         self._dirty = asyncio.Event()
-        self._has_clients = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._task = PushTask("operator feed", self._run)
         self._unsubscribe: Callable[[], None] | None = None
 
     async def start(self) -> None:
         self._unsubscribe = self.floor.on_change(self._dirty.set)
-        self._task = asyncio.create_task(self._run(), name="operator-feed")
-        self._task.add_done_callback(self._ended)
+        self._task.start()
 
     async def stop(self) -> None:
-        """Stop pushing and close every socket (the server would otherwise wait for the
-        open workspaces' handlers until its shutdown timeout)."""
+        """Stop pushing and close every socket."""
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        if self._task is not None:
-            task, self._task = self._task, None
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        clients, self._clients = list(self._clients), {}
-        await asyncio.gather(*(ws.close(code=1001, message=b"server stopping") for ws in clients),
-                             return_exceptions=True)
-
-    def _ended(self, task: asyncio.Task[None]) -> None:
-        # Supervised: the loop catches each view's failure, so its end is a bug or stop().
-        if self._task is task and not task.cancelled() and task.exception() is not None:
-            log.critical("operator feed: the sending task died; workspaces no longer update",
-                         exc_info=task.exception())
+        await self._task.stop()
+        await self.sockets.close_all()
 
     def add(self, ws: web.WebSocketResponse, listener: Listener) -> None:
-        self._clients[ws] = listener
-        self._has_clients.set()
+        self.sockets.add(ws, listener)
 
     def remove(self, ws: web.WebSocketResponse) -> None:
-        listener = self._clients.pop(ws, None)
+        listener = self.sockets.remove(ws)
         if listener is not None and listener.seat not in self._watched():
             self._sent.pop(listener.seat, None)  # nobody watches it: the next one starts afresh
             self.views.forget(listener.seat)
-        if not self._clients:
-            self._has_clients.clear()
 
     def _watched(self) -> set[str]:
-        return {listener.seat for listener in self._clients.values()}
+        return {listener.seat for listener in self.sockets.open.values()}
 
     def seat_now(self, seat: str) -> dict[str, Any] | None:
         return next((s for s in self.floor.snapshot()["seats"] if s["seat"] == seat), None)
 
     async def _run(self) -> None:
         while True:
-            await self._has_clients.wait()
+            await self.sockets.any_open.wait()
             try:
                 await asyncio.wait_for(self._dirty.wait(), self.heartbeat)
-            except TimeoutError:
-                await self._beat()
+            except TimeoutError:  # a beat, which also checks each socket's session
+                await self.sockets.send_to(json.dumps({"type": "heartbeat"}))
                 continue
             self._dirty.clear()
             watched = self._watched()
@@ -202,24 +184,7 @@ class OperatorFeed:
             self._dirty.set()  # try again at the next round
             return
         self._sent[name] = seat_key(seat)
-        text = json.dumps(view, ensure_ascii=False)
-        await asyncio.gather(*(self._send(ws, listener, text) for ws, listener in list(self._clients.items())
-                               if listener.seat == name))
-
-    async def _beat(self) -> None:
-        text = json.dumps({"type": "heartbeat"})
-        await asyncio.gather(*(self._send(ws, listener, text) for ws, listener in list(self._clients.items())))
-
-    async def _send(self, ws: web.WebSocketResponse, listener: Listener, text: str) -> None:
-        if not self.session_alive(listener.token):  # logged out or expired since the socket opened
-            self.remove(ws)
-            await ws.close(code=4401, message=b"session ended")
-            return
-        try:
-            await asyncio.wait_for(ws.send_str(text), self.send_timeout)
-        except (TimeoutError, ConnectionError, RuntimeError):
-            self.remove(ws)
-            await ws.close()
+        await self.sockets.send_to(json.dumps(view, ensure_ascii=False), lambda listener: listener.seat == name)
 
 
 OPERATOR_FEED = web.AppKey("operator_feed", OperatorFeed)
@@ -243,10 +208,7 @@ async def operator_now(request: web.Request) -> web.Response:
 
 
 async def operator_socket(request: web.Request) -> web.StreamResponse:
-    # A WebSocket is not covered by the same-origin policy: refuse other sites' pages.
-    origin, host = request.headers.get("Origin", ""), request.headers.get("Host", "")
-    if origin not in (f"http://{host}", f"https://{host}"):
-        refuse(web.HTTPForbidden, "来源不符 (cross-origin WebSocket refused)")
+    same_origin_only(request)
     session, seat = _my_seat(request)
     feed = request.app[OPERATOR_FEED]
     ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=4096)
