@@ -27,7 +27,7 @@
     if (!left) { clearInterval(wrapupTimer); wrapupTimer = null; }
   }
 
-  function showSeat(seat) {
+  function showSeat(seat, pushedAt) {
     seatNow = seat;
     document.getElementById("seat-name").textContent = seat.seat;
     const state = seat.paused ? `暂停（${seat.pause_reason || "无原因"}）`
@@ -37,13 +37,14 @@
     const bar = document.getElementById("seat-bar");
     bar.dataset.paused = seat.paused ? "yes" : "no";
     bar.dataset.state = seat.state;
-    // The countdown runs on the page from the seat's own clock: the server pushes only changes.
+    // The countdown runs on the page (the server pushes only changes), from what was left when
+    // the view was made: the browser's clock need not agree with the server's.
     const wrapping = seat.state === "wrapup" && seat.wrapup_seconds > 0;
     document.getElementById("wrapup").hidden = !wrapping;
     clearInterval(wrapupTimer);
     wrapupTimer = null;
     if (wrapping) {
-      wrapupEnds = seat.since + seat.wrapup_seconds;
+      wrapupEnds = Date.now() / 1000 + (seat.since + seat.wrapup_seconds - (pushedAt || seat.since));
       tickWrapup();
       wrapupTimer = setInterval(tickWrapup, 250);
     }
@@ -111,7 +112,7 @@
   }
 
   function show(view) {
-    showSeat(view.seat);
+    showSeat(view.seat, view.pushed_at);
     showCall(view.call, view.card);
     showThreeWay(view.call);
     document.body.dataset.pushes = String(Number(document.body.dataset.pushes || 0) + 1);
