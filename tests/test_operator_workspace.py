@@ -26,6 +26,8 @@ from tests.web_helpers import (
     Client,
     FakeFloor,
     RunningConsole,
+    browser_log_in,
+    chromium,
     console_running,
     console_settings,
     http_session,
@@ -229,3 +231,43 @@ async def test_a_slow_operator_client_is_dropped_and_the_others_still_get_their_
             await feed.stop()
         assert stuck.closed and quick.sent
         assert time.monotonic() - started < 2.0
+
+
+async def test_the_shortcuts_work_outside_fields_only_and_the_knowledge_panel_says_when_the_hotline_has_no_base(
+        console: RunningConsole) -> None:
+    floor = console.floor
+    assert isinstance(floor, FakeFloor)
+    now, zone = time.time(), console.settings.zone
+    console.services.calls.save("live-1", caller_number=CITIZEN, arrived=iso_local(now - 20, zone),
+                                arrived_epoch=now - 20, state="talking", seat="seat1")
+    await console.services.calls.flush()
+    floor.seat_calls["seat1"] = {"call_id": "live-1", "number": CITIZEN, "name": "", "category": "",
+                                 "phase": "talking", "three_way": None}
+    async with http_session() as http:
+        await _operator(http, console, "seat1")
+        async with http.get(f"{console.url}/api/knowledge/search?q=社保") as answer:
+            has_base = answer.status != 404
+    async with chromium() as browser:
+        page = await browser_log_in(browser, console.url, "seat1", console.passwords["seat1"])
+        await page.wait_for_selector('#current[data-call-id="live-1"][data-live="yes"]')
+        assert "F8" in await page.inner_text("#shortcuts")
+        await page.keyboard.press("F2")
+        assert await page.evaluate("document.activeElement.id") == "kb-search"
+        await page.keyboard.type("社保")
+        await page.keyboard.press("Enter")
+        status = page.locator("#kb-status")
+        if has_base:
+            await page.wait_for_selector("#kb-status:not(:has-text('查询中'))")
+            assert "暂未开通" not in await status.inner_text()
+        else:
+            await page.wait_for_selector("#kb-status:has-text('知识库暂未开通')")
+            assert await page.is_disabled("#kb-answered")
+        await page.keyboard.press("F8")  # typing in the search field: no pause
+        await page.keyboard.press("Escape")
+        await page.keyboard.press("F4")
+        await page.wait_for_selector('#ticket-panel[data-call-id="live-1"]:not([hidden])')
+        await page.locator("#call-heading").click()
+        await page.keyboard.press("F8")
+        await page.wait_for_selector("#seat-status:has-text('已暂停接听')")
+    rows = await console.services.seats.rows()
+    assert rows["seat1"]["paused"] == 1
