@@ -251,6 +251,9 @@ async def test_the_shortcuts_work_outside_fields_only_and_the_knowledge_panel_sa
         page = await browser_log_in(browser, console.url, "seat1", console.passwords["seat1"])
         await page.wait_for_selector('#current[data-call-id="live-1"][data-live="yes"]')
         assert "F8" in await page.inner_text("#shortcuts")
+        pauses: list[str] = []
+        page.on("request", lambda request: pauses.append(request.url) if "/api/operator/pause" in request.url
+                else None)
         await page.keyboard.press("F2")
         assert await page.evaluate("document.activeElement.id") == "kb-search"
         await page.keyboard.type("社保")
@@ -266,8 +269,10 @@ async def test_the_shortcuts_work_outside_fields_only_and_the_knowledge_panel_sa
         await page.keyboard.press("Escape")
         await page.keyboard.press("F4")
         await page.wait_for_selector('#ticket-panel[data-call-id="live-1"]:not([hidden])')
+        assert pauses == [], "F8 fired while the operator was typing in the search field"
         await page.locator("#call-heading").click()
         await page.keyboard.press("F8")
         await page.wait_for_selector("#seat-status:has-text('已暂停接听')")
+        assert len(pauses) == 1
     rows = await console.services.seats.rows()
     assert rows["seat1"]["paused"] == 1
