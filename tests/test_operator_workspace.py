@@ -102,8 +102,13 @@ async def test_the_caller_cards_reads_walk_the_numbers_indexes_never_a_whole_tab
     for name in ("open_tickets", "known_name"):
         walked = " | ".join(plans[name])
         assert "tickets_caller" in walked and "tickets_contact" in walked, plans
+        # Every other step on tickets is a lookup by ticket number, never a walk by state or unit.
+        others = [step for step in plans[name] if step.startswith(("SEARCH tickets", "SEARCH t "))
+                  and "tickets_caller" not in step and "tickets_contact" not in step]
+        assert others, plans
+        assert all("INTEGER PRIMARY KEY" in step for step in others), plans
     for name, steps in plans.items():
-        assert not [step for step in steps if step.startswith("SCAN calls") or step.startswith("SCAN tickets")], \
+        assert not [step for step in steps if step.startswith(("SCAN calls", "SCAN tickets", "SCAN t "))], \
             (name, steps)
 
 
