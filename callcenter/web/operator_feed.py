@@ -5,7 +5,7 @@ changes, instead of the page asking every second.
 The controller calls `changed()` synchronously on every step of every call: the feed
 only marks itself dirty, and one task at most every `min_interval` seconds reads the
 floor, compares each watched seat with what it last sent, and builds the view of those
-that changed, concurrently (one seat's slow read never holds back another's ring). The
+that changed, each seat on its own (one seat's slow read never holds back another's ring). The
 caller card is built once per call on a seat (when it starts ringing), off the
 controller's path, and kept while the call stays there. A view goes only to the
 sockets of that seat; a client that cannot take it within `send_timeout` is dropped
@@ -16,6 +16,7 @@ and its session is checked (logged out or expired: closed with 4401).
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -129,6 +130,7 @@ class OperatorFeed:
         self.heartbeat = heartbeat
         self.sockets: Sockets[Listener] = Sockets(session_alive, send_timeout)
         self._sent: dict[str, str] = {}  # seat -> seat_key of the view last sent
+        self._building: dict[str, asyncio.Task[None]] = {}  # seat -> its view being built and sent
         self._dirty = asyncio.Event()
         self._task = PushTask("operator feed", self._run)
         self._unsubscribe: Callable[[], None] | None = None
@@ -143,6 +145,10 @@ class OperatorFeed:
             self._unsubscribe()
             self._unsubscribe = None
         await self._task.stop()
+        building = list(self._building.values())
+        for task in building:
+            task.cancel()
+        await asyncio.gather(*building, return_exceptions=True)
         await self.sockets.close_all()
 
     def add(self, ws: web.WebSocketResponse, listener: Listener) -> None:
@@ -170,10 +176,18 @@ class OperatorFeed:
                 continue
             self._dirty.clear()
             watched = self._watched()
-            changed = [seat for seat in self.floor.snapshot()["seats"]
-                       if seat["seat"] in watched and self._sent.get(seat["seat"]) != seat_key(seat)]
-            await asyncio.gather(*(self._push(seat) for seat in changed))
+            for seat in self.floor.snapshot()["seats"]:
+                name = seat["seat"]
+                if name in watched and name not in self._building and self._sent.get(name) != seat_key(seat):
+                    # Each seat's view on its own: a slow read for one never holds back another's ring.
+                    task = asyncio.create_task(self._push(seat), name=f"operator view {name}")
+                    self._building[name] = task
+                    task.add_done_callback(functools.partial(self._built, name))
             await asyncio.sleep(self.min_interval)
+
+    def _built(self, seat: str, task: asyncio.Task[None]) -> None:
+        self._building.pop(seat, None)
+        self._dirty.set()  # the seat may have changed while its view was built: look again
 
     async def _push(self, seat: dict[str, Any]) -> None:
         name = str(seat["seat"])
