@@ -31,7 +31,7 @@ from callcenter.users import SUPERVISOR, UNIT
 from callcenter.web.auth import refuse
 from callcenter.web.context import CONSOLE, SUPERVISORS, UNITS, add_route, session_of
 from callcenter.web.openapi import DENIED, describe
-from callcenter.web.pushing import PushTask, Sockets, same_origin_only
+from callcenter.web.pushing import PushTask, Sockets, run_with, same_origin_only, session_alive
 from callcenter.web.sessions import Session
 
 log = logging.getLogger(__name__)
@@ -168,18 +168,10 @@ def desk_feed_paths() -> dict[str, Any]:
 def add_desk_feed_routes(app: web.Application) -> None:
     """The feed's routes, and the feed started and stopped with the app."""
     console = app[CONSOLE]
-    app[DESK_FEED] = DeskFeed(console.services.tickets,
-                              lambda token: console.sessions.get(token, touch=False) is not None)
+    feed = DeskFeed(console.services.tickets, session_alive(console.sessions))
+    app[DESK_FEED] = feed
     # A unit's socket is under /api/unit/ like the rest of what a unit may reach: each
     # answers only about the session's own unit.
     add_route(app, "GET", "/api/desk/ws", desk_socket, SUPERVISORS)
     add_route(app, "GET", "/api/unit/desk/ws", desk_socket, UNITS)
-
-    async def start(app: web.Application) -> None:
-        await app[DESK_FEED].start()
-
-    async def stop(app: web.Application) -> None:
-        await app[DESK_FEED].stop()
-
-    app.on_startup.append(start)
-    app.on_shutdown.append(stop)
+    run_with(app, feed)

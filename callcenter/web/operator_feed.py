@@ -38,7 +38,7 @@ from callcenter.web.api import call_json, reply, summary_of
 from callcenter.web.auth import refuse
 from callcenter.web.context import CONSOLE, OPERATORS, FloorSource, add_route, session_of
 from callcenter.web.openapi import DENIED, describe
-from callcenter.web.pushing import PushTask, Sockets, same_origin_only
+from callcenter.web.pushing import PushTask, Sockets, run_with, same_origin_only, session_alive
 from callcenter.web.sessions import Session
 
 log = logging.getLogger(__name__)
@@ -257,16 +257,8 @@ def operator_feed_paths() -> dict[str, Any]:
 def add_operator_routes(app: web.Application) -> None:
     """The workspace's routes, and its feed started and stopped with the app."""
     console = app[CONSOLE]
-    app[OPERATOR_FEED] = OperatorFeed(console.floor, SeatViews(console.services, console.settings),
-                                      lambda token: console.sessions.get(token, touch=False) is not None)
+    feed = OperatorFeed(console.floor, SeatViews(console.services, console.settings), session_alive(console.sessions))
+    app[OPERATOR_FEED] = feed
     add_route(app, "GET", "/api/operator/now", operator_now, OPERATORS)
     add_route(app, "GET", "/api/operator/ws", operator_socket, OPERATORS)
-
-    async def start(app: web.Application) -> None:
-        await app[OPERATOR_FEED].start()
-
-    async def stop(app: web.Application) -> None:
-        await app[OPERATOR_FEED].stop()
-
-    app.on_startup.append(start)
-    app.on_shutdown.append(stop)
+    run_with(app, feed)

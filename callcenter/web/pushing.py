@@ -13,6 +13,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from aiohttp import web
 
 from callcenter.web.auth import refuse
+from callcenter.web.sessions import Sessions
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,30 @@ def same_origin_only(request: web.Request) -> None:
     origin, host = request.headers.get("Origin", ""), request.headers.get("Host", "")
     if origin not in (f"http://{host}", f"https://{host}"):
         refuse(web.HTTPForbidden, "来源不符 (cross-origin WebSocket refused)")
+
+
+def session_alive(sessions: Sessions) -> Callable[[str], bool]:
+    """Whether a socket's session still holds (not logged out, expired or its password changed)."""
+    return lambda token: sessions.get(token, touch=False) is not None
+
+
+class Feed(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+def run_with(app: web.Application, feed: Feed) -> None:
+    """Start the feed with the app, stop it (closing its sockets) as the app shuts down."""
+
+    async def start(app: web.Application) -> None:
+        await feed.start()
+
+    async def stop(app: web.Application) -> None:
+        await feed.stop()
+
+    app.on_startup.append(start)
+    app.on_shutdown.append(stop)
 
 
 class Holder(Protocol):
