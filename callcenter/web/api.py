@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from callcenter.calls.repository import CallSearch
 from callcenter.clock import iso_local
@@ -40,7 +40,7 @@ from callcenter.web.context import (
 from callcenter.web.live import FloorFeed, day_bounds, health_report, today_figures
 from callcenter.web.metrics import Snapshot, metrics_response
 from callcenter.web.openapi import openapi_document
-from callcenter.web.pushing import same_origin_only
+from callcenter.web.pushing import hold_open, same_origin_only
 
 CATEGORIES = tuple(str(c) for c in Category)
 OUTCOMES = tuple(str(o) for o in Outcome)
@@ -156,18 +156,12 @@ def _this_machine(request: web.Request) -> bool:
 
 async def floor_socket(request: web.Request) -> web.StreamResponse:
     same_origin_only(request)
-    feed = request.app[FEED]
-    ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=4096)
-    await ws.prepare(request)
-    feed.add(ws, session_of(request).token)
-    try:
-        await ws.send_str(await feed.message())
-        async for message in ws:  # the wallboard only listens; anything it sends is ignored
-            if message.type == WSMsgType.ERROR:
-                break
-    finally:
-        feed.remove(ws)
-    return ws
+    feed, token = request.app[FEED], session_of(request).token
+
+    async def first() -> list[str]:
+        return [await feed.message()]
+
+    return await hold_open(request, lambda ws: feed.add(ws, token), feed.remove, first)
 
 
 # ----------------------------------------------------------------------------- the call log

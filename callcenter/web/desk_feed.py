@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from callcenter.tickets import TicketError
 from callcenter.tickets.service import TicketChange, TicketService
@@ -31,7 +31,7 @@ from callcenter.users import SUPERVISOR, UNIT
 from callcenter.web.auth import refuse
 from callcenter.web.context import CONSOLE, SUPERVISORS, UNITS, add_route, session_of
 from callcenter.web.openapi import DENIED, describe
-from callcenter.web.pushing import PushTask, Sockets, run_with, same_origin_only, session_alive
+from callcenter.web.pushing import PushTask, Sockets, hold_open, run_with, same_origin_only, session_alive
 from callcenter.web.sessions import Session
 
 log = logging.getLogger(__name__)
@@ -133,18 +133,12 @@ async def desk_socket(request: web.Request) -> web.StreamResponse:
     if listener is None:
         refuse(web.HTTPForbidden, "无权访问 (not allowed for your role)")
     feed = request.app[DESK_FEED]
-    ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=4096)
-    await ws.prepare(request)
-    feed.add(ws, listener)
-    try:
+
+    async def first() -> list[str]:
         # Said once the socket is listening: a change committed after this is sent.
-        await ws.send_str(json.dumps({"type": "ready", "unit": listener.unit}, ensure_ascii=False))
-        async for message in ws:  # the desk only listens; anything it sends is ignored
-            if message.type == WSMsgType.ERROR:
-                break
-    finally:
-        feed.remove(ws)
-    return ws
+        return [json.dumps({"type": "ready", "unit": listener.unit}, ensure_ascii=False)]
+
+    return await hold_open(request, lambda ws: feed.add(ws, listener), feed.remove, first)
 
 
 @describe

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from callcenter.callers.card import CallerCard, CallerCards
 from callcenter.callers.repository import CallerRepository
@@ -38,7 +38,7 @@ from callcenter.web.api import call_json, reply, summary_of
 from callcenter.web.auth import refuse
 from callcenter.web.context import CONSOLE, OPERATORS, FloorSource, add_route, session_of
 from callcenter.web.openapi import DENIED, describe
-from callcenter.web.pushing import PushTask, Sockets, run_with, same_origin_only, session_alive
+from callcenter.web.pushing import PushTask, Sockets, hold_open, run_with, same_origin_only, session_alive
 from callcenter.web.sessions import Session
 
 log = logging.getLogger(__name__)
@@ -225,19 +225,13 @@ async def operator_socket(request: web.Request) -> web.StreamResponse:
     same_origin_only(request)
     session, seat = _my_seat(request)
     feed = request.app[OPERATOR_FEED]
-    ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=4096)
-    await ws.prepare(request)
-    # Listening before the first view is read: a change after it is pushed.
-    feed.add(ws, Listener(session.token, str(seat["seat"])))
-    try:
-        await ws.send_str(json.dumps({"type": "ready", "seat": seat["seat"]}, ensure_ascii=False))
-        await ws.send_str(json.dumps(await feed.views.view(seat), ensure_ascii=False))
-        async for message in ws:  # the workspace only listens; anything it sends is ignored
-            if message.type == WSMsgType.ERROR:
-                break
-    finally:
-        feed.remove(ws)
-    return ws
+    listener = Listener(session.token, str(seat["seat"]))
+
+    async def first() -> list[str]:
+        return [json.dumps({"type": "ready", "seat": listener.seat}, ensure_ascii=False),
+                json.dumps(await feed.views.view(seat), ensure_ascii=False)]
+
+    return await hold_open(request, lambda ws: feed.add(ws, listener), feed.remove, first)
 
 
 @describe

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 from callcenter.web.auth import refuse
 from callcenter.web.sessions import Sessions
@@ -28,6 +28,26 @@ def same_origin_only(request: web.Request) -> None:
 def session_alive(sessions: Sessions) -> Callable[[str], bool]:
     """Whether a socket's session still holds (not logged out, expired or its password changed)."""
     return lambda token: sessions.get(token, touch=False) is not None
+
+
+async def hold_open(request: web.Request, added: Callable[[web.WebSocketResponse], None],
+                    removed: Callable[[web.WebSocketResponse], None],
+                    first: Callable[[], Awaitable[Sequence[str]]]) -> web.WebSocketResponse:
+    """Open the socket, give it to the feed (`added`), send the `first` messages, and hold
+    it until the client leaves; the screens only listen, so what they send is ignored."""
+    ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=4096)
+    await ws.prepare(request)
+    # Listening before the first message is made: a change after it is pushed.
+    added(ws)
+    try:
+        for text in await first():
+            await ws.send_str(text)
+        async for message in ws:
+            if message.type == WSMsgType.ERROR:
+                break
+    finally:
+        removed(ws)
+    return ws
 
 
 class Feed(Protocol):
