@@ -68,18 +68,13 @@ class DeskFeed:
         self.heartbeat = heartbeat
         self.sockets: Sockets[Listener] = Sockets(session_alive, send_timeout)
         self._changes: asyncio.Queue[TicketChange] = asyncio.Queue(QUEUE_MAX)
-        self._task = PushTask("desk feed", self._run)
-        self._unsubscribe: Callable[[], None] | None = None
+        self._task = PushTask("desk feed", self._run, lambda: self.tickets.subscribe(self._on_change))
 
     async def start(self) -> None:
-        self._unsubscribe = self.tickets.subscribe(self._on_change)
         self._task.start()
 
     async def stop(self) -> None:
         """Stop listening and close every socket."""
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
         await self._task.stop()
         await self.sockets.close_all()
 

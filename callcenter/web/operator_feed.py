@@ -132,18 +132,13 @@ class OperatorFeed:
         self._sent: dict[str, str] = {}  # seat -> seat_key of the view last sent
         self._building: dict[str, asyncio.Task[None]] = {}  # seat -> its view being built and sent
         self._dirty = asyncio.Event()
-        self._task = PushTask("operator feed", self._run)
-        self._unsubscribe: Callable[[], None] | None = None
+        self._task = PushTask("operator feed", self._run, lambda: self.floor.on_change(self._dirty.set))
 
     async def start(self) -> None:
-        self._unsubscribe = self.floor.on_change(self._dirty.set)
         self._task.start()
 
     async def stop(self) -> None:
         """Stop pushing and close every socket."""
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
         await self._task.stop()
         building = list(self._building.values())
         for task in building:

@@ -127,19 +127,28 @@ class Sockets(Generic[H]):
 
 
 class PushTask:
-    """The one task that pushes a feed. Its loop catches each message's failure, so its
-    end is a bug (logged as critical: the screens no longer update) or `stop()`."""
+    """The one task that pushes a feed, and its subscription to what the feed tells:
+    `listen()` subscribes and returns the way to unsubscribe. The loop catches each
+    message's failure, so its end is a bug (logged as critical: the screens no longer
+    update) or `stop()`."""
 
-    def __init__(self, name: str, run: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    def __init__(self, name: str, run: Callable[[], Coroutine[Any, Any, None]],
+                 listen: Callable[[], Callable[[], None]]) -> None:
         self.name = name
         self.run = run
+        self.listen = listen
         self._task: asyncio.Task[None] | None = None
+        self._unsubscribe: Callable[[], None] | None = None
 
     def start(self) -> None:
+        self._unsubscribe = self.listen()
         self._task = asyncio.create_task(self.run(), name=self.name)
         self._task.add_done_callback(self._ended)
 
     async def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         if self._task is not None:
             task, self._task = self._task, None
             task.cancel()
