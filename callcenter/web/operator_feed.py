@@ -112,9 +112,9 @@ class SeatViews:
             card = await self._card(name, row, str((live or {}).get("name") or ""))
             call["flagged"] = bool(row.get("nuisance")) or card.flag is not None
         ringing = seat.get("state") == str(SeatState.RINGING)
+        shown = None if card is None else card.to_json()
         return {"type": "seat", "seat": {**seat, "wrapup_seconds": self.wrapup_seconds}, "call": call,
-                "earlier_calls": [] if card is None else card.to_json()["earlier_calls"],
-                "card": None if card is None else card.to_json(),
+                "earlier_calls": [] if shown is None else shown["earlier_calls"], "card": shown,
                 "rang_at": seat.get("since") if ringing else None, "pushed_at": time.time()}
 
     def forget(self, seat: str) -> None:
