@@ -77,3 +77,12 @@ class BenchStore:
             "JOIN call_events e ON e.call_id = c.call_id AND e.kind = 'RINGSEAT' WHERE c.rowid > ?",
             [after_rowid],
         )]
+
+    def causes_of_unanswered(self, after_rowid: int, top: int = 8) -> list[tuple[str, str, int]]:
+        """(outcome, hang-up cause, calls) of the calls after the row id that were not
+        answered, the most frequent first: what a failed run must explain."""
+        return [(str(r[0]), str(r[1]), int(r[2])) for r in self._rows(
+            "SELECT outcome, coalesce(hangup_cause, ''), count(*) FROM calls WHERE rowid > ? "
+            "AND outcome != 'answered' GROUP BY 1, 2 ORDER BY 3 DESC LIMIT ?",
+            [after_rowid, top],
+        )]

@@ -25,6 +25,7 @@ from callcenter.ari_capture import CaptureWriter, capturing, tap, tap_connected
 from callcenter.callbacks import CallbackRunner
 from callcenter.calls.runner import Controller
 from callcenter.errors import PbxError
+from callcenter.heap import trimming
 from callcenter.mail.notices import mail_running
 from callcenter.recordings import repair_all
 from callcenter.recordings.retention import retention_running
@@ -36,6 +37,18 @@ from callcenter.users import credentials_path
 from callcenter.web import console_url, web_running
 
 log = logging.getLogger(__name__)
+
+# Connections to ARI at most (the events' WebSocket is one of them). aiohttp's default is
+# 100: under a burst every request in flight opened its own keep-alive connection, each
+# one a thread in Asterisk's HTTP server, and both processes kept the memory of that
+# high-water mark (the soak: controller descriptors 11 -> 81, Asterisk +30 MB). Requests
+# beyond this wait in the controller; one takes a few ms, so 16 carry thousands a second.
+ARI_CONNECTIONS = 16
+# Seconds an idle connection to ARI is kept. Asterisk closes one after 15 s idle
+# (http.conf session_keep_alive), aiohttp's default is the same 15 s: a request sent on
+# a connection Asterisk is closing at that moment fails with "connection reset by peer",
+# and the call with it. Letting go well before Asterisk does removes the race.
+ARI_KEEPALIVE_SECONDS = 5.0
 
 
 def ari_config(settings: Settings) -> AriConfig:
@@ -61,13 +74,16 @@ async def controller_running(
         capture = os.environ.get("HOTLINE_ARI_CAPTURE")  # every ARI event and request as JSON lines (replay tests)
         writer = stack.enter_context(CaptureWriter(Path(capture))) if capture else None
         store = services.store
-        session = await stack.enter_async_context(aiohttp.ClientSession())
+        await stack.enter_async_context(trimming())
+        session = await stack.enter_async_context(
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=ARI_CONNECTIONS,
+                                                                 keepalive_timeout=ARI_KEEPALIVE_SECONDS)))
         config = ari_config(settings)
         ari = capturing(config, session, writer)
         callbacks = CallbackRunner(settings, ari, store, shift_clock)
         stack.push_async_callback(callbacks.stop)
         controller = Controller(settings, ari, services.calls, services.seats, services.nuisance, callbacks,
-                                shift_clock=shift_clock)
+                                shift_clock=shift_clock, listen_in_log=services.listen_in)
         await controller.start()
         stack.push_async_callback(controller.stop)
 

@@ -164,6 +164,17 @@ class AriClient:
         result: dict[str, Any] = await self.request("POST", f"/channels/{channel_id}", params=params, body=body)
         return result
 
+    async def snoop(self, channel_id: str, snoop_id: str, spy: str, whisper: str, app_args: str = "") -> None:
+        """A Snoop channel on `channel_id`, placed in the app: it hears the `spy` direction
+        and speaks into the `whisper` direction (none, in, out, both)."""
+        await self.request("POST", f"/channels/{channel_id}/snoop/{snoop_id}",
+                           params={"app": self.config.app, "appArgs": app_args, "spy": spy, "whisper": whisper})
+
+    async def endpoint_state(self, technology: str, resource: str) -> str:
+        """An endpoint's state ("online", "offline", ...); AriNotFound if it does not exist."""
+        result = await self.request("GET", f"/endpoints/{technology}/{resource}")
+        return str(result.get("state", "")) if isinstance(result, dict) else ""
+
     # --- bridges
     async def create_bridge(self, bridge_id: str, name: str = "", kind: str = "mixing") -> None:
         await self.request("POST", f"/bridges/{bridge_id}", params={"type": kind, "name": name or bridge_id})

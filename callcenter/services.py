@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from callcenter.calls.repository import CallRepository
+from callcenter.listen_in.repository import ListenInRepository
 from callcenter.nuisance.repository import NuisanceRepository
 from callcenter.nuisance.service import NuisanceService
 from callcenter.recordings.repository import RecordingRepository
@@ -28,6 +29,7 @@ class Services:
     nuisance: NuisanceService
     tickets: TicketService
     recordings: RecordingRepository
+    listen_in: ListenInRepository
 
     @classmethod
     def on(cls, settings: Settings, store: Store, roster: Roster | None = None) -> Services:
@@ -40,4 +42,5 @@ class Services:
             nuisance=NuisanceService(settings, NuisanceRepository(store), calls),
             tickets=TicketService(settings, TicketRepository(store), calls, load_directory(units_file(settings))),
             recordings=RecordingRepository(store),
+            listen_in=ListenInRepository(store),
         )

@@ -130,6 +130,16 @@ class ThreewaySection:
 
 
 @dataclass(frozen=True)
+class ListenInSection:
+    """Live supervision (监听/密语/强插): the supervisors' own SIP phones."""
+
+    # Console supervisor accounts that have a phone, space separated: each is a PJSIP
+    # endpoint of that name with a generated digest password (credentials.toml [supervisors]).
+    phones: str
+    answer_seconds: float  # how long the supervisor's phone rings before the supervision is given up
+
+
+@dataclass(frozen=True)
 class RecordingsSection:
     retention_days: int  # a call's recording is deleted this many days after the call arrived
 
@@ -163,13 +173,20 @@ class MailSection:
 
 @dataclass(frozen=True)
 class Credentials:
-    """Generated secrets: ARI and AMI users, and the six seats' SIP passwords."""
+    """Generated secrets: ARI and AMI users, the seats' and the supervisors' SIP passwords."""
 
     ari_user: str
     ari_password: str
     ami_user: str
     ami_password: str
     seat_passwords: Mapping[str, str]
+    supervisor_passwords: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    def sip_password(self, endpoint: str) -> str:
+        """The digest password of a seat's or a supervisor's phone (KeyError for neither)."""
+        if endpoint in self.seat_passwords:
+            return self.seat_passwords[endpoint]
+        return self.supervisor_passwords[endpoint]
 
 
 @dataclass(frozen=True)
@@ -187,6 +204,7 @@ class Settings:
     trunk: TrunkSection
     threeway: ThreewaySection
     recordings: RecordingsSection
+    listen_in: ListenInSection
 
     @property
     def trunk_address(self) -> str:
@@ -200,6 +218,11 @@ class Settings:
     @property
     def seat_names(self) -> tuple[str, ...]:
         return seat_names(self.hotline.seats)
+
+    @property
+    def supervisor_phones(self) -> tuple[str, ...]:
+        """The supervisor accounts with a phone of their own (PJSIP endpoints of those names)."""
+        return tuple(self.listen_in.phones.split())
 
     @property
     def embedded(self) -> bool:
@@ -230,7 +253,7 @@ class Settings:
 
     def credentials(self) -> Credentials:
         """The generated credentials, with external-Asterisk settings taking precedence."""
-        generated = load_or_create_credentials(self.credentials_file, self.seat_names)
+        generated = load_or_create_credentials(self.credentials_file, self.seat_names, self.supervisor_phones)
         a = self.asterisk
         return Credentials(
             ari_user=a.ari_user or generated.ari_user,
@@ -238,6 +261,7 @@ class Settings:
             ami_user=a.ami_user or generated.ami_user,
             ami_password=a.ami_password or generated.ami_password,
             seat_passwords=generated.seat_passwords,
+            supervisor_passwords=generated.supervisor_passwords,
         )
 
 
@@ -263,6 +287,7 @@ _SECTIONS: dict[str, type[typing.Any]] = {
     "trunk": TrunkSection,
     "threeway": ThreewaySection,
     "recordings": RecordingsSection,
+    "listen_in": ListenInSection,
 }
 
 
@@ -392,6 +417,7 @@ def _validate(s: Settings) -> None:
                           f" got {s.recordings.retention_days}")
     if s.threeway.ring_seconds <= 0:
         raise ConfigError(f"{src}: threeway.ring_seconds must be positive, got {s.threeway.ring_seconds}")
+    _validate_listen_in(s)
     for key in ("quiet_start", "quiet_end"):
         value = getattr(cb, key)
         if len(value) != 5 or value[2] != ":" or not (value[:2] + value[3:]).isdigit() or int(value[:2]) > 23 \
@@ -488,7 +514,31 @@ def _validate_mail(src: Path, m: MailSection) -> None:
                           f" the network to {m.host} in clear")
 
 
-def load_or_create_credentials(path: Path, seats_wanted: tuple[str, ...] = SEAT_NAMES) -> Credentials:
+# A supervisor's phone is a PJSIP endpoint, a section name in pjsip.conf and a console
+# account: letters, digits, - and _ only (no character Asterisk's config would read apart).
+_PHONE_NAME = re.compile(r"[a-z][a-z0-9_-]{1,31}")
+# Endpoint names the configuration already gives to something else.
+_RESERVED_ENDPOINTS = ("anonymous", TRUNK_ENDPOINT)
+
+
+def _validate_listen_in(s: Settings) -> None:
+    src = s.source
+    phones = s.supervisor_phones
+    for name in phones:
+        if not _PHONE_NAME.fullmatch(name):
+            raise ConfigError(f"{src}: listen_in.phones: {name!r} is not a valid phone name"
+                              " (lower-case letters, digits, - or _, starting with a letter, 2-32 long)")
+        if name in s.seat_names or name.startswith("seat") or name in _RESERVED_ENDPOINTS:
+            raise ConfigError(f"{src}: listen_in.phones: {name!r} is the name of a seat or of another"
+                              " endpoint; a supervisor's phone needs a name of its own")
+    if len(set(phones)) != len(phones):
+        raise ConfigError(f"{src}: listen_in.phones names a phone twice: {s.listen_in.phones!r}")
+    if s.listen_in.answer_seconds <= 0:
+        raise ConfigError(f"{src}: listen_in.answer_seconds must be positive, got {s.listen_in.answer_seconds}")
+
+
+def load_or_create_credentials(path: Path, seats_wanted: tuple[str, ...] = SEAT_NAMES,
+                               supervisors_wanted: tuple[str, ...] = ()) -> Credentials:
     """Read the generated credentials, creating any that are missing (file mode 0600)."""
     existing: dict[str, typing.Any] = {}
     if path.exists():
@@ -505,25 +555,42 @@ def load_or_create_credentials(path: Path, seats_wanted: tuple[str, ...] = SEAT_
             current = fixed or secrets.token_urlsafe(18)
             changed = True
         values[key] = current
-    seats_raw = existing.get("seats", {})
-    seats: dict[str, str] = {}
-    for seat in seats_wanted:
-        current = seats_raw.get(seat) if isinstance(seats_raw, dict) else None
+    seats, seats_changed = _sip_passwords(existing.get("seats", {}), seats_wanted)
+    supervisors, supervisors_changed = _sip_passwords(existing.get("supervisors", {}), supervisors_wanted)
+    if changed or seats_changed or supervisors_changed:
+        # A supervisor's phone taken out of listen_in.phones keeps its password in the
+        # file (not in Asterisk): put back, the phone registers as before.
+        stored = existing.get("supervisors")
+        kept = {k: v for k, v in stored.items() if isinstance(v, str) and v} if isinstance(stored, dict) else {}
+        _write_credentials(path, values, seats, kept | supervisors)
+    return Credentials(seat_passwords=seats, supervisor_passwords=supervisors, **values)
+
+
+def _sip_passwords(stored: object, wanted: tuple[str, ...]) -> tuple[dict[str, str], bool]:
+    """The wanted phones' passwords as kept in the file, one generated for each phone
+    without one; whether any was new."""
+    kept = stored if isinstance(stored, dict) else {}
+    passwords: dict[str, str] = {}
+    changed = False
+    for name in wanted:
+        current = kept.get(name)
         if not isinstance(current, str) or not current:
             current = secrets.token_urlsafe(12)
             changed = True
-        seats[seat] = current
-    if changed:
-        _write_credentials(path, values, seats)
-    return Credentials(seat_passwords=seats, **values)
+        passwords[name] = current
+    return passwords, changed
 
 
-def _write_credentials(path: Path, values: Mapping[str, str], seats: Mapping[str, str]) -> None:
+def _write_credentials(path: Path, values: Mapping[str, str], seats: Mapping[str, str],
+                       supervisors: Mapping[str, str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = ["# Generated by the hotline engine. Keep this file private (mode 0600).", ""]
     lines += [f'{k} = "{v}"' for k, v in values.items()]
     lines += ["", "# SIP digest passwords of the operator seats (user name = seat name).", "[seats]"]
     lines += [f'{k} = "{v}"' for k, v in seats.items()]
+    lines += ["", "# SIP digest passwords of the supervisors' phones (user name = the supervisor's account).",
+              "[supervisors]"]
+    lines += [f'{k} = "{v}"' for k, v in supervisors.items()]
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:

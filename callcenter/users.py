@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from callcenter.errors import ConfigError, HotlineError
+from callcenter.seats.operators import BADGE, Operator, default_badge
 
 if TYPE_CHECKING:
     from callcenter.tickets.directory import Directory
@@ -111,6 +112,16 @@ class ConsoleUser:
     password_hash: str
     unit: str | None = None  # the unit's code (config/units.toml) for role unit; None for the others
     disabled: bool = False  # `hotline users disable`: no log-in, and its sessions end
+    # An operator's 工号 and 姓名; `seat` is then their default seat. Accounts written
+    # before operators had badges get their seat's (seat3: 1003) when read.
+    badge: str | None = None
+    full_name: str = ""
+
+    @property
+    def operator(self) -> Operator | None:
+        if self.role != OPERATOR or not self.badge or self.seat is None:
+            return None
+        return Operator(self.badge, self.full_name, self.seat)
 
 
 class ConsoleUsers:
@@ -162,6 +173,11 @@ def _file_stamp(path: Path) -> tuple[int, int, int] | None:
     return info.st_ino, info.st_mtime_ns, info.st_size
 
 
+def operators_of(users: Iterable[ConsoleUser]) -> dict[str, Operator]:
+    """The operators by 工号 (disabled accounts included: they still sit where they sat)."""
+    return {op.badge: op for op in (user.operator for user in users) if op is not None}
+
+
 def users_path(state_dir: Path) -> Path:
     return state_dir / USERS_FILE
 
@@ -184,7 +200,8 @@ def load_or_create_users(state_dir: Path, seat_names: Iterable[str]) -> ConsoleU
         for name, role, seat in wanted_accounts(seat_names):
             if name not in users:
                 password = secrets.token_urlsafe(12)
-                users[name] = ConsoleUser(name, role, seat, hash_password(password))
+                badge = default_badge(seat) if seat is not None else None
+                users[name] = ConsoleUser(name, role, seat, hash_password(password), badge=badge or None)
                 created.append((users[name], password))
         if created:
             _write_users(path, users.values())
@@ -246,6 +263,17 @@ def set_disabled(state_dir: Path, name: str, disabled: bool) -> None:
     _change(state_dir, name, lambda old: replace(old, disabled=disabled))
 
 
+def set_operator_name(state_dir: Path, badge: str, full_name: str) -> ConsoleUser:
+    """Give the operator with 工号 `badge` their name (姓名) as the console shows it."""
+    full_name = full_name.strip()
+    if not full_name or len(full_name) > 32 or not full_name.isprintable():
+        raise UserError("the name must be 1-32 printable characters")
+    accounts = {user.badge: user.name for user in list_users(state_dir) if user.badge}
+    if badge not in accounts:
+        raise UserError(f"no operator with 工号 {badge!r} (`hotline operators list` shows them)")
+    return _change(state_dir, accounts[badge], lambda old: replace(old, full_name=full_name))
+
+
 def _change(state_dir: Path, name: str, change: Callable[[ConsoleUser], ConsoleUser]) -> ConsoleUser:
     path = users_path(state_dir)
     with _locked(state_dir):
@@ -276,10 +304,20 @@ def _read_users(path: Path) -> dict[str, ConsoleUser]:
         raw = json.loads(path.read_text(encoding="utf-8"))
         entries = raw["users"]
         users = {}
+        badges: set[str] = set()
         for entry in entries:
-            # "unit" came with the unit accounts: files written before have no such key.
-            user = ConsoleUser(str(entry["name"]), str(entry["role"]), entry.get("seat"), str(entry["hash"]),
-                               unit=entry.get("unit"), disabled=entry.get("disabled") is True)
+            # "unit" came with the unit accounts, "badge" and "full_name" with operators:
+            # files written before have no such keys.
+            seat = entry.get("seat")
+            badge = entry.get("badge") or (default_badge(seat) if entry["role"] == OPERATOR
+                                           and isinstance(seat, str) else None)
+            user = ConsoleUser(str(entry["name"]), str(entry["role"]), seat, str(entry["hash"]),
+                               unit=entry.get("unit"), disabled=entry.get("disabled") is True,
+                               badge=badge or None, full_name=str(entry.get("full_name") or ""))
+            if user.badge is not None and (not BADGE.fullmatch(user.badge) or user.badge in badges):
+                raise ValueError(f"user {user.name!r}: 工号 {user.badge!r} is not digits or is taken twice")
+            if user.badge is not None:
+                badges.add(user.badge)
             if user.role not in ROLES or (user.role == OPERATOR and not isinstance(user.seat, str)):
                 raise ValueError(f"user {user.name!r}: bad role or seat")
             if (user.role == UNIT) != isinstance(user.unit, str) or (user.role == UNIT and user.seat is not None):
@@ -292,6 +330,7 @@ def _read_users(path: Path) -> dict[str, ConsoleUser]:
 
 def _write_users(path: Path, users: Iterable[ConsoleUser]) -> None:
     records = [{"name": u.name, "role": u.role, "seat": u.seat, **({"unit": u.unit} if u.unit else {}),
+                **({"badge": u.badge} if u.badge else {}), **({"full_name": u.full_name} if u.full_name else {}),
                 **({"disabled": True} if u.disabled else {}), "hash": u.password_hash} for u in users]
     _write_private(path, json.dumps({"users": records}, ensure_ascii=False, indent=2) + "\n")
 

@@ -147,7 +147,8 @@ def first(entries: list[tuple[float, str, str]], direction: str, startswith: str
 
 
 class SeatPhone:
-    """A SIPp process that registers as a seat and answers (or never answers) its calls."""
+    """A SIPp process that registers as a seat (or a supervisor's phone) and answers (or never
+    answers) its calls."""
 
     def __init__(self, settings: Settings, seat: str, workdir: Path, answers: bool = True,
                  answer_after_ms: int = 300, hangs_up_after_ms: int | None = None,
@@ -163,7 +164,7 @@ class SeatPhone:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> SeatPhone:
-        password = self.settings.credentials().seat_passwords[self.seat]
+        password = self.settings.credentials().sip_password(self.seat)
         ooc = "seat_answers.xml" if self.answers else "seat_never_answers.xml"
         extra: list[str] = ["-set", "answer_after", str(self.answer_after_ms)] if self.answers else []
         if self.answers and self.hangs_up_after_ms is not None:
@@ -195,7 +196,7 @@ class SeatPhone:
                 self.proc.kill()
                 self.proc.wait()
         # Asterisk would keep the dead phone's registration: remove it for the next test.
-        password = self.settings.credentials().seat_passwords[self.seat]
+        password = self.settings.credentials().sip_password(self.seat)
         sipp(self.settings, "unregister.xml", "-set", "user", self.seat, "-au", self.seat, "-ap", password,
              timeout=10)
 

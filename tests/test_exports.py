@@ -44,8 +44,8 @@ HOSTILE = '=HYPERLINK("http://x")'
 AWKWARD = '路灯坏了, "三天"\n还没修'
 TICKET_HEADERS = ["工单编号", "创建时间", "渠道", "分类", "诉求内容", "承办单位", "状态", "答复期限", "剩余工作日",
                   "是否超期", "督办次数", "保密", "市民姓名", "联系电话", "地址", "答复内容", "答复时间", "满意度"]
-CALL_HEADERS = ["来电时间", "来电号码", "来电人", "结果", "分类", "坐席", "班次", "等待秒数", "通话秒数", "挂断原因",
-                "录音", "骚扰标记", "保密"]
+CALL_HEADERS = ["来电时间", "来电号码", "来电人", "结果", "分类", "坐席", "班次", "话务员工号", "等待秒数", "通话秒数",
+                "挂断原因", "录音", "骚扰标记", "保密"]
 BIG = 15_000  # rows of XLSX that take a few seconds to write
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -174,7 +174,7 @@ async def test_the_call_log_export_holds_exactly_the_calls_the_call_log_shows_fo
     assert newest["骚扰标记"].value == "是" and newest["来电时间"].value == shown[0]["arrived"][:19].replace("T", " ")
     assert (oldest["录音"].value, newest["录音"].value) == ("正常", "录音失败（文件缺失）")
     abandoned = list(csv.reader(io.StringIO(csv_body.decode("utf-8-sig"), newline="")))
-    assert len(abandoned) == 2 and abandoned[1][9] == "caller hung up in the queue" and abandoned[1][5] == ""
+    assert len(abandoned) == 2 and abandoned[1][10] == "caller hung up in the queue" and abandoned[1][5] == ""
 
 
 async def test_an_operator_and_a_unit_are_refused_both_exports(console: RunningConsole) -> None:

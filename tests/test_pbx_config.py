@@ -47,14 +47,14 @@ def test_anonymous_callers_land_where_only_12345_exists(tmp_path: Path) -> None:
 def test_six_seats_need_digest_auth_with_their_generated_passwords(tmp_path: Path) -> None:
     files = _render(tmp_path)
     settings = settings_for(instance_env(tmp_path))
-    seats = settings.credentials().seat_passwords
     sections = _sections(files["pjsip.conf"])
     auths = {name: body for name, body in sections if body.get("type") == "auth"}
-    assert set(auths) == {f"seat{n}" for n in range(1, 7)}
+    # The supervisors' phones (listen_in.phones) are the only other digest accounts.
+    assert set(auths) == {f"seat{n}" for n in range(1, 7)} | set(settings.supervisor_phones)
     for seat, body in auths.items():
         assert body["auth_type"] == "digest"
-        assert body["password"] == seats[seat]
-    endpoints = {name for name, body in sections if name.startswith("seat") and "auth" in body}
+        assert body["password"] == settings.credentials().sip_password(seat)
+    endpoints = {name for name, body in sections if "auth" in body and body.get("type") != "auth"}
     assert endpoints == set(auths)
 
 

@@ -101,13 +101,15 @@ def test_no_password_is_written_in_the_repository(tmp_path: Path) -> None:
     the instance's Asterisk configuration, and appear in no tracked file."""
     settings = settings_for(instance_env(tmp_path / "state"))
     generated = settings.credentials()
-    secrets = [generated.ari_password, generated.ami_password, *generated.seat_passwords.values()]
+    secrets = [generated.ari_password, generated.ami_password, *generated.seat_passwords.values(),
+               *generated.supervisor_passwords.values()]
     rendered = pbx.render_config(settings, pbx.Instance.of(settings), "/usr/lib/x86_64-linux-gnu/asterisk/modules")
     rendered_text = "".join(path.read_text() for path in rendered)
     assert all(secret in rendered_text for secret in secrets)  # the check below can fail
     if (HOME / "var" / "credentials.toml").exists():  # a machine that ran the hotline: its own too
-        own = load_or_create_credentials(HOME / "var" / "credentials.toml")
-        secrets += [own.ari_password, own.ami_password, *own.seat_passwords.values()]
+        own = load_or_create_credentials(HOME / "var" / "credentials.toml", supervisors_wanted=("supervisor",))
+        secrets += [own.ari_password, own.ami_password, *own.seat_passwords.values(),
+                    *own.supervisor_passwords.values()]
     for path in _tracked_files():
         text = path.read_text(errors="replace")
         for secret in secrets:

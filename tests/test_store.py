@@ -97,6 +97,8 @@ async def test_a_call_row_round_trips_every_column(store: Store) -> None:
         "hangup_cause": "16",
         "seat": "seat3",
         "shift": "08-16",
+        "operator": "1003",
+        "wrapup_seconds": 9,
         "category": "complaint",
         "nuisance": 0,
         "nuisance_rule": None,
@@ -535,7 +537,8 @@ async def test_a_database_whose_check_predates_line_full_is_rebuilt_keeping_rows
         assert (await calls(store).get("new") or {})["outcome"] == "line_full"
     after = peek(db_path, "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'calls' "
                           "AND sql IS NOT NULL")
-    assert sorted(str(r[0]) for r in after) == sorted(indexes)
+    # Every index kept (later migrations may add their own).
+    assert set(indexes) <= {str(r[0]) for r in after}
 
 
 async def test_a_database_of_version_9_keeps_its_calls_recordings_and_gains_the_audit_tables(db_path: Path) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from callcenter.calls import machine as m
 from callcenter.clock import parse_ari_time
+from callcenter.listen_in.session import APP_ARG as LISTEN_IN_ARG
 
 # Asterisk's "Normal Clearing": what a hang-up without a cause is taken for.
 NORMAL_CLEARING = 16
@@ -49,6 +50,13 @@ class UnitLegEntered:
 
 
 @dataclass(frozen=True)
+class ListenInEntered:
+    """A supervision's channel (app args "listen_in,...") that no running supervision owns."""
+
+    channel_id: str
+
+
+@dataclass(frozen=True)
 class HangupRequested:
     """Asterisk says why a channel is being hung up; the cause arrives before the channel goes."""
 
@@ -66,7 +74,7 @@ class ChannelGone:
     cause_text: str
 
 
-Decoded = ToCall | ChannelEntered | SeatLegEntered | UnitLegEntered | HangupRequested | ChannelGone
+Decoded = ToCall | ChannelEntered | SeatLegEntered | UnitLegEntered | ListenInEntered | HangupRequested | ChannelGone
 
 
 def event_time(event: Mapping[str, Any]) -> float:
@@ -102,6 +110,8 @@ def decode(event: Mapping[str, Any]) -> Decoded | None:
             return SeatLegEntered(channel_id, at)
         if args and args[0] == "unit":
             return UnitLegEntered(channel_id, at)
+        if args and args[0] == LISTEN_IN_ARG:
+            return ListenInEntered(channel_id)
         return ChannelEntered(channel, at)
     if kind == "ChannelStateChange" and channel.get("state") == "Up":
         return ToCall(channel_id, m.Answered(at))

@@ -100,6 +100,7 @@ class SeatOffered:
     at: float
     seat: str
     shift: str
+    operator: str = ""  # the 工号 logged in at the seat ("" none known)
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,7 @@ class Stored:
     category: str = ""
     seat: str = ""
     shift: str = ""
+    operator: str = ""
     flagged_rule: str = ""
     arrived: float | None = None
     answered: float | None = None
@@ -406,6 +408,7 @@ class Call:
     category: str = ""
     seat: str = ""
     shift: str = ""
+    operator: str = ""  # the 工号 at the seat when it was offered the call
     playing: str = ""  # the playback in progress, "" when none
     playback_count: int = 0
     on_hold: bool = False  # music on hold is playing
@@ -586,9 +589,10 @@ def _queued(call: Call, event: Event) -> tuple[Call, list[Action]]:
         actions = [CancelTimer("position")]
         if not call.playing and not call.on_hold:
             actions.append(StartMoh())
-        call = replace(call, phase=Phase.RINGING, seat=event.seat, shift=event.shift,
+        call = replace(call, phase=Phase.RINGING, seat=event.seat, shift=event.shift, operator=event.operator,
                        on_hold=call.on_hold or not call.playing)
-        return call, [*actions, LogEvent("RINGSEAT", event.at, seat=event.seat), RingSeat(event.seat)]
+        return call, [*actions, LogEvent("RINGSEAT", event.at, seat=event.seat, data=_operator_data(call)),
+                      RingSeat(event.seat)]
     return call, []
 
 
@@ -604,8 +608,8 @@ def _ringing(call: Call, event: Event) -> tuple[Call, list[Action]]:
         return call, [
             *stop,
             BridgeWithSeat(call.seat),
-            LogEvent("CONNECT", event.at, seat=call.seat, data=(("wait", wait),)),
-            SaveRow((("seat_answered", event.at), ("seat", call.seat), ("shift", call.shift),
+            LogEvent("CONNECT", event.at, seat=call.seat, data=(("wait", wait), *_operator_data(call))),
+            SaveRow((("seat_answered", event.at), ("seat", call.seat), ("shift", call.shift), *_operator_data(call),
                      ("wait_seconds", wait), ("answer_seconds", _seconds(call.arrived, event.at)),
                      ("state", "talking"))),
         ]
@@ -617,7 +621,7 @@ def _ringing(call: Call, event: Event) -> tuple[Call, list[Action]]:
             PauseSeat(call.seat, "no-answer" if no_answer else "unreachable"),
             ReleaseSeat(call.seat, answered=False),
         ]
-        call = replace(call, phase=Phase.QUEUED, seat="", shift="")
+        call = replace(call, phase=Phase.QUEUED, seat="", shift="", operator="")
         return call, [*actions, Enqueue()]
     return call, []
 
@@ -629,6 +633,11 @@ def _talking(call: Call, event: Event) -> tuple[Call, list[Action]]:
         call = replace(call, seat_hung_up=True)
         return call, [LogEvent("COMPLETEAGENT", event.at, seat=call.seat), HangupCaller()]
     return _three_way(call, event)
+
+
+def _operator_data(call: Call) -> tuple[tuple[str, str], ...]:
+    """The operator in a step's data (the ticket timeline names who took the call)."""
+    return (("operator", call.operator),) if call.operator else ()
 
 
 def _seconds(start: float | None, end: float | None) -> int:
@@ -718,7 +727,7 @@ def _recovered(call: Call, event: Readopted | LostWhileAway) -> tuple[Call, list
                    flagged_rule=stored.flagged_rule, warned=True)  # a flagged caller heard the warning already
     actions: list[Action] = [LogEvent("READOPTED", at, data=(("state", stored.state),))]
     if stored.state == "talking" and event.still_bridged and stored.seat:
-        call = replace(call, phase=Phase.TALKING, seat=stored.seat, shift=stored.shift,
+        call = replace(call, phase=Phase.TALKING, seat=stored.seat, shift=stored.shift, operator=stored.operator,
                        seat_answered=stored.seat_answered or at)
         return call, [*actions, AdoptSeat(stored.seat)]
     # Anywhere else (the menu, ringing a seat that is gone): back in line, in its old place.

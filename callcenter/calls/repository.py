@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlite_utils import Database
 
 from callcenter.store import Columns, Kind, Row, Store, checked, clean_text, iso_second
-from callcenter.vocabulary import Outcome
+from callcenter.vocabulary import ABANDONED, Outcome, sql_among
 
 CALL_COLUMNS: Columns = {
     "caller_number": Kind.TEXT,
@@ -33,6 +33,8 @@ CALL_COLUMNS: Columns = {
     "hangup_cause": Kind.TEXT,
     "seat": Kind.TEXT,
     "shift": Kind.TEXT,
+    "operator": Kind.TEXT,  # the 工号 of the operator who took the call
+    "wrapup_seconds": Kind.INT,  # their wrap-up after it
     "category": Kind.TEXT,
     "nuisance": Kind.INT,
     "nuisance_rule": Kind.TEXT,
@@ -243,3 +245,22 @@ class CallRepository:
         )
         rows = await self.store.reading(lambda db: _rows(db, sql, [answered_within, since_epoch, until_epoch]))
         return {key: float(value) if isinstance(value, int | float) else 0.0 for key, value in rows[0].items()}
+
+    async def figures_by_minute(self, since_epoch: float, until_epoch: float,
+                                answered_within: float) -> list[Row]:
+        """The calls arrived in [since, until) grouped by local minute of arrival (0-1439):
+        answered, abandoned, answered within `answered_within` s of arriving, asked for a
+        seat (answered or gave up waiting or ringing), and the answered calls' waits. For
+        the wallboard's figures per shift (`reports.shifts`)."""
+        sql = (
+            "SELECT CAST(substr(arrived, 12, 2) AS INTEGER) * 60 + CAST(substr(arrived, 15, 2) AS INTEGER) AS minute,"
+            " count(seat_answered) AS answered,"
+            f" coalesce(sum(outcome IN ({sql_among(ABANDONED)})), 0) AS abandoned,"
+            " coalesce(sum(seat_answered IS NOT NULL AND answer_seconds <= ?), 0) AS answered_within,"
+            " coalesce(sum(seat_answered IS NOT NULL"
+            f" OR outcome IN ('{Outcome.ABANDONED_QUEUE}', '{Outcome.ABANDONED_RINGING}')), 0) AS asked_for_seat,"
+            " coalesce(sum(CASE WHEN seat_answered IS NOT NULL THEN wait_seconds END), 0) AS wait_sum,"
+            " count(CASE WHEN seat_answered IS NOT NULL THEN wait_seconds END) AS wait_n"
+            " FROM calls WHERE arrived_epoch >= ? AND arrived_epoch < ? AND arrived IS NOT NULL GROUP BY minute"
+        )
+        return await self.store.reading(lambda db: _rows(db, sql, [answered_within, since_epoch, until_epoch]))

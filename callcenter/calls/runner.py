@@ -27,18 +27,23 @@ from callcenter.calls import machine as c
 from callcenter.calls.queue import CallQueue, Waiting, assign
 from callcenter.calls.repository import CallRepository
 from callcenter.clock import iso_local, local, parse_ari_time
+from callcenter.listen_in import session as listening
+from callcenter.listen_in.repository import ListenInRepository
+from callcenter.listen_in.runner import ListenIn, TalkingLeg
 from callcenter.nuisance import NuisanceService, Verdict
 from callcenter.pbx import INSTANCE_MOUNT
 from callcenter.recordings import recording_seconds_when_closed
 from callcenter.recordings.wav import status as recording_status
 from callcenter.seats import IllegalSeatMove, Roster, Seat, SeatState, longest_idle
+from callcenter.seats.operators import occupants
 from callcenter.seats.service import SeatService
 from callcenter.settings import TRUNK_ENDPOINT, Settings
 from callcenter.vocabulary import RecordingStatus
 
 log = logging.getLogger(__name__)
 
-# Phases of a caller waiting for a seat (callflow.max_waiting counts them).
+# Phases of a caller not yet with a seat (the health report's callers_waiting; the line's
+# limit, callflow.max_waiting, counts only QUEUED).
 WAITING_PHASES = frozenset({c.Phase.ANSWERING, c.Phase.GREETING, c.Phase.MENU, c.Phase.WARNING, c.Phase.QUEUED})
 # The hang-up cause of a call whose end the controller missed (no events were heard).
 LOST_WHILE_DISCONNECTED = "lost while disconnected"
@@ -106,6 +111,7 @@ class Controller:
         nuisance: NuisanceService,
         callbacks: CallbackChannels | None = None,
         shift_clock: Callable[[], float] = time.time,
+        listen_in_log: ListenInRepository | None = None,
     ) -> None:
         self.settings = settings
         self.ari = ari
@@ -146,6 +152,9 @@ class Controller:
         self.finished: dict[str, int] = {}
         self.recording_failures = 0
         self.recordings_failing = 0
+        # Supervisors listening in on seats (监听/密语/强插): it owns its channels' events.
+        self.listen_in = ListenIn(settings, ari, listen_in_log or ListenInRepository(calls.store), self.talking_leg,
+                                  self._changed)
 
     @property
     def roster(self) -> Roster:
@@ -175,18 +184,31 @@ class Controller:
                                       "category": call.category, "phase": str(call.phase),
                                       "three_way": _three_way_view(call)}
         moment = self._moment()
+        names = self.seat_service.operator_names()
         seats = []
         for name, seat in self.seats.items():
             seats.append({
                 "seat": name, "state": str(seat.state), "since": round(seat.since, 3),
                 "for_seconds": round(now - seat.since) if seat.since else None,
                 "registered": seat.registered, "paused": seat.paused, "pause_reason": seat.pause_reason,
-                "on_shift": self.roster.on_shift(name, moment), "logged_in": seat.logged_in,
-                "shift": self.roster.shift_of(name, moment), "call": in_call.get(name),
+                # By the roster alone (a supervisor's log-in or log-out aside).
+                "on_shift": replace(seat, logged_in=None).working(self.roster, moment),
+                "logged_in": seat.logged_in,
+                "shift": seat.shift(self.roster, moment), "call": in_call.get(name),
+                "operator": seat.operator, "operator_name": names.get(seat.operator or "", ""),
             })
         in_ivr = sum(1 for r in self.calls.values() if r.call.phase in (c.Phase.ANSWERING, c.Phase.GREETING,
                                                                          c.Phase.MENU))
-        return {"at": now, "waiting": waiting, "in_ivr": in_ivr, "seats": seats}
+        return {"at": now, "waiting": waiting, "in_ivr": in_ivr, "seats": seats, "listen_in": self.listen_in.view()}
+
+    def talking_leg(self, seat: str) -> TalkingLeg | None:
+        """The seat's channel in the call it is talking in now (None: it is not talking)."""
+        for leg in self.legs.values():
+            runtime = self.calls.get(leg.call_id)
+            if leg.seat == seat and leg.answered and runtime is not None \
+                    and runtime.call.phase is c.Phase.TALKING and not runtime.call.seat_left:
+                return TalkingLeg(leg.call_id, leg.channel_id)
+        return None
 
     def on_change(self, listener: Callable[[], None]) -> Callable[[], None]:
         """Call `listener` (synchronously, cheaply) whenever the floor may have changed;
@@ -209,6 +231,7 @@ class Controller:
         self._seat_poller = asyncio.create_task(self._poll_seats(), name="seat-poller")
 
     async def stop(self) -> None:
+        await self.listen_in.close()
         if self._seat_poller is not None:
             self._seat_poller.cancel()
         for runtime in list(self.calls.values()):
@@ -239,6 +262,9 @@ class Controller:
         if self.callbacks is not None and self.callbacks.owns(decoded.channel_of(event)):
             self.callbacks.on_event(event)
             return
+        if self.listen_in.owns(decoded.channel_of(event)):
+            self.listen_in.on_event(event)
+            return
         meaning = decoded.decode(event)
         if isinstance(meaning, decoded.ToCall):
             self._deliver(meaning.channel_id, meaning.event)
@@ -248,6 +274,9 @@ class Controller:
         elif isinstance(meaning, decoded.UnitLegEntered):
             if (unit_leg := self._answered(self.unit_legs, meaning.channel_id)) is not None:
                 self._deliver(unit_leg.call_id, c.UnitAnswered(meaning.at, unit_leg.unit))
+        elif isinstance(meaning, decoded.ListenInEntered):
+            # A supervision's channel nobody runs (its controller stopped): no call of ours.
+            self._spawn(self._hangup_quietly(meaning.channel_id), "stray-listen-in-hangup")
         elif isinstance(meaning, decoded.ChannelEntered):
             channel_id = str(meaning.channel.get("id", ""))
             if channel_id not in self.calls and channel_id not in self.legs and channel_id not in self.unit_legs:
@@ -281,6 +310,8 @@ class Controller:
         unit_leg = self.unit_legs.pop(channel_id, None)
         if unit_leg is not None:
             self._deliver(unit_leg.call_id, c.UnitHungUp(gone.at, unit_leg.unit, cause))
+        # Told for every channel: a seat's leg may already be forgotten (HangupSeat) when it goes.
+        self.listen_in.seat_gone(channel_id)
 
     def _deliver(self, call_id: str, event: c.Event) -> None:
         runtime = self.calls.get(call_id)
@@ -440,7 +471,7 @@ class Controller:
             elif isinstance(action, c.AdoptSeat):
                 self._move_seat(action.seat, lambda seat: seat.adopt_talking(now))
             elif isinstance(action, c.ReleaseSeat):
-                self._release(action.seat, action.answered)
+                self._release(action.seat, action.answered, call_id)
             elif isinstance(action, c.LogEvent):
                 self.repository.log(call_id, action.kind, action.at, iso_local(action.at, self.zone),
                                     seat=action.seat, data=dict(action.data))
@@ -626,8 +657,8 @@ class Controller:
         for call_id, seat in assign(self.queue.ordered(), free):
             self.queue.remove(call_id)
             self._move_seat(seat, lambda s: s.ring(now))
-            shift = self.roster.shift_of(seat, moment) or ""
-            self._deliver(call_id, c.SeatOffered(now, seat, shift))
+            shift = self.seats[seat].shift(self.roster, moment) or ""
+            self._deliver(call_id, c.SeatOffered(now, seat, shift, self.seats[seat].operator or ""))
 
     def _move_seat(self, name: str, move: Callable[[Seat], Seat]) -> None:
         """Apply one move of the seat's state machine (IllegalSeatMove if it has none)."""
@@ -649,7 +680,7 @@ class Controller:
         self._changed()
         self._spawn(self.seat_service.repository.update(name, paused=1, pause_reason=reason), f"pause-{name}")
 
-    def _release(self, name: str, answered: bool) -> None:
+    def _release(self, name: str, answered: bool, call_id: str) -> None:
         now = time.time()
         self._move_seat(name, lambda seat: seat.release(now, answered, self.settings.callflow.wrapup_seconds))
         if self.seats[name].state is SeatState.WRAPUP:
@@ -657,7 +688,10 @@ class Controller:
             def end_wrapup() -> None:
                 self._wrapups.pop(name, None)
                 if self.seats[name].state is SeatState.WRAPUP:
-                    self._move_seat(name, lambda seat: seat.end_wrapup(time.time()))
+                    ended = time.time()
+                    self._move_seat(name, lambda seat: seat.end_wrapup(ended))
+                    # The operator's wrap-up after this call, for their figures in the briefing.
+                    self.repository.save(call_id, wrapup_seconds=round(ended - now))
                     self._dispatch()
 
             self._wrapups[name] = asyncio.get_running_loop().call_later(
@@ -677,7 +711,7 @@ class Controller:
     async def _load_seat_rows(self) -> bool:
         read_at = time.monotonic()
         rows = await self.seat_service.rows()
-        changed = False
+        changed = self._seat_operators(rows)
         for name, row in rows.items():
             # The controller's own write is queued behind a task; give it a moment to land.
             if name not in self.seats or self._seat_written.get(name, 0.0) >= read_at - 2.0:
@@ -694,6 +728,22 @@ class Controller:
                 updated = replace(updated, idle_since=float(str(row["last_call_end_epoch"])))
             if updated != seat:
                 self.seats[name] = updated
+                changed = True
+        return changed
+
+    def _seat_operators(self, rows: Mapping[str, Mapping[str, Any]]) -> bool:
+        """Who sits at each seat, from the log-ins in the seats table and the operator
+        accounts: kept here, so that offering a call reads no table."""
+        known = self.seat_service.operators()
+        logins = {name: None if (rows.get(name) or {}).get("operator") is None else str(rows[name]["operator"])
+                  for name in self.seats}
+        changed = False
+        for name, badge in occupants(logins, known.values(), self.seats).items():
+            home = known[badge].home if badge and badge in known else ""
+            seat = self.seats[name]
+            if (seat.operator, seat.operator_home) != (badge, home):
+                log.info("seat %s: operator %s", name, badge or "none")
+                self.seats[name] = replace(seat, operator=badge, operator_home=home)
                 changed = True
         return changed
 
@@ -757,6 +807,7 @@ class Controller:
         known_rows = {str(row["call_id"]) for row in rows}
         now = time.time()
         self._reconcile(channels, now)
+        self.listen_in.reconcile(set(channels))
         for row in rows:
             call_id = str(row["call_id"])
             if call_id in self.calls:
@@ -785,9 +836,17 @@ class Controller:
             if seq >= self._next_seq:
                 self._next_seq = seq + 1
             runtime.task = asyncio.create_task(self._run_call(runtime), name=f"call-{call_id}")
+        # A supervision does not survive its controller: its bridge goes (its channels below).
+        for bridge in bridges:
+            bridge_id = str(bridge.get("id", ""))
+            if bridge_id.startswith(listening.PREFIX) and not self.listen_in.owns(bridge_id):
+                with contextlib.suppress(AriError):
+                    await self.ari.destroy_bridge(bridge_id)
         # Seat legs that no adopted call owns are hung up: their callers go back in line. A
         # unit's leg of a three-way call is hung up too: the machine did not survive to know it.
         for channel_id, channel in channels.items():
+            if self.listen_in.owns(channel_id):
+                continue  # a supervision this controller still runs
             if channel_id not in self.calls and channel_id not in self.legs and channel_id not in known_rows:
                 if _in_our_app(channel, self.settings.asterisk.app) and not _is_leg(channel):
                     self._new_call(channel, parse_ari_time(str(channel.get("creationtime", ""))) or now)
@@ -817,7 +876,7 @@ def _stored(row: Mapping[str, Any]) -> c.Stored:
     return c.Stored(
         state=str(row.get("state") or "ivr"), number=str(row.get("caller_number") or ""),
         name=str(row.get("caller_name") or ""), category=str(row.get("category") or ""),
-        seat=str(row.get("seat") or ""), shift=str(row.get("shift") or ""),
+        seat=str(row.get("seat") or ""), shift=str(row.get("shift") or ""), operator=str(row.get("operator") or ""),
         flagged_rule=str(row.get("nuisance_rule") or ""), arrived=times["arrived"], answered=times["answered"],
         queued=times["queued"], seat_answered=times["seat_answered"],
     )
@@ -838,8 +897,10 @@ def _is_unit_leg(channel: Mapping[str, Any]) -> bool:
 
 
 def _is_leg(channel: Mapping[str, Any]) -> bool:
-    """A channel the controller originated for a call (a seat's or a unit's), not a citizen's."""
-    return ",seat," in _leg_args(channel) or _is_unit_leg(channel)
+    """A channel the controller originated for a call (a seat's or a unit's) or for a
+    supervision (a supervisor's phone, a snoop), not a citizen's."""
+    return (",seat," in _leg_args(channel) or _is_unit_leg(channel)
+            or str(channel.get("id", "")).startswith(listening.PREFIX))
 
 
 def _three_way_view(call: c.Call) -> dict[str, Any] | None:

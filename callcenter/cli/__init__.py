@@ -16,6 +16,7 @@ from callcenter.cli import (
     calls,
     demo,
     nuisance,
+    operators,
     pbx,
     prompts,
     recordings,
@@ -32,7 +33,7 @@ from callcenter.errors import HotlineError
 from callcenter.settings import load_settings
 
 # The order of `hotline --help`.
-NOUNS = (run, calls, recordings, seats, nuisance, tickets, reports, users, demo, prompts, pbx, service, web)
+NOUNS = (run, calls, recordings, seats, operators, nuisance, tickets, reports, users, demo, prompts, pbx, service, web)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,6 +12,7 @@ from callcenter.reports.html import format_html
 from callcenter.reports.periods import ReportError, parse_month, parse_year
 from callcenter.reports.text import format_text
 from callcenter.seats.roster import load_roster
+from callcenter.services import Services
 from callcenter.settings import Settings
 from callcenter.store import Store
 from callcenter.terminal import safe_json
@@ -25,8 +26,10 @@ def _report(settings: Settings, args: argparse.Namespace) -> int:
     path = database_path(settings, args)
 
     async def build(store: Store) -> Briefing:
+        seats = Services.on(settings, store).seats
         return await build_briefing(store, period, zone=zone, service_level_seconds=directory.service_level_seconds,
-                                    deadline_working_days=directory.deadline_working_days, shifts=roster.shifts)
+                                    deadline_working_days=directory.deadline_working_days, shifts=roster.shifts,
+                                    operator_names=seats.operator_names())
 
     # The figures per shift follow the roster as it is now (calls by the hour they arrived).
     roster = load_roster(settings.paths.roster, settings.seat_names)

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from callcenter.clock import iso_local
 from callcenter.demo.targets import MonthTarget, days_in_month
+from callcenter.seats.operators import default_badge
 from callcenter.tickets.directory import Directory
 from callcenter.vocabulary import ABANDONED, Category, Outcome
 from callcenter.workdays import is_working_day
@@ -160,7 +161,9 @@ class RowMaker:
         ended = seat_answered + talk
         row.update(seat_answered=self.iso(seat_answered), ended=self.iso(ended), wait_seconds=wait,
                    answer_seconds=seat_answered - arrived, talk_seconds=talk, total_seconds=ended - arrived,
-                   seat=seat, shift=shift)
+                   seat=seat, shift=shift, operator=default_badge(seat),
+                   # Not drawn from the generator: the seeded figures stay those of before operators.
+                   wrapup_seconds=5 + talk % 21)
         return row
 
     def month_calls(self, target: MonthTarget, abandon_rate: float) -> list[dict[str, object]]:

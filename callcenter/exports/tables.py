@@ -156,6 +156,7 @@ CALL_COLUMNS = (
     Column("分类", 10, _label("category", _labels(CATEGORY_LABELS), "未分类")),
     Column("坐席", 8, _text("seat")),
     Column("班次", 8, _label("shift", SHIFT_LABELS)),
+    Column("话务员工号", 10, _text("operator")),
     Column("等待秒数", 10, _number("wait_seconds")),
     Column("通话秒数", 10, _number("talk_seconds")),
     Column("挂断原因", 24, _text("hangup_cause")),

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlite_utils import Database
 
 from callcenter.store import Row, Store, clean_text, iso_second
+from callcenter.store.filters import epoch_range
 from callcenter.vocabulary import IN_PROGRESS, RecordingUse, sql_among
 
 # A call on a ticket still being handled keeps its recording: the unit or a review may need it.
@@ -44,17 +45,10 @@ class AccessSearch:
     offset: int = 0
 
     def where(self) -> tuple[str, list[object]]:
-        clauses: list[str] = []
-        params: list[object] = []
+        clauses, params = epoch_range("at_epoch", self.since_epoch, self.until_epoch)
         if self.user:
             clauses.append("user = ?")
             params.append(self.user)
-        if self.since_epoch is not None:
-            clauses.append("at_epoch >= ?")
-            params.append(self.since_epoch)
-        if self.until_epoch is not None:
-            clauses.append("at_epoch < ?")
-            params.append(self.until_epoch)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from callcenter.clock import iso_local
 from callcenter.reports import connection
 from callcenter.reports.connection import ReachGroups, ShiftLike, percent
+from callcenter.reports.operators import OperatorFigure, operator_figures
 from callcenter.reports.periods import Period, ReportError
 from callcenter.reports.repository import RawFigures, ReportRepository
 from callcenter.store import Store
@@ -184,6 +185,7 @@ class Briefing:
     hourly: list[HourPoint]
     store: dict[str, object] = field(default_factory=dict)
     standard: StandardFigures | None = None
+    operators: list[OperatorFigure] = field(default_factory=list)  # per 工号 (`reports.operators`)
 
     def to_json(self) -> dict[str, object]:
         """The figures as the README's JSON keys: categories keyed by their value."""
@@ -337,7 +339,8 @@ def standard_of(groups: ReachGroups, period: Period, answer_seconds: int, shifts
 
 async def build_briefing(store: Store, period: Period, *, zone: ZoneInfo,
                          service_level_seconds: int = connection.ANSWER_SECONDS, deadline_working_days: int = 7,
-                         now: float | None = None, shifts: Sequence[ShiftLike] = ()) -> Briefing:
+                         now: float | None = None, shifts: Sequence[ShiftLike] = (),
+                         operator_names: Mapping[str, str] | None = None) -> Briefing:
     """The figures of `period`; ReportError when the store or the period has no calls."""
     moment = time.time() if now is None else now
     raw = await ReportRepository(store).gather(period, service_level_seconds, moment)
@@ -349,7 +352,8 @@ async def build_briefing(store: Store, period: Period, *, zone: ZoneInfo,
     briefing = figures_of(raw, period, service_level_seconds, deadline_working_days, moment, zone)
     # Read in the same transaction as the other figures, so that they add up.
     briefing = replace(briefing, standard=standard_of(raw.reach, period, service_level_seconds, shifts,
-                                                      briefing.series, zone))
+                                                      briefing.series, zone),
+                       operators=operator_figures(raw.operators, operator_names or {}))
     if briefing.service.offered == 0:
         first, last = briefing.store["first_call"], briefing.store["last_call"]
         raise ReportError(

@@ -137,6 +137,19 @@ def _unit_note(unit: UnitFigure) -> str:
     return note
 
 
+def _operators_section(b: Briefing) -> str:
+    """The per-operator table (工号, 姓名, answered, average talk and wrap-up, satisfaction)."""
+    if not b.operators:
+        return "<h2>话务员</h2><p>本期没有记录话务员工号的来电。</p>"
+    body = "".join(
+        f"<tr><td>{_escaped(o.badge)}</td><td>{_escaped(o.name or '-')}</td><td>{o.answered}</td>"
+        f"<td>{_escaped(duration_text(o.average_talk_seconds))}</td>"
+        f"<td>{_escaped(duration_text(o.average_wrapup_seconds))}</td>"
+        f"<td>{o.rated}</td><td>{_escaped(pct_text(o.satisfaction_pct, 2))}%</td></tr>" for o in b.operators)
+    return ("<h2>话务员</h2><table class=\"operators\"><tr><th>工号</th><th>姓名</th><th>接听来电</th><th>平均通话</th>"
+            f"<th>平均话后处理</th><th>回访件数</th><th>满意率</th></tr>{body}</table>")
+
+
 def format_html(b: Briefing, title: str) -> str:
     c, t, s, q = b.calls, b.tickets, b.service, b.satisfaction
 
@@ -228,6 +241,7 @@ def format_html(b: Briefing, title: str) -> str:
 <h2>来电时段分布</h2>{hours}
 <h2>回访满意度</h2>{satisfied}
 <h2>承办单位</h2>{units if t.by_unit else '<p>本期无留单。</p>'}
+{_operators_section(b)}
 {monthly}
 <footer>{''.join(f'<p>{_escaped(line)}</p>' for line in service_lines(b))}
 <p>{_escaped(span)}

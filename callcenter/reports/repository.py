@@ -5,14 +5,14 @@ and Python only adds up at most 31 groups."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlite_utils import Database
 
 from callcenter.reports.connection import Reach, ReachGroups, SeatReach
 from callcenter.reports.periods import Period
 from callcenter.store import Row, Store
-from callcenter.vocabulary import COMPLETED, IN_PROGRESS, Outcome, sql_among
+from callcenter.vocabulary import COMPLETED, IN_PROGRESS, Outcome, Satisfaction, sql_among
 
 # Accepted (受理): an operator answered it; no outcome yet with a seat's answer is a call being talked now.
 _ACCEPTED = f"(c.outcome = '{Outcome.ANSWERED}' OR (c.outcome IS NULL AND c.seat_answered IS NOT NULL))"
@@ -77,6 +77,23 @@ SELECT satisfaction, count(*) AS n, coalesce(sum(callback_attempts), 0) AS attem
 FROM tickets
 WHERE created_epoch >= :start AND created_epoch < :end AND merged_into IS NULL
 GROUP BY satisfaction
+"""
+
+# Per operator (工号) of the accepted calls; a ticket's satisfaction is its latest callback's.
+_OPERATORS_SQL = f"""
+SELECT c.operator AS operator, count(DISTINCT c.call_id) AS answered,
+  coalesce(sum(c.talk_seconds), 0) AS talk_sum, count(c.talk_seconds) AS talk_n,
+  coalesce(sum(c.wrapup_seconds), 0) AS wrapup_sum, count(c.wrapup_seconds) AS wrapup_n,
+  count(DISTINCT CASE WHEN t.satisfaction IS NOT NULL THEN t.ticket_id END) AS rated,
+  count(DISTINCT CASE WHEN t.satisfaction = '{Satisfaction.SATISFIED}' THEN t.ticket_id END) AS satisfied,
+  count(DISTINCT CASE WHEN t.satisfaction = '{Satisfaction.BASICALLY_SATISFIED}' THEN t.ticket_id END)
+    AS basically_satisfied,
+  count(DISTINCT CASE WHEN t.satisfaction = '{Satisfaction.DISSATISFIED}' THEN t.ticket_id END) AS dissatisfied
+FROM calls c
+LEFT JOIN ticket_calls tc ON tc.call_id = c.call_id
+LEFT JOIN tickets t ON t.ticket_id = tc.ticket_id AND t.merged_into IS NULL
+WHERE c.arrived_epoch >= :start AND c.arrived_epoch < :end AND c.operator IS NOT NULL AND {_ACCEPTED}
+GROUP BY c.operator
 """
 
 _EXTENT_SQL = "SELECT min(arrived_epoch) AS first, max(arrived_epoch) AS last FROM calls"
@@ -149,6 +166,7 @@ class RawFigures:
     satisfaction: list[Row]  # per satisfaction given (None: none yet)
     extent: Row  # the first and last arrival the store holds
     reach: ReachGroups  # GB/T 33358's groups, with every settled arrival (the worst 24 hours)
+    operators: list[Row] = field(default_factory=list)  # per operator (工号) of the accepted calls
 
 
 def _parameters(period: Period, service_level: int, now: float) -> dict[str, object]:
@@ -164,7 +182,7 @@ def _gather(db: Database, params: dict[str, object]) -> RawFigures:
     reach = _reach_groups(db, {"start": params["start"], "end": params["end"], "within": params["sl"]},
                           with_arrivals=True)
     return RawFigures(rows(_SERIES_SQL), rows(_HOURLY_SQL), rows(_TICKETS_SQL), rows(_UNITS_SQL),
-                      rows(_SATISFACTION_SQL), rows(_EXTENT_SQL)[0], reach)
+                      rows(_SATISFACTION_SQL), rows(_EXTENT_SQL)[0], reach, operators=rows(_OPERATORS_SQL))
 
 
 class ReportRepository:

@@ -6,6 +6,8 @@ controller's own state writes go with the store's batches."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 from sqlite_utils import Database
 
 from callcenter.store import Columns, Kind, Row, Store, checked, clean_text
@@ -19,6 +21,7 @@ SEAT_COLUMNS: Columns = {
     "state_since_epoch": Kind.REAL,
     "last_call_end_epoch": Kind.REAL,
     "registered": Kind.INT,
+    "operator": Kind.TEXT,
 }
 
 
@@ -43,3 +46,19 @@ class SeatRepository:
             db.table("seats").upsert(record, pk="seat")
 
         await self.store.transaction(write)
+
+    async def change_logins(self, decide: Callable[[dict[str, str | None]], Mapping[str, str | None]],
+                            seats: tuple[str, ...]) -> dict[str, str | None]:
+        """Read who is logged in where, let `decide` (the log-in rules) say which seat rows
+        change, and write them, in one transaction: two log-ins never interleave, whether
+        from the console or `hotline operators`. Returns the changes written."""
+
+        def change(db: Database) -> dict[str, str | None]:
+            rows = {str(r["seat"]): r["operator"] for r in db.query("SELECT seat, operator FROM seats")}
+            logins = {seat: None if rows.get(seat) is None else str(rows[seat]) for seat in seats}
+            changes = dict(decide(logins))
+            for seat, badge in changes.items():
+                db.table("seats").upsert({"seat": clean_text(seat), "operator": badge}, pk="seat")
+            return changes
+
+        return await self.store.transaction(change)

@@ -16,6 +16,7 @@ from datetime import datetime, time
 from pathlib import Path
 
 from callcenter.errors import ConfigError
+from callcenter.seats.operators import BADGE
 from callcenter.settings import SEAT_NAMES
 
 # Weekdays as the roster file names them, Monday first (datetime.weekday()).
@@ -34,6 +35,12 @@ class Shift:
     # The days the shift starts on (Monday 0); a shift crossing midnight goes on into
     # the next morning.
     weekdays: frozenset[int] = EVERY_DAY
+    # The operators (工号) who work it, wherever they log in. A shift that names none is
+    # worked by the operators whose default seat is among its seats (a roster of seats).
+    operators: tuple[str, ...] = ()
+
+    def staffed_by(self, badge: str, home: str) -> bool:
+        return badge in self.operators if self.operators else home in self.seats
 
     def covers(self, moment: datetime) -> bool:
         return self.covers_at(moment.weekday(), moment.hour * 60 + moment.minute)
@@ -53,7 +60,8 @@ def coverage_gaps(roster: Roster) -> list[tuple[int, int]]:
     start: int | None = None
     for minute in range(WEEK_MINUTES + 1):
         covered = minute == WEEK_MINUTES or any(
-            shift.seats and shift.covers_at(minute // 1440, minute % 1440) for shift in roster.shifts)
+            (shift.seats or shift.operators) and shift.covers_at(minute // 1440, minute % 1440)
+            for shift in roster.shifts)
         if not covered and start is None:
             start = minute
         elif covered and start is not None:
@@ -96,6 +104,17 @@ class Roster:
     def on_shift(self, seat: str, moment: datetime) -> bool:
         return any(seat in shift.seats for shift in self.shifts_at(moment))
 
+    def operator_on_shift(self, badge: str, home: str, moment: datetime) -> bool:
+        """Whether the operator works now (`home`: their default seat)."""
+        return any(shift.staffed_by(badge, home) for shift in self.shifts_at(moment))
+
+    def operator_shift(self, badge: str, home: str, moment: datetime) -> str | None:
+        """The shift the operator works now, or else the first shift they belong to."""
+        for shift in self.shifts_at(moment):
+            if shift.staffed_by(badge, home):
+                return shift.name
+        return next((shift.name for shift in self.shifts if shift.staffed_by(badge, home)), None)
+
     def shift_of(self, seat: str, moment: datetime) -> str | None:
         """The shift the seat works now, or else the first shift it belongs to."""
         for shift in self.shifts_at(moment):
@@ -135,9 +154,10 @@ def load_roster(path: Path, known_seats: Iterable[str] = SEAT_NAMES) -> Roster:
         name = entry.get("name")
         if not isinstance(name, str) or not name:
             raise ConfigError(f"{path}: shift {index + 1} needs a name")
-        seats = entry.get("seats")
-        if not isinstance(seats, list) or not seats or not all(isinstance(s, str) for s in seats):
-            raise ConfigError(f"{path}: shift {name!r} needs a list of seats")
+        operators = _operators(path, name, entry.get("operators"))
+        seats = entry.get("seats", [] if operators else None)
+        if not isinstance(seats, list) or not (seats or operators) or not all(isinstance(s, str) for s in seats):
+            raise ConfigError(f"{path}: shift {name!r} needs a list of seats or of operators (工号)")
         for seat in seats:
             if seat not in known:
                 raise ConfigError(
@@ -147,8 +167,16 @@ def load_roster(path: Path, known_seats: Iterable[str] = SEAT_NAMES) -> Roster:
         end = _minute(path, index, "end", entry.get("end"))
         if start == end:
             raise ConfigError(f"{path}: shift {name!r} starts and ends at the same time")
-        shifts.append(Shift(name, start, end, tuple(seats), _weekdays(path, name, entry.get("days"))))
+        shifts.append(Shift(name, start, end, tuple(seats), _weekdays(path, name, entry.get("days")), operators))
     return Roster(tuple(shifts))
+
+
+def _operators(path: Path | str, name: object, badges: object) -> tuple[str, ...]:
+    if badges is None:
+        return ()
+    if not isinstance(badges, list) or not all(isinstance(b, str) and BADGE.fullmatch(b) for b in badges):
+        raise ConfigError(f"{path}: shift {name!r} operators must be a list of 工号 like \"1003\", got {badges!r}")
+    return tuple(dict.fromkeys(badges))
 
 
 def _weekdays(path: Path | str, name: object, days: object) -> frozenset[int]:
@@ -170,6 +198,8 @@ def roster_json(roster: Roster) -> list[dict[str, object]]:
                                     "end": _hhmm(shift.end_minute), "seats": list(shift.seats)}
         if shift.weekdays != EVERY_DAY:  # "days" only for a shift that does not work every day
             entry["days"] = [WEEKDAYS[d] for d in sorted(shift.weekdays)]
+        if shift.operators:
+            entry["operators"] = list(shift.operators)
         out.append(entry)
     return out
 
@@ -195,13 +225,18 @@ def roster_toml(shifts: Sequence[Mapping[str, object]], seat_names: Iterable[str
         for key, value in (("start", start), ("end", end)):
             if not isinstance(value, str) or not HHMM.fullmatch(value):
                 raise ConfigError(f"shift {name!r}: {key} must be a time like 08:00")
-        if not isinstance(seats, list) or not seats or not all(isinstance(s, str) and s in known for s in seats):
-            raise ConfigError(f"shift {name!r}: choose one or more of the seats {', '.join(sorted(known))}")
         weekdays = _weekdays("roster", name, shift.get("days"))
+        operators = _operators("roster", name, shift.get("operators"))
+        if not isinstance(seats, list) or not (seats or operators) or not all(
+                isinstance(s, str) and s in known for s in seats):
+            raise ConfigError(f"shift {name!r}: choose one or more of the seats {', '.join(sorted(known))}"
+                              " or name its operators (工号)")
         lines += ["[[shift]]", f"name = {json.dumps(name, ensure_ascii=False)}", f'start = "{start}"',
                   f'end = "{end}"', f"seats = [{', '.join(json.dumps(s) for s in dict.fromkeys(seats))}]"]
         if weekdays != EVERY_DAY:
             lines.append(f"days = [{', '.join(json.dumps(WEEKDAYS[d]) for d in sorted(weekdays))}]")
+        if operators:
+            lines.append(f"operators = [{', '.join(json.dumps(b) for b in operators)}]")
         lines.append("")
     return "\n".join(lines)
 

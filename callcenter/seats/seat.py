@@ -7,7 +7,8 @@ caller. Pure: the controller feeds in events and the time, and performs the resu
     IDLE or WRAPUP -adopt_talking-> TALKING (a call re-adopted after a restart)
 
 Any other move is a bug in the caller and raises `IllegalSeatMove`. A seat is available
-when it works now (on shift, or logged in by a supervisor and not logged out), its phone
+when it works now (its operator on shift, or the seat logged in by a supervisor and not
+logged out; see `seats.operators` for who sits where), its phone
 is registered, it is not paused, and it is idle.
 """
 
@@ -46,11 +47,24 @@ class Seat:
     state: SeatState = SeatState.IDLE
     since: float = 0.0  # epoch of the last state change; 0: none since start-up
     idle_since: float = 0.0  # end of its last call (or wrap-up), for longest-idle
+    # Who sits here (`seats.operators.occupants`): a 工号, "" nobody, None no operator
+    # account bound to the seat (it follows the roster by seat name); `home` is that
+    # operator's default seat, for a roster that lists seats rather than operators.
+    operator: str | None = None
+    operator_home: str = ""
 
     def working(self, roster: Roster, moment: datetime) -> bool:
         if self.logged_in is not None:
             return self.logged_in
-        return roster.on_shift(self.name, moment)
+        if self.operator is None:
+            return roster.on_shift(self.name, moment)
+        return bool(self.operator) and roster.operator_on_shift(self.operator, self.operator_home, moment)
+
+    def shift(self, roster: Roster, moment: datetime) -> str | None:
+        """The shift of the operator sitting here (or of the seat, with no operator known)."""
+        if self.operator:
+            return roster.operator_shift(self.operator, self.operator_home, moment)
+        return roster.shift_of(self.name, moment)
 
     def available(self, roster: Roster, moment: datetime) -> bool:
         return self.registered and not self.paused and self.state is SeatState.IDLE and self.working(roster, moment)

@@ -10,15 +10,19 @@ saved from the console applies to the next call without a restart.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from callcenter.calls.repository import CallRepository
-from callcenter.errors import HotlineError
+from callcenter.errors import ConfigError, HotlineError
+from callcenter.seats import operators as rules
+from callcenter.seats.operators import Operator
 from callcenter.seats.repository import SeatRepository
 from callcenter.seats.roster import Roster, load_roster, roster_toml, save_roster
 from callcenter.settings import Settings
 from callcenter.store import Row
+from callcenter.users import ConsoleUsers, list_users, operators_of, users_path
 
 # The seat commands and what each writes; "roster" clears a supervisor's login/logout.
 COMMANDS: dict[str, dict[str, object]] = {
@@ -29,6 +33,8 @@ COMMANDS: dict[str, dict[str, object]] = {
     "unpause": {"paused": 0, "pause_reason": ""},
 }
 DEFAULT_PAUSE_REASON = "break"
+
+log = logging.getLogger(__name__)
 
 
 class SeatError(HotlineError):
@@ -43,6 +49,45 @@ class SeatService:
         self.calls = calls
         self.roster = roster or load_roster(settings.paths.roster, settings.seat_names)
         self._roster_lock = asyncio.Lock()
+        # The operator accounts, re-read when the users file changes (a stat a look).
+        path = users_path(settings.paths.state_dir)
+        try:
+            accounts = list_users(settings.paths.state_dir)
+        except ConfigError as exc:  # the console says the same; the seats go on by their rows
+            log.error("seats: %s", exc)
+            accounts = []
+        self._accounts = ConsoleUsers(accounts, source=path)
+
+    def operators(self) -> dict[str, Operator]:
+        """The operators by 工号, as the users file has them now."""
+        return operators_of(self._accounts.all())
+
+    def operator_names(self) -> dict[str, str]:
+        """Each operator's name by 工号 ("" for an account without one)."""
+        return {badge: op.name for badge, op in self.operators().items()}
+
+    async def log_in(self, badge: str, seat: str) -> dict[str, str | None]:
+        """Operator `badge` sits at `seat` from now on (OperatorError when the rules refuse);
+        returns the seat rows changed. The controller applies it at its next poll."""
+        known = self.operators()
+        return await self.repository.change_logins(
+            lambda logins: rules.log_in(logins, known, self.names, badge, seat), self.names)
+
+    async def log_out(self, badge: str) -> dict[str, str | None]:
+        """Operator `badge` leaves their seat: nobody sits there, it is offered no calls."""
+        known = self.operators()
+        return await self.repository.change_logins(
+            lambda logins: rules.log_out(logins, known, self.names, badge), self.names)
+
+    async def back_to_defaults(self) -> dict[str, str | None]:
+        """Every seat back to its default operator (as before anybody logged in)."""
+        return await self.repository.change_logins(lambda logins: dict.fromkeys(logins), self.names)
+
+    async def occupants(self) -> dict[str, str | None]:
+        """Who sits at each seat now (a 工号, "" nobody, None no operator bound to it)."""
+        rows = await self.repository.rows()
+        logins = {seat: _login(rows.get(seat)) for seat in self.names}
+        return rules.occupants(logins, self.operators().values(), self.names)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -80,3 +125,8 @@ class SeatService:
             text = roster_toml(shifts, self.names)
             self.roster = await asyncio.to_thread(save_roster, self.settings.paths.roster, text, self.names)
         return self.roster
+
+
+def _login(row: Row | None) -> str | None:
+    value = None if row is None else row.get("operator")
+    return None if value is None else str(value)

@@ -352,10 +352,55 @@ def _v11_recording_failed(db: Database) -> None:
         db.execute(sql)
 
 
+def _v13_operators(db: Database) -> None:
+    """Operators are people, seats are phones: a call row names the operator (工号) who
+    took it beside the seat, and how long they wrapped up after it; a seat row names the
+    operator logged in there (NULL: the seat's default operator, as before operators
+    existed; '': nobody, the seat is not offered calls). Older calls stay without an
+    operator: who sat at the seat then is not known."""
+    for sql in (
+        "ALTER TABLE calls ADD COLUMN operator TEXT",
+        "ALTER TABLE calls ADD COLUMN wrapup_seconds INTEGER",
+        "CREATE INDEX calls_operator ON calls(operator, arrived_epoch)",
+        "ALTER TABLE seats ADD COLUMN operator TEXT",
+    ):
+        db.execute(sql)
+
+
+def _v14_listen_in(db: Database) -> None:
+    """Live supervision's log: every listen, whisper and barge (监听 / 密语 / 强插), one line
+    per stretch in one mode: who, which call and seat, when asked, from (the phone
+    answered, or the switch) and to, and why it ended. The words are written out here: a
+    word added later is a migration of its own. Only the key is NOT NULL: a line is
+    written in steps (asked, answered, ended) by upserts, and SQLite checks NOT NULL on
+    the insert an upsert tries before it sees the row already there."""
+    for sql in (
+        """CREATE TABLE listen_in_log (
+            period_id TEXT PRIMARY KEY,
+            session_id TEXT,
+            supervisor TEXT,
+            call_id TEXT,
+            seat TEXT,
+            mode TEXT CHECK (mode IN ('listen', 'whisper', 'barge')),
+            requested TEXT,
+            requested_epoch REAL,
+            started TEXT,
+            started_epoch REAL,
+            ended TEXT,
+            ended_epoch REAL,
+            end_reason TEXT CHECK (end_reason IN ('stopped', 'switched', 'supervisor_hung_up', 'call_ended',
+                                                  'no_answer', 'failed'))
+        )""",
+        "CREATE INDEX listen_in_log_requested ON listen_in_log(requested_epoch)",
+        "CREATE INDEX listen_in_log_call ON listen_in_log(call_id)",
+    ):
+        db.execute(sql)
+
+
 # Index i brings a database from version i to i + 1. Append; never edit a released one.
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (_v1, _v2_nuisance, _v3_tickets, _v4_ticket_desk,
                                                        _v5_ticket_attachments, _v6_answer_seconds,
                                                        _v7_confidential_tickets, _v8_line_full_outcome,
                                                        _v9_console_sessions, _v10_console_audit,
-                                                       _v11_recording_failed)
+                                                       _v11_recording_failed, _v13_operators, _v14_listen_in)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -94,11 +94,14 @@ async def _call_row(console: Console, call_id: str) -> Row:
     return row
 
 
-def call_json(row: Row) -> dict[str, Any]:
+def call_json(row: Row, operator_names: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """A call row for the pages; `operator_names` (by 工号) adds the name of who took it."""
     keys = ("call_id", "caller_number", "caller_name", "arrived", "answered", "queued", "seat_answered", "ended",
             "arrived_epoch", "wait_seconds", "talk_seconds", "total_seconds", "outcome", "hangup_cause", "seat",
-            "shift", "category", "nuisance", "nuisance_rule", "recording_seconds", "recording_status", "state")
+            "shift", "operator", "category", "nuisance", "nuisance_rule", "recording_seconds", "recording_status",
+            "state")
     out = {key: row.get(key) for key in keys}
+    out["operator_name"] = (operator_names or {}).get(str(row.get("operator") or ""), "")
     # A recording deleted past the retention period is no recording: the pages say why.
     out["has_recording"] = bool(row.get("recording_path")) and not row.get("recording_pruned")
     out["recording_pruned"] = row.get("recording_pruned")
@@ -224,7 +227,9 @@ async def calls(request: web.Request) -> web.Response:
     query = request.query
     page, per_page = paging(query)
     rows, total = await console.services.calls.search(call_search(console, query, per_page, (page - 1) * per_page))
-    return reply({"calls": [call_json(row) for row in rows], "total": total, "page": page, "per_page": per_page})
+    names = console.services.seats.operator_names()
+    return reply({"calls": [call_json(row, names) for row in rows], "total": total, "page": page,
+                  "per_page": per_page})
 
 
 def summary_of(events: list[Row]) -> dict[str, Any] | None:
@@ -250,9 +255,17 @@ async def call_detail(request: web.Request) -> web.Response:
     console = request.app[CONSOLE]
     row = await _call_row(console, _call_id(request))
     events = await console.services.calls.events(str(row["call_id"]))
-    timeline = [{"at": e.get("at"), "kind": e.get("kind"), "seat": e.get("seat"), "data": _unit_named(console, e)}
-                for e in events]
-    return reply({"call": call_json(row), "events": timeline, "summary": summary_of(events)})
+    names = console.services.seats.operator_names()
+    timeline = [{"at": e.get("at"), "kind": e.get("kind"), "seat": e.get("seat"),
+                 "data": _operator_named(names, _unit_named(console, e))} for e in events]
+    return reply({"call": call_json(row, names), "events": timeline, "summary": summary_of(events)})
+
+
+def _operator_named(names: Mapping[str, str], data: object) -> object:
+    """An event's data, with the operator's name beside their 工号 (who took the call)."""
+    if isinstance(data, dict) and isinstance(data.get("operator"), str):
+        return {**data, "operator_name": names.get(data["operator"], "")}
+    return data
 
 
 def _may_touch(console: Console, request: web.Request, row: Row) -> None:

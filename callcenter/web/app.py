@@ -25,8 +25,10 @@ from callcenter.web.auth import gate
 from callcenter.web.context import CONSOLE, PUBLIC, Console, FloorSource
 from callcenter.web.desk_feed import add_desk_feed_routes
 from callcenter.web.exports_api import add_export_routes
+from callcenter.web.listen_in_api import add_listen_in_routes
 from callcenter.web.live import FloorFeed, watched_space
-from callcenter.web.operator_feed import add_operator_routes
+from callcenter.web.operator_feed import add_workspace_routes
+from callcenter.web.operators_api import add_operator_routes
 from callcenter.web.pages import add_page_routes
 from callcenter.web.pushing import session_alive
 from callcenter.web.recordings_api import add_recording_routes
@@ -121,6 +123,8 @@ def web_app(settings: Settings, services: Services, floor: FloorSource, users: C
     add_desk_feed_routes(app)
     add_three_way_routes(app)
     add_operator_routes(app)
+    add_workspace_routes(app)
+    add_listen_in_routes(app)
     static = app.router.add_static("/static", HERE / "static", follow_symlinks=False)
     for route in static:
         console.route_roles[route] = PUBLIC

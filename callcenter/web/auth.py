@@ -8,6 +8,7 @@ import hmac
 import json
 import logging
 import secrets
+from dataclasses import replace
 from typing import NoReturn
 
 import aiohttp_jinja2
@@ -15,9 +16,10 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from callcenter.errors import ConfigError
+from callcenter.seats.operators import OperatorError
 from callcenter.tickets.directory import load_directory, units_file
 from callcenter.users import OPERATOR, SUPERVISOR, UNIT, ConsoleUser
-from callcenter.web.context import CONSOLE, PUBLIC, SESSION, Console
+from callcenter.web.context import CONSOLE, PUBLIC, SESSION, Console, seat_now
 from callcenter.web.sessions import Session
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,10 @@ async def gate(request: web.Request, handler: Handler) -> web.StreamResponse:
         refuse(web.HTTPForbidden, "无权访问 (not allowed for your role)", api=_is_api(request))
     if request.method not in SAFE_METHODS:
         await _check_csrf(request, session.csrf)
+    if session.role == OPERATOR:
+        # The operator's pages and calls are those of the seat they sit at now (a copy:
+        # the stored session keeps the account's default seat).
+        session = replace(session, seat=seat_now(console, session))
     request[SESSION] = session
     return await handler(request)
 
@@ -94,8 +100,10 @@ async def login_page(request: web.Request) -> web.StreamResponse:
 
 def _login_form(request: web.Request, error: str, status: int, user: str = "") -> web.Response:
     token = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
+    seats = request.app[CONSOLE].settings.seat_names
     response = aiohttp_jinja2.render_template("login.html", request, {"error": error, "login_token": token,
-                                                                      "user_name": user}, status=status)
+                                                                      "user_name": user, "seats": seats},
+                                              status=status)
     _set_cookie(request, response, LOGIN_COOKIE, token, max_age=3600)
     return response
 
@@ -124,12 +132,29 @@ async def login(request: web.Request) -> web.StreamResponse:
     if user.role == UNIT and not await _unit_is_active(console, user.unit or ""):
         log.warning("console: unit account %r refused: unit %r is not active in the directory", user.name, user.unit)
         return _login_form(request, "本单位不在单位名录中或已停用，请联系热线管理员。", 403, name)
+    seat = str(form.get("seat", ""))[:MAX_NAME].strip()
+    if seat and user.role == OPERATOR:
+        refused = await _take_seat(console, user, seat)
+        if refused:
+            return _login_form(request, refused, 409, name)
     session = console.sessions.create(user)
     log.info("console: %s (%s) logged in from %s", user.name, user.role, address)
     response = web.HTTPSeeOther(landing(session))
     _set_cookie(request, response, SESSION_COOKIE, session.token)
     response.del_cookie(LOGIN_COOKIE, path="/")
     raise response
+
+
+async def _take_seat(console: Console, user: ConsoleUser, seat: str) -> str:
+    """Log the operator in at the seat they chose on the log-in form; why not, or ""."""
+    if seat not in console.settings.seat_names or not user.badge:
+        return f"没有坐席 {seat}。"
+    try:
+        await console.services.seats.log_in(user.badge, seat)
+    except OperatorError as exc:
+        return f"无法在 {seat} 签入：{exc}"
+    log.info("console: operator %s (%s) logged in at %s", user.badge, user.name, seat)
+    return ""
 
 
 async def _check_password(console: Console, name: str, password: str) -> ConsoleUser | None:

@@ -88,3 +88,20 @@ def add_route(app: web.Application, method: str, path: str, handler: Handler, ro
 
 def session_of(request: web.Request) -> Session:
     return request[SESSION]
+
+
+def own_badge(console: Console, session: Session) -> str | None:
+    """The 工号 of the session's operator account (None for other roles)."""
+    user = console.users.get(session.user)
+    return user.badge if user is not None and user.role == OPERATOR else None
+
+
+def seat_now(console: Console, session: Session) -> str | None:
+    """The seat where the session's operator sits now: the seat follows the operator's
+    log-in (hot-desking); the account's default seat while no seat on the floor names
+    them (logged out, or a floor that knows no operators)."""
+    badge = own_badge(console, session)
+    if badge is None:
+        return session.seat
+    here = next((s["seat"] for s in console.floor.snapshot()["seats"] if s.get("operator") == badge), None)
+    return here or session.seat

@@ -29,6 +29,7 @@ from callcenter.free_space import FreeSpace
 from callcenter.health import report_of
 from callcenter.reports import connection
 from callcenter.reports.repository import ReportRepository
+from callcenter.reports.shifts import per_shift
 from callcenter.services import Services
 from callcenter.settings import Settings
 from callcenter.store import Store
@@ -73,7 +74,17 @@ async def today_figures(services: Services, zone: ZoneInfo, now: float | None = 
         "service_level_seconds": within,
         "since": since,
         "standard": await standard_figures(services, since, moment, within),
+        "by_shift": await shift_figures(services, zone, since, until, within),
     }
+
+
+async def shift_figures(services: Services, zone: ZoneInfo, since: float, until: float,
+                        within: int) -> list[dict[str, object]]:
+    """Today per shift of the roster: answered, abandoned, service level, average wait
+    (the same meanings as the day's figures above)."""
+    rows = await services.calls.figures_by_minute(since, until, within)
+    weekday = datetime.fromtimestamp(since, zone).weekday()
+    return [figures.to_json() for figures in per_shift(rows, services.seats.roster.shifts, weekday)]
 
 
 async def standard_figures(services: Services, since: float, now: float, within: int) -> dict[str, Any]:

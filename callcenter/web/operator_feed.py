@@ -45,9 +45,9 @@ log = logging.getLogger(__name__)
 
 
 def seat_of(session: Session) -> str | None:
-    """The seat this session works at: today an operator account is tied to one seat.
-    Everything of the workspace asks here, so a change of how people sit down at seats
-    is a change of this function only."""
+    """The seat this session's operator works at now (the gate puts the seat they are
+    logged in at into the session: `context.seat_now`). Everything of the workspace asks
+    here, so a change of how people sit down at seats is a change of this function only."""
     return session.seat if session.role == OPERATOR and session.seat else None
 
 
@@ -243,7 +243,7 @@ def operator_feed_paths() -> dict[str, Any]:
         "responses": {"101": {"description": "switching to WebSocket"}, **DENIED}}}}
 
 
-def add_operator_routes(app: web.Application) -> None:
+def add_workspace_routes(app: web.Application) -> None:
     """The workspace's routes, and its feed started and stopped with the app."""
     console = app[CONSOLE]
     feed = OperatorFeed(console.floor, SeatViews(console.services, console.settings), session_alive(console.sessions))

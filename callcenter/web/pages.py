@@ -19,6 +19,7 @@ from callcenter.web.context import (
     CONSOLE,
     OPERATORS,
     PUBLIC,
+    STAFF,
     SUPERVISORS,
     UNITS,
     add_route,
@@ -34,6 +35,7 @@ SUPERVISOR_PAGES = (
     ("/tickets", "tickets.html", "工单管理", "工单管理"),
     ("/reports", "reports.html", "简报", "简报"),
     ("/recordings/access", "recording_access.html", "录音调阅记录", "录音调阅记录"),
+    ("/listen-in", "listen_in_log.html", "监听记录", "监听记录"),
 )
 
 
@@ -41,11 +43,11 @@ def _context(request: web.Request, title: str, script: str, **extra: Any) -> dic
     session = session_of(request)
     settings = request.app[CONSOLE].settings
     if session.role == SUPERVISOR:
-        nav = [(path, label) for path, _, _, label in SUPERVISOR_PAGES]
+        nav = [(path, label) for path, _, _, label in SUPERVISOR_PAGES] + [("/operators", "话务员签入")]
     elif session.role == UNIT:
         nav = [("/unit", "本单位工单")]
     else:
-        nav = [("/operator", "我的坐席")]
+        nav = [("/operator", "我的坐席"), ("/operators", "签入坐席")]
     return {"title": title, "script": script, "user": session.user, "role": session.role,
             "role_label": ROLE_LABELS.get(session.role, session.role), "seat": session.seat,
             "csrf": session.csrf, "nav": nav, "here": request.path,
@@ -114,5 +116,6 @@ def add_page_routes(app: web.Application) -> None:
     add_route(app, "GET", "/calls/{call_id}", call_page, SUPERVISORS)
     add_route(app, "GET", "/tickets/{ticket_id}", ticket_page, SUPERVISORS)
     add_route(app, "GET", "/operator", _page("operator.html", "我的坐席"), OPERATORS)
+    add_route(app, "GET", "/operators", _page("operators.html", "话务员签入"), STAFF)
     add_route(app, "GET", "/unit", unit_page, UNITS)
     add_route(app, "GET", "/unit/tickets/{ticket_id}", unit_ticket_page, UNITS)

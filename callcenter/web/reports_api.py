@@ -81,7 +81,8 @@ async def _report(request: web.Request, kind: str, value: str) -> web.StreamResp
         briefing = await build_briefing(console.services.store, period, zone=console.settings.zone,
                                         service_level_seconds=directory.service_level_seconds,
                                         deadline_working_days=directory.deadline_working_days,
-                                        shifts=console.services.seats.roster.shifts)
+                                        shifts=console.services.seats.roster.shifts,
+                                        operator_names=console.services.seats.operator_names())
     except ReportError as exc:
         message = _no_data(console, period, exc)
         if out == "html":

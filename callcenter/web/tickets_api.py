@@ -306,7 +306,8 @@ async def _detail(console: Console, ticket_id: int, *, unit: str | None = None,
     detail = await _do(tickets.detail(ticket_id) if unit is not None else tickets.reveal(ticket_id, reader))
     if unit is not None and detail.ticket.get("unit") != unit:
         refuse(web.HTTPForbidden, "这不是本单位的工单 (not your unit's ticket)")
-    calls = [call_json(call) for call in detail.calls]
+    names = console.services.seats.operator_names()
+    calls = [call_json(call, names) for call in detail.calls]
     events = detail.events
     if unit is not None:  # a unit never sees the call log or recordings, nor who read the citizen's details
         calls = [{"call_id": c["call_id"], "arrived": c["arrived"]} for c in calls]

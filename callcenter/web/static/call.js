@@ -14,6 +14,7 @@
     if (event.kind === "CATEGORY" || event.kind === "SUMMARY") parts.push(label(hotline.CATEGORIES, data.category));
     if (event.kind === "POSITION") parts.push(`第 ${data.position} 位`);
     if (event.kind === "CONNECT") parts.push(`等待 ${duration(data.wait)}`);
+    if (data.operator) parts.push(`话务员 ${hotline.operatorText(data.operator, data.operator_name)}`);
     if (event.kind === "PLAYBACK") parts.push(data.prompt || "");
     if (event.kind === "HANGUP" || event.kind === "ABANDON") parts.push(label(hotline.OUTCOMES, data.outcome));
     if (event.kind === "RECORDING") parts.push(duration(data.seconds));
@@ -43,6 +44,7 @@
       ["来电时间", dateTime(call.arrived)], ["坐席接通", dateTime(call.seat_answered)],
       ["结束时间", dateTime(call.ended)], ["结果", label(hotline.OUTCOMES, call.outcome, "进行中")],
       ["挂机原因", call.hangup_cause || "–"], ["坐席 / 班次", `${call.seat || "–"} / ${label(hotline.SHIFTS, call.shift)}`],
+      ["话务员", hotline.operatorText(call.operator, call.operator_name) || "–"],
       ["分类", label(hotline.CATEGORIES, call.category, "未分类")],
       ["录音", hotline.recordingFailed(call) ? label(hotline.RECORDING_STATUSES, call.recording_status)
         : call.has_recording ? duration(call.recording_seconds) : "无"],

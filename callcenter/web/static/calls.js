@@ -52,6 +52,7 @@
         el("td", {}, call.caller_number || "（隐藏号码）"), el("td", {}, call.caller_name || ""),
         el("td", {}, label(hotline.OUTCOMES, call.outcome, "进行中")),
         el("td", {}, label(hotline.CATEGORIES, call.category, "未分类")), el("td", {}, call.seat || "–"),
+        el("td", { class: "operator" }, hotline.operatorText(call.operator, call.operator_name) || "–"),
         el("td", {}, duration(call.wait_seconds)), el("td", {}, duration(call.talk_seconds)),
         el("td", {}, hotline.recordingFailed(call) ? "录音失败"
           : call.has_recording ? duration(call.recording_seconds) : (call.recording_pruned ? "已过期删除" : "无")))));

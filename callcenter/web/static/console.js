@@ -121,6 +121,13 @@ const hotline = (() => {
     const state = {
       page: 1,
       first() { state.page = 1; },
+      // A search form's filled fields and the page on screen, as the API's query.
+      query(form) {
+        const params = new URLSearchParams();
+        for (const [key, value] of new FormData(form)) if (value) params.set(key, value);
+        params.set("page", String(state.page));
+        return params;
+      },
       show(data) {
         const pages = Math.max(1, Math.ceil(data.total / data.per_page));
         info.textContent = `第 ${data.page} / ${pages} 页，共 ${data.total} ${unit}`;
@@ -133,12 +140,18 @@ const hotline = (() => {
     return state;
   }
 
+  // Who took a call: "李慧（工号 1003）", "工号 1003" without a name, "" for a call before operators.
+  function operatorText(badge, name) {
+    if (!badge) return "";
+    return name ? `${name}（工号 ${badge}）` : `工号 ${badge}`;
+  }
+
   function say(node, text, isError = false) {
     node.textContent = text;
     node.classList.toggle("error", isError);
   }
 
-  return { api, el, fill, label, duration, dateTime, clock, epochDateTime, say, ticketFeed, pager,
+  return { api, el, fill, label, duration, dateTime, clock, epochDateTime, say, ticketFeed, pager, operatorText,
            OUTCOMES, RECORDING_STATUSES, CATEGORIES, SEAT_STATES, SHIFTS, PHASES, EVENTS, NUISANCE_ACTIONS, RULES,
            THREE_WAY, RECORDING_USES, recordingFailed };
 })();

@@ -9,9 +9,7 @@
   const pages = pager("条", () => load());
 
   async function load() {
-    const params = new URLSearchParams();
-    for (const [key, value] of new FormData(form)) if (value) params.set(key, value);
-    params.set("page", String(pages.page));
+    const params = pages.query(form);
     say(status, "查询中…");
     try {
       const data = await api("GET", `/api/recordings/access?${params}`);

@@ -84,6 +84,8 @@
       el("td", {}, el("input", { class: "shift-end", value: shift.end, pattern: "\\d\\d:\\d\\d", size: 5 })),
       el("td", {}, ...dayBoxes),
       el("td", {}, ...boxes),
+      el("td", {}, el("input", { class: "shift-operators", value: (shift.operators || []).join(" "), size: 12,
+        placeholder: "如 1003 1004", "aria-label": "本班话务员工号" })),
       el("td", {}, el("button", { type: "button", onclick: () => row.remove() }, "删除")));
     return row;
   }
@@ -108,6 +110,7 @@
       end: row.querySelector(".shift-end").value.trim(),
       seats: [...row.querySelectorAll("input.seat-box:checked")].map((box) => box.value),
       days: [...row.querySelectorAll("input.day-box:checked")].map((box) => box.value),
+      operators: row.querySelector(".shift-operators").value.split(/[\s,，]+/).filter(Boolean),
     }));
     try {
       const data = await api("PUT", "/api/roster", { shifts });

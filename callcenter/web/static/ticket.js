@@ -57,7 +57,9 @@
     document.getElementById("calls").replaceChildren(...calls.map((call) => el("div",
       { class: "linked-call", dataset: { callId: call.call_id } },
       el("div", {}, el("a", { href: `/calls/${encodeURIComponent(call.call_id)}` }, dateTime(call.arrived)), " ",
-        call.caller_number || "（隐藏号码）", " · ", call.seat || "–", " · 通话 ", duration(call.talk_seconds)),
+        call.caller_number || "（隐藏号码）", " · ", call.seat || "–",
+        call.operator ? ` · 接听：${hotline.operatorText(call.operator, call.operator_name)}` : "",
+        " · 通话 ", duration(call.talk_seconds)),
       call.has_recording
         ? el("audio", { controls: true, preload: "metadata", class: "recording",
                         src: `/api/calls/${encodeURIComponent(call.call_id)}/recording` })

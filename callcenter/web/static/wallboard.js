@@ -35,6 +35,26 @@
       el("td", {}, pct(s.connection_pct)), el("td", {}, pct(s.answer_rate_pct)))));
   }
 
+  const shiftFiguresBody = document.querySelector("#shift-figures tbody");
+  const share = (value) => (value === null || value === undefined ? "–" : `${Math.round(value * 100)}%`);
+
+  function renderShifts(byShift) {
+    // Today per shift of the roster: who was on duty when the calls arrived.
+    fill(shiftFiguresBody, byShift.map((s) => el("tr", { dataset: { shift: s.shift } },
+      el("td", {}, s.shift === "-" ? "无人值守时段" : label(hotline.SHIFTS, s.shift, s.shift)),
+      el("td", { dataset: { figure: "answered" } }, s.answered),
+      el("td", { dataset: { figure: "abandoned" } }, s.abandoned),
+      el("td", { dataset: { figure: "service_level" } }, share(s.service_level)),
+      el("td", { dataset: { figure: "average_wait" } }, s.average_wait === null ? "–" : duration(s.average_wait)))));
+  }
+
+  function operatorText(seat) {
+    // Operators are people, seats are phones: the card names who is logged in at the seat.
+    if (seat.operator === "") return "无人签入";
+    if (!seat.operator) return "";
+    return `${seat.operator_name ? `${seat.operator_name} ` : ""}工号 ${seat.operator}`;
+  }
+
   function seatState(seat) {
     if (!seat.registered) return ["offline", "话机未注册"];
     if (seat.paused) return ["paused", `暂停（${seat.pause_reason || "无原因"}）`];
@@ -58,6 +78,7 @@
       const call = seat.call;
       return el("div", { class: `seat-card ${css}`, dataset: { seat: seat.seat, state: css } },
         el("div", { class: "name" }, seat.seat, " ", el("span", { class: "meta" }, label(hotline.SHIFTS, seat.shift, ""))),
+        el("div", { class: "operator", dataset: { operator: seat.operator || "" } }, operatorText(seat)),
         el("div", { class: "state" }, text),
         el("div", { class: "meta" }, seat.for_seconds === null ? "" : `已持续 ${duration(seat.for_seconds)}`),
         call ? el("div", { class: "meta call", dataset: { number: call.number || "" } },
@@ -74,6 +95,7 @@
       connection_24h: f.standard ? pct(f.standard.last_24h.connection_pct) : undefined,
     };
     if (f.standard) renderStandard(f.standard);
+    if (f.by_shift) renderShifts(f.by_shift);
     for (const [key, value] of Object.entries(values)) {
       const node = document.querySelector(`[data-figure="${key}"]`);
       if (node && value !== undefined) node.textContent = value;
