@@ -69,6 +69,15 @@ class BenchStore:
         """Calls after the row id that are done."""
         return int(self._rows("SELECT count(*) FROM calls WHERE rowid > ? AND state = 'done'", [after_rowid])[0][0])
 
+    def seat_rings(self, after_rowid: int) -> list[tuple[str, str, float]]:
+        """Per seat ring of the calls after the row id: the call, the seat and when the
+        controller rang it (RINGSEAT, the seat's move to ringing)."""
+        return [(str(call_id), str(seat), float(at)) for call_id, seat, at in self._rows(
+            "SELECT e.call_id, e.seat, e.at_epoch FROM calls c "
+            "JOIN call_events e ON e.call_id = c.call_id AND e.kind = 'RINGSEAT' WHERE c.rowid > ?",
+            [after_rowid],
+        )]
+
     def causes_of_unanswered(self, after_rowid: int, top: int = 8) -> list[tuple[str, str, int]]:
         """(outcome, hang-up cause, calls) of the calls after the row id that were not
         answered, the most frequent first: what a failed run must explain."""

@@ -123,9 +123,12 @@ async def test_an_operator_links_the_last_call_to_the_same_numbers_ticket_instea
             await suggestion.wait_for()
             assert "同一号码" in await suggestion.text_content() and "路灯" in await suggestion.text_content()
             await _shot(page, "operator-similar")
-            # The seat's next poll must not wipe what was typed.
-            async with page.expect_response(lambda response: "/api/operator/now" in response.url):
-                pass
+            # The seat's next push must not wipe what was typed.
+            floor = console.floor
+            assert isinstance(floor, FakeFloor)
+            pushes = int(await page.get_attribute("body", "data-pushes") or "0")
+            floor.changed()
+            await page.wait_for_selector(f'body:not([data-pushes="{pushes}"])')
             assert await page.input_value("#ticket-summary") == "路灯还是不亮"
             await suggestion.locator("button.link-call").click()
             await page.wait_for_selector(f'#ticket-saved:has-text("#{earlier}")')

@@ -15,12 +15,12 @@ from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from callcenter.calls.repository import CallSearch
 from callcenter.clock import iso_local
 from callcenter.errors import ConfigError
-from callcenter.nuisance import NuisanceError, is_withheld
+from callcenter.nuisance import NuisanceError
 from callcenter.seats.roster import Roster, coverage_gaps, describe_gaps, roster_json
 from callcenter.seats.service import COMMANDS as SEAT_ACTIONS
 from callcenter.store import Row
@@ -40,6 +40,7 @@ from callcenter.web.context import (
 from callcenter.web.live import FloorFeed, day_bounds, health_report, today_figures
 from callcenter.web.metrics import Snapshot, metrics_response
 from callcenter.web.openapi import openapi_document
+from callcenter.web.pushing import hold_open, same_origin_only
 
 CATEGORIES = tuple(str(c) for c in Category)
 OUTCOMES = tuple(str(o) for o in Outcome)
@@ -157,22 +158,13 @@ def _this_machine(request: web.Request) -> bool:
 
 
 async def floor_socket(request: web.Request) -> web.StreamResponse:
-    # A WebSocket is not covered by the same-origin policy: refuse other sites' pages.
-    origin, host = request.headers.get("Origin", ""), request.headers.get("Host", "")
-    if origin not in (f"http://{host}", f"https://{host}"):
-        refuse(web.HTTPForbidden, "来源不符 (cross-origin WebSocket refused)")
-    feed = request.app[FEED]
-    ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=4096)
-    await ws.prepare(request)
-    feed.add(ws, session_of(request).token)
-    try:
-        await ws.send_str(await feed.message())
-        async for message in ws:  # the wallboard only listens; anything it sends is ignored
-            if message.type == WSMsgType.ERROR:
-                break
-    finally:
-        feed.remove(ws)
-    return ws
+    same_origin_only(request)
+    feed, token = request.app[FEED], session_of(request).token
+
+    async def first() -> list[str]:
+        return [await feed.message()]
+
+    return await hold_open(request, lambda ws: feed.add(ws, token), feed.remove, first)
 
 
 # ----------------------------------------------------------------------------- the call log
@@ -240,7 +232,7 @@ async def calls(request: web.Request) -> web.Response:
                   "per_page": per_page})
 
 
-def _summary_of(events: list[Row]) -> dict[str, Any] | None:
+def summary_of(events: list[Row]) -> dict[str, Any] | None:
     summaries = [e for e in events if e.get("kind") == "SUMMARY" and isinstance(e.get("data"), dict)]
     if not summaries:
         return None
@@ -266,7 +258,7 @@ async def call_detail(request: web.Request) -> web.Response:
     names = console.services.seats.operator_names()
     timeline = [{"at": e.get("at"), "kind": e.get("kind"), "seat": e.get("seat"),
                  "data": _operator_named(names, _unit_named(console, e))} for e in events]
-    return reply({"call": call_json(row, names), "events": timeline, "summary": _summary_of(events)})
+    return reply({"call": call_json(row, names), "events": timeline, "summary": summary_of(events)})
 
 
 def _operator_named(names: Mapping[str, str], data: object) -> object:
@@ -414,44 +406,6 @@ async def nuisance_clear(request: web.Request) -> web.Response:
 # ----------------------------------------------------------------------------- the operator's seat
 
 
-async def operator_now(request: web.Request) -> web.Response:
-    """The call on the operator's seat now, or the last one it had (to finish its summary)."""
-    console = request.app[CONSOLE]
-    session = session_of(request)
-    calls = console.services.calls
-    seat = next((s for s in console.floor.snapshot()["seats"] if s["seat"] == session.seat), None)
-    if seat is None:
-        refuse(web.HTTPNotFound, "本账号的坐席不存在 (your seat is not configured)")
-    live = seat.get("call") or None
-    row: Row | None = None
-    if live:
-        row = await calls.get(str(live["call_id"]))
-    if row is None:
-        rows, _ = await calls.search(CallSearch(seat=str(session.seat), limit=1))
-        row = rows[0] if rows else None
-    call: dict[str, Any] | None = None
-    earlier: list[dict[str, Any]] = []
-    if row is not None:
-        call = call_json(row)
-        is_live = live is not None and live.get("call_id") == row.get("call_id")
-        call["live"] = is_live
-        call["phase"] = live.get("phase") if is_live and live is not None else None
-        # A three-way call's state (the unit dialled or joined, or why it failed), for the screen.
-        call["three_way"] = live.get("three_way") if is_live and live is not None else None
-        events = await calls.events(str(row["call_id"]))
-        call["summary"] = _summary_of(events)
-        # What the caller chose in the menu, even after the operator set another category.
-        menu = next((e.get("data") for e in events if e.get("kind") == "CATEGORY"), None)
-        call["menu_category"] = menu.get("category") if isinstance(menu, dict) else None
-        number = str(row.get("caller_number") or "")
-        flags = await console.services.nuisance.active_flags()
-        call["flagged"] = bool(row.get("nuisance")) or any(f.number == number for f in flags)
-        if number and not is_withheld(number):
-            earlier = [call_json(r) for r in await calls.recent(number=number, limit=11)
-                       if r.get("call_id") != row.get("call_id")][:10]
-    return reply({"seat": seat, "call": call, "earlier_calls": earlier})
-
-
 async def operator_pause(request: web.Request) -> web.Response:
     console = request.app[CONSOLE]
     session = session_of(request)
@@ -488,7 +442,6 @@ def add_api_routes(app: web.Application) -> None:
         ("GET", "/api/nuisance/history", nuisance_history, SUPERVISORS),
         ("POST", "/api/nuisance/flag", nuisance_flag, SUPERVISORS),
         ("POST", "/api/nuisance/clear", nuisance_clear, SUPERVISORS),
-        ("GET", "/api/operator/now", operator_now, OPERATORS),
         ("POST", "/api/operator/pause", operator_pause, OPERATORS),
     ):
         add_route(app, method, path, handler, roles)

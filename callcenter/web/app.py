@@ -28,8 +28,10 @@ from callcenter.web.exports_api import add_export_routes
 from callcenter.web.knowledge_api import add_knowledge_routes
 from callcenter.web.listen_in_api import add_listen_in_routes
 from callcenter.web.live import FloorFeed, watched_space
+from callcenter.web.operator_feed import add_workspace_routes
 from callcenter.web.operators_api import add_operator_routes
 from callcenter.web.pages import add_page_routes
+from callcenter.web.pushing import session_alive
 from callcenter.web.recordings_api import add_recording_routes
 from callcenter.web.reports_api import FRAMED_CSP, FRAMED_PATHS, add_report_routes
 from callcenter.web.repository import LoginFailureRepository, SessionRepository
@@ -114,8 +116,7 @@ def web_app(settings: Settings, services: Services, floor: FloorSource, users: C
     space = watched_space(settings)
     console = Console(settings, services, floor, users, sessions, throttle, clock, space)
     app[CONSOLE] = console
-    app[FEED] = FloorFeed(floor, services, settings,
-                          lambda token: sessions.get(token, touch=False) is not None, space)
+    app[FEED] = FloorFeed(floor, services, settings, session_alive(sessions), space)
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
     add_page_routes(app)
     add_api_routes(app)
@@ -127,6 +128,7 @@ def web_app(settings: Settings, services: Services, floor: FloorSource, users: C
     add_desk_feed_routes(app)
     add_three_way_routes(app)
     add_operator_routes(app)
+    add_workspace_routes(app)
     add_listen_in_routes(app)
     add_knowledge_routes(app)
     static = app.router.add_static("/static", HERE / "static", follow_symlinks=False)

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from callcenter.tickets import TicketError
 from callcenter.tickets.service import TicketChange, TicketService
@@ -31,6 +31,7 @@ from callcenter.users import SUPERVISOR, UNIT
 from callcenter.web.auth import refuse
 from callcenter.web.context import CONSOLE, SUPERVISORS, UNITS, add_route, session_of
 from callcenter.web.openapi import DENIED, describe
+from callcenter.web.pushing import PushTask, Sockets, hold_open, run_with, same_origin_only, session_alive
 from callcenter.web.sessions import Session
 
 log = logging.getLogger(__name__)
@@ -64,47 +65,27 @@ class DeskFeed:
     def __init__(self, tickets: TicketService, session_alive: Callable[[str], bool], heartbeat: float = 15.0,
                  send_timeout: float = 5.0) -> None:
         self.tickets = tickets
-        self.session_alive = session_alive
         self.heartbeat = heartbeat
-        self.send_timeout = send_timeout
-        self._clients: dict[web.WebSocketResponse, Listener] = {}
+        self.sockets: Sockets[Listener] = Sockets(session_alive, send_timeout)
         self._changes: asyncio.Queue[TicketChange] = asyncio.Queue(QUEUE_MAX)
-        self._task: asyncio.Task[None] | None = None
-        self._unsubscribe: Callable[[], None] | None = None
+        self._task = PushTask("desk feed", self._run, lambda: self.tickets.subscribe(self._on_change))
 
     async def start(self) -> None:
-        self._unsubscribe = self.tickets.subscribe(self._on_change)
-        self._task = asyncio.create_task(self._run(), name="desk-feed")
-        self._task.add_done_callback(self._ended)
+        self._task.start()
 
     async def stop(self) -> None:
-        """Stop listening and close every socket (the server would otherwise wait for the
-        open desks' handlers until its shutdown timeout)."""
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
-        if self._task is not None:
-            task, self._task = self._task, None
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        clients, self._clients = list(self._clients), {}
-        await asyncio.gather(*(ws.close(code=1001, message=b"server stopping") for ws in clients),
-                             return_exceptions=True)
-
-    def _ended(self, task: asyncio.Task[None]) -> None:
-        # Supervised: the loop catches each change's failure, so its end is a bug or stop().
-        if self._task is task and not task.cancelled() and task.exception() is not None:
-            log.critical("desk feed: the sending task died; live desks no longer update",
-                         exc_info=task.exception())
+        """Stop listening and close every socket."""
+        await self._task.stop()
+        await self.sockets.close_all()
 
     def add(self, ws: web.WebSocketResponse, listener: Listener) -> None:
-        self._clients[ws] = listener
+        self.sockets.add(ws, listener)
 
     def remove(self, ws: web.WebSocketResponse) -> None:
-        self._clients.pop(ws, None)
+        self.sockets.remove(ws)
 
     def _on_change(self, change: TicketChange) -> None:
-        if not self._clients:
+        if not self.sockets.open:
             return  # nobody is listening: nothing to look up or send
         if self._changes.full():
             self._changes.get_nowait()
@@ -115,8 +96,8 @@ class DeskFeed:
         while True:
             try:
                 change = await asyncio.wait_for(self._changes.get(), self.heartbeat)
-            except TimeoutError:
-                await self._beat()
+            except TimeoutError:  # a beat, which also checks each socket's session
+                await self.sockets.send_to(json.dumps({"type": "heartbeat"}))
                 continue
             try:
                 await self._deliver(change)
@@ -132,52 +113,27 @@ class DeskFeed:
         return str(unit) if unit else None
 
     async def _deliver(self, change: TicketChange) -> None:
-        clients = list(self._clients.items())
-        unit = await self._unit_of(change.ticket_id) if any(c.unit for _, c in clients) else None
-        text = change_message(change)
-        await asyncio.gather(*(self._send(ws, listener, text) for ws, listener in clients
-                               if listener.unit is None or listener.unit == unit))
-
-    async def _beat(self) -> None:
-        text = json.dumps({"type": "heartbeat"})
-        await asyncio.gather(*(self._send(ws, listener, text) for ws, listener in list(self._clients.items())))
-
-    async def _send(self, ws: web.WebSocketResponse, listener: Listener, text: str) -> None:
-        if not self.session_alive(listener.token):  # logged out or expired since the socket opened
-            self.remove(ws)
-            await ws.close(code=4401, message=b"session ended")
-            return
-        try:
-            await asyncio.wait_for(ws.send_str(text), self.send_timeout)
-        except (TimeoutError, ConnectionError, RuntimeError):
-            self.remove(ws)
-            await ws.close()
+        listening = list(self.sockets.open.values())
+        unit = await self._unit_of(change.ticket_id) if any(c.unit for c in listening) else None
+        await self.sockets.send_to(change_message(change),
+                                   lambda listener: listener.unit is None or listener.unit == unit)
 
 
 DESK_FEED = web.AppKey("desk_feed", DeskFeed)
 
 
 async def desk_socket(request: web.Request) -> web.StreamResponse:
-    # A WebSocket is not covered by the same-origin policy: refuse other sites' pages.
-    origin, host = request.headers.get("Origin", ""), request.headers.get("Host", "")
-    if origin not in (f"http://{host}", f"https://{host}"):
-        refuse(web.HTTPForbidden, "来源不符 (cross-origin WebSocket refused)")
+    same_origin_only(request)
     listener = listener_for(session_of(request))
     if listener is None:
         refuse(web.HTTPForbidden, "无权访问 (not allowed for your role)")
     feed = request.app[DESK_FEED]
-    ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=4096)
-    await ws.prepare(request)
-    feed.add(ws, listener)
-    try:
+
+    async def first() -> list[str]:
         # Said once the socket is listening: a change committed after this is sent.
-        await ws.send_str(json.dumps({"type": "ready", "unit": listener.unit}, ensure_ascii=False))
-        async for message in ws:  # the desk only listens; anything it sends is ignored
-            if message.type == WSMsgType.ERROR:
-                break
-    finally:
-        feed.remove(ws)
-    return ws
+        return [json.dumps({"type": "ready", "unit": listener.unit}, ensure_ascii=False)]
+
+    return await hold_open(request, lambda ws: feed.add(ws, listener), feed.remove, first)
 
 
 @describe
@@ -201,18 +157,10 @@ def desk_feed_paths() -> dict[str, Any]:
 def add_desk_feed_routes(app: web.Application) -> None:
     """The feed's routes, and the feed started and stopped with the app."""
     console = app[CONSOLE]
-    app[DESK_FEED] = DeskFeed(console.services.tickets,
-                              lambda token: console.sessions.get(token, touch=False) is not None)
+    feed = DeskFeed(console.services.tickets, session_alive(console.sessions))
+    app[DESK_FEED] = feed
     # A unit's socket is under /api/unit/ like the rest of what a unit may reach: each
     # answers only about the session's own unit.
     add_route(app, "GET", "/api/desk/ws", desk_socket, SUPERVISORS)
     add_route(app, "GET", "/api/unit/desk/ws", desk_socket, UNITS)
-
-    async def start(app: web.Application) -> None:
-        await app[DESK_FEED].start()
-
-    async def stop(app: web.Application) -> None:
-        await app[DESK_FEED].stop()
-
-    app.on_startup.append(start)
-    app.on_shutdown.append(stop)
+    run_with(app, feed)

@@ -17,6 +17,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -34,6 +35,7 @@ from callcenter.settings import Settings
 from callcenter.store import Store
 from callcenter.vocabulary import ABANDONED, Outcome
 from callcenter.web.context import FloorSource, HealthSource
+from callcenter.web.pushing import Sockets
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +121,13 @@ def watched_space(settings: Settings) -> FreeSpace:
     return FreeSpace({"recordings": settings.paths.recordings_dir, "database": settings.paths.database.parent})
 
 
+@dataclass(frozen=True)
+class Watcher:
+    """An open wallboard: whose session it is."""
+
+    token: str
+
+
 class FloorFeed:
     def __init__(self, floor: FloorSource, services: Services, settings: Settings, session_alive: Callable[[str], bool],
                  space: FreeSpace, min_interval: float = 0.25, heartbeat: float = 1.0, figures_every: float = 1.0,
@@ -128,14 +137,11 @@ class FloorFeed:
         self.services = services
         self.settings = settings
         self.zone = settings.zone
-        self.session_alive = session_alive
         self.min_interval = min_interval
         self.heartbeat = heartbeat
         self.figures_every = figures_every
-        self.send_timeout = send_timeout
-        self._clients: dict[web.WebSocketResponse, str] = {}  # socket -> session token
+        self.sockets: Sockets[Watcher] = Sockets(session_alive, send_timeout)
         self._dirty = asyncio.Event()
-        self._has_clients = asyncio.Event()
         self._figures: dict[str, Any] = {}
         self._figures_at = 0.0
         self._task: asyncio.Task[None] | None = None
@@ -155,18 +161,13 @@ class FloorFeed:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-        clients, self._clients = list(self._clients), {}
-        await asyncio.gather(*(ws.close(code=1001, message=b"server stopping") for ws in clients),
-                             return_exceptions=True)
+        await self.sockets.close_all()
 
     def add(self, ws: web.WebSocketResponse, session_token: str) -> None:
-        self._clients[ws] = session_token
-        self._has_clients.set()
+        self.sockets.add(ws, Watcher(session_token))
 
     def remove(self, ws: web.WebSocketResponse) -> None:
-        self._clients.pop(ws, None)
-        if not self._clients:
-            self._has_clients.clear()
+        self.sockets.remove(ws)
 
     async def message(self) -> str:
         """The floor now, with figures at most `figures_every` seconds old, as JSON text."""
@@ -179,7 +180,7 @@ class FloorFeed:
 
     async def _run(self) -> None:
         while True:
-            await self._has_clients.wait()
+            await self.sockets.any_open.wait()
             with contextlib.suppress(TimeoutError):  # no change: a heartbeat push
                 await asyncio.wait_for(self._dirty.wait(), self.heartbeat)
             self._dirty.clear()
@@ -189,16 +190,5 @@ class FloorFeed:
                 log.exception("wallboard: building the floor message failed")
                 await asyncio.sleep(self.heartbeat)
                 continue
-            await asyncio.gather(*(self._send(ws, token, text) for ws, token in list(self._clients.items())))
+            await self.sockets.send_to(text)
             await asyncio.sleep(self.min_interval)
-
-    async def _send(self, ws: web.WebSocketResponse, token: str, text: str) -> None:
-        if not self.session_alive(token):  # logged out or expired since the socket opened
-            self.remove(ws)
-            await ws.close(code=4401, message=b"session ended")
-            return
-        try:
-            await asyncio.wait_for(ws.send_str(text), self.send_timeout)
-        except (TimeoutError, ConnectionError, RuntimeError):
-            self.remove(ws)
-            await ws.close()

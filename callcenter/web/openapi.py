@@ -152,7 +152,8 @@ def openapi_document() -> dict[str, Any]:
                 requestBody=_body({"type": "object", "required": ["number"], "properties": {
                     "number": {"type": "string"}, "reason": {"type": "string", "maxLength": 100}}}))},
             "/api/operator/now": {"get": _op(
-                "The call on my seat now (or the last one), the caller's earlier calls, my seat's state",
+                "My seat's view once, as /api/operator/ws pushes it: its state, the call on it now (or the last "
+                "one), the caller card",
                 "operator", {"200": _ok("my seat")})},
             "/api/operator/pause": {"post": _op(
                 "Pause or unpause my seat", "operator", {"200": _ok("applied")},

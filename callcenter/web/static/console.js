@@ -18,7 +18,11 @@ const hotline = (() => {
     }
     let data = null;
     try { data = await response.json(); } catch (e) { data = null; }
-    if (!response.ok) throw new Error((data && data.error) || `请求失败（HTTP ${response.status}）`);
+    if (!response.ok) {
+      const error = new Error((data && data.error) || `请求失败（HTTP ${response.status}）`);
+      error.status = response.status; // a page may tell "not here (404)" from other refusals
+      throw error;
+    }
     return data;
   }
 

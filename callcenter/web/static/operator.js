@@ -1,5 +1,8 @@
-// The operator's seat: the call on it now (or the last one), the caller's history, the summary form,
-// and 留单: a ticket written from that call or one of the seat's recent calls, similar tickets offered first.
+// The operator's workspace: the seat and the call on it (or the last one), pushed over the
+// WebSocket /api/operator/ws whenever they change (no polling); the caller card (number, name,
+// earlier calls and outcomes, the nuisance flag, the number's tickets in progress); the knowledge
+// base beside it; the summary form; 留单 (a ticket from that call or one of the seat's recent
+// calls, similar tickets offered first); pause, unpause and the wrap-up countdown; shortcuts.
 "use strict";
 
 (() => {
@@ -8,61 +11,149 @@
   const summaryStatus = document.getElementById("summary-status");
   const category = document.getElementById("category");
   const summary = document.getElementById("summary");
+  const liveState = document.getElementById("live-state");
+  const LABELS_ALL = JSON.parse(document.getElementById("labels")?.textContent || "{}");
   let shownCallId = null;
   let shownCall = null;
+  let seatNow = null;
 
-  function showSeat(seat) {
+  // ------------------------------------------------------------------ the seat and its wrap-up
+  let wrapupEnds = 0;
+  let wrapupTimer = null;
+
+  function tickWrapup() {
+    const left = Math.max(0, Math.ceil(wrapupEnds - Date.now() / 1000));
+    document.getElementById("wrapup-left").textContent = String(left);
+    if (!left) { clearInterval(wrapupTimer); wrapupTimer = null; }
+  }
+
+  function showSeat(seat, pushedAt) {
+    seatNow = seat;
+    document.getElementById("seat-name").textContent = seat.seat;
     const state = seat.paused ? `暂停（${seat.pause_reason || "无原因"}）`
       : seat.registered ? label(hotline.SEAT_STATES, seat.call && seat.call.phase === "talking" ? "talking" : seat.state)
         : "话机未注册";
     document.getElementById("seat-state").textContent = state;
-    document.getElementById("seat-bar").dataset.paused = seat.paused ? "yes" : "no";
+    const bar = document.getElementById("seat-bar");
+    bar.dataset.paused = seat.paused ? "yes" : "no";
+    bar.dataset.state = seat.state;
+    // The countdown runs on the page (the server pushes only changes), from what was left when
+    // the view was made: the browser's clock need not agree with the server's.
+    const wrapping = seat.state === "wrapup" && seat.wrapup_seconds > 0;
+    document.getElementById("wrapup").hidden = !wrapping;
+    clearInterval(wrapupTimer);
+    wrapupTimer = null;
+    if (wrapping) {
+      wrapupEnds = Date.now() / 1000 + (seat.since + seat.wrapup_seconds - (pushedAt || seat.since));
+      tickWrapup();
+      wrapupTimer = setInterval(tickWrapup, 250);
+    }
   }
 
-  function showCall(call, earlier) {
-    document.getElementById("no-call").hidden = Boolean(call);
-    document.getElementById("call-card").hidden = !call;
-    if (!call) { shownCallId = null; shownCall = null; return; }
-    shownCall = call;
-    const card = document.getElementById("current");
-    card.dataset.callId = call.call_id;
-    card.dataset.live = call.live ? "yes" : "no";
-    document.getElementById("call-heading").textContent = call.live ? "当前来电" : "上一通来电（可补充小结）";
-    document.getElementById("call-number").textContent = call.caller_number || "（隐藏号码）";
-    document.getElementById("call-name").textContent = call.caller_name || "";
-    document.getElementById("call-flagged").hidden = !call.flagged;
-    document.getElementById("call-phase").textContent = call.live ? label(hotline.PHASES, call.phase)
-      : label(hotline.OUTCOMES, call.outcome, "已结束");
-    document.getElementById("call-arrived").textContent = dateTime(call.arrived);
-    document.getElementById("call-menu-category").textContent = label(hotline.CATEGORIES, call.menu_category, "未选择");
-    if (call.call_id !== shownCallId) {
-      // Only a new call resets the form: a poll must never wipe what the operator is typing.
-      shownCallId = call.call_id;
-      category.value = (call.summary && call.summary.category) || call.category || "consultation";
-      summary.value = (call.summary && call.summary.summary) || "";
-      say(summaryStatus, call.summary ? `已保存（${call.summary.by}）` : "");
-      loadRecent();
-    }
+  // ------------------------------------------------------------------ the call and its caller card
+  function showCard(card) {
+    const flag = card && card.flag;
+    const reason = document.getElementById("card-flag-reason");
+    reason.hidden = !flag;
+    reason.textContent = flag ? `已列入骚扰号码：${flag.reason || label(LABELS_ALL.rules || {}, flag.rule)}` : "";
+    const tickets = (card && card.open_tickets) || [];
+    const states = LABELS_ALL.ticket_states || {};
+    const secret = (LABELS_ALL.confidential || {}).label || "";
+    fill(document.getElementById("card-tickets"), tickets.map((t) => el("li", { dataset: { ticketId: t.ticket_id } },
+      el("strong", {}, `工单 #${t.ticket_id}`), " ",
+      el("span", { class: `badge state-${t.state}` }, label(states, t.state)), " ",
+      t.confidential ? el("span", { class: "badge confidential" }, secret) : "",
+      el("span", { class: "hint" }, ` ${t.unit_name || t.unit || ""} · ${dateTime(t.created).slice(0, 10)}`),
+      el("div", { class: "ticket-summary" }, t.summary || ""))));
+    document.getElementById("card-tickets-empty").hidden = tickets.length > 0;
+    const earlier = (card && card.earlier_calls) || [];
     fill(document.querySelector("#earlier tbody"), earlier.map((c) => el("tr", { dataset: { callId: c.call_id } },
       el("td", {}, dateTime(c.arrived)), el("td", {}, label(hotline.OUTCOMES, c.outcome, "进行中")),
       el("td", {}, label(hotline.CATEGORIES, c.category, "未分类")), el("td", {}, c.seat || "–"),
       el("td", {}, duration(c.talk_seconds)))));
     document.getElementById("earlier-empty").hidden = earlier.length > 0;
+    document.getElementById("earlier-empty").textContent =
+      card && card.withheld ? "隐藏号码，无法查询历史来电" : "没有更早的来电";
   }
 
+  function showCall(call, card) {
+    document.getElementById("no-call").hidden = Boolean(call);
+    document.getElementById("call-card").hidden = !call;
+    const current = document.getElementById("current");
+    if (!call) { shownCallId = null; shownCall = null; delete current.dataset.callId; return; }
+    shownCall = call;
+    current.dataset.callId = call.call_id;
+    current.dataset.live = call.live ? "yes" : "no";
+    document.getElementById("call-heading").textContent = call.live ? "当前来电" : "上一通来电（可补充小结）";
+    document.getElementById("call-number").textContent = call.caller_number || "（隐藏号码）";
+    // The name the citizen gave on a ticket before, else the caller id's.
+    document.getElementById("call-name").textContent = (card && card.name) || call.caller_name || "";
+    document.getElementById("call-flagged").hidden = !call.flagged;
+    document.getElementById("call-phase").textContent = call.live ? label(hotline.PHASES, call.phase)
+      : label(hotline.OUTCOMES, call.outcome, "已结束");
+    document.getElementById("call-arrived").textContent = dateTime(call.arrived);
+    document.getElementById("call-menu-category").textContent = label(hotline.CATEGORIES, call.menu_category, "未选择");
+    const cardNode = document.getElementById("caller-card");
+    if (call.call_id !== shownCallId) {
+      // Only a new call resets the form: a push must never wipe what the operator is typing.
+      shownCallId = call.call_id;
+      category.value = (call.summary && call.summary.category) || call.category || "consultation";
+      summary.value = (call.summary && call.summary.summary) || "";
+      say(summaryStatus, call.summary ? `已保存（${call.summary.by}）` : "");
+      showCard(card);
+      // When the card reached the screen (ms since the epoch): the browser test's latency.
+      cardNode.dataset.callId = call.call_id;
+      cardNode.dataset.shownAt = String(Date.now());
+      newCallForKnowledge();
+      loadRecent();
+    } else if (card) {
+      showCard(card);
+    }
+  }
+
+  function show(view) {
+    showSeat(view.seat, view.pushed_at);
+    showCall(view.call, view.card);
+    showThreeWay(view.call);
+    document.body.dataset.pushes = String(Number(document.body.dataset.pushes || 0) + 1);
+  }
+
+  // One read of the seat, for a page that has just acted (the socket tells the rest).
   async function refresh() {
     try {
-      const data = await api("GET", "/api/operator/now");
-      showSeat(data.seat);
-      showCall(data.call, data.earlier_calls);
-      showThreeWay(data.call);
+      show(await api("GET", "/api/operator/now"));
     } catch (e) {
       say(seatStatus, e.message, true);
     }
   }
 
-  document.getElementById("summary-form").addEventListener("submit", async (event) => {
-    event.preventDefault();
+  let retry = 1000;
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    const socket = new WebSocket(`${scheme}${location.host}/api/operator/ws`);
+    socket.addEventListener("message", (event) => {
+      let message;
+      try { message = JSON.parse(event.data); } catch (e) { return; }
+      if (message.type === "ready") {
+        retry = 1000;
+        liveState.textContent = "实时";
+        liveState.classList.remove("down");
+        document.body.dataset.live = "yes";
+      } else if (message.type === "seat") {
+        show(message);
+      }
+    });
+    socket.addEventListener("close", (event) => {
+      document.body.dataset.live = "no";
+      if (event.code === 4401) { location.href = "/login"; return; }
+      liveState.textContent = "实时连接已断开，正在重连…";
+      liveState.classList.add("down");
+      setTimeout(connect, retry);
+      retry = Math.min(retry * 2, 15000);
+    });
+  }
+
+  async function saveSummary() {
     if (!shownCallId) return;
     try {
       await api("POST", `/api/calls/${encodeURIComponent(shownCallId)}/summary`,
@@ -71,31 +162,108 @@
     } catch (e) {
       say(summaryStatus, e.message, true);
     }
+  }
+
+  document.getElementById("summary-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    saveSummary();
   });
   document.getElementById("mark-nuisance").addEventListener("click", async () => {
     if (!shownCallId) return;
     try {
       const data = await api("POST", `/api/calls/${encodeURIComponent(shownCallId)}/nuisance`);
       say(summaryStatus, data.flagged ? "已标记，该号码已列入骚扰号码" : "已标记为骚扰电话");
+      if (data.flagged) document.getElementById("call-flagged").hidden = false;
     } catch (e) {
       say(summaryStatus, e.message, true);
     }
   });
-  for (const [id, paused] of [["pause", true], ["unpause", false]]) {
-    document.getElementById(id).addEventListener("click", async () => {
-      try {
-        await api("POST", "/api/operator/pause", { paused, reason: document.getElementById("pause-reason").value });
-        say(seatStatus, paused ? "已暂停接听" : "已恢复接听");
-        setTimeout(refresh, 1200);
-      } catch (e) {
-        say(seatStatus, e.message, true);
-      }
-    });
+
+  async function setPaused(paused) {
+    try {
+      await api("POST", "/api/operator/pause", { paused, reason: document.getElementById("pause-reason").value });
+      // The controller reads the seat's command within seconds; the push then shows it.
+      say(seatStatus, paused ? "已暂停接听" : "已恢复接听");
+    } catch (e) {
+      say(seatStatus, e.message, true);
+    }
+  }
+  document.getElementById("pause").addEventListener("click", () => setPaused(true));
+  document.getElementById("unpause").addEventListener("click", () => setPaused(false));
+
+  // ------------------------------------------------------------------ 知识库 (the knowledge base)
+  // Results are the server's: a snippet comes escaped with its hits in <mark>, so it alone is
+  // inserted as HTML; titles and every other field go in as text.
+  const kbForm = document.getElementById("kb-form");
+  const kbSearch = document.getElementById("kb-search");
+  const kbStatus = document.getElementById("kb-status");
+  const kbResults = document.getElementById("kb-results");
+  const kbAnswered = document.getElementById("kb-answered");
+  let kbAsked = 0;
+  let kbMissing = false;
+
+  function kbTicked() {
+    return [...kbResults.querySelectorAll("input.kb-pick:checked")].map((box) => Number(box.value));
   }
 
+  function kbButton() {
+    kbAnswered.disabled = kbMissing || !shownCallId || kbTicked().length === 0;
+  }
+
+  function kbItem(article) {
+    const snippet = el("p", { class: "snippet" });
+    snippet.innerHTML = article.snippet_html || "";
+    return el("li", { dataset: { articleId: article.id } },
+      el("label", {}, el("input", { type: "checkbox", class: "kb-pick", value: article.id, onchange: kbButton }),
+        el("strong", {}, article.title),
+        el("span", { class: "kb-meta" }, `${article.unit || ""} · ${article.kind_label || article.kind || ""}`)),
+      snippet);
+  }
+
+  async function searchKnowledge() {
+    const query = kbSearch.value.trim();
+    if (!query) { say(kbStatus, "请输入要查的关键词", true); return; }
+    const asked = ++kbAsked;
+    say(kbStatus, "查询中…");
+    try {
+      const data = await api("GET", `/api/knowledge/search?${new URLSearchParams({ q: query, limit: "20" })}`);
+      if (asked !== kbAsked) return; // an older answer arriving late
+      kbMissing = false;
+      fill(kbResults, data.results.map(kbItem));
+      say(kbStatus, data.total ? `找到 ${data.total} 条` : `没有找到“${query}”，请换个说法试试`, !data.total);
+    } catch (e) {
+      if (asked !== kbAsked) return;
+      // No knowledge base on this hotline yet: say so, the rest of the screen works on.
+      kbMissing = e.status === 404;
+      fill(kbResults, []);
+      say(kbStatus, kbMissing ? "知识库暂未开通，请按常规答复并填写小结" : e.message, true);
+    }
+    kbButton();
+  }
+
+  function newCallForKnowledge() {
+    for (const box of kbResults.querySelectorAll("input.kb-pick")) box.checked = false;
+    kbButton();
+  }
+
+  kbForm.addEventListener("submit", (event) => { event.preventDefault(); searchKnowledge(); });
+  kbAnswered.addEventListener("click", async () => {
+    const ids = kbTicked();
+    if (!shownCallId || !ids.length) return;
+    kbAnswered.disabled = true;
+    try {
+      const data = await api("POST", `/api/calls/${encodeURIComponent(shownCallId)}/knowledge`, { article_ids: ids });
+      say(kbStatus, `已记入本通电话：${data.articles.map((a) => a.title).join("、")}`);
+      newCallForKnowledge();
+    } catch (e) {
+      say(kbStatus, e.status === 404 && kbMissing ? "知识库暂未开通，不能记入" : e.message, true);
+      kbButton();
+    }
+  });
+
   // ------------------------------------------------------------------ 留单 (the ticket form)
-  // The form belongs to the call the operator chose (ticketCall); the poll above never
-  // touches it, so nothing typed here is lost when the next call rings in.
+  // The form belongs to the call the operator chose (ticketCall); the pushes above never
+  // touch it, so nothing typed here is lost when the next call rings in.
   const panel = document.getElementById("ticket-panel");
   const ticketForm = document.getElementById("ticket-form");
   const ticketStatus = document.getElementById("ticket-status");
@@ -359,7 +527,7 @@
 
   // ------------------------------------------------------------------ 三方通话 (three-way calls)
   // Shown on the live call only; the state (dialling, joined, why a unit was not reached)
-  // comes with each poll of /api/operator/now, so the buttons follow what really happens.
+  // comes with each push of the seat, so the buttons follow what really happens.
   const threeWay = document.getElementById("three-way");
   const threeWayUnit = document.getElementById("three-way-unit");
   const threeWayStatus = document.getElementById("three-way-status");
@@ -421,10 +589,28 @@
   threeWayButtons.drop.addEventListener("click", () => threeWayMove("drop"));
   threeWayButtons.leave.addEventListener("click", () => threeWayMove("leave"));
 
+  // ------------------------------------------------------------------ shortcuts
+  // F-keys only, and never while the operator types in a field (Esc leaves the field).
+  const TYPING = new Set(["INPUT", "TEXTAREA", "SELECT"]);
+  const SHORTCUTS = {
+    F2: () => { kbSearch.focus(); kbSearch.select(); },
+    F4: () => { if (shownCall) openTicket(shownCall); },
+    F6: () => saveSummary(),
+    F8: () => setPaused(!(seatNow && seatNow.paused)),
+  };
+  document.addEventListener("keydown", (event) => {
+    const target = event.target;
+    const typing = target instanceof HTMLElement && (TYPING.has(target.tagName) || target.isContentEditable);
+    if (event.key === "Escape" && typing) { target.blur(); return; }
+    const move = SHORTCUTS[event.key];
+    if (!move || typing || event.ctrlKey || event.altKey || event.metaKey) return;
+    event.preventDefault();
+    move();
+  });
+
   loadThreeWayUnits();
   loadReturned();
   setInterval(loadReturned, 15000);
-  refresh();
   loadRecent();
-  setInterval(refresh, 1000);
+  connect();
 })();
