@@ -2,18 +2,24 @@
 call: a SIPp citizen whose number has called before and has a ticket in progress rings
 seat1 (a SIPp phone that answers after a while); the caller card reaches the page within
 1 s of the ring, with the number's earlier calls and its open ticket, pushed over the
-WebSocket (the page asks nothing). After the call the wrap-up counts down, and F8 pauses
-the seat. Screenshots go to test-output/workspace-*.png."""
+WebSocket (the page asks nothing). While they talk, the operator finds the answer in the
+knowledge base panel (a two-character word, highlighted) and marks the call 已据知识库答复:
+stored on the call and counted in the month's briefing. After the call the wrap-up counts
+down, and F8 pauses the seat. Screenshots go to test-output/workspace-*.png."""
 
 from __future__ import annotations
 
 import socket
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from callcenter.clock import iso_local
+from callcenter.knowledge.markdown_folder import read_folder
+from callcenter.reports.figures import build_briefing
+from callcenter.reports.periods import parse_month
 from callcenter.users import read_generated_passwords
 from callcenter.vocabulary import OUTCOME_LABELS, TICKET_STATE_LABELS, Outcome, TicketState
 from callcenter.web import web_running
@@ -21,6 +27,7 @@ from tests.conftest import RunningAsterisk
 from tests.flow import FAST, hotline_for
 from tests.harness import SeatPhone, free_port
 from tests.test_desk_browser import CITIZEN, Citizen
+from tests.test_knowledge import article_file
 from tests.web_helpers import OUTPUT, browser_log_in, chromium
 
 pytestmark = pytest.mark.asterisk
@@ -46,6 +53,11 @@ async def test_a_citizen_rings_the_seat_and_the_caller_card_with_their_history_a
         await services.calls.flush()
         ticket_id = await services.tickets.create(["earlier-answered"], "complaint", "小区路灯不亮三天了", "zezhou",
                                                   operator="seat2", citizen_name="李女士", contact_number=CITIZEN)
+        (tmp_path / "base" / "civil-affairs").mkdir(parents=True)
+        (tmp_path / "base" / "civil-affairs" / "low.md").write_text(article_file(
+            "最低生活保障申请条件", "civil-affairs", "policy", "家庭人均收入低于当地低保标准的，可以申请低保。"),
+            encoding="utf-8")
+        await services.knowledge.import_articles(list(read_folder(tmp_path / "base")), "test")
         port = free_port((socket.SOCK_STREAM,))
         async with web_running(settings, services, hotline.controller, bind="127.0.0.1", port=port) as url, \
                 chromium() as browser:
@@ -87,6 +99,21 @@ async def test_a_citizen_rings_the_seat_and_the_caller_card_with_their_history_a
                         == "earlier-answered"
                     await operator.screenshot(path=str(OUTPUT / "workspace-1-ringing.png"), full_page=True)
                     await operator.wait_for_selector('#call-phase:text-is("通话中")', timeout=WAIT)
+
+                    # The answer from the knowledge base, while they talk: F2, a two-character
+                    # word, the article ticked, 已据知识库答复.
+                    await operator.locator("h2#call-heading").click()
+                    await operator.keyboard.press("F2")
+                    await operator.keyboard.type("低保")
+                    await operator.keyboard.press("Enter")
+                    hit = operator.locator("#kb-results li").first
+                    await hit.wait_for(timeout=WAIT)
+                    assert "最低生活保障申请条件" in await hit.inner_text()
+                    assert await hit.locator(".snippet mark").count() >= 1
+                    await hit.locator("input.kb-pick").check()
+                    await operator.click("#kb-answered")
+                    await operator.wait_for_selector('#kb-status:has-text("已记入本通电话")', timeout=WAIT)
+                    await operator.screenshot(path=str(OUTPUT / "workspace-2-knowledge.png"), full_page=True)
                     await citizen.hung_up_by_hotline(hotline, call_id)
                 finally:
                     citizen.stop()
@@ -95,7 +122,7 @@ async def test_a_citizen_rings_the_seat_and_the_caller_card_with_their_history_a
                 await operator.wait_for_selector("#wrapup:not([hidden])", timeout=WAIT)
                 left = int(await operator.inner_text("#wrapup-left"))
                 assert 0 <= left <= int(WRAPUP), left
-                await operator.screenshot(path=str(OUTPUT / "workspace-2-wrapup.png"), full_page=True)
+                await operator.screenshot(path=str(OUTPUT / "workspace-3-wrapup.png"), full_page=True)
                 await hotline.seats_free(timeout=30)
                 await operator.wait_for_selector("#wrapup[hidden]", state="attached", timeout=WAIT)
 
@@ -107,3 +134,10 @@ async def test_a_citizen_rings_the_seat_and_the_caller_card_with_their_history_a
                 await operator.keyboard.press("F8")
                 await operator.wait_for_selector('#seat-bar[data-paused="no"]', timeout=WAIT)
             assert asked == [], f"the page polled: {asked[:3]}"
+        await services.calls.flush()
+        row = await services.calls.get(call_id)
+        assert row is not None and row["answered_from_base"], row
+        month = parse_month(datetime.now(zone).strftime("%Y-%m"), zone)
+        briefing = (await build_briefing(services.store, month, zone=zone)).to_json()
+        assert isinstance(briefing["knowledge"], dict)
+        assert briefing["knowledge"]["answered_from_base"] == 1
