@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import shutil
 import signal
+import socket
 import subprocess
 from pathlib import Path
 from typing import IO
@@ -54,6 +55,20 @@ def baresip_version() -> str:
                           stdin=subprocess.DEVNULL)
     match = re.search(r"baresip v(\S+)", proc.stdout + proc.stderr)
     return match.group(1) if match else "unknown"
+
+
+def free_sip_port() -> int:
+    """A port for baresip's `sip_listen`: it binds UDP and TCP there and its TLS transport
+    on the next port, so both must be free (a taken next port failed its start once)."""
+    for _ in range(100):
+        port = free_port()
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tls:
+                tls.bind((LOOPBACK, port + 1))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free pair of ports found on loopback")
 
 
 class BaresipPhone:
@@ -111,7 +126,7 @@ class BaresipPhone:
         modules = module_dir()
         assert binary and modules, "baresip (or its modules) is missing"
         self.home.mkdir(parents=True, exist_ok=True)
-        self.sip_port = free_port()
+        self.sip_port = free_sip_port()
         (self.home / "config").write_text(self.config_text(modules))
         accounts = self.home / "accounts"
         accounts.write_text(self.account_line())
