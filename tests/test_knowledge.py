@@ -21,6 +21,7 @@ from callcenter.knowledge.rendering import body_html
 from callcenter.knowledge.search import characters, parse_query, snippet_html
 from callcenter.knowledge.service import Editor, starter_folder
 from callcenter.reports.figures import build_briefing
+from callcenter.reports.html import format_html
 from callcenter.reports.periods import parse_month
 from callcenter.store import Store
 from callcenter.tickets.directory import load_directory, units_file
@@ -346,7 +347,11 @@ async def test_answered_from_the_base_is_stored_on_the_call_and_counted_in_the_m
         await unit.get("/api/knowledge/top", status=403)
     zone = console.settings.zone
     month = datetime.now(zone).strftime("%Y-%m")
-    briefing = (await build_briefing(console.services.store, parse_month(month, zone), zone=zone)).to_json()
+    built = await build_briefing(console.services.store, parse_month(month, zone), zone=zone)
+    page = format_html(built, "简报", DIRECTORY.names())
+    assert "本期 4 件来电据政务信息库当场答复" in page
+    assert "<td>最低生活保障申请条件</td><td>市民政局</td><td>3</td>" in page
+    briefing = built.to_json()
     knowledge = briefing["knowledge"]
     assert isinstance(knowledge, dict)
     assert knowledge["answered_from_base"] == 4

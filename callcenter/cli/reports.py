@@ -38,7 +38,7 @@ def _report(settings: Settings, args: argparse.Namespace) -> int:
     if args.html:
         target = Path(args.html)
         try:
-            target.write_text(format_html(briefing, directory.title), encoding="utf-8")
+            target.write_text(format_html(briefing, directory.title, directory.names()), encoding="utf-8")
         except OSError as exc:
             raise ReportError(f"{target}: cannot write the page: {exc.strerror or exc}") from None
     if args.json:

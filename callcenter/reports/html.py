@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from callcenter.reports.figures import Briefing, UnitFigure
 from callcenter.reports.text import BRIEF_LABELS, duration_text, headline, pct_text, rate_of, service_lines
@@ -150,7 +150,24 @@ def _operators_section(b: Briefing) -> str:
             f"<th>平均话后处理</th><th>回访件数</th><th>满意率</th></tr>{body}</table>")
 
 
-def format_html(b: Briefing, title: str) -> str:
+def _knowledge_section(b: Briefing, unit_names: Mapping[str, str]) -> str:
+    """Consultations answered on the spot from the knowledge base (已据此答复): how many, and
+    the articles that answered most (the JSON has every unit and the top 50)."""
+    k = b.knowledge
+    if k is None or not k.answered_from_base:
+        return "<h2>据政务信息库当场答复</h2><p>本期没有据政务信息库当场答复的来电记录。</p>"
+    names = {u.unit: u.name for u in b.tickets.by_unit} | dict(unit_names)
+    body = "".join(
+        f"<tr><td>{_escaped(a['title'])}</td><td>{_escaped(names.get(str(a['unit']), a['unit']))}</td>"
+        f"<td>{_escaped(a['calls'])}</td></tr>" for a in k.by_article[:10])
+    return (f"<h2>据政务信息库当场答复</h2><p>本期 {k.answered_from_base} 件来电据政务信息库当场答复。"
+            "使用最多的条目：</p><table class=\"knowledge\"><tr><th>条目</th><th>单位</th><th>答复来电（件）</th></tr>"
+            f"{body}</table>")
+
+
+def format_html(b: Briefing, title: str, unit_names: Mapping[str, str] | None = None) -> str:
+    """The briefing as one HTML page; `unit_names` (code -> name, from config/units.toml)
+    names the units of knowledge-base articles, which the store keeps by code."""
     c, t, s, q = b.calls, b.tickets, b.service, b.satisfaction
 
     def card(label: str, value: object, warn: bool = False) -> str:
@@ -242,6 +259,7 @@ def format_html(b: Briefing, title: str) -> str:
 <h2>回访满意度</h2>{satisfied}
 <h2>承办单位</h2>{units if t.by_unit else '<p>本期无留单。</p>'}
 {_operators_section(b)}
+{_knowledge_section(b, unit_names or {})}
 {monthly}
 <footer>{''.join(f'<p>{_escaped(line)}</p>' for line in service_lines(b))}
 <p>{_escaped(span)}

@@ -42,6 +42,10 @@ class Directory:
             for key in (unit.code.lower(), unit.name, *unit.aliases):
                 self._index.setdefault(key, unit)
 
+    def names(self) -> dict[str, str]:
+        """Each unit's name by its code."""
+        return {unit.code: unit.name for unit in self.units}
+
     def get(self, code: str) -> Unit | None:
         unit = self._index.get(code.lower())
         return unit if unit is not None and unit.code == code else None

@@ -90,7 +90,8 @@ async def _report(request: web.Request, kind: str, value: str) -> web.StreamResp
                                 content_type="text/html", status=404)
         refuse(web.HTTPNotFound, message)
     if out == "html":
-        return web.Response(text=format_html(briefing, directory.title), content_type="text/html", headers=headers)
+        page = format_html(briefing, directory.title, directory.names())
+        return web.Response(text=page, content_type="text/html", headers=headers)
     response = reply(briefing.to_json())
     response.headers.update(headers)
     return response
