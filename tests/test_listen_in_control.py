@@ -31,7 +31,9 @@ Request = tuple[str, str, dict[str, str]]
 
 class ScriptedAri(AriClient):
     """An ARI that answers every request at once, records it, says whether the
-    supervisor's phone is registered, and refuses the paths it is told to (404)."""
+    supervisor's phone is registered, and refuses the paths it is told to (404). As
+    Asterisk does, a new snoop enters Stasis just after its request was answered (its
+    StasisStart goes to `on_event`, unless `snoops_enter` is off)."""
 
     def __init__(self) -> None:
         super().__init__(AriConfig("http://ari.invalid/ari", "hotline", "unused", "hotline"), None)  # type: ignore[arg-type]
@@ -40,6 +42,8 @@ class ScriptedAri(AriClient):
         self.missing: set[str] = set()
         self.channels: list[dict[str, Any]] = []  # what GET /channels and /bridges answer
         self.bridges: list[dict[str, Any]] = []
+        self.on_event: Callable[[Mapping[str, Any]], None] | None = None
+        self.snoops_enter = True
 
     async def request(self, method: str, path: str, params: Mapping[str, str | int | float | bool] | None = None,
                       body: Mapping[str, Any] | None = None) -> Any:
@@ -50,6 +54,8 @@ class ScriptedAri(AriClient):
             return {"/channels": self.channels, "/bridges": self.bridges}.get(path, [])
         if path.startswith("/endpoints/"):
             return {"resource": path.rsplit("/", 1)[1], "state": self.phone_state}
+        if method == "POST" and "/snoop/" in path and self.snoops_enter and self.on_event is not None:
+            asyncio.get_running_loop().call_soon(self.on_event, _event("StasisStart", path.rsplit("/", 1)[1]))
         return {}
 
     def changes(self) -> list[tuple[str, str]]:
@@ -77,11 +83,13 @@ async def _log(store: Store) -> list[Row]:
 class Supervising:
     """A ListenIn over the scripted ARI, with seat1 talking in call-1."""
 
-    def __init__(self, settings: Settings, store: Store, ringing_grace: float = 5.0) -> None:
+    def __init__(self, settings: Settings, store: Store, ringing_grace: float = 5.0,
+                 snoop_entry_seconds: float = 5.0) -> None:
         self.ari = ScriptedAri()
         self.talking: dict[str, TalkingLeg] = {"seat1": TalkingLeg("call-1", SEAT_CHANNEL)}
         self.listen_in = ListenIn(settings, self.ari, ListenInRepository(store), self.talking.get, lambda: None,
-                                  ringing_grace)
+                                  ringing_grace, snoop_entry_seconds)
+        self.ari.on_event = self.listen_in.on_event
 
 
 @pytest.fixture
@@ -172,6 +180,25 @@ async def test_a_seat_whose_channel_is_already_gone_ends_the_supervision_as_the_
     assert ("DELETE", f"/channels/{session.phone_channel}") in running.ari.changes()  # the supervisor is hung up
     await store.flush()
     assert [r["end_reason"] for r in await _log(store)] == ["call_ended"]
+
+
+async def test_a_snoop_is_bridged_only_once_it_entered_stasis_and_one_that_never_does_ends_the_supervision(
+        settings: Settings, store: Store) -> None:
+    running = Supervising(settings, store, snoop_entry_seconds=0.2)
+    running.ari.snoops_enter = False  # Asterisk answered the snoop request; its StasisStart never comes
+    session = await running.listen_in.choose("supervisor", "seat1", Mode.LISTEN)
+    running.listen_in.on_event(_event("StasisStart", session.phone_channel))
+    snoop = f"/channels/{SEAT_CHANNEL}/snoop/{session.bridge_id}-snoop-1"
+    await _until("snooped", lambda: ("POST", snoop) in running.ari.changes())
+    await asyncio.sleep(0.05)
+    assert ("POST", f"/bridges/{session.bridge_id}/addChannel") not in running.ari.changes()  # not before
+    await _until("ended", lambda: not running.listen_in.running)
+    assert ("POST", f"/bridges/{session.bridge_id}/addChannel") not in running.ari.changes()
+    assert ("DELETE", f"/channels/{session.phone_channel}") in running.ari.changes()
+    assert not any(path.startswith(f"/channels/{SEAT_CHANNEL}") and method == "DELETE"
+                   for method, path in running.ari.changes())  # the seat's call untouched
+    await store.flush()
+    assert [r["end_reason"] for r in await _log(store)] == ["failed"]
 
 
 async def test_refusals_a_seat_not_talking_an_account_without_phone_and_a_phone_not_registered(
@@ -266,6 +293,7 @@ class ListenFloor(FakeFloor):
         super().__init__(settings, store)
         self.ari = ScriptedAri()
         self.listen_in = ListenIn(settings, self.ari, self.services.listen_in, self._talking_leg, self.changed)
+        self.ari.on_event = self.listen_in.on_event
 
     def _talking_leg(self, seat: str) -> TalkingLeg | None:
         call = self.seat_calls.get(seat)

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 # Seconds past listen_in.answer_seconds after which a phone still ringing is given up.
 RINGING_GRACE = 5.0
+# Seconds a new snoop channel has to enter Stasis before the supervision gives up on it.
+SNOOP_ENTRY_SECONDS = 5.0
 # The log's times kept as epoch seconds in the machine, written as local ISO times too.
 _TIMES = ("requested", "started", "ended")
 
@@ -62,15 +64,18 @@ class ListenIn:
 
     def __init__(self, settings: Settings, ari: AriClient, repository: ListenInRepository,
                  talking_leg: Callable[[str], TalkingLeg | None], changed: Callable[[], None],
-                 ringing_grace: float = RINGING_GRACE) -> None:
+                 ringing_grace: float = RINGING_GRACE, snoop_entry_seconds: float = SNOOP_ENTRY_SECONDS) -> None:
         self.settings = settings
         self.ari = ari
         self.repository = repository
         self.talking_leg = talking_leg
         self.changed = changed  # the wallboard shows who supervises whom
         self.ringing_grace = ringing_grace
+        self.snoop_entry_seconds = snoop_entry_seconds
         self.running: dict[str, _Running] = {}
         self._channels: dict[str, str] = {}  # phone and snoop channel ids -> session id
+        # Snoops asked for whose StasisStart has not come yet (see `_snoop`).
+        self._snoops_entering: dict[str, asyncio.Future[None]] = {}
         # One request at a time: two quick clicks must not ring the supervisor's phone twice.
         self._requests = asyncio.Lock()
 
@@ -160,6 +165,10 @@ class ListenIn:
         phone = channel_id == running.session.phone_channel
         if kind == "StasisStart" and phone:
             running.inbox.put_nowait(s.PhoneAnswered(now))
+        elif kind == "StasisStart":
+            entering = self._snoops_entering.pop(channel_id, None)
+            if entering is not None and not entering.done():
+                entering.set_result(None)
         elif kind in ("StasisEnd", "ChannelDestroyed"):
             running.inbox.put_nowait(s.PhoneGone(now) if phone else s.SnoopGone(now, channel_id))
 
@@ -262,8 +271,19 @@ class ListenIn:
     async def _snoop(self, session: s.Session, snoop_channel: str, seat_channel: str, mode: Mode) -> None:
         self._channels[snoop_channel] = session.session_id
         spy, whisper = s.DIRECTIONS[mode]
-        await self.ari.snoop(seat_channel, snoop_channel, str(spy), str(whisper),
-                             app_args=f"{s.APP_ARG},{session.session_id}")
+        # Asterisk answers the snoop request before the snoop's own thread has put the
+        # channel into Stasis; bridging it in that gap fails with 422 "Channel not in
+        # Stasis application". Its StasisStart is the sign it can be bridged.
+        entering: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._snoops_entering[snoop_channel] = entering
+        try:
+            await self.ari.snoop(seat_channel, snoop_channel, str(spy), str(whisper),
+                                 app_args=f"{s.APP_ARG},{session.session_id}")
+            await asyncio.wait_for(entering, self.snoop_entry_seconds)
+        except TimeoutError:
+            raise AriError(f"snoop {snoop_channel} never entered Stasis") from None
+        finally:
+            self._snoops_entering.pop(snoop_channel, None)
 
     async def _hangup(self, channel_id: str) -> None:
         with contextlib.suppress(AriError):
