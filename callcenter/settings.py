@@ -156,6 +156,63 @@ class WebSection:
 
 
 @dataclass(frozen=True)
+class ChannelsSection:
+    """Problems that come in writing (the mayor's mailbox, SMS, the city forum) and the
+    response limits GB/T 33358 sets for them. Every key has a default: a settings file
+    written before these channels existed still loads."""
+
+    # The unit (config/units.toml code) that holds a written message's ticket until the
+    # supervisor forwards it to the responsible unit.
+    intake_unit: str = "hotline-office"
+    # A person answers an SMS (and other media) within 3 minutes, the mailbox within 24
+    # hours (GB/T 33358); a forum post is a public web message, held to the mailbox's limit.
+    sms_response_minutes: float = 3.0
+    mailbox_response_hours: float = 24.0
+    forum_response_hours: float = 24.0
+    # An automatic acknowledgement (the ticket number sent back at once) counts as the
+    # response only if a person follows it within this many minutes.
+    follow_up_minutes: float = 30.0
+    # A message is "nearing its limit" on the desk once less than this share of the limit is left.
+    nearing_share: float = 0.5
+
+
+@dataclass(frozen=True)
+class PublicSection:
+    """The public site (the mayor's mailbox form, the status of a ticket by its query
+    code, the published cases and their Atom feed): a server of its own, never the
+    console's sessions or routes."""
+
+    enabled: bool = True
+    bind: str = "127.0.0.1"
+    port: int = 8090
+    # The site's address as citizens reach it (the Atom feed's links); empty: its own bind and port.
+    base_url: str = ""
+    # At most form_limit mailbox submissions per address in form_window_minutes; more are refused with 429.
+    form_limit: int = 5
+    form_window_minutes: float = 10.0
+
+
+@dataclass(frozen=True)
+class SmsSection:
+    """The SMS platform (2112345): the gateway posts citizens' messages to the console's
+    /gateway/sms, signed with a shared secret; replies go back through the gateway."""
+
+    number: str = "2112345"
+    # Seconds a signed message's timestamp may differ from this machine's clock.
+    window_seconds: int = 300
+    # A message from a number with a ticket opened by SMS in the last merge_hours joins that ticket.
+    merge_hours: float = 24.0
+    # Where replies to citizens are posted (the gateway's HTTP sender); empty: replies are
+    # kept as queued and nothing is sent.
+    gateway_url: str = ""
+    # Send the ticket number back at once when a message becomes a ticket.
+    auto_acknowledge: bool = True
+    # Only from the environment (HOTLINE_SMS_SECRET): a settings file may not hold it.
+    # Empty: the gateway endpoint refuses every message (503).
+    secret: str = dataclasses.field(default="", repr=False)
+
+
+@dataclass(frozen=True)
 class MailSection:
     """Mail notices to the responsible units over SMTP (`callcenter.mail`)."""
 
@@ -205,6 +262,9 @@ class Settings:
     threeway: ThreewaySection
     recordings: RecordingsSection
     listen_in: ListenInSection
+    channels: ChannelsSection
+    public: PublicSection
+    sms: SmsSection
 
     @property
     def trunk_address(self) -> str:
@@ -288,6 +348,9 @@ _SECTIONS: dict[str, type[typing.Any]] = {
     "threeway": ThreewaySection,
     "recordings": RecordingsSection,
     "listen_in": ListenInSection,
+    "channels": ChannelsSection,
+    "public": PublicSection,
+    "sms": SmsSection,
 }
 
 
@@ -313,6 +376,10 @@ def load_settings(
     if isinstance(mail_table, dict) and "password" in mail_table:
         raise ConfigError(f"{source}: mail.password must not be written in a settings file:"
                           " set HOTLINE_MAIL_PASSWORD in the environment")
+    sms_table = raw.get("sms", {})
+    if isinstance(sms_table, dict) and "secret" in sms_table:
+        raise ConfigError(f"{source}: sms.secret must not be written in a settings file:"
+                          " set HOTLINE_SMS_SECRET in the environment")
     sections: dict[str, typing.Any] = {}
     for name, cls in _SECTIONS.items():
         sections[name] = _build_section(source, home, name, cls, raw.get(name, {}), env)
@@ -418,6 +485,7 @@ def _validate(s: Settings) -> None:
     if s.threeway.ring_seconds <= 0:
         raise ConfigError(f"{src}: threeway.ring_seconds must be positive, got {s.threeway.ring_seconds}")
     _validate_listen_in(s)
+    _validate_channels(s)
     for key in ("quiet_start", "quiet_end"):
         value = getattr(cb, key)
         if len(value) != 5 or value[2] != ":" or not (value[:2] + value[3:]).isdigit() or int(value[:2]) > 23 \
@@ -519,6 +587,33 @@ def _validate_mail(src: Path, m: MailSection) -> None:
 _PHONE_NAME = re.compile(r"[a-z][a-z0-9_-]{1,31}")
 # Endpoint names the configuration already gives to something else.
 _RESERVED_ENDPOINTS = ("anonymous", TRUNK_ENDPOINT)
+
+
+def _validate_channels(s: Settings) -> None:
+    src, ch, pub, sms = s.source, s.channels, s.public, s.sms
+    for key in ("sms_response_minutes", "mailbox_response_hours", "forum_response_hours", "follow_up_minutes"):
+        if getattr(ch, key) <= 0:
+            raise ConfigError(f"{src}: channels.{key} must be positive, got {getattr(ch, key)}")
+    if not 0 < ch.nearing_share < 1:
+        raise ConfigError(f"{src}: channels.nearing_share must be between 0 and 1, got {ch.nearing_share}")
+    if not ch.intake_unit.strip():
+        raise ConfigError(f"{src}: channels.intake_unit must name a unit of config/units.toml")
+    if not 1 <= pub.port <= 65535:
+        raise ConfigError(f"{src}: public.port must be a port 1-65535, got {pub.port}")
+    try:
+        ipaddress.ip_address(pub.bind)
+    except ValueError:
+        raise ConfigError(f"{src}: public.bind must be an IP address, got {pub.bind!r}") from None
+    if pub.base_url and not re.fullmatch(r"https?://[^\s/]+(/[^\s]*)?", pub.base_url):
+        raise ConfigError(f"{src}: public.base_url must be an http(s) address, got {pub.base_url!r}")
+    if pub.form_limit < 1 or pub.form_window_minutes <= 0:
+        raise ConfigError(f"{src}: public.form_limit must be 1 or more and public.form_window_minutes positive")
+    if not re.fullmatch(r"[0-9]{3,20}", sms.number):
+        raise ConfigError(f"{src}: sms.number must be digits, got {sms.number!r}")
+    if sms.window_seconds < 1 or sms.merge_hours < 0:
+        raise ConfigError(f"{src}: sms.window_seconds must be 1 or more and sms.merge_hours 0 or more")
+    if sms.gateway_url and not re.fullmatch(r"https?://[^\s/]+(/[^\s]*)?", sms.gateway_url):
+        raise ConfigError(f"{src}: sms.gateway_url must be an http(s) address, got {sms.gateway_url!r}")
 
 
 def _validate_listen_in(s: Settings) -> None:

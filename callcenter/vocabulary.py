@@ -132,6 +132,41 @@ CHANNEL_LABELS: dict[Channel, str] = {
 }
 
 
+# The channels a person must answer within a limit (GB/T 33358); a call is answered in the call.
+WRITTEN_CHANNELS: frozenset[Channel] = frozenset({Channel.MAILBOX, Channel.SMS, Channel.FORUM})
+
+
+class MessageStatus(StrEnum):
+    """A line of `ticket_messages`: a citizen's message received, or a message to the
+    citizen queued for the SMS gateway, sent, failed for good, or kept (shown on the
+    public status page or exported for the forum's moderators: nothing to send)."""
+
+    RECEIVED = "received"
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+    KEPT = "kept"
+
+
+class ResponseStanding(StrEnum):
+    """Where a written message stands against its response limit."""
+
+    WAITING = "waiting"  # no person has answered; time left
+    NEARING = "nearing"  # no person has answered; less than the warning share of the limit left
+    LATE = "late"  # no person has answered; past the limit
+    IN_TIME = "in_time"  # a person answered within the limit (or followed an acknowledgement in time)
+    ANSWERED_LATE = "answered_late"
+
+
+RESPONSE_STANDING_LABELS: dict[ResponseStanding, str] = {
+    ResponseStanding.WAITING: "待答复",
+    ResponseStanding.NEARING: "即将超时",
+    ResponseStanding.LATE: "已超时",
+    ResponseStanding.IN_TIME: "按时答复",
+    ResponseStanding.ANSWERED_LATE: "超时答复",
+}
+
+
 class Satisfaction(StrEnum):
     SATISFIED = "satisfied"
     BASICALLY_SATISFIED = "basically_satisfied"

@@ -449,11 +449,118 @@ def _v14_listen_in(db: Database) -> None:
         db.execute(sql)
 
 
+def _v15_written_channels(db: Database) -> None:
+    """Problems that come in writing (mailbox, SMS, forum): when the citizen's message
+    arrived, the response limit GB/T 33358 sets for its channel, the automatic
+    acknowledgement and a person's first response; the hash of the query code a citizen
+    reads the status with; the message's reference at its source (the gateway's id, the
+    forum post) and its link. Every message to and from the citizen is a line of
+    `ticket_messages`; a reply waiting for the SMS gateway is one with status queued.
+    With them: the mailbox form's rate limit, the forum posts taken in, and the
+    published typical cases with their log. The words are written out here: a word
+    added later is a migration of its own."""
+    for sql in (
+        "ALTER TABLE tickets ADD COLUMN received TEXT",
+        "ALTER TABLE tickets ADD COLUMN received_epoch REAL",
+        "ALTER TABLE tickets ADD COLUMN response_due_epoch REAL",
+        "ALTER TABLE tickets ADD COLUMN acknowledged_epoch REAL",
+        "ALTER TABLE tickets ADD COLUMN responded TEXT",
+        "ALTER TABLE tickets ADD COLUMN responded_epoch REAL",
+        "ALTER TABLE tickets ADD COLUMN responded_by TEXT",
+        "ALTER TABLE tickets ADD COLUMN query_code_hash TEXT",
+        "ALTER TABLE tickets ADD COLUMN source_ref TEXT",
+        "ALTER TABLE tickets ADD COLUMN source_link TEXT",
+        "CREATE INDEX tickets_channel ON tickets(channel, created_epoch)",
+        "CREATE INDEX tickets_awaiting_response ON tickets(response_due_epoch)"
+        " WHERE responded_epoch IS NULL AND response_due_epoch IS NOT NULL",
+        """CREATE TABLE ticket_messages (
+            id INTEGER PRIMARY KEY,
+            ticket_id INTEGER NOT NULL REFERENCES tickets(ticket_id),
+            channel TEXT NOT NULL CHECK (channel IN ('phone', 'mailbox', 'sms', 'forum', 'manual')),
+            direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+            at TEXT NOT NULL,
+            at_epoch REAL NOT NULL,
+            body TEXT NOT NULL,
+            address TEXT,
+            external_id TEXT,
+            automatic INTEGER NOT NULL DEFAULT 0,
+            public INTEGER NOT NULL DEFAULT 0,
+            actor TEXT,
+            status TEXT NOT NULL CHECK (status IN ('received', 'queued', 'sent', 'failed', 'kept')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            error TEXT
+        )""",
+        "CREATE INDEX ticket_messages_ticket ON ticket_messages(ticket_id, id)",
+        "CREATE UNIQUE INDEX ticket_messages_external ON ticket_messages(channel, direction, external_id)"
+        " WHERE external_id IS NOT NULL",
+        "CREATE INDEX ticket_messages_queued ON ticket_messages(id) WHERE status = 'queued'",
+        # The mailbox form's submissions per address, for its rate limit across restarts.
+        """CREATE TABLE public_form_hits (
+            id INTEGER PRIMARY KEY,
+            address TEXT NOT NULL,
+            at_epoch REAL NOT NULL
+        )""",
+        "CREATE INDEX public_form_hits_address ON public_form_hits(address, at_epoch)",
+        # Forum posts taken in (one ticket each, never twice: the post's key is its id in
+        # the feed, else its link), and the result a supervisor marks to post back.
+        """CREATE TABLE forum_posts (
+            post_key TEXT PRIMARY KEY,
+            ticket_id INTEGER NOT NULL REFERENCES tickets(ticket_id),
+            link TEXT,
+            title TEXT,
+            author TEXT,
+            posted TEXT,
+            posted_epoch REAL,
+            feed TEXT,
+            imported TEXT NOT NULL,
+            imported_epoch REAL NOT NULL,
+            result TEXT,
+            result_marked TEXT,
+            result_marked_epoch REAL,
+            result_marked_by TEXT,
+            result_exported_epoch REAL
+        )""",
+        "CREATE INDEX forum_posts_ticket ON forum_posts(ticket_id)",
+        # Published typical cases (典型案例): the public text a supervisor confirmed, one row
+        # per ticket (withdrawn and published again: the same row). Every publication,
+        # edit and withdrawal is a line of case_log.
+        """CREATE TABLE published_cases (
+            case_id INTEGER PRIMARY KEY,
+            ticket_id INTEGER NOT NULL UNIQUE REFERENCES tickets(ticket_id),
+            title TEXT NOT NULL,
+            body TEXT NOT NULL,
+            unit_name TEXT NOT NULL,
+            category TEXT NOT NULL,
+            published TEXT,
+            published_epoch REAL,
+            published_by TEXT,
+            withdrawn TEXT,
+            withdrawn_epoch REAL,
+            withdrawn_by TEXT,
+            withdraw_reason TEXT,
+            updated_epoch REAL NOT NULL
+        )""",
+        "CREATE INDEX published_cases_live ON published_cases(published_epoch) WHERE withdrawn_epoch IS NULL",
+        """CREATE TABLE case_log (
+            id INTEGER PRIMARY KEY,
+            case_id INTEGER NOT NULL REFERENCES published_cases(case_id),
+            ticket_id INTEGER NOT NULL,
+            at TEXT NOT NULL,
+            at_epoch REAL NOT NULL,
+            action TEXT NOT NULL CHECK (action IN ('published', 'edited', 'withdrawn')),
+            actor TEXT,
+            data TEXT
+        )""",
+        "CREATE INDEX case_log_case ON case_log(case_id, id)",
+    ):
+        db.execute(sql)
+
+
 # Index i brings a database from version i to i + 1. Append; never edit a released one.
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (_v1, _v2_nuisance, _v3_tickets, _v4_ticket_desk,
                                                        _v5_ticket_attachments, _v6_answer_seconds,
                                                        _v7_confidential_tickets, _v8_line_full_outcome,
                                                        _v9_console_sessions, _v10_console_audit,
                                                        _v11_recording_failed, _v12_knowledge, _v13_operators,
-                                                       _v14_listen_in)
+                                                       _v14_listen_in, _v15_written_channels)
 SCHEMA_VERSION = len(MIGRATIONS)

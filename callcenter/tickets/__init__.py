@@ -28,6 +28,7 @@ from callcenter.tickets.repository import TicketDetail, TicketQuery, TicketRepos
 from callcenter.tickets.service import (
     Context,
     TicketService,
+    WrittenMessage,
     close,
     create_ticket,
     forward,
@@ -54,7 +55,8 @@ from callcenter.tickets.states import (
 
 __all__ = [
     "WITH_UNIT", "Action", "Context", "Directory", "ReturnedTo", "TicketDeadline", "TicketDetail", "TicketError",
-    "TicketQuery", "TicketRepository", "TicketService", "Unit", "after_callback", "check_extension_request", "close",
+    "TicketQuery", "TicketRepository", "TicketService", "Unit", "WrittenMessage", "after_callback",
+    "check_extension_request", "close",
     "create_ticket", "deadline_from", "extended", "format_ticket", "format_tickets_table", "format_units",
     "forward", "get_ticket", "granted_days", "is_overdue", "link_calls", "list_tickets", "load_directory", "merge",
     "next_state", "overdue_text", "parse_category", "record_callback", "reopen", "reply", "reveal_ticket",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from sqlite_utils import Database
@@ -144,6 +144,7 @@ class TicketDetail:
     calls: list[Row]
     events: list[Row]
     callbacks: list[Row]
+    messages: list[Row] = field(default_factory=list)  # to and from the citizen in writing
 
 
 class TicketTables:
@@ -211,6 +212,17 @@ class TicketTables:
             "actor": actor, "data": None if not data else json.dumps(dict(data), ensure_ascii=False),
         })
 
+    def add_message(self, fields: Mapping[str, object]) -> int:
+        """A line of `ticket_messages` (to or from the citizen in writing); its id."""
+        message_id = self.db.table("ticket_messages").insert(dict(fields)).last_pk
+        assert isinstance(message_id, int)
+        return message_id
+
+    def message_seen(self, channel: str, external_id: str) -> bool:
+        """Whether a citizen's message with this id at its source is stored already."""
+        return _one(self.db, "SELECT 1 FROM ticket_messages WHERE channel = ? AND direction = 'in'"
+                    " AND external_id = ?", [channel, external_id]) is not None
+
     def add_callback(self, ticket_id: int, at: str, at_epoch: float, result: str, satisfaction: str | None,
                      call_id: str | None, actor: str | None, note: str | None) -> None:
         self.db.table("ticket_callbacks").insert({
@@ -262,7 +274,8 @@ class TicketRepository:
                           " WHERE tc.ticket_id = ? ORDER BY c.arrived_epoch, tc.call_id", [ticket_id])
             events = _decoded(_rows(db, "SELECT * FROM ticket_events WHERE ticket_id = ? ORDER BY id", [ticket_id]))
             callbacks = _rows(db, "SELECT * FROM ticket_callbacks WHERE ticket_id = ? ORDER BY id", [ticket_id])
-            return TicketDetail(row, calls, events, callbacks)
+            messages = _rows(db, "SELECT * FROM ticket_messages WHERE ticket_id = ? ORDER BY id", [ticket_id])
+            return TicketDetail(row, calls, events, callbacks, messages)
 
         return await self.store.snapshot(read)
 

@@ -24,6 +24,7 @@ from callcenter.tickets.confidential import is_confidential, withheld
 from callcenter.tickets.deadlines import TicketDeadline, deadline_from, extended, working_days_left
 from callcenter.tickets.directory import Directory
 from callcenter.tickets.repository import TicketDetail, TicketQuery, TicketRepository, TicketTables
+from callcenter.tickets.response import ResponseLimits
 from callcenter.tickets.search import query_words
 from callcenter.tickets.states import (
     Action,
@@ -42,9 +43,11 @@ from callcenter.vocabulary import (
     CONFIDENTIAL_SET,
     IN_PROGRESS,
     REVEALED,
+    WRITTEN_CHANNELS,
     CallbackResult,
     Category,
     Channel,
+    MessageStatus,
     Outcome,
     Satisfaction,
     TicketState,
@@ -426,6 +429,35 @@ class TicketChange:
     at: float
 
 
+@dataclass(frozen=True)
+class WrittenMessage:
+    """A citizen's message that came in writing: by the mailbox form, SMS or the forum."""
+
+    channel: Channel
+    body: str
+    received_epoch: float | None = None  # when the citizen sent it (the gateway's time); None: now
+    citizen_name: str | None = None
+    contact_number: str | None = None
+    place: str | None = None
+    category: str | None = None  # a word `parse_category` knows; None: other
+    title: str | None = None  # a forum post's title
+    external_id: str | None = None  # its id at its source: the gateway's message id, the forum post's
+    link: str | None = None  # the forum post's address
+    query_code_hash: str | None = None  # the mailbox's query code, hashed
+    actor: str | None = None  # who took it in ("public", "sms", "forum", or a person)
+
+
+# A written ticket's summary: the title and the start of the message (the message is kept whole).
+SUMMARY_CHARS = 200
+
+
+def _summary_of(title: str | None, body: str) -> str:
+    text = " ".join(body.split())
+    head = f"{title.strip()}：" if title and title.strip() else ""
+    cut = text if len(text) <= SUMMARY_CHARS else text[:SUMMARY_CHARS] + "…"
+    return head + cut
+
+
 class TicketService:
     """The tickets desk: what operators, the supervisor and the units do to tickets.
     Each change is one store transaction and one line of the ticket's history (who,
@@ -461,6 +493,10 @@ class TicketService:
 
     def _context(self) -> Context:
         return Context(self.directory, self.settings.zone, self._clock())
+
+    @property
+    def limits(self) -> ResponseLimits:
+        return ResponseLimits.of(self.settings.channels)
 
     @property
     def _store(self) -> Store:
@@ -511,6 +547,116 @@ class TicketService:
             row["snippet"] = [list(piece) for piece in highlighted(str(row["summary"]), words)]
             out.append(withheld(row))
         return out
+
+    # --- written channels (mailbox, SMS, forum) ----------------------------------------
+
+    async def take_in(self, message: WrittenMessage) -> int:
+        """A citizen's written message becomes a new open ticket, held by the intake unit
+        ([channels] intake_unit) until the supervisor forwards it; its number. The
+        message is the ticket's first line of `ticket_messages`; its response is due
+        within its channel's limit. A message whose id at its source is stored already
+        is refused (TicketError): the same message never makes two tickets."""
+        channel = Channel(message.channel)
+        if channel not in WRITTEN_CHANNELS:
+            raise TicketError(f"a {channel} message is not taken in in writing")
+        body = _required(message.body, "the citizen's message is empty")
+        ctx = self._context()
+        received = message.received_epoch if message.received_epoch is not None else ctx.now
+        unit = self.directory.find(self.settings.channels.intake_unit)
+        deadline = deadline_from(ctx.now, ctx.zone, self.directory.deadline_working_days)
+        category = parse_category(message.category) if message.category else Category.OTHER
+
+        def write(tables: TicketTables) -> int:
+            if message.external_id and tables.message_seen(str(channel), message.external_id):
+                raise TicketError(f"this {channel} message ({message.external_id}) was taken in already")
+            ticket_id = tables.add_ticket({
+                "created": ctx.at(), "created_epoch": ctx.now, "category": str(category),
+                "summary": _summary_of(message.title, body), "unit": unit.code, "unit_name": unit.name,
+                "state": str(TicketState.OPEN), "state_since": ctx.at(), "state_since_epoch": ctx.now,
+                "operator": None, "caller_number": None,
+                "deadline": deadline.day.isoformat(), "deadline_epoch": deadline.end_epoch,
+                "deadline_estimated": int(deadline.estimated),
+                "citizen_name": _clean(message.citizen_name), "contact_number": _clean(message.contact_number),
+                "address": _clean(message.place), "channel": str(channel), "confidential": 0,
+                "received": iso_local(received, ctx.zone), "received_epoch": received,
+                "response_due_epoch": self.limits.due(channel, received),
+                "query_code_hash": message.query_code_hash, "source_ref": message.external_id,
+                "source_link": message.link,
+            })
+            self._add_message_in(tables, ticket_id, channel, body, received, message)
+            _event(tables, ctx, ticket_id, "created", TicketState.OPEN, message.actor,
+                   {"unit": unit.code, "calls": [], "channel": str(channel)})
+            return ticket_id
+
+        ticket_id = await self.repository.write(write)
+        self._changed(ticket_id, "created", message.actor)
+        return ticket_id
+
+    async def add_to(self, ticket_id: int, message: WrittenMessage) -> int:
+        """A further message from the citizen on a ticket of theirs (an SMS from the same
+        number, for one); the message's id. Refused like `take_in` for a message stored already."""
+        body = _required(message.body, "the citizen's message is empty")
+        ctx = self._context()
+        received = message.received_epoch if message.received_epoch is not None else ctx.now
+
+        def decide(tables: TicketTables, row: Row) -> int:
+            if message.external_id and tables.message_seen(str(message.channel), message.external_id):
+                raise TicketError(f"this {message.channel} message ({message.external_id}) was taken in already")
+            message_id = self._add_message_in(tables, ticket_id, Channel(message.channel), body, received, message)
+            _event(tables, ctx, ticket_id, "message", TicketState(str(row["state"])), message.actor,
+                   {"channel": str(message.channel), "message": message_id})
+            return message_id
+
+        message_id = await self._change(ticket_id, decide)
+        self._changed(ticket_id, "message", message.actor)
+        return message_id
+
+    def _add_message_in(self, tables: TicketTables, ticket_id: int, channel: Channel, body: str, received: float,
+                        message: WrittenMessage) -> int:
+        return tables.add_message({
+            "ticket_id": ticket_id, "channel": str(channel), "direction": "in",
+            "at": iso_local(received, self.settings.zone), "at_epoch": received,
+            "body": body, "address": _clean(message.contact_number), "external_id": message.external_id,
+            "automatic": 0, "public": 0, "actor": message.actor, "status": str(MessageStatus.RECEIVED),
+        })
+
+    async def respond(self, ticket_id: int, text: str, actor: str | None, *, automatic: bool = False) -> int:
+        """A message to the citizen on a written ticket; its id. An SMS is queued for the
+        gateway; a mailbox or forum response is kept (the status page shows it; the
+        forum's moderators get it in the export). A person's first response stops the
+        ticket's response clock; an automatic one (the ticket number sent back at once)
+        moves the limit to `follow_up` after it (`ResponseLimits.due`)."""
+        body = _required(text, "a response needs its text")
+        ctx = self._context()
+        limits = self.limits
+
+        def decide(tables: TicketTables, row: Row) -> int:
+            channel = Channel(str(row["channel"]))
+            if channel not in WRITTEN_CHANNELS:
+                raise TicketError(f"ticket {ticket_id} came by {channel}: it is answered in the call, not in writing")
+            status = MessageStatus.QUEUED if channel is Channel.SMS else MessageStatus.KEPT
+            message_id = tables.add_message({
+                "ticket_id": ticket_id, "channel": str(channel), "direction": "out", "at": ctx.at(),
+                "at_epoch": ctx.now, "body": body, "address": row["contact_number"], "external_id": None,
+                "automatic": int(automatic), "public": 1, "actor": actor, "status": str(status),
+            })
+            received = row["received_epoch"]
+            changes: dict[str, object] = {}
+            if automatic and row["acknowledged_epoch"] is None:
+                changes["acknowledged_epoch"] = ctx.now
+                if isinstance(received, int | float) and row["responded_epoch"] is None:
+                    changes["response_due_epoch"] = limits.due(channel, float(received), ctx.now)
+            elif not automatic and row["responded_epoch"] is None:
+                changes.update(responded=ctx.at(), responded_epoch=ctx.now, responded_by=actor)
+            if changes:
+                tables.update(ticket_id, changes)
+            _event(tables, ctx, ticket_id, "acknowledged" if automatic else "responded",
+                   TicketState(str(row["state"])), actor, {"message": message_id, "channel": str(channel)})
+            return message_id
+
+        message_id = await self._change(ticket_id, decide)
+        self._changed(ticket_id, "responded", actor)
+        return message_id
 
     # --- the supervisor ---------------------------------------------------------------
 
