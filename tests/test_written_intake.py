@@ -103,3 +103,14 @@ def test_where_a_message_stands_against_its_limit(channel: Channel, acknowledged
 def test_a_call_has_no_written_limit() -> None:
     assert LIMITS.standing(Channel.PHONE, 0.0, None, None, 1e9) is None
     assert LIMITS.due(Channel.MANUAL, 0.0) is None
+
+
+async def test_a_written_ticket_is_forwarded_only_to_a_named_responsible_unit(services: Services) -> None:
+    desk = services.tickets
+    ticket_id = await desk.take_in(WrittenMessage(Channel.MAILBOX, "垃圾没人清运", contact_number="13900000003"))
+    with pytest.raises(TicketError, match="name the responsible unit"):
+        await desk.forward(ticket_id, actor="supervisor")
+    assert (await desk.forward_many([ticket_id]))["forwarded"] == []
+    assert await desk.forward(ticket_id, unit="泽州县", actor="supervisor") is TicketState.FORWARDED
+    row = (await desk.detail(ticket_id)).ticket
+    assert (row["unit"], row["state"]) == ("zezhou", "forwarded")

@@ -200,12 +200,17 @@ def _restart_clock(ctx: Context) -> dict[str, object]:
 
 
 async def forward(store: Store, ctx: Context, ticket_id: int, *, unit: str | None = None,
-                  actor: str | None = None, note: str | None = None) -> TicketState:
-    """Forward (转办) to the ticket's unit, or to another `unit` (reassigning it)."""
+                  actor: str | None = None, note: str | None = None, intake_unit: str | None = None) -> TicketState:
+    """Forward (转办) to the ticket's unit, or to another `unit` (reassigning it). A ticket
+    held by the `intake_unit` (a written message not yet given to anyone) needs the
+    responsible unit named: the hotline's office does not answer its own intake."""
     target = ctx.directory.find(unit) if unit else None
 
     def decide(tables: TicketTables, row: Row) -> TicketState:
         state = next_state(TicketState(str(row["state"])), Action.FORWARD)
+        if intake_unit is not None and (target.code if target else row["unit"]) == intake_unit:
+            raise TicketError(f"ticket {ticket_id} is held by {row['unit_name']} until it is forwarded:"
+                              " name the responsible unit to forward it to")
         changes = _new_state(ctx, state) | {"forwarded": ctx.at(), "forwarded_epoch": ctx.now,
                                             "returned_to": None}
         if target is not None:
@@ -662,7 +667,8 @@ class TicketService:
 
     async def forward(self, ticket_id: int, unit: str | None = None, note: str | None = None,
                       actor: str | None = None) -> TicketState:
-        state = await forward(self._store, self._context(), ticket_id, unit=unit, actor=actor, note=note)
+        state = await forward(self._store, self._context(), ticket_id, unit=unit, actor=actor, note=note,
+                              intake_unit=self.settings.channels.intake_unit)
         self._changed(ticket_id, "forwarded", actor)
         return state
 
