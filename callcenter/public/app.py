@@ -118,8 +118,8 @@ def _cross_site(request: web.Request) -> bool:
     """A form posted from another site's page (a browser says so in Sec-Fetch-Site or
     Origin); a request without either header (an old browser, a script) is let through."""
     fetch_site = request.headers.get("Sec-Fetch-Site")
-    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
-        return True
+    if fetch_site is not None:  # a browser's own word, which a page cannot forge
+        return fetch_site not in ("same-origin", "none")
     origin = request.headers.get("Origin")
     if origin is None:
         return False
@@ -274,7 +274,8 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CSP)
     headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "no-referrer")
+    # Not no-referrer: with it a browser posts the site's own forms with "Origin: null".
+    headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("X-Frame-Options", "DENY")
     if not request.path.startswith("/assets/"):
         headers.setdefault("Cache-Control", "no-store")
