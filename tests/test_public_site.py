@@ -6,6 +6,7 @@ back, and none of the console's routes."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import re
@@ -48,14 +49,9 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def services(settings: Settings) -> AsyncIterator[Services]:
-    async with Store(settings.paths.database) as store:
-        yield Services.on(settings, store)
-
-
-@pytest.fixture
-async def site(settings: Settings, services: Services) -> AsyncIterator[RunningPublic]:
-    async with public_site_running(settings, services) as running:
+async def site(settings: Settings) -> AsyncIterator[RunningPublic]:
+    async with Store(settings.paths.database) as store, \
+            public_site_running(settings, Services.on(settings, store)) as running:
         yield running
 
 
@@ -155,11 +151,12 @@ async def test_a_robot_filling_the_hidden_field_is_answered_like_a_person_and_no
 
 
 async def test_fifty_submissions_a_minute_from_one_address_are_refused_beyond_the_limit_even_after_a_restart(
-        settings: Settings, services: Services, http: aiohttp.ClientSession) -> None:
+        settings: Settings, http: aiohttp.ClientSession) -> None:
     limit = settings.public.form_limit
     clock = [time.time()]
     statuses: list[int] = []
-    async with public_site_running(settings, services, clock) as site:
+    async with Store(settings.paths.database) as store, \
+            public_site_running(settings, Services.on(settings, store), clock) as site:
         for n in range(50):
             async with http.post(f"{site.url}/mailbox", data=citizen_form(problem=f"第{n}条")) as response:
                 statuses.append(response.status)
@@ -168,16 +165,17 @@ async def test_fifty_submissions_a_minute_from_one_address_are_refused_beyond_th
                     assert 0 < retry_after <= settings.public.form_window_minutes * 60
                     assert "您提交得太频繁了" in await response.text()
             site.advance(1.2)  # 50 in a minute
-    assert statuses.count(200) == limit and statuses.count(429) == 50 - limit
-    assert await _ticket_count(services) == limit
-    # Started again on the same store: the address is still over its limit.
-    async with public_site_running(settings, services, clock) as site:
+        assert statuses.count(200) == limit and statuses.count(429) == 50 - limit
+        assert await _ticket_count(site.services) == limit
+    # Started again on the same database: the address is still over its limit.
+    async with Store(settings.paths.database) as store, \
+            public_site_running(settings, Services.on(settings, store), clock) as site:
         await submit(http, site.url, citizen_form(), status=429)
         # Another address (the city's proxy on loopback says whom it forwards) is not.
         await submit(http, site.url, citizen_form(), headers={"X-Forwarded-For": "203.0.113.7"})
         site.advance(settings.public.form_window_minutes * 60)
         await submit(http, site.url, citizen_form())
-    assert await _ticket_count(services) == limit + 2
+        assert await _ticket_count(site.services) == limit + 2
 
 
 async def test_old_hits_are_pruned(site: RunningPublic, http: aiohttp.ClientSession) -> None:
@@ -314,7 +312,7 @@ async def test_pages_carry_a_strict_policy_no_inline_code_and_a_phone_viewport(
 def test_the_startup_lines_name_the_public_site_only_when_it_is_on(settings: Settings) -> None:
     assert any(line.strip().startswith(f"public site: http://127.0.0.1:{settings.public.port}")
                for line in where_lines(settings))
-    off = settings.__class__(**{**settings.__dict__, "public": settings.public.__class__(enabled=False)})
+    off = dataclasses.replace(settings, public=dataclasses.replace(settings.public, enabled=False))
     assert not any("public site" in line for line in where_lines(off))
 
 
@@ -347,11 +345,12 @@ async def test_the_cases_page_lists_live_cases_newest_first_in_pages(
 
 
 async def test_a_mailbox_item_published_as_a_case_is_on_the_page_and_in_the_atom_feed_without_name_or_number(
-        settings: Settings, services: Services, http: aiohttp.ClientSession) -> None:
+        settings: Settings, http: aiohttp.ClientSession) -> None:
     base = "https://12345.jcgov.example/mailbox"
-    public = settings.public.__class__(**{**settings.public.__dict__, "base_url": base})
-    with_base = settings.__class__(**{**settings.__dict__, "public": public})
-    async with public_site_running(with_base, services) as site:
+    with_base = dataclasses.replace(settings, public=dataclasses.replace(settings.public, base_url=base))
+    async with Store(settings.paths.database) as store, \
+            public_site_running(with_base, Services.on(with_base, store)) as site:
+        services = site.services
         ticket_id, _ = receipt(await submit(http, site.url, citizen_form(name="王秀英", phone="13912345678")))
         await services.tickets.forward(ticket_id, unit="zezhou", actor="supervisor")
         await services.tickets.reply(ticket_id, "zezhou", "路灯已修复。", actor="zezhou-office")
