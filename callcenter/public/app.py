@@ -24,7 +24,7 @@ from aiohttp import web
 from callcenter.errors import ConfigError
 from callcenter.public import vocabulary as words
 from callcenter.public.atom import cases_feed
-from callcenter.public.codes import code_matches, hash_code, new_code
+from callcenter.public.codes import code_matches, decoy_hash, hash_code, new_code
 from callcenter.public.form import CATEGORY_CHOICES, HONEYPOT, PROBLEM_MAX_CHARS, MailboxForm, read_form
 from callcenter.public.repository import FORM, LOOKUP, PublicRepository, TicketStatus
 from callcenter.services import Services
@@ -155,7 +155,7 @@ async def submit(request: web.Request) -> web.Response:
     if form.robot:
         # A robot filled the field no person sees: it is answered like anyone, nothing is kept.
         log.warning("public mailbox: the hidden field was filled from %s; nothing stored", address)
-        return _page(request, "received.html", ticket_id=secrets.randbelow(90_000) + 10_000, code=code)
+        return _received(request, secrets.randbelow(90_000) + 10_000, code)
     hashed = await asyncio.to_thread(hash_code, code)
     try:
         ticket_id = await site.services.tickets.take_in(WrittenMessage(
@@ -165,7 +165,12 @@ async def submit(request: web.Request) -> web.Response:
         log.warning("public mailbox: a message from %s was not taken in: %s", address, exc)
         return _form_page(request, form, status=400)
     log.info("public mailbox: ticket %d taken in from %s", ticket_id, address)
-    return _page(request, "received.html", ticket_id=ticket_id, code=code)
+    return _received(request, ticket_id, code)
+
+
+def _received(request: web.Request, ticket_id: int, code: str) -> web.Response:
+    hours = _site(request).settings.channels.mailbox_response_hours
+    return _page(request, "received.html", ticket_id=ticket_id, code=code, hours=f"{hours:g}")
 
 
 # --- status by ticket number and query code -------------------------------------------
@@ -196,7 +201,7 @@ async def status_lookup(request: web.Request) -> web.Response:
         return _too_many(request, wait, words.TOO_MANY_LOOKUPS)
     found = await site.repository.status(int(ticket_text))
     # An unknown ticket costs the same hash as a wrong code: the answer and its time say nothing.
-    matches = await asyncio.to_thread(code_matches, code, found.query_code_hash if found else hash_code(""))
+    matches = await asyncio.to_thread(code_matches, code, (found.query_code_hash if found else None) or decoy_hash())
     if found is None or not matches:
         await site.repository.admit(LOOKUP, address, site.clock(), LOOKUP_FAILURES, site.window)
         log.info("public status: a wrong ticket number or code from %s", address)

@@ -4,6 +4,7 @@ stored, compared in constant time."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -45,3 +46,10 @@ def code_matches(code: str, stored: str | None) -> bool:
         return False
     digest = hashlib.pbkdf2_hmac("sha256", normalised(code).encode(), salt, rounds)
     return hmac.compare_digest(digest, expected)
+
+
+@functools.cache
+def decoy_hash() -> str:
+    """A hash no code matches, checked for an unknown ticket so that its answer takes as
+    long as a wrong code's."""
+    return hash_code(secrets.token_hex(16))
