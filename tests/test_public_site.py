@@ -325,6 +325,9 @@ async def _tickets(services: Services, count: int) -> list[int]:
 
 async def test_the_cases_page_lists_live_cases_newest_first_in_pages(
         site: RunningPublic, http: aiohttp.ClientSession) -> None:
+    empty: Any = feedparser.parse(await (await http.get(f"{site.url}/cases.atom")).read())
+    assert not empty.bozo and empty.entries == []
+    assert "暂无公开的案例" in await (await http.get(f"{site.url}/cases")).text()
     tickets = await _tickets(site.services, 27)
     start = 1_780_000_000.0
     for n, ticket in enumerate(tickets[:25]):
