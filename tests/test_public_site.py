@@ -139,6 +139,16 @@ async def test_a_problem_over_the_limit_gets_a_clear_message_and_the_text_back(
     assert await _ticket_count(site.services) == 0
 
 
+async def test_a_message_that_cannot_be_taken_in_comes_back_with_an_apology_and_the_text(
+        settings: Settings, http: aiohttp.ClientSession) -> None:
+    no_intake = dataclasses.replace(settings, channels=dataclasses.replace(settings.channels, intake_unit="gone"))
+    async with Store(settings.paths.database) as store, \
+            public_site_running(no_intake, Services.on(no_intake, store)) as site:
+        page = await submit(http, site.url, citizen_form(problem="路灯坏了 <b>"), status=503)
+        assert "系统繁忙，请稍后再试" in page and "路灯坏了 &lt;b&gt;</textarea>" in page
+        assert await _ticket_count(site.services) == 0
+
+
 async def test_a_robot_filling_the_hidden_field_is_answered_like_a_person_and_nothing_is_stored(
         site: RunningPublic, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture) -> None:
     form_page = await (await http.get(f"{site.url}/")).text()

@@ -129,9 +129,9 @@ def _cross_site(request: web.Request) -> bool:
 
 # --- the mailbox ----------------------------------------------------------------------
 
-def _form_page(request: web.Request, form: MailboxForm, status: int = 200) -> web.Response:
+def _form_page(request: web.Request, form: MailboxForm, status: int = 200, trouble: str = "") -> web.Response:
     return _page(request, "mailbox.html", status=status, form=form, categories=CATEGORY_CHOICES,
-                 honeypot=HONEYPOT, problem_max=PROBLEM_MAX_CHARS, here="/")
+                 honeypot=HONEYPOT, problem_max=PROBLEM_MAX_CHARS, here="/", trouble=trouble)
 
 
 async def mailbox(request: web.Request) -> web.Response:
@@ -146,24 +146,25 @@ async def submit(request: web.Request) -> web.Response:
     if not form.valid:
         return _form_page(request, form, status=400)
     address = client_address(request)
-    wait = await site.repository.admit(FORM, address, site.clock(), site.settings.public.form_limit, site.window)
-    if wait is not None:
-        log.warning("public mailbox: %s refused, over %d submissions in %.0f minutes", address,
-                    site.settings.public.form_limit, site.settings.public.form_window_minutes)
-        return _too_many(request, wait, words.TOO_MANY_FORMS)
     code = new_code()
-    if form.robot:
-        # A robot filled the field no person sees: it is answered like anyone, nothing is kept.
-        log.warning("public mailbox: the hidden field was filled from %s; nothing stored", address)
-        return _received(request, secrets.randbelow(90_000) + 10_000, code)
-    hashed = await asyncio.to_thread(hash_code, code)
     try:
+        wait = await site.repository.admit(FORM, address, site.clock(), site.settings.public.form_limit, site.window)
+        if wait is not None:
+            log.warning("public mailbox: %s refused, over %d submissions in %.0f minutes", address,
+                        site.settings.public.form_limit, site.settings.public.form_window_minutes)
+            return _too_many(request, wait, words.TOO_MANY_FORMS)
+        if form.robot:
+            # A robot filled the field no person sees: it is answered like anyone, nothing is kept.
+            log.warning("public mailbox: the hidden field was filled from %s; nothing stored", address)
+            return _received(request, secrets.randbelow(90_000) + 10_000, code)
+        hashed = await asyncio.to_thread(hash_code, code)
         ticket_id = await site.services.tickets.take_in(WrittenMessage(
             Channel.MAILBOX, form.problem, citizen_name=form.name, contact_number=form.phone,
             place=form.place or None, category=form.category or None, query_code_hash=hashed, actor="public"))
-    except TicketError as exc:
-        log.warning("public mailbox: a message from %s was not taken in: %s", address, exc)
-        return _form_page(request, form, status=400)
+    except (TicketError, StoreError) as exc:
+        # The citizen's text comes back with the apology: nothing typed is lost.
+        log.error("public mailbox: a message from %s was not taken in: %s", address, exc)
+        return _form_page(request, form, status=503, trouble=words.STORE_FAILED)
     log.info("public mailbox: ticket %d taken in from %s", ticket_id, address)
     return _received(request, ticket_id, code)
 
