@@ -1,7 +1,8 @@
 """The public site in a real browser on a phone-sized screen (375x740, Debian's chromium,
 Playwright): a citizen fills in the mailbox form, reads the ticket number and query code
 off the page, looks the status up with them, and reads the published cases; nothing is
-wider than the screen and no script typed into the form runs. Screenshots go to
+wider than the screen, no script typed into the form runs, and the forms work with
+JavaScript turned off. Screenshots go to
 test-output/public-*.png."""
 
 from __future__ import annotations
@@ -121,3 +122,24 @@ async def test_the_published_cases_read_on_a_phone(site: RunningPublic) -> None:
         assert "承办单位三日内修复" in (await page.text_content("#case-body") or "")
         await _fits_the_screen(page)
         await page.screenshot(path=str(OUTPUT / "public-case.png"), full_page=True)
+
+
+async def test_the_form_and_the_status_work_with_javascript_turned_off(site: RunningPublic) -> None:
+    async with chromium() as browser:
+        context = await browser.new_context(viewport=PHONE, java_script_enabled=False, locale="zh-CN")
+        page = await context.new_page()
+        page.set_default_timeout(WAIT)
+        await page.goto(f"{site.url}/")
+        await page.fill("#name", "李先生")
+        await page.fill("#phone", "+8613900000001")
+        await page.fill("#problem", "楼下烧烤店油烟扰民。")
+        await page.click("#submit-button")
+        await page.wait_for_selector("#query-code")
+        ticket = (await page.text_content("#ticket-number") or "").strip()
+        code = (await page.text_content("#query-code") or "").strip()
+        await page.goto(f"{site.url}/status")
+        await page.fill("#ticket", ticket)
+        await page.fill("#code", code)
+        await page.click("#status-button")
+        await page.wait_for_selector("#ticket-state")
+        assert await page.text_content("#ticket-state") == "受理中"
