@@ -2,8 +2,7 @@
 Playwright): a citizen fills in the mailbox form, reads the ticket number and query code
 off the page, looks the status up with them, and reads the published cases; nothing is
 wider than the screen, no script typed into the form runs, and the forms work with
-JavaScript turned off. Screenshots go to
-test-output/public-*.png."""
+JavaScript turned off. Screenshots go to test-output/public-*.png."""
 
 from __future__ import annotations
 

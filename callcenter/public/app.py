@@ -135,7 +135,7 @@ def _form_page(request: web.Request, form: MailboxForm, status: int = 200, troub
 
 
 async def mailbox(request: web.Request) -> web.Response:
-    return _form_page(request, MailboxForm())
+    return _form_page(request, MailboxForm.empty())
 
 
 async def submit(request: web.Request) -> web.Response:

@@ -24,13 +24,19 @@ CATEGORY_CHOICES: tuple[tuple[str, str], ...] = tuple((c.value, CATEGORY_LABELS[
 
 @dataclass(frozen=True)
 class MailboxForm:
-    name: str = ""
-    phone: str = ""
-    problem: str = ""
-    category: str = ""
-    place: str = ""
-    honeypot: str = ""
+    """What the citizen typed (trimmed), the hidden field, and a message per field refused."""
+
+    name: str
+    phone: str
+    problem: str
+    category: str
+    place: str
+    honeypot: str
     errors: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls) -> MailboxForm:
+        return cls("", "", "", "", "", "")
 
     @property
     def valid(self) -> bool:
