@@ -28,6 +28,7 @@ from callcenter.errors import HotlineError, PbxError
 from callcenter.heap import trimming
 from callcenter.knowledge.service import starter_folder
 from callcenter.mail.notices import mail_running
+from callcenter.public import public_running, public_url
 from callcenter.recordings import repair_all
 from callcenter.recordings.retention import retention_running
 from callcenter.seats.roster import coverage_warning
@@ -191,6 +192,8 @@ async def running_hotline(settings: Settings, watch: Callable[[asyncio.Task[None
         controller = await stack.enter_async_context(controller_running(settings, services, watch=watch))
         # The console last, so it stops first: no page is served by a controller that is gone.
         await stack.enter_async_context(web_running(settings, services, controller))
+        if settings.public.enabled:  # the citizens' site: its own server, after the console
+            await stack.enter_async_context(public_running(settings, services))
         yield controller
 
 
@@ -229,6 +232,8 @@ def where_lines(settings: Settings) -> list[str]:
         f"  database:    {settings.paths.database}",
         f"  ARI:         {settings.ari_url}    AMI: {settings.ami_host}:{a.ami_port}",
         f"  console:     {console_url(settings)}  (accounts: {credentials_path(settings.paths.state_dir)})",
+        *([f"  public site: {public_url(settings)}  (市长信箱, 办理查询, 典型案例; behind the city's HTTPS proxy)"]
+          if settings.public.enabled else []),
         "  Ctrl-C stops everything.",
     ]
 

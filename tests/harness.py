@@ -52,6 +52,8 @@ def instance_env(state_dir: Path, **overrides: str) -> dict[str, str]:
         "HOTLINE_ASTERISK_AMI_PORT": str(free_port((socket.SOCK_STREAM,))),
         "HOTLINE_ASTERISK_RTP_START": str(rtp_start),
         "HOTLINE_ASTERISK_RTP_END": str(rtp_start + 400),
+        # The public site starts with the hotline: on a port of its own, never a neighbour's 8090.
+        "HOTLINE_PUBLIC_PORT": str(free_port((socket.SOCK_STREAM,))),
     }
     if "HOTLINE_PATHS_ASTERISK_ROOT" in os.environ:
         env["HOTLINE_PATHS_ASTERISK_ROOT"] = os.environ["HOTLINE_PATHS_ASTERISK_ROOT"]
