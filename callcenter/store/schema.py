@@ -494,7 +494,8 @@ def _v15_written_channels(db: Database) -> None:
         "CREATE UNIQUE INDEX ticket_messages_external ON ticket_messages(channel, direction, external_id)"
         " WHERE external_id IS NOT NULL",
         "CREATE INDEX ticket_messages_queued ON ticket_messages(id) WHERE status = 'queued'",
-        # The mailbox form's submissions per address, for its rate limit across restarts.
+        # The public site's form submissions and wrong status lookups per address (the
+        # address prefixed with the kind), for its rate limits across restarts.
         """CREATE TABLE public_form_hits (
             id INTEGER PRIMARY KEY,
             address TEXT NOT NULL,
