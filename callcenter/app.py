@@ -34,6 +34,8 @@ from callcenter.recordings.retention import retention_running
 from callcenter.seats.roster import coverage_warning
 from callcenter.services import Services
 from callcenter.settings import Settings
+from callcenter.sms.repository import SmsRepository
+from callcenter.sms.sender import sms_sender_running
 from callcenter.store import Store
 from callcenter.supervision import stop_task
 from callcenter.users import credentials_path
@@ -189,6 +191,8 @@ async def running_hotline(settings: Settings, watch: Callable[[asyncio.Task[None
         await stack.enter_async_context(retention_running(settings, services))
         # Mail notices to the units ([mail], off by default): stopped before the store closes.
         await stack.enter_async_context(mail_running(settings, services.tickets, console_url(settings)))
+        # Replies to citizens' text messages out through the SMS gateway ([sms] gateway_url).
+        await stack.enter_async_context(sms_sender_running(settings, SmsRepository(services.store), services.tickets))
         controller = await stack.enter_async_context(controller_running(settings, services, watch=watch))
         # The console last, so it stops first: no page is served by a controller that is gone.
         await stack.enter_async_context(web_running(settings, services, controller))

@@ -36,6 +36,7 @@ from callcenter.web.recordings_api import add_recording_routes
 from callcenter.web.reports_api import FRAMED_CSP, FRAMED_PATHS, add_report_routes
 from callcenter.web.repository import LoginFailureRepository, SessionRepository
 from callcenter.web.sessions import LoginThrottle, Session, Sessions, session_of_row
+from callcenter.web.sms_api import add_sms_routes
 from callcenter.web.threeway_api import add_three_way_routes
 from callcenter.web.tickets_api import add_ticket_routes
 
@@ -131,6 +132,7 @@ def web_app(settings: Settings, services: Services, floor: FloorSource, users: C
     add_workspace_routes(app)
     add_listen_in_routes(app)
     add_knowledge_routes(app)
+    add_sms_routes(app)  # the gateway's: signed, no session; reads its body itself, bounded
     static = app.router.add_static("/static", HERE / "static", follow_symlinks=False)
     for route in static:
         console.route_roles[route] = PUBLIC
