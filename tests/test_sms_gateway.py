@@ -27,7 +27,7 @@ from callcenter.sms.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, Signatu
 from callcenter.store import Store
 from callcenter.tickets import WrittenMessage
 from callcenter.vocabulary import Channel
-from tests.harness import free_port
+from tests.harness import free_port, instance_env, run_hotline
 from tests.web_helpers import FakeFloor, RunningConsole, console_running, console_settings
 
 SECRET = "s3cret-shared-with-the-gateway"
@@ -269,3 +269,16 @@ async def test_a_gateway_that_fails_twice_gets_the_reply_on_the_third_try_and_on
 
 def test_the_sms_section_keeps_its_secret_out_of_repr() -> None:
     assert SECRET not in repr(SmsSection(secret=SECRET))
+
+
+async def test_the_cli_sends_a_signed_test_message_and_lists_the_outbox(console: RunningConsole) -> None:
+    env = instance_env(console.settings.paths.state_dir) | {"HOTLINE_SMS_SECRET": SECRET}
+    send = ("sms", "send", "--from", CITIZEN, "--text", "井盖丢了", "--id", "cli-1", "--url", console.url)
+    sent = await asyncio.to_thread(run_hotline, env, *send)
+    assert sent.returncode == 0 and '"joined": false' in sent.stdout, sent.stderr
+    again = await asyncio.to_thread(run_hotline, env, *send)
+    assert again.returncode == 1 and again.stdout.startswith("409"), again.stdout
+    outbox = await asyncio.to_thread(run_hotline, env, "sms", "outbox")
+    assert "queued" in outbox.stdout and "工单号" in outbox.stdout, outbox.stdout
+    unsigned = await asyncio.to_thread(run_hotline, env | {"HOTLINE_SMS_SECRET": ""}, *send)
+    assert unsigned.returncode == 2 and "HOTLINE_SMS_SECRET" in unsigned.stderr

@@ -25,6 +25,7 @@ from callcenter.cli import (
     run,
     seats,
     service,
+    sms,
     tickets,
     users,
     web,
@@ -34,8 +35,8 @@ from callcenter.errors import HotlineError
 from callcenter.settings import load_settings
 
 # The order of `hotline --help`.
-NOUNS = (run, calls, recordings, seats, operators, nuisance, tickets, knowledge, reports, users, demo, prompts, pbx,
-         service, web)
+NOUNS = (run, calls, recordings, seats, operators, nuisance, tickets, sms, knowledge, reports, users, demo, prompts,
+         pbx, service, web)
 
 
 def build_parser() -> argparse.ArgumentParser:
