@@ -109,8 +109,10 @@ async def test_a_month_with_every_channel_shows_the_split_and_who_was_answered_i
 
     text = format_text(b, DIRECTORY.title)
     assert "分渠道情况：" in text
-    assert "市长信箱：来信 5 条，工单 4 件；限时答复 4 件，按时 1，超时答复 1，超时未答复 1，时限内待答复 1；按时答复率 25.00%" in text
-    assert "短信：来信 3 条，工单 3 件；限时答复 3 件，按时 2，超时答复 0，超时未答复 1，时限内待答复 0；按时答复率 66.67%" in text
+    assert ("市长信箱：来信 5 条，工单 4 件；限时答复 4 件，按时 1，超时答复 1，超时未答复 1，时限内待答复 1；"
+            "按时答复率 25.00%") in text
+    assert ("短信：来信 3 条，工单 3 件；限时答复 3 件，按时 2，超时答复 0，超时未答复 1，时限内待答复 0；"
+            "按时答复率 66.67%") in text
     assert "人工录入：工单 1 件" in text
 
     page = format_html(b, DIRECTORY.title)
