@@ -277,9 +277,11 @@ async def awaiting_response(request: web.Request) -> web.Response:
         standing = limits.standing(channel, received or 0.0, acknowledged, None, now)
         due = due or now
         listed.append(row | {
-            "seconds_left": round(due - now), "standing": None if standing is None else str(standing),
+            "seconds_left": round(due - now), "limit_seconds": limits.limit(channel),
+            "standing": None if standing is None else str(standing),
             "standing_label": None if standing is None else RESPONSE_STANDING_LABELS[ResponseStanding(standing)]})
-    return reply({"tickets": listed, "now": now})
+    labels = {str(k): v for k, v in RESPONSE_STANDING_LABELS.items()}
+    return reply({"tickets": listed, "now": now, "nearing_share": limits.nearing_share, "standing_labels": labels})
 
 
 async def respond(request: web.Request) -> web.Response:
