@@ -5,6 +5,8 @@ follow-up after it; only the hotline's staff respond, in writing, to written tic
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,11 +14,14 @@ from typing import Any
 
 import pytest
 
+from callcenter.services import Services
 from callcenter.store import Store
 from callcenter.tickets import WrittenMessage
 from callcenter.tickets.directory import load_directory, units_file
 from callcenter.users import add_unit_user
 from callcenter.vocabulary import Channel
+from tests.harness import instance_env
+from tests.test_tickets import hotline
 from tests.web_helpers import (
     Client,
     FakeFloor,
@@ -138,3 +143,31 @@ async def test_only_staff_respond_and_only_in_writing_with_a_text(console: Runni
     finally:
         await unit.http.close()
         await supervisor.http.close()
+
+
+def test_the_command_line_lists_tickets_by_channel_and_responds_to_a_written_one(tmp_path: Path) -> None:
+    settings = console_settings(tmp_path)
+
+    async def take_in() -> tuple[int, int]:
+        async with Store(settings.paths.database) as store:
+            tickets = Services.on(settings, store).tickets
+            sms = await tickets.take_in(WrittenMessage(channel=Channel.SMS, body="路灯不亮", contact_number="139"))
+            mailbox = await tickets.take_in(WrittenMessage(channel=Channel.MAILBOX, body="噪音扰民"))
+            return sms, mailbox
+
+    sms, mailbox = asyncio.run(take_in())
+    env = instance_env(tmp_path)
+    listed = hotline(env, "tickets", "list", "--channel", "sms", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [row["ticket_id"] for row in json.loads(listed.stdout)] == [sms]
+    answered = hotline(env, "tickets", "respond", str(mailbox), "--text", "已转办", "--by", "supervisor")
+    assert answered.returncode == 0, answered.stderr
+    assert f"ticket {mailbox}: response" in answered.stdout
+
+    async def responded_by() -> object:
+        async with Store(settings.paths.database) as store:
+            return (await Services.on(settings, store).tickets.detail(mailbox)).ticket["responded_by"]
+
+    assert asyncio.run(responded_by()) == "supervisor"
+    refused = hotline(env, "tickets", "list", "--channel", "fax")
+    assert refused.returncode != 0 and "invalid choice" in refused.stderr
