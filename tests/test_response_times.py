@@ -171,3 +171,31 @@ def test_the_command_line_lists_tickets_by_channel_and_responds_to_a_written_one
     assert asyncio.run(responded_by()) == "supervisor"
     refused = hotline(env, "tickets", "list", "--channel", "fax")
     assert refused.returncode != 0 and "invalid choice" in refused.stderr
+
+
+async def test_staff_enter_a_ticket_with_no_call_by_hand_or_as_a_letter_that_is_then_due(
+        console: RunningConsole) -> None:
+    supervisor = await _client(console, "supervisor")
+    unit = await _client(console, "zezhou-office")
+    try:
+        manual = await supervisor.post("/api/tickets", {
+            "channel": "manual", "category": "consultation", "summary": "市民来访：公交线路咨询", "unit": "泽州县"},
+            status=201)
+        letter = await supervisor.post("/api/tickets", {
+            "channel": "mailbox", "category": "complaint", "summary": "来信：工地夜间施工扰民",
+            "citizen_name": "王先生"}, status=201)
+        by_hand = (await supervisor.get(f"/api/tickets/{manual['ticket_id']}"))["ticket"]
+        assert (by_hand["channel"], by_hand["unit"], by_hand["response_due_epoch"]) == ("manual", "zezhou", None)
+        typed = await supervisor.get(f"/api/tickets/{letter['ticket_id']}")
+        assert typed["ticket"]["channel"] == "mailbox" and typed["ticket"]["unit"] == "hotline-office"
+        assert [m["body"] for m in typed["messages"]] == ["来信：工地夜间施工扰民"]
+        assert letter["ticket_id"] in await _awaiting(supervisor)
+        assert manual["ticket_id"] not in await _awaiting(supervisor)
+        await supervisor.post("/api/tickets", {"channel": "phone", "category": "help", "summary": "x", "unit": "泽州县"},
+                              status=400)
+        await supervisor.post("/api/tickets", {"channel": "manual", "category": "help", "summary": "x"}, status=400)
+        await unit.post("/api/tickets", {"channel": "manual", "category": "help", "summary": "x", "unit": "泽州县"},
+                        status=403)
+    finally:
+        await supervisor.http.close()
+        await unit.http.close()

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from callcenter.calls.repository import CallSearch
 from callcenter.store import Row
-from callcenter.tickets import TicketError
+from callcenter.tickets import TicketError, WrittenMessage
 from callcenter.tickets.attachments import TicketAttachments
 from callcenter.tickets.confidential import contact_note, is_confidential, withheld
 from callcenter.tickets.deadlines import is_overdue, working_days_left
@@ -168,6 +168,36 @@ async def create_from_call(request: web.Request) -> web.Response:
         [str(row["call_id"])], str(category), summary, unit, operator=session.seat or session.user,
         citizen_name=name, contact_number=contact, address=address, channel=Channel.PHONE,
         actor=session.user, confidential=bool(_flag(data, "confidential"))))
+    return reply({"ticket_id": ticket_id}, status=201)
+
+
+async def create_without_call(request: web.Request) -> web.Response:
+    """A ticket with no call: typed in by hand (channel `manual`, to the unit named), or a
+    written message that came another way (a letter typed in: `mailbox`), which is taken
+    in like the channel's own: held by the intake unit, its response clock running."""
+    console = request.app[CONSOLE]
+    data = await _body(request)
+    channel = Channel(str(_choice(data.get("channel"), {str(c): c for c in Channel if c is not Channel.PHONE},
+                                  "channel")))
+    category = _choice(data.get("category"), Category, "category")
+    summary = _text(data, "summary", SUMMARY_MAX, required=True)
+    name = _text(data, "citizen_name", NAME_MAX)
+    contact = _text(data, "contact_number", NUMBER_MAX)
+    if contact and not CONTACT.fullmatch(contact):
+        refuse(web.HTTPBadRequest, "联系电话只能包含数字、+、-、括号和空格 (bad contact number)")
+    address = _text(data, "address", ADDRESS_MAX)
+    session = session_of(request)
+    tickets = console.services.tickets
+    if channel is Channel.MANUAL:
+        unit = _text(data, "unit", 50, required=True)
+        ticket_id = await _do(tickets.create(
+            [], str(category), summary, unit, operator=session.seat or session.user, citizen_name=name,
+            contact_number=contact, address=address, channel=channel, actor=session.user,
+            confidential=bool(_flag(data, "confidential"))))
+    else:
+        ticket_id = await _do(tickets.take_in(WrittenMessage(
+            channel=channel, body=summary, citizen_name=name or None, contact_number=contact or None,
+            place=address or None, category=category, actor=session.user)))
     return reply({"ticket_id": ticket_id}, status=201)
 
 
@@ -529,6 +559,7 @@ ROUTES: tuple[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamRespon
     ("GET", "/api/units", units, STAFF),
     ("GET", "/api/tickets/similar", similar, STAFF),
     ("POST", "/api/calls/{call_id}/ticket", create_from_call, STAFF),
+    ("POST", "/api/tickets", create_without_call, STAFF),
     ("POST", "/api/tickets/{ticket_id}/calls", link_call, STAFF),
     ("GET", "/api/operator/calls", operator_calls, OPERATORS),
     ("GET", "/api/operator/returned", operator_returned, OPERATORS),
