@@ -191,8 +191,8 @@ async def test_staff_enter_a_ticket_with_no_call_by_hand_or_as_a_letter_that_is_
         assert [m["body"] for m in typed["messages"]] == ["来信：工地夜间施工扰民"]
         assert letter["ticket_id"] in await _awaiting(supervisor)
         assert manual["ticket_id"] not in await _awaiting(supervisor)
-        await supervisor.post("/api/tickets", {"channel": "phone", "category": "help", "summary": "x", "unit": "泽州县"},
-                              status=400)
+        phone = {"channel": "phone", "category": "help", "summary": "x", "unit": "泽州县"}
+        await supervisor.post("/api/tickets", phone, status=400)
         await supervisor.post("/api/tickets", {"channel": "manual", "category": "help", "summary": "x"}, status=400)
         await unit.post("/api/tickets", {"channel": "manual", "category": "help", "summary": "x", "unit": "泽州县"},
                         status=403)
