@@ -2,7 +2,7 @@
 floor, the real console): the 待答复 list marks an SMS left past its 3 minutes 已超时 and
 shows each ticket's channel; the supervisor opens a mailbox ticket from the list, reads the
 citizen's letter (escaped), responds, and the response appears in the thread while the
-ticket leaves the list. Screenshots go to test-output/desk-channels-*.png."""
+ticket leaves the list; a letter typed in on the desk's form joins the list. Screenshots go to test-output/desk-channels-*.png."""
 
 from __future__ import annotations
 
@@ -58,3 +58,12 @@ async def test_the_supervisor_sees_a_late_sms_and_answers_a_mailbox_letter_from_
         await page.goto(f"{console.url}/tickets")
         await sms_item.wait_for(timeout=WAIT)
         assert await page.locator(f"#awaiting li[data-ticket-id='{letter}']").count() == 0
+
+        # a letter typed in by hand joins the 待答复 list by itself (the feed)
+        await page.click("#entry-panel summary")
+        await page.select_option("#entry-channel", "mailbox")
+        await page.fill("#entry-summary", "来信：工地夜间施工扰民")
+        await page.click("#entry-submit")
+        await page.locator("#entry-status", has_text="已录入工单").wait_for(timeout=WAIT)
+        typed = int((await page.locator("#entry-status").inner_text()).rsplit("#", 1)[1])
+        await page.locator(f"#awaiting li[data-ticket-id='{typed}']").wait_for(timeout=WAIT)
