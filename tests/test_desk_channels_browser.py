@@ -2,7 +2,8 @@
 floor, the real console): the 待答复 list marks an SMS left past its 3 minutes 已超时 and
 shows each ticket's channel; the supervisor opens a mailbox ticket from the list, reads the
 citizen's letter (escaped), responds, and the response appears in the thread while the
-ticket leaves the list; a letter typed in on the desk's form joins the list. Screenshots go to test-output/desk-channels-*.png."""
+ticket leaves the list; a letter typed in on the desk's form joins the list.
+Screenshots go to test-output/desk-channels-*.png."""
 
 from __future__ import annotations
 
