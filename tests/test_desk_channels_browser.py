@@ -2,7 +2,8 @@
 floor, the real console): the 待答复 list marks an SMS left past its 3 minutes 已超时 and
 shows each ticket's channel; the supervisor opens a mailbox ticket from the list, reads the
 citizen's letter (escaped), responds, and the response appears in the thread while the
-ticket leaves the list; a letter typed in on the desk's form joins the list.
+ticket leaves the list; a forum post's link is a link only when http(s); a letter typed
+in on the desk's form joins the list.
 Screenshots go to test-output/desk-channels-*.png."""
 
 from __future__ import annotations
@@ -60,6 +61,20 @@ async def test_the_supervisor_sees_a_late_sms_and_answers_a_mailbox_letter_from_
         await sms_item.wait_for(timeout=WAIT)
         assert await page.locator(f"#awaiting li[data-ticket-id='{letter}']").count() == 0
 
+        # a forum post's address is a link only when it is http(s)
+        forum = await tickets.take_in(WrittenMessage(channel=Channel.FORUM, body="帖子", title="路灯",
+                                                     link="https://bbs.example.cn/thread/1"))
+        hostile = await tickets.take_in(WrittenMessage(channel=Channel.FORUM, body="帖子", link="javascript:alert(1)"))
+        await page.goto(f"{console.url}/tickets/{forum}")
+        link = page.locator("#source-link")
+        await link.wait_for(timeout=WAIT)
+        assert await link.get_attribute("href") == "https://bbs.example.cn/thread/1"
+        assert await link.get_attribute("rel") == "noopener noreferrer"
+        await page.goto(f"{console.url}/tickets/{hostile}")
+        await page.locator("#facts", has_text="javascript:alert(1)").wait_for(timeout=WAIT)
+        assert await page.locator("#source-link").count() == 0
+
+        await page.goto(f"{console.url}/tickets")
         # a letter typed in by hand joins the 待答复 list by itself (the feed)
         await page.click("#entry-panel summary")
         await page.select_option("#entry-channel", "mailbox")
