@@ -55,6 +55,7 @@ async def test_the_supervisor_sees_a_late_sms_and_answers_a_mailbox_letter_from_
         await page.click("#do-respond")
         await thread.locator("li[data-direction='out'] .message-body", has_text=RESPONSE).wait_for(timeout=WAIT)
         assert "supervisor" in await thread.locator("li[data-direction='out'] .who").inner_text()
+        assert "已留存" in await thread.locator("li[data-direction='out']").inner_text()  # kept for the status page
         await page.screenshot(path=str(OUTPUT / "desk-channels-ticket.png"))
 
         await page.goto(f"{console.url}/tickets")

@@ -76,7 +76,7 @@
     return el("a", { href: url.href, rel: "noopener noreferrer", target: "_blank", id: "source-link" }, url.href);
   }
 
-  const MESSAGE_STATUSES = { received: "已收到", queued: "待发送", sent: "已发送", failed: "发送失败", kept: "已公开" };
+  const MESSAGE_STATUSES = LABELS.message_statuses || {};
 
   // The written channels' thread: the citizen's messages and the responses (who, or automatic).
   function showThread(t, messages) {
@@ -87,7 +87,7 @@
       { class: `message ${m.direction}`, dataset: { messageId: m.id, direction: m.direction } },
       el("span", { class: "at" }, dateTime(m.at).slice(0, 16)),
       el("span", { class: "who" }, m.direction === "in" ? "市民来信" : (m.automatic ? "自动回执" : `答复：${m.actor || ""}`)),
-      el("span", { class: "hint" }, ` ${MESSAGE_STATUSES[m.status] || m.status || ""} `),
+      el("span", { class: "hint" }, ` ${label(MESSAGE_STATUSES, m.status)} `),
       el("p", { class: "message-body" }, m.body))));
     document.getElementById("messages-empty").hidden = messages.length > 0;
     const due = t.response_due_epoch;
