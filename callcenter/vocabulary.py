@@ -148,6 +148,15 @@ class MessageStatus(StrEnum):
     KEPT = "kept"
 
 
+MESSAGE_STATUS_LABELS: dict[MessageStatus, str] = {
+    MessageStatus.RECEIVED: "已收到",
+    MessageStatus.QUEUED: "待发送",
+    MessageStatus.SENT: "已发送",
+    MessageStatus.FAILED: "发送失败",
+    MessageStatus.KEPT: "已留存",
+}
+
+
 class ResponseStanding(StrEnum):
     """Where a written message stands against its response limit."""
 
@@ -280,6 +289,7 @@ def labels() -> dict[str, dict[str, str]]:
         "seat_states": {str(k): v for k, v in SEAT_STATE_LABELS.items()},
         "ticket_states": {str(k): v for k, v in TICKET_STATE_LABELS.items()},
         "channels": {str(k): v for k, v in CHANNEL_LABELS.items()},
+        "message_statuses": {str(k): v for k, v in MESSAGE_STATUS_LABELS.items()},
         "satisfactions": {str(k): v for k, v in SATISFACTION_LABELS.items()},
         "callback_results": {str(k): v for k, v in CALLBACK_RESULT_LABELS.items()},
         "events": dict(EVENT_LABELS),

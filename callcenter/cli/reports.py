@@ -17,6 +17,7 @@ from callcenter.settings import Settings
 from callcenter.store import Store
 from callcenter.terminal import safe_json
 from callcenter.tickets.directory import load_directory, units_file
+from callcenter.tickets.response import ResponseLimits
 
 
 def _report(settings: Settings, args: argparse.Namespace) -> int:
@@ -29,7 +30,8 @@ def _report(settings: Settings, args: argparse.Namespace) -> int:
         seats = Services.on(settings, store).seats
         return await build_briefing(store, period, zone=zone, service_level_seconds=directory.service_level_seconds,
                                     deadline_working_days=directory.deadline_working_days, shifts=roster.shifts,
-                                    operator_names=seats.operator_names())
+                                    operator_names=seats.operator_names(),
+                                    response_limits=ResponseLimits.of(settings.channels))
 
     # The figures per shift follow the roster as it is now (calls by the hour they arrived).
     roster = load_roster(settings.paths.roster, settings.seat_names)

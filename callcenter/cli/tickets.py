@@ -1,4 +1,4 @@
-"""`hotline tickets new|list|show|link|merge|forward|reply|close|reopen|callback|units`:
+"""`hotline tickets new|list|show|link|merge|forward|reply|respond|close|reopen|callback|units`:
 tickets (留单); `hotline tickets` alone lists those in progress."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Collection
 
 from callcenter.cli.common import Commands, add_database_option, count, database_path, with_store
 from callcenter.reports.periods import parse_month
+from callcenter.services import Services
 from callcenter.settings import Settings
 from callcenter.store import Store
 from callcenter.terminal import safe_json
@@ -39,6 +40,7 @@ from callcenter.vocabulary import (
     TICKET_STATE_LABELS,
     CallbackResult,
     Category,
+    Channel,
     Satisfaction,
     TicketState,
 )
@@ -93,8 +95,13 @@ def _list(settings: Settings, args: argparse.Namespace) -> int:
             period = parse_month(args.month, settings.zone)
             since, until = period.start_epoch, period.end_epoch
         unit = ctx.directory.find(args.unit).code if args.unit else None
-        rows = await list_tickets(store, now=ctx.now, states=states, unit=unit, overdue_only=args.overdue,
-                                  since_epoch=since, until_epoch=until, limit=args.limit)
+        if args.channel:  # the desk's listing filters by channel too
+            rows, _ = await Services.on(settings, store).tickets.listing(
+                now=ctx.now, states=states, unit=unit, channel=args.channel, overdue_only=args.overdue,
+                since_epoch=since, until_epoch=until, limit=args.limit)
+        else:
+            rows = await list_tickets(store, now=ctx.now, states=states, unit=unit, overdue_only=args.overdue,
+                                      since_epoch=since, until_epoch=until, limit=args.limit)
         return safe_json(rows) if args.json else format_tickets_table(rows, ctx.now, _colour_wanted())
 
     return _run(settings, args, work)
@@ -159,6 +166,14 @@ def _reply(settings: Settings, args: argparse.Namespace) -> int:
     return _run(settings, args, work)
 
 
+def _respond(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(store: Store, ctx: Context) -> str:
+        message_id = await Services.on(settings, store).tickets.respond(args.ticket, args.text, args.by or _login())
+        return f"ticket {args.ticket}: response {message_id} to the citizen recorded"
+
+    return _run(settings, args, work)
+
+
 def _close(settings: Settings, args: argparse.Namespace) -> int:
     async def work(store: Store, ctx: Context) -> str:
         await close(store, ctx, args.ticket, actor=args.by, note=args.note)
@@ -194,7 +209,7 @@ def _units(settings: Settings, args: argparse.Namespace) -> int:
 
 def register(commands: Commands) -> None:
     tickets = commands.add_parser("tickets", help="tickets (留单): new, list, show, forward, reply, close, ...")
-    tickets.set_defaults(handler=_list, tickets_action=None, state="active", unit=None, overdue=False,
+    tickets.set_defaults(handler=_list, tickets_action=None, state="active", unit=None, overdue=False, channel=None,
                          month=None, limit=100, json=False, database=None)
     actions = tickets.add_subparsers(dest="tickets_action", metavar="ACTION")
 
@@ -216,6 +231,8 @@ def register(commands: Commands) -> None:
     listing.add_argument("--overdue", action="store_true", help="only those past their deadline")
     listing.add_argument("--unit", help="only this unit's")
     listing.add_argument("--month", metavar="YYYY-MM", help="only those created in this month")
+    listing.add_argument("--channel", choices=[str(c) for c in Channel],
+                         help="only those that came by this channel (phone, mailbox, sms, forum, manual)")
     listing.add_argument("--limit", type=count, default=100, help="at most this many (default 100)")
     listing.add_argument("--json", action="store_true", help="JSON instead of a table")
     add_database_option(listing)
@@ -256,6 +273,13 @@ def register(commands: Commands) -> None:
     replying.add_argument("--by", help="who replied (default: the unit)")
     add_database_option(replying)
     replying.set_defaults(handler=_reply)
+
+    responding = actions.add_parser("respond", help="a response to the citizen on a written ticket (书面答复)")
+    responding.add_argument("ticket", type=_ticket_number)
+    responding.add_argument("--text", required=True, help="the response (an SMS ticket's is queued for the gateway)")
+    responding.add_argument("--by", help="who responds (default: your login)")
+    add_database_option(responding)
+    responding.set_defaults(handler=_respond)
 
     closing = actions.add_parser("close", help="close a replied ticket (办结)")
     closing.add_argument("ticket", type=_ticket_number)

@@ -14,11 +14,14 @@ from zoneinfo import ZoneInfo
 
 from callcenter.clock import iso_local
 from callcenter.reports import connection
+from callcenter.reports.channels import ChannelFigure, channel_figures
 from callcenter.reports.connection import ReachGroups, ShiftLike, percent
 from callcenter.reports.operators import OperatorFigure, operator_figures
 from callcenter.reports.periods import Period, ReportError
 from callcenter.reports.repository import RawFigures, ReportRepository
+from callcenter.settings import ChannelsSection
 from callcenter.store import Store
+from callcenter.tickets.response import ResponseLimits
 from callcenter.vocabulary import ABANDONED, CATEGORY_LABELS, IN_PROGRESS, Category, Satisfaction, TicketState
 
 # ------------------------------------------------------------------------ rounding
@@ -196,6 +199,7 @@ class Briefing:
     standard: StandardFigures | None = None
     operators: list[OperatorFigure] = field(default_factory=list)  # per 工号 (`reports.operators`)
     knowledge: KnowledgeFigures | None = None
+    channels: list[ChannelFigure] = field(default_factory=list)  # per channel (`reports.channels`)
 
     def to_json(self) -> dict[str, object]:
         """The figures as the README's JSON keys: categories keyed by their value."""
@@ -356,7 +360,8 @@ def standard_of(groups: ReachGroups, period: Period, answer_seconds: int, shifts
 async def build_briefing(store: Store, period: Period, *, zone: ZoneInfo,
                          service_level_seconds: int = connection.ANSWER_SECONDS, deadline_working_days: int = 7,
                          now: float | None = None, shifts: Sequence[ShiftLike] = (),
-                         operator_names: Mapping[str, str] | None = None) -> Briefing:
+                         operator_names: Mapping[str, str] | None = None,
+                         response_limits: ResponseLimits | None = None) -> Briefing:
     """The figures of `period`; ReportError when the store or the period has no calls."""
     moment = time.time() if now is None else now
     raw = await ReportRepository(store).gather(period, service_level_seconds, moment)
@@ -369,7 +374,10 @@ async def build_briefing(store: Store, period: Period, *, zone: ZoneInfo,
     # Read in the same transaction as the other figures, so that they add up.
     briefing = replace(briefing, standard=standard_of(raw.reach, period, service_level_seconds, shifts,
                                                       briefing.series, zone),
-                       operators=operator_figures(raw.operators, operator_names or {}))
+                       operators=operator_figures(raw.operators, operator_names or {}),
+                       channels=channel_figures(raw.channel_tickets, raw.messages_in, raw.written,
+                                                briefing.service.offered, briefing.service.answered,
+                                                response_limits or ResponseLimits.of(ChannelsSection()), moment))
     if briefing.service.offered == 0:
         first, last = briefing.store["first_call"], briefing.store["last_call"]
         raise ReportError(

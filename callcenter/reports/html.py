@@ -150,6 +150,33 @@ def _operators_section(b: Briefing) -> str:
             f"<th>平均话后处理</th><th>回访件数</th><th>满意率</th></tr>{body}</table>")
 
 
+_RESPONSE_COLOURS = {"in_time": "#5b8c5a", "answered_late": "#e8a33d", "late": "#c8553d", "waiting": "#9aa5b1"}
+
+
+def _channels_section(b: Briefing) -> str:
+    """Tickets by channel, and the written channels' responses against their limits."""
+    if not b.channels:
+        return ""
+    created = svg_hbars([(c.label, c.tickets, f"{c.tickets}件") for c in b.channels], "各渠道工单",
+                        colours=_CATEGORY_COLOURS)
+    written = [c for c in b.channels if c.with_limit is not None]
+    answered = svg_bars([c.label for c in written], [
+        ("按时答复", _RESPONSE_COLOURS["in_time"], [c.answered_in_time or 0 for c in written]),
+        ("超时答复", _RESPONSE_COLOURS["answered_late"], [c.answered_late or 0 for c in written]),
+        ("超时未答复", _RESPONSE_COLOURS["late"], [c.late_unanswered or 0 for c in written]),
+        ("时限内待答复", _RESPONSE_COLOURS["waiting"], [c.waiting or 0 for c in written]),
+    ], "书面渠道答复时效", width=560)
+    rows = "".join(
+        f"<tr><th>{_escaped(c.label)}</th><td>{c.contacts}</td><td>{c.tickets}</td>"
+        f"<td>{_escaped('-' if c.with_limit is None else c.with_limit)}</td>"
+        f"<td>{_escaped('-' if c.answered_in_time is None else c.answered_in_time)}</td>"
+        f"<td>{_escaped('-' if c.late_unanswered is None else c.late_unanswered)}</td>"
+        f"<td>{_escaped('-' if c.with_limit is None else pct_text(c.in_time_pct, 2) + '%')}</td></tr>"
+        for c in b.channels)
+    return (f"<h2>分渠道情况</h2>{created}{answered}<table class=\"channels\"><tr><th>渠道</th><th>来电/来信</th>"
+            f"<th>工单</th><th>限时答复</th><th>按时答复</th><th>超时未答复</th><th>按时答复率</th></tr>{rows}</table>")
+
+
 def _knowledge_section(b: Briefing, unit_names: Mapping[str, str]) -> str:
     """Consultations answered on the spot from the knowledge base (已据此答复): how many, and
     the articles that answered most (the JSON has every unit and the top 50)."""
@@ -260,6 +287,7 @@ def format_html(b: Briefing, title: str, unit_names: Mapping[str, str] | None = 
 <h2>承办单位</h2>{units if t.by_unit else '<p>本期无留单。</p>'}
 {_operators_section(b)}
 {_knowledge_section(b, unit_names or {})}
+{_channels_section(b)}
 {monthly}
 <footer>{''.join(f'<p>{_escaped(line)}</p>' for line in service_lines(b))}
 <p>{_escaped(span)}

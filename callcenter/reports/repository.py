@@ -116,6 +116,20 @@ WHERE c.arrived_epoch >= :start AND c.arrived_epoch < :end
 GROUP BY a.article_id ORDER BY calls DESC, a.article_id LIMIT 50
 """
 
+# The split by channel: tickets created, citizens' written messages received, and each
+# written ticket's response epochs (`reports.channels` weighs them against the limits).
+_CHANNEL_TICKETS_SQL = """
+SELECT channel, count(*) AS n FROM tickets
+WHERE created_epoch >= :start AND created_epoch < :end AND merged_into IS NULL GROUP BY 1
+"""
+_MESSAGES_IN_SQL = """
+SELECT channel, count(*) AS n FROM ticket_messages
+WHERE direction = 'in' AND at_epoch >= :start AND at_epoch < :end GROUP BY channel
+"""
+_WRITTEN_SQL = """
+SELECT channel, received_epoch, acknowledged_epoch, responded_epoch FROM tickets
+WHERE created_epoch >= :start AND created_epoch < :end AND merged_into IS NULL AND response_due_epoch IS NOT NULL
+"""
 _EXTENT_SQL = "SELECT min(arrived_epoch) AS first, max(arrived_epoch) AS last FROM calls"
 
 # GB/T 33358's figures (reports.connection): settled calls by local weekday and minute of
@@ -190,6 +204,9 @@ class RawFigures:
     knowledge_units: list[Row]  # per unit of the articles that answered them
     knowledge_articles: list[Row]  # per article, the most used first (50)
     operators: list[Row] = field(default_factory=list)  # per operator (工号) of the accepted calls
+    channel_tickets: list[Row] = field(default_factory=list)  # per channel: tickets created
+    messages_in: list[Row] = field(default_factory=list)  # per channel: citizens' written messages received
+    written: list[Row] = field(default_factory=list)  # each written ticket's response epochs
 
 
 def _parameters(period: Period, service_level: int, now: float) -> dict[str, object]:
@@ -206,7 +223,9 @@ def _gather(db: Database, params: dict[str, object]) -> RawFigures:
                           with_arrivals=True)
     return RawFigures(rows(_SERIES_SQL), rows(_HOURLY_SQL), rows(_TICKETS_SQL), rows(_UNITS_SQL),
                       rows(_SATISFACTION_SQL), rows(_EXTENT_SQL)[0], reach, rows(_KNOWLEDGE_SQL),
-                      rows(_KNOWLEDGE_UNITS_SQL), rows(_KNOWLEDGE_ARTICLES_SQL), operators=rows(_OPERATORS_SQL))
+                      rows(_KNOWLEDGE_UNITS_SQL), rows(_KNOWLEDGE_ARTICLES_SQL), operators=rows(_OPERATORS_SQL),
+                      channel_tickets=rows(_CHANNEL_TICKETS_SQL), messages_in=rows(_MESSAGES_IN_SQL),
+                      written=rows(_WRITTEN_SQL))
 
 
 class ReportRepository:

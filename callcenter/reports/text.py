@@ -102,6 +102,23 @@ def rate_of(figures: Mapping[str, object] | None, key: str = "connection_pct") -
     return float(value) if isinstance(value, int | float) else None
 
 
+def channel_lines(b: Briefing) -> list[str]:
+    """The split by channel; for the written channels the responses against GB/T 33358's
+    limits. After the seed's lines: the seed's January reads as before above them."""
+    lines = []
+    for c in b.channels:
+        if c.channel == "phone":
+            lines.append(f"{c.label}：来电 {c.contacts} 个（受理 {c.accepted}），留单 {c.tickets} 件")
+        elif c.with_limit is None:
+            lines.append(f"{c.label}：工单 {c.tickets} 件")
+        else:
+            lines.append(
+                f"{c.label}：来信 {c.contacts} 条，工单 {c.tickets} 件；限时答复 {c.with_limit} 件，"
+                f"按时 {c.answered_in_time}，超时答复 {c.answered_late}，超时未答复 {c.late_unanswered}，"
+                f"时限内待答复 {c.waiting}；按时答复率 {pct_text(c.in_time_pct, 2)}%")
+    return ["", "分渠道情况：", *lines] if lines else []
+
+
 def format_text(b: Briefing, title: str) -> str:
     name = "工作简报" if b.kind == "monthly" else "年度工作情况"
     head = f"{title} {b.title}{name}"
@@ -118,5 +135,6 @@ def format_text(b: Briefing, title: str) -> str:
             rate = largest_remainder([p.completed, p.in_progress], 2)
             lines.append(row((p.key, p.accepted, p.completed, p.in_progress, pct_text(rate[0] if rate else None, 2),
                               p.tickets)))
+    lines += channel_lines(b)
     lines += ["", f"统计时段：{b.start} 至 {b.end}（{b.timezone}），按来电到达时间；办理状态截至 {b.generated}。"]
     return "\n".join(lines)

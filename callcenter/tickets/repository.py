@@ -318,6 +318,18 @@ class TicketRepository:
                " ORDER BY bm25(ticket_search), t.ticket_id LIMIT ?")
         return await self.store.reading(lambda db: _rows(db, sql, [match, limit]))
 
+    async def awaiting_response(self, limit: int) -> list[Row]:
+        """Written tickets no person has answered yet (a response is due), soonest due
+        first: the desk's list of messages nearing their limit."""
+        return await self.store.reading(lambda db: _rows(
+            db,
+            "SELECT ticket_id, channel, summary, state, unit, unit_name, received, received_epoch,"
+            " acknowledged_epoch, response_due_epoch FROM tickets"
+            " WHERE responded_epoch IS NULL AND response_due_epoch IS NOT NULL AND merged_into IS NULL"
+            " ORDER BY response_due_epoch, ticket_id LIMIT ?",
+            [limit],
+        ))
+
     # --- for the callback runner ---------------------------------------------------------
 
     async def awaiting_callback(self, max_attempts: int) -> list[Row]:

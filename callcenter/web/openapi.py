@@ -225,7 +225,27 @@ def ticket_paths() -> dict[str, Any]:
         "/api/tickets": {"get": _op("The ticket list: overdue first, working days left before each deadline "
                                     "(a confidential ticket's citizen fields are null)",
                                     "supervisor", {"200": _ok("a page of tickets"), "400": _error("a bad filter")},
-                                    parameters=listing)},
+                                    parameters=listing),
+                         "post": _op(
+            "Enter a ticket with no call: typed in by hand (channel manual, to the unit named) or a written "
+            "message that came another way (mailbox, sms, forum: held by the intake unit, its response due)",
+            "staff", {"201": _ok("the new ticket's number"), "400": _error("bad input"),
+                      "409": _error("refused (unknown unit...)")},
+            requestBody=_body({"type": "object", "required": ["channel", "category", "summary"], "properties": {
+                "channel": {"type": "string", "enum": ["manual", "mailbox", "sms", "forum"]}, "category": CATEGORY,
+                "summary": {"type": "string", "maxLength": 500},
+                "unit": {"type": "string", "description": "manual: code, name or alias (required)"},
+                "citizen_name": {"type": "string", "maxLength": 50},
+                "contact_number": {"type": "string", "maxLength": 32},
+                "address": {"type": "string", "maxLength": 200}, "confidential": {"type": "boolean"}}}))},
+        "/api/tickets/awaiting-response": {"get": _op(
+            "Written tickets no person has answered yet, soonest due first: channel, seconds_left, standing "
+            "(waiting, nearing, late) against GB/T 33358's limits", "staff", {"200": _ok("tickets")})},
+        "/api/tickets/{ticket_id}/respond": {"post": _op(
+            "Respond to the citizen on a written ticket (an SMS is queued for the gateway; a mailbox or forum "
+            "response shows on the status page); a person's first response stops the response clock", "staff",
+            {"200": _ok("the message's id"), "400": _error("empty text, or a phone ticket"), **REFUSED},
+            parameters=[TICKET_ID], requestBody=_text_body("text", text=2000))},
         "/api/tickets/forward": {"post": _op(
             "Forward several tickets at once (each on its own; the answer says which failed and why)",
             "supervisor", {"200": _ok("forwarded and failed"), "400": _error("bad input")},

@@ -82,7 +82,8 @@ async def _report(request: web.Request, kind: str, value: str) -> web.StreamResp
                                         service_level_seconds=directory.service_level_seconds,
                                         deadline_working_days=directory.deadline_working_days,
                                         shifts=console.services.seats.roster.shifts,
-                                        operator_names=console.services.seats.operator_names())
+                                        operator_names=console.services.seats.operator_names(),
+                                        response_limits=console.services.tickets.limits)
     except ReportError as exc:
         message = _no_data(console, period, exc)
         if out == "html":

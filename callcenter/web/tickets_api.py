@@ -19,13 +19,22 @@ from aiohttp import web
 
 from callcenter.calls.repository import CallSearch
 from callcenter.store import Row
-from callcenter.tickets import TicketError
+from callcenter.tickets import TicketError, WrittenMessage
 from callcenter.tickets.attachments import TicketAttachments
 from callcenter.tickets.confidential import contact_note, is_confidential, withheld
 from callcenter.tickets.deadlines import is_overdue, working_days_left
 from callcenter.tickets.directory import Unit
 from callcenter.tickets.states import NotYourTicket
-from callcenter.vocabulary import IN_PROGRESS, REVEALED, Category, Channel, TicketState
+from callcenter.vocabulary import (
+    IN_PROGRESS,
+    RESPONSE_STANDING_LABELS,
+    REVEALED,
+    WRITTEN_CHANNELS,
+    Category,
+    Channel,
+    ResponseStanding,
+    TicketState,
+)
 from callcenter.web.api import CALL_ID, SUMMARY_MAX, _body, _call_id, _call_row, _may_touch, _text, call_json, reply
 from callcenter.web.auth import refuse
 from callcenter.web.context import (
@@ -43,6 +52,8 @@ from callcenter.web.openapi import _body as _body_schema
 from callcenter.web.openapi import _error, _ok, _op, _path, describe
 
 NOTE_MAX, NAME_MAX, ADDRESS_MAX, NUMBER_MAX, REPLY_MAX = 500, 50, 200, 32, 4000
+RESPONSE_MAX = 2000  # a response to the citizen (an SMS is split by the gateway)
+AWAITING_MAX = 200  # the desk's list of written messages awaiting a person's response
 PER_PAGE_MAX = 100
 MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 CONTACT = re.compile(r"[0-9+\-() ]{3,32}")
@@ -160,6 +171,36 @@ async def create_from_call(request: web.Request) -> web.Response:
     return reply({"ticket_id": ticket_id}, status=201)
 
 
+async def create_without_call(request: web.Request) -> web.Response:
+    """A ticket with no call: typed in by hand (channel `manual`, to the unit named), or a
+    written message that came another way (a letter typed in: `mailbox`), which is taken
+    in like the channel's own: held by the intake unit, its response clock running."""
+    console = request.app[CONSOLE]
+    data = await _body(request)
+    channel = Channel(str(_choice(data.get("channel"), {str(c): c for c in Channel if c is not Channel.PHONE},
+                                  "channel")))
+    category = _choice(data.get("category"), Category, "category")
+    summary = _text(data, "summary", SUMMARY_MAX, required=True)
+    name = _text(data, "citizen_name", NAME_MAX)
+    contact = _text(data, "contact_number", NUMBER_MAX)
+    if contact and not CONTACT.fullmatch(contact):
+        refuse(web.HTTPBadRequest, "联系电话只能包含数字、+、-、括号和空格 (bad contact number)")
+    address = _text(data, "address", ADDRESS_MAX)
+    session = session_of(request)
+    tickets = console.services.tickets
+    if channel is Channel.MANUAL:
+        unit = _text(data, "unit", 50, required=True)
+        ticket_id = await _do(tickets.create(
+            [], str(category), summary, unit, operator=session.seat or session.user, citizen_name=name,
+            contact_number=contact, address=address, channel=channel, actor=session.user,
+            confidential=bool(_flag(data, "confidential"))))
+    else:
+        ticket_id = await _do(tickets.take_in(WrittenMessage(
+            channel=channel, body=summary, citizen_name=name or None, contact_number=contact or None,
+            place=address or None, category=category, actor=session.user)))
+    return reply({"ticket_id": ticket_id}, status=201)
+
+
 async def operator_calls(request: web.Request) -> web.Response:
     """The last answered calls of the operator's seat, each with the ticket it is on (if any)."""
     console = request.app[CONSOLE]
@@ -243,6 +284,50 @@ async def link_call(request: web.Request) -> web.Response:
     return reply({"ticket_id": ticket_id, "linked": call_id})
 
 
+# ----------------------------------------------------------------------------- written channels
+
+
+def _epoch(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
+async def awaiting_response(request: web.Request) -> web.Response:
+    """Written tickets no person has answered yet, soonest due first, each with its
+    channel, the seconds left (negative once late) and its standing (GB/T 33358)."""
+    console = request.app[CONSOLE]
+    tickets = console.services.tickets
+    now = console.clock()
+    limits = tickets.limits
+    rows = await tickets.repository.awaiting_response(AWAITING_MAX)
+    listed = []
+    for row in rows:
+        channel = str(row["channel"])
+        received, acknowledged, due = (_epoch(row[key]) for key in (
+            "received_epoch", "acknowledged_epoch", "response_due_epoch"))
+        standing = limits.standing(channel, received or 0.0, acknowledged, None, now)
+        due = due or now
+        listed.append(row | {
+            "seconds_left": round(due - now), "limit_seconds": limits.limit(channel),
+            "standing": None if standing is None else str(standing),
+            "standing_label": None if standing is None else RESPONSE_STANDING_LABELS[ResponseStanding(standing)]})
+    labels = {str(k): v for k, v in RESPONSE_STANDING_LABELS.items()}
+    return reply({"tickets": listed, "now": now, "nearing_share": limits.nearing_share, "standing_labels": labels})
+
+
+async def respond(request: web.Request) -> web.Response:
+    """A staff member's response to the citizen on a written ticket: an SMS is queued
+    for the gateway, a mailbox or forum response kept for the status page."""
+    console = request.app[CONSOLE]
+    ticket_id = _ticket_id(request)
+    data = await _body(request)
+    text = _text(data, "text", RESPONSE_MAX, required=True)
+    detail = await _do(console.services.tickets.detail(ticket_id))
+    if Channel(str(detail.ticket["channel"])) not in WRITTEN_CHANNELS:
+        refuse(web.HTTPBadRequest, "电话工单在通话中答复，不能书面答复 (not a written ticket)")
+    message_id = await _do(console.services.tickets.respond(ticket_id, text, session_of(request).user))
+    return reply({"ticket_id": ticket_id, "message_id": message_id})
+
+
 # ----------------------------------------------------------------------------- the supervisor's desk
 
 
@@ -318,8 +403,9 @@ async def _detail(console: Console, ticket_id: int, *, unit: str | None = None,
         ticket["working_days_left"] = working_days_left(date.fromisoformat(str(ticket["deadline"])), today)
         ticket["overdue"] = int(is_overdue(ticket, time.time()))
     attachments = await TicketAttachments.on(console.settings, console.services.store).listing(ticket_id)
+    messages = [] if unit is not None else detail.messages  # the intake is the hotline's: a unit never sees them
     return {"ticket": ticket, "calls": calls, "events": events, "callbacks": detail.callbacks,
-            "attachments": attachments}
+            "attachments": attachments, "messages": messages}
 
 
 async def ticket_detail(request: web.Request) -> web.Response:
@@ -473,13 +559,16 @@ ROUTES: tuple[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamRespon
     ("GET", "/api/units", units, STAFF),
     ("GET", "/api/tickets/similar", similar, STAFF),
     ("POST", "/api/calls/{call_id}/ticket", create_from_call, STAFF),
+    ("POST", "/api/tickets", create_without_call, STAFF),
     ("POST", "/api/tickets/{ticket_id}/calls", link_call, STAFF),
     ("GET", "/api/operator/calls", operator_calls, OPERATORS),
     ("GET", "/api/operator/returned", operator_returned, OPERATORS),
     ("POST", "/api/operator/tickets/{ticket_id}/resubmit", operator_resubmit, OPERATORS),
     ("GET", "/api/tickets", tickets_list, SUPERVISORS),
     ("POST", "/api/tickets/forward", forward_many, SUPERVISORS),
+    ("GET", "/api/tickets/awaiting-response", awaiting_response, STAFF),
     ("GET", "/api/tickets/{ticket_id}", ticket_detail, SUPERVISORS),
+    ("POST", "/api/tickets/{ticket_id}/respond", respond, STAFF),
     ("POST", "/api/tickets/{ticket_id}/forward", _move(_forward), SUPERVISORS),
     ("POST", "/api/tickets/{ticket_id}/merge", _move(_merge), SUPERVISORS),
     ("POST", "/api/tickets/{ticket_id}/close", _move(_close), SUPERVISORS),

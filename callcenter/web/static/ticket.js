@@ -67,6 +67,35 @@
     document.getElementById("calls-empty").hidden = calls.length > 0;
   }
 
+  // A forum post's address, shown as a link only when it is http(s): never a javascript: URL.
+  function sourceLink(address) {
+    if (!address) return "";
+    let url;
+    try { url = new URL(address); } catch (e) { return String(address); }
+    if (url.protocol !== "http:" && url.protocol !== "https:") return String(address);
+    return el("a", { href: url.href, rel: "noopener noreferrer", target: "_blank", id: "source-link" }, url.href);
+  }
+
+  const MESSAGE_STATUSES = LABELS.message_statuses || {};
+
+  // The written channels' thread: the citizen's messages and the responses (who, or automatic).
+  function showThread(t, messages) {
+    const written = ["mailbox", "sms", "forum"].includes(t.channel);
+    document.getElementById("written-panel").hidden = !written;
+    if (!written) return;
+    document.getElementById("messages").replaceChildren(...messages.map((m) => el("li",
+      { class: `message ${m.direction}`, dataset: { messageId: m.id, direction: m.direction } },
+      el("span", { class: "at" }, dateTime(m.at).slice(0, 16)),
+      el("span", { class: "who" }, m.direction === "in" ? "市民来信" : (m.automatic ? "自动回执" : `答复：${m.actor || ""}`)),
+      el("span", { class: "hint" }, ` ${label(MESSAGE_STATUSES, m.status)} `),
+      el("p", { class: "message-body" }, m.body))));
+    document.getElementById("messages-empty").hidden = messages.length > 0;
+    const due = t.response_due_epoch;
+    document.getElementById("response-due").textContent = t.responded_epoch
+      ? `已于 ${dateTime(t.responded).slice(0, 16)} 答复${t.responded_epoch > due ? "（超时）" : ""}`
+      : (due ? `答复时限 ${hotline.epochDateTime(due)}` : "");
+  }
+
   function showMoves(t) {
     const state = t.state;
     const live = !t.merged_into;
@@ -105,7 +134,8 @@
       t.confidential ? el("span", { class: "badge confidential", id: "ticket-confidential" }, SECRET) : "");
     document.getElementById("ticket-summary").textContent = t.summary;
     facts(document.getElementById("facts"), [
-      ["分类", label(hotline.CATEGORIES, t.category)], ["来源", label(CHANNELS, t.channel)],
+      ["分类", label(hotline.CATEGORIES, t.category)], ["渠道", label(CHANNELS, t.channel)],
+      ["原帖", sourceLink(t.source_link)],
       ["承办单位", `${t.unit_name}（${t.unit}）`], ["受理时间", dateTime(t.created)], ["话务员", t.operator],
       ["保密", t.confidential ? "市民要求保密：承办单位看不到市民姓名、电话和地址；每次查看本页均记入办理过程" : ""],
       ["市民姓名", t.citizen_name], ["联系电话", t.contact_number], ["地址", t.address],
@@ -124,6 +154,7 @@
       c.satisfaction ? ` · ${label(SATISFACTIONS, c.satisfaction)}` : "", c.note ? ` · ${c.note}` : "")));
     document.getElementById("callbacks-empty").hidden = data.callbacks.length > 0;
     showCalls(data.calls);
+    showThread(t, data.messages || []);
     const files = data.attachments || [];
     document.getElementById("attachments").replaceChildren(...files.map((a) => el("li",
       { dataset: { attachmentId: a.attachment_id } },
@@ -230,6 +261,22 @@
     if (!others.length) { say(moveStatus, "请填写要并入本单的其他工单编号", true); input("merge-ids").focus(); return; }
     move(`/api/tickets/${encodeURIComponent(ticketId)}/merge`, { others },
       `已将工单 ${others.map((n) => `#${n}`).join("、")} 并入本单`, [input("merge-ids")]);
+  });
+
+  document.getElementById("respond-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = input("respond-text");
+    const respondStatus = document.getElementById("respond-status");
+    if (!text.value.trim()) { say(respondStatus, "请填写答复内容", true); text.focus(); return; }
+    say(respondStatus, "正在答复…");
+    try {
+      await api("POST", `/api/tickets/${encodeURIComponent(ticketId)}/respond`, { text: text.value });
+      text.value = "";
+      await load();
+      say(respondStatus, ticket && ticket.channel === "sms" ? "已答复，短信待发送" : "已答复市民");
+    } catch (e) {
+      say(respondStatus, e.message, true);
+    }
   });
 
   // --- live: another desk (or the unit) changing this ticket shows here too

@@ -6,6 +6,7 @@
   const { api, el, fill, label, dateTime, say } = hotline;
   const LABELS = JSON.parse(document.getElementById("labels")?.textContent || "{}");
   const STATES = LABELS.ticket_states || {};
+  const CHANNELS = LABELS.channels || {};
   const SECRET = (LABELS.confidential || {}).label || "";
   const form = document.getElementById("filters");
   const body = document.querySelector("#tickets tbody");
@@ -60,6 +61,7 @@
         el("td", {}, el("a", { href: `/tickets/${t.ticket_id}`, class: "open-ticket" }, `#${t.ticket_id}`),
           t.confidential ? el("span", { class: "badge confidential" }, SECRET) : null),
         el("td", {}, dateTime(t.created).slice(0, 16)),
+        el("td", { class: "channel" }, label(CHANNELS, t.channel)),
         el("td", {}, label(hotline.CATEGORIES, t.category)),
         el("td", { class: "summary", title: t.summary }, t.summary),
         el("td", {}, t.unit_name || t.unit),
@@ -92,6 +94,69 @@
       say(status, e.message, true);
     }
   }
+
+  // --- 待答复: written tickets no person has answered, soonest due first. Time left is
+  // counted down here each second against the server's clock, so an SMS turns 已超时
+  // without any change to the ticket; the list itself is read again on every change.
+  let awaiting = { tickets: [], now: 0, nearing_share: 0.25, standing_labels: {} };
+  let clockOffset = 0; // server's clock minus the browser's, seconds
+
+  function left(seconds) {
+    const s = Math.abs(Math.round(seconds));
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+    return h ? `${h}小时${m}分` : `${m}分${String(r).padStart(2, "0")}秒`;
+  }
+
+  function showAwaiting() {
+    const now = Date.now() / 1000 + clockOffset;
+    const words = awaiting.standing_labels || {};
+    const rows = awaiting.tickets.map((t) => {
+      const remaining = t.response_due_epoch - now;
+      const limit = t.limit_seconds || 0;
+      const standing = remaining < 0 ? "late" : (t.standing === "late" ? "late"
+        : (remaining < limit * awaiting.nearing_share ? "nearing" : t.standing));
+      return el("li", { class: `awaiting ${standing}`, dataset: { ticketId: t.ticket_id, standing } },
+        el("div", {}, el("a", { href: `/tickets/${t.ticket_id}` }, `#${t.ticket_id}`), " ",
+          el("span", { class: "badge channel" }, label(CHANNELS, t.channel)), " ",
+          el("strong", { class: "standing" }, words[standing] || standing), " ",
+          el("span", { class: "hint time-left" }, remaining < 0 ? `超时 ${left(remaining)}` : `剩余 ${left(remaining)}`)),
+        el("p", { class: "reply-text", title: t.summary || "" }, t.summary || ""));
+    });
+    document.getElementById("awaiting").replaceChildren(...rows);
+    document.getElementById("awaiting-empty").hidden = rows.length > 0;
+  }
+
+  async function loadAwaiting() {
+    try {
+      awaiting = await api("GET", "/api/tickets/awaiting-response");
+      clockOffset = awaiting.now - Date.now() / 1000;
+      showAwaiting();
+    } catch (e) {
+      say(status, e.message, true);
+    }
+  }
+  setInterval(showAwaiting, 1000);
+  setInterval(loadAwaiting, 60000); // a change made elsewhere with the feed down still shows
+
+  // --- 录入工单: a ticket with no call, typed in by hand or from a letter (then its response is due)
+  document.getElementById("entry-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const field = (id) => document.getElementById(id).value.trim();
+    const entryStatus = document.getElementById("entry-status");
+    const body = { channel: field("entry-channel"), category: field("entry-category"), summary: field("entry-summary"),
+                   citizen_name: field("entry-name"), contact_number: field("entry-contact"),
+                   address: field("entry-address") };
+    if (body.channel === "manual") body.unit = field("entry-unit");
+    try {
+      const made = await api("POST", "/api/tickets", body);
+      for (const id of ["entry-summary", "entry-name", "entry-contact", "entry-address", "entry-unit"]) {
+        document.getElementById(id).value = "";
+      }
+      say(entryStatus, `已录入工单 #${made.ticket_id}`);
+    } catch (e) {
+      say(entryStatus, e.message, true);
+    }
+  });
 
   // The domain's refusals are terse English sentences: said again in Chinese where known.
   function why(reason) {
@@ -153,7 +218,7 @@
   function changed(message) {
     if (message.kind === "replied") fresh.add(message.ticket_id);
     clearTimeout(reloadTimer);
-    reloadTimer = setTimeout(() => { load(); loadDone(); }, 250);
+    reloadTimer = setTimeout(() => { load(); loadDone(); loadAwaiting(); }, 250);
   }
 
   let retry = 1000;
@@ -177,7 +242,7 @@
       if (event.code === 4401) { location.href = "/login"; return; }
       liveState.textContent = "实时更新已断开，正在重连…";
       liveState.classList.add("down");
-      setTimeout(() => { load(); loadDone(); connect(); }, retry);
+      setTimeout(() => { load(); loadDone(); loadAwaiting(); connect(); }, retry);
       retry = Math.min(retry * 2, 30000);
     });
   }
@@ -185,5 +250,6 @@
   loadUnits();
   load();
   loadDone();
+  loadAwaiting();
   connect();
 })();
