@@ -181,7 +181,7 @@ async def test_a_live_call_becomes_a_ticket_the_next_is_linked_the_unit_replies_
             await supervisor.goto(f"{url}/tickets")
             listed = f'#tickets tr[data-ticket-id="{ticket_id}"]'
             await supervisor.wait_for_selector(listed, timeout=WAIT)
-            assert await supervisor.inner_text(f"{listed} td:nth-child(9)") == "2"  # both calls
+            assert await supervisor.inner_text(f"{listed} td:nth-child(10)") == "2"  # both calls (column 来电)
             await supervisor.click(f"{listed} a.open-ticket")
             await supervisor.wait_for_selector('#timeline li[data-kind="linked"]', timeout=WAIT)
             await supervisor.fill("#forward-note", "请核实处理")
