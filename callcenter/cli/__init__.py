@@ -15,6 +15,7 @@ from pathlib import Path
 from callcenter.cli import (
     calls,
     demo,
+    forum,
     knowledge,
     nuisance,
     operators,
@@ -35,8 +36,8 @@ from callcenter.errors import HotlineError
 from callcenter.settings import load_settings
 
 # The order of `hotline --help`.
-NOUNS = (run, calls, recordings, seats, operators, nuisance, tickets, sms, knowledge, reports, users, demo, prompts,
-         pbx, service, web)
+NOUNS = (run, calls, recordings, seats, operators, nuisance, tickets, sms, forum, knowledge, reports, users, demo,
+         prompts, pbx, service, web)
 
 
 def build_parser() -> argparse.ArgumentParser:
