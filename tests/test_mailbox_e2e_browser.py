@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import feedparser  # type: ignore[import-untyped]
 import pytest
 
 from callcenter.store import Store
@@ -58,7 +59,7 @@ async def sites(tmp_path: Path) -> AsyncIterator[tuple[RunningConsole, RunningPu
             yield console, public
 
 
-async def test_a_citizens_letter_goes_from_the_mailbox_to_the_unit_and_the_citizen_reads_the_reply(
+async def test_a_citizens_letter_goes_from_the_mailbox_to_the_unit_and_back_and_is_published_without_their_details(
         sites: tuple[RunningConsole, RunningPublic]) -> None:
     console, public = sites
     OUTPUT.mkdir(exist_ok=True)
@@ -115,3 +116,25 @@ async def test_a_citizens_letter_goes_from_the_mailbox_to_the_unit_and_the_citiz
         assert await citizen.text_content("#ticket-state") == "已办结"
         assert await citizen.text_content("#unit-reply") == REPLY
         await _shot(citizen, "3-citizen-status")
+
+        # 5. The supervisor publishes it (the suggestion redacted; confirmed); it is on the
+        # public site and in the Atom feed without the citizen's name or number.
+        csrf = await supervisor.get_attribute('meta[name="csrf-token"]', "content")
+        headers = {"X-CSRF-Token": str(csrf)}
+        suggested = await (await supervisor.request.get(f"{console.url}/api/cases/suggestion/{ticket}")).json()
+        assert {r["kind"] for r in suggested["body"]["removed"]} >= {"phone"}
+        published = await supervisor.request.post(f"{console.url}/api/cases", headers=headers, data={
+            "ticket_id": ticket, "title": "凤台街路灯维修", "body": suggested["body"]["text"], "confirm": True})
+        assert published.ok, await published.text()
+        case_id = (await published.json())["case_id"]
+        await citizen.goto(f"{public.url}/cases")
+        await citizen.click(f"a[href='/cases/{case_id}']")
+        await citizen.wait_for_selector("#case-body")
+        shown = str(await citizen.text_content("#case-body"))
+        assert REPLY in shown and "凤台街" in shown
+        assert NUMBER not in shown and NAME not in shown
+        await _shot(citizen, "4-citizen-case")
+        feed_text = await (await citizen.request.get(f"{public.url}/cases.atom")).text()
+        feed = feedparser.parse(feed_text)
+        assert not feed.bozo and [e.title for e in feed.entries] == ["凤台街路灯维修"]
+        assert NUMBER not in feed_text and NAME not in feed_text

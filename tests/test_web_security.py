@@ -30,7 +30,8 @@ from tests.web_helpers import (
 
 T0 = "2026-11-28T21:35:12+08:00"
 E0 = 1795872912.0
-SAMPLE = {"call_id": "1795872912.17", "seat": "seat1", "ticket_id": "1", "attachment_id": "1", "article_id": "1"}
+SAMPLE = {"call_id": "1795872912.17", "seat": "seat1", "ticket_id": "1", "attachment_id": "1", "article_id": "1",
+          "case_id": "1"}
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from callcenter.users import ConsoleUsers, load_or_create_users
 from callcenter.web.api import FEED, add_api_routes
 from callcenter.web.attachments_api import add_attachment_routes
 from callcenter.web.auth import gate
+from callcenter.web.cases_api import add_case_routes
 from callcenter.web.context import CONSOLE, PUBLIC, Console, FloorSource
 from callcenter.web.desk_feed import add_desk_feed_routes
 from callcenter.web.exports_api import add_export_routes
@@ -132,6 +133,7 @@ def web_app(settings: Settings, services: Services, floor: FloorSource, users: C
     add_workspace_routes(app)
     add_listen_in_routes(app)
     add_knowledge_routes(app)
+    add_case_routes(app)
     add_sms_routes(app)  # the gateway's: signed, no session; reads its body itself, bounded
     static = app.router.add_static("/static", HERE / "static", follow_symlinks=False)
     for route in static:
