@@ -7,6 +7,7 @@ without the citizen's number or name. Screenshots go to test-output/channels-e2e
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -117,24 +118,45 @@ async def test_a_citizens_letter_goes_from_the_mailbox_to_the_unit_and_back_and_
         assert await citizen.text_content("#unit-reply") == REPLY
         await _shot(citizen, "3-citizen-status")
 
-        # 5. The supervisor publishes it (the suggestion redacted; confirmed); it is on the
-        # public site and in the Atom feed without the citizen's name or number.
-        csrf = await supervisor.get_attribute('meta[name="csrf-token"]', "content")
-        headers = {"X-CSRF-Token": str(csrf)}
-        suggested = await (await supervisor.request.get(f"{console.url}/api/cases/suggestion/{ticket}")).json()
-        assert {r["kind"] for r in suggested["body"]["removed"]} >= {"phone"}
-        published = await supervisor.request.post(f"{console.url}/api/cases", headers=headers, data={
-            "ticket_id": ticket, "title": "凤台街路灯维修", "body": suggested["body"]["text"], "confirm": True})
-        assert published.ok, await published.text()
-        case_id = (await published.json())["case_id"]
+        # 5. The supervisor publishes it from 典型案例: the suggestion shows what was removed;
+        # nothing goes out before the confirmation is ticked.
+        await supervisor.goto(f"{console.url}/cases")
+        await supervisor.click(f'#candidates tr[data-ticket-id="{ticket}"] button.choose-case', timeout=WAIT)
+        await supervisor.wait_for_selector("#editor:not([hidden]) #suggestion mark", timeout=WAIT)
+        removed = await supervisor.eval_on_selector_all("#suggestion mark", "marks => marks.map(m => m.title)")
+        assert any(NUMBER in title for title in removed), removed
+        body = await supervisor.input_value("#case-body")
+        assert NUMBER not in body and REPLY in body, body
+        await supervisor.fill("#case-title", "凤台街路灯维修")
+        await supervisor.click("#publish-button")
+        await supervisor.wait_for_selector('#cases-status:has-text("请先勾选确认")', timeout=WAIT)
+        assert await console.services.store.reading(
+            lambda db: db.execute("SELECT count(*) FROM published_cases").fetchone()[0]) == 0
+        await supervisor.check("#case-confirm")
+        await supervisor.click("#publish-button")
+        await supervisor.wait_for_selector('#cases-status:has-text("已发布为案例")', timeout=WAIT)
+        row = supervisor.locator("#published tbody tr").first
+        await row.wait_for(timeout=WAIT)
+        case_id = int(str(await row.get_attribute("data-case-id")))
+        await supervisor.wait_for_selector('#case-log li[data-action="published"]', timeout=WAIT)
+        await _shot(supervisor, "4-supervisor-published")
         await citizen.goto(f"{public.url}/cases")
         await citizen.click(f"a[href='/cases/{case_id}']")
         await citizen.wait_for_selector("#case-body")
         shown = str(await citizen.text_content("#case-body"))
         assert REPLY in shown and "凤台街" in shown
         assert NUMBER not in shown and NAME not in shown
-        await _shot(citizen, "4-citizen-case")
+        await _shot(citizen, "5-citizen-case")
         feed_text = await (await citizen.request.get(f"{public.url}/cases.atom")).text()
         feed = feedparser.parse(feed_text)
         assert not feed.bozo and [e.title for e in feed.entries] == ["凤台街路灯维修"]
         assert NUMBER not in feed_text and NAME not in feed_text
+
+        # 6. Withdrawn with a reason: gone from the public site and the feed; both steps logged.
+        supervisor.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept("承办单位要求补充材料")))
+        await supervisor.click(f'#published tr[data-case-id="{case_id}"] button.withdraw-case')
+        await supervisor.wait_for_selector(f'#published tr[data-case-id="{case_id}"]:has-text("已撤回")', timeout=WAIT)
+        await supervisor.wait_for_selector('#case-log li[data-action="withdrawn"]', timeout=WAIT)
+        gone = await citizen.request.get(f"{public.url}/cases/{case_id}")
+        assert gone.status == 404
+        assert feedparser.parse(await (await citizen.request.get(f"{public.url}/cases.atom")).text()).entries == []
