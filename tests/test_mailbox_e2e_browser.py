@@ -120,7 +120,7 @@ async def test_a_citizens_letter_goes_from_the_mailbox_to_the_unit_and_back_and_
 
         # 5. The supervisor publishes it from 典型案例: the suggestion shows what was removed;
         # nothing goes out before the confirmation is ticked.
-        await supervisor.goto(f"{console.url}/cases")
+        await supervisor.goto(f"{console.url}/publishing")
         await supervisor.click(f'#candidates tr[data-ticket-id="{ticket}"] button.choose-case', timeout=WAIT)
         await supervisor.wait_for_selector("#editor:not([hidden]) #suggestion mark", timeout=WAIT)
         removed = await supervisor.eval_on_selector_all("#suggestion mark", "marks => marks.map(m => m.title)")

@@ -36,7 +36,7 @@ SUPERVISOR_PAGES = (
     ("/reports", "reports.html", "简报", "简报"),
     ("/recordings/access", "recording_access.html", "录音调阅记录", "录音调阅记录"),
     ("/listen-in", "listen_in_log.html", "监听记录", "监听记录"),
-    ("/cases", "cases.html", "典型案例发布", "典型案例"),
+    ("/publishing", "cases.html", "典型案例发布", "典型案例"),
 )
 KNOWLEDGE_NAV = ("/knowledge", "政务信息库")  # its pages are in knowledge_api
 # Scripts a page loads besides its own: the wallboard's panel of today's most-used articles.
