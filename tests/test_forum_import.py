@@ -1,7 +1,8 @@
 """The city forum's feed taken in: RSS from a file and Atom over loopback HTTP; each post
 becomes one forum ticket with its link, never twice however often the feed is imported;
 a post's HTML is kept as text; a source that is not a feed is a clear error that stores
-nothing; the CLI says how many were new and exports the results of settled posts."""
+nothing; the CLI says how many were new; a supervisor marks a result to post back, and the
+marked results are exported as text once."""
 
 from __future__ import annotations
 
@@ -132,10 +133,18 @@ def test_the_cli_imports_once_reports_a_bad_feed_and_exports_the_results(tmp_pat
     (tmp_path / "bad.xml").write_text("<html>not a feed</html>", encoding="utf-8")
     bad = run_hotline(env, "forum", "import", str(tmp_path / "bad.xml"))
     assert bad.returncode == 2 and "not an RSS or Atom feed" in bad.stderr, bad
-    assert "no forum post has a result yet" in run_hotline(env, "forum", "results").stdout
+    assert "no result is marked" in run_hotline(env, "forum", "results").stdout
     forwarded = run_hotline(env, "tickets", "forward", "1", "--unit", "城区")
     assert forwarded.returncode == 0, forwarded.stderr
     replied = run_hotline(env, "tickets", "reply", "1", "--text", "路灯已修复。")
     assert replied.returncode == 0, replied.stderr
+    assert "no result is marked" in run_hotline(env, "forum", "results").stdout  # replied, not yet marked
+    unanswered = run_hotline(env, "forum", "mark", "2")
+    assert unanswered.returncode == 2 and "no reply yet" in unanswered.stderr, unanswered
+    marked = run_hotline(env, "forum", "mark", "1", "--by", "supervisor")
+    assert marked.returncode == 0, marked.stderr
     results = run_hotline(env, "forum", "results").stdout
     assert "https://bbs.example.cn/t/101" in results and "办理结果：路灯已修复。" in results, results
+    assert "t/102" not in results
+    assert "no result is marked" in run_hotline(env, "forum", "results").stdout  # exported once
+    assert "路灯已修复" in run_hotline(env, "forum", "results", "--all").stdout

@@ -38,3 +38,28 @@ class ForumRepository:
         return await self.store.reading(lambda db: list(db.query(
             "SELECT f.*, t.state, t.unit_name, t.reply FROM forum_posts f JOIN tickets t ON t.ticket_id = f.ticket_id"
             " ORDER BY f.imported_epoch, f.post_key")))
+
+    async def mark_result(self, ticket_id: int, text: str, at: str, at_epoch: float, by: str | None) -> bool:
+        """The result to post back on the ticket's forum post; False when the ticket came from no post."""
+
+        def write(db: Database) -> bool:
+            cursor = db.execute(
+                "UPDATE forum_posts SET result = ?, result_marked = ?, result_marked_epoch = ?, result_marked_by = ?,"
+                " result_exported_epoch = NULL WHERE ticket_id = ?", [text, at, at_epoch, by, ticket_id])
+            return cursor.rowcount > 0
+
+        return await self.store.transaction(write)
+
+    async def marked(self, include_exported: bool) -> list[Row]:
+        """The posts with a result marked (not yet exported, unless `include_exported`)."""
+        return await self.store.reading(lambda db: list(db.query(
+            "SELECT f.*, t.unit_name FROM forum_posts f JOIN tickets t ON t.ticket_id = f.ticket_id"
+            " WHERE f.result IS NOT NULL" + ("" if include_exported else " AND f.result_exported_epoch IS NULL")
+            + " ORDER BY f.result_marked_epoch, f.post_key")))
+
+    async def exported(self, keys: list[str], at_epoch: float) -> None:
+        def write(db: Database) -> None:
+            db.conn.executemany("UPDATE forum_posts SET result_exported_epoch = ? WHERE post_key = ?",
+                                [(at_epoch, key) for key in keys])
+
+        await self.store.transaction(write)
