@@ -77,8 +77,18 @@ async def test_importing_the_same_rss_file_twice_makes_each_post_a_ticket_once(s
 
 async def test_an_atom_feed_over_http_is_taken_in_and_two_imports_at_once_still_make_one_ticket(
         services: Services) -> None:
-    async def serve(_: web.Request) -> web.Response:
-        return web.Response(text=ATOM, content_type="application/atom+xml")
+    async def serve(request: web.Request) -> web.StreamResponse:
+        # A comment of 300 KB before the entry, sent in pieces: the entry is read only if
+        # the importer reads on to the end, not just what arrived first.
+        head, entry = ATOM.split("<entry>", 1)
+        body = (head + "<!--" + "x" * 300_000 + "--><entry>" + entry).encode()
+        response = web.StreamResponse(headers={"Content-Type": "application/atom+xml"})
+        await response.prepare(request)
+        for start in range(0, len(body), 50_000):
+            await response.write(body[start:start + 50_000])
+            await asyncio.sleep(0.02)
+        await response.write_eof()
+        return response
 
     app = web.Application()
     app.router.add_get("/feed.atom", serve)

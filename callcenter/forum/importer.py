@@ -36,10 +36,13 @@ async def read_source(source: str) -> bytes:
                     http.get(source) as answer:
                 if answer.status != 200:
                     raise FeedError(f"{source}: HTTP {answer.status}")
-                data = await answer.content.read(MAX_FEED_BYTES + 1)
+                # read(n) gives what has arrived, up to n: read on to the end, or past the cap.
+                data = bytearray()
+                while len(data) <= MAX_FEED_BYTES and (chunk := await answer.content.read(64 * 1024)):
+                    data += chunk
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise FeedError(f"{source}: cannot fetch ({type(exc).__name__}: {exc})") from None
-        return data
+        return bytes(data)
     if "://" in source:
         raise FeedError(f"{source}: only http(s) addresses and files are read")
     try:
