@@ -34,11 +34,6 @@ class ForumRepository:
             " imported_epoch) VALUES (:post_key, :ticket_id, :link, :title, :author, :posted, :posted_epoch, :feed,"
             " :imported, :imported_epoch)", row))
 
-    async def posts(self) -> list[Row]:
-        return await self.store.reading(lambda db: list(db.query(
-            "SELECT f.*, t.state, t.unit_name, t.reply FROM forum_posts f JOIN tickets t ON t.ticket_id = f.ticket_id"
-            " ORDER BY f.imported_epoch, f.post_key")))
-
     async def mark_result(self, ticket_id: int, text: str, at: str, at_epoch: float, by: str | None) -> bool:
         """The result to post back on the ticket's forum post; False when the ticket came from no post."""
 

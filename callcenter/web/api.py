@@ -55,6 +55,14 @@ def reply(data: object, status: int = 200) -> web.Response:
     return web.json_response(data, status=status, dumps=lambda value: json.dumps(value, ensure_ascii=False))
 
 
+def path_number(request: web.Request, key: str, refusal: type[web.HTTPException], message: str) -> int:
+    """The whole number in the path's `key` (1 to 2**53); `refusal` with `message` for anything else."""
+    text = request.match_info[key]
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 2**53:
+        refuse(refusal, message)
+    return int(text)
+
+
 async def _body(request: web.Request) -> dict[str, Any]:
     if request.content_type != "application/json":
         refuse(web.HTTPUnsupportedMediaType, "请求体须为 JSON (send application/json)")

@@ -11,7 +11,7 @@ from aiohttp import web
 from callcenter.cases.redaction import Redacted
 from callcenter.cases.repository import CaseRepository
 from callcenter.cases.service import CaseError, CaseNotFound, CaseService
-from callcenter.web.api import _body, reply
+from callcenter.web.api import _body, path_number, reply
 from callcenter.web.auth import refuse
 from callcenter.web.context import CONSOLE, SUPERVISORS, add_route, session_of
 from callcenter.web.openapi import _body as _body_schema
@@ -24,10 +24,7 @@ def _service(request: web.Request) -> CaseService:
 
 
 def _number(request: web.Request, key: str) -> int:
-    text = request.match_info[key]
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 2**53:
-        refuse(web.HTTPBadRequest, "编号无效 (bad number)")
-    return int(text)
+    return path_number(request, key, web.HTTPBadRequest, "编号无效 (bad number)")
 
 
 def _shown(done: Redacted) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from callcenter.knowledge.search import QUERY_MAX
 from callcenter.knowledge.service import Conflict, Editor, KnowledgeService, NotAllowed, NotFound
 from callcenter.users import SUPERVISOR, UNIT
 from callcenter.vocabulary import KNOWLEDGE_KIND_LABELS, KnowledgeKind
-from callcenter.web.api import _body, _call_id, reply
+from callcenter.web.api import _body, _call_id, path_number, reply
 from callcenter.web.auth import refuse
 from callcenter.web.context import ANY_USER, CONSOLE, STAFF, add_route, session_of
 from callcenter.web.openapi import CALL_ID, _error, _ok, _op, _path, _query, describe
@@ -52,10 +52,7 @@ def _refuse(exc: KnowledgeError) -> NoReturn:
 
 
 def _article_id(request: web.Request) -> int:
-    text = request.match_info["article_id"]
-    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 2**62:
-        refuse(web.HTTPNotFound, "没有这个条目 (no such article)")
-    return int(text)
+    return path_number(request, "article_id", web.HTTPNotFound, "没有这个条目 (no such article)")
 
 
 def _filters(request: web.Request, query: Mapping[str, str]) -> tuple[str | None, str | None, int]:

@@ -6,7 +6,6 @@ badly signed or outside the time window, 400 not a message, 409 this id taken in
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 
@@ -17,6 +16,7 @@ from callcenter.sms.repository import SmsRepository
 from callcenter.sms.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
 from callcenter.sms.uplink import UplinkError, parse_uplink
 from callcenter.tickets import TicketError
+from callcenter.web.api import reply
 from callcenter.web.context import CONSOLE, PUBLIC, add_route
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ MAX_BODY = 64 * 1024  # a message is at most a few KB of JSON
 
 
 def _answer(status: int, **body: object) -> web.Response:
-    return web.Response(status=status, text=json.dumps(body, ensure_ascii=False), content_type="application/json")
+    return reply(body, status)
 
 
 async def _bounded_body(request: web.Request) -> bytes | None:

@@ -35,7 +35,18 @@ from callcenter.vocabulary import (
     ResponseStanding,
     TicketState,
 )
-from callcenter.web.api import CALL_ID, SUMMARY_MAX, _body, _call_id, _call_row, _may_touch, _text, call_json, reply
+from callcenter.web.api import (
+    CALL_ID,
+    SUMMARY_MAX,
+    _body,
+    _call_id,
+    _call_row,
+    _may_touch,
+    _text,
+    call_json,
+    path_number,
+    reply,
+)
 from callcenter.web.auth import refuse
 from callcenter.web.context import (
     CONSOLE,
@@ -62,10 +73,7 @@ RECENT_CALLS = 8  # the operator's own answered calls offered for 留单
 
 
 def _ticket_id(request: web.Request) -> int:
-    text = request.match_info["ticket_id"]
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 2**53:
-        refuse(web.HTTPBadRequest, "工单编号无效 (bad ticket number)")
-    return int(text)
+    return path_number(request, "ticket_id", web.HTTPBadRequest, "工单编号无效 (bad ticket number)")
 
 
 async def _do(work: Awaitable[Any]) -> Any:
