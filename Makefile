@@ -1,5 +1,5 @@
 # The two commands of the README. Both set up what they need first (as root).
-.PHONY: run test setup-run setup-test lint
+.PHONY: run test cluster setup-run setup-test setup-cluster lint
 
 run: setup-run
 	.venv/bin/hotline up
@@ -7,8 +7,15 @@ run: setup-run
 test: setup-test
 	.venv/bin/python -m pytest
 
+# The cluster on this machine (Kamailio, two Asterisk nodes, PostgreSQL, two controllers).
+cluster: setup-cluster
+	.venv/bin/hotline cluster up --nodes 2
+
 setup-run:
 	scripts/setup.sh run
+
+setup-cluster:
+	scripts/setup.sh cluster
 
 setup-test:
 	scripts/setup.sh test

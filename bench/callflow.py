@@ -9,7 +9,8 @@ the IVR), waits in line, is bridged to a seat that talks `--talk-ms` and hangs u
 step passes when SIPp saw no failed call, every call row of the step is 'answered', and
 calls completed as fast as they were offered (no backlog building up).
 Per step: calls/s sustained, INVITE->200 p50/p99 (SIPp), StasisStart->answer p50/p99
-(the store's ARRIVED/ANSWERED events, Asterisk's timestamps), CPU seconds per call of
+(the store's ARRIVED/ANSWERED events, Asterisk's timestamps; 0 since the dialplan
+answers), StasisStart->greeting p50/p99 (ARRIVED to the first PLAYBACK), CPU seconds per call of
 the controller, Asterisk and SIPp. See bench/README.md for what each number means.
 """
 
@@ -30,7 +31,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -44,7 +45,7 @@ if str(HOME) not in sys.path:  # run as a script: make `callcenter` and `tests` 
 from bench.repository import BenchStore  # noqa: E402
 from callcenter import pbx  # noqa: E402
 from callcenter.settings import Settings, load_settings  # noqa: E402
-from tests.harness import LOOPBACK, free_port, instance_env  # noqa: E402
+from tests.harness import LOOPBACK, free_media_port, free_port, instance_env  # noqa: E402
 
 BENCH_SIPP = Path(__file__).resolve().parent / "sipp"
 DTMF_0 = Path("/usr/share/sip-tester/dtmf_2833_0.pcap")
@@ -55,6 +56,13 @@ IDLE_SECONDS = 5.0
 KEEP_UP = 0.98
 # TTS output is keyed by text, voice and rate: a cache kept here spares later runs the TTS.
 PROMPT_CACHE = Path.home() / ".cache" / "callcenter" / "bench-prompts"
+# The two flows a step can run: through the controller, or Asterisk's own dialplan twin.
+HOTLINE, TWIN = "hotline", "twin"
+# The twin's number, in the citizens' context beside the hotline's (bench instances only).
+TWIN_NUMBER = "99345"
+TWIN_QUEUE = "hotline-twin"
+# The realistic scenario's voices: a caller's 500 Hz and a seat's 1 kHz G.711 tones.
+CALLER_HZ, SEAT_HZ = 500.0, 1000.0
 
 
 def say(line: str) -> None:
@@ -114,8 +122,8 @@ def stat_int(stats: dict[str, str], name: str) -> int:
 
 
 def sipp_events(path: Path, offset: int) -> tuple[list[str], int]:
-    """The events SIPp logged (-trace_err) after byte `offset`, without the one notice every
-    seat call brings ("out-of-call INVITE"); and the new end offset."""
+    """The events SIPp logged (-trace_err) after byte `offset`, without the notices every
+    seat call and qualify brings ("out-of-call INVITE", "OPTIONS"); and the new end offset."""
     try:
         with open(path, "rb") as handle:
             handle.seek(offset)
@@ -125,7 +133,9 @@ def sipp_events(path: Path, offset: int) -> tuple[list[str], int]:
     text = data.decode(errors="replace")
     # Entries start with a tab-separated date; they are not always newline-terminated.
     entries = re.split(r"(?=\d{4}-\d\d-\d\d\t\d\d:\d\d:\d\d)", text)
+    # Asterisk's qualify OPTIONS every 30 s are answered automatically (-aa): no event either.
     events = [e.strip() for e in entries if e.strip() and "out-of-call INVITE" not in e
+              and "out-of-call OPTIONS" not in e and "unexpected INFO, NOTIFY, OPTIONS or UPDATE" not in e
               and not e.startswith("The following events occurred")]
     return events, offset + len(data)
 
@@ -173,22 +183,59 @@ def profile_summary(path: Path, top: int = 6) -> str:
         best = sorted(counts.items(), key=lambda kv: -kv[1])[:top]
         return "; ".join(f"{100 * n / total:.0f}% {name}" for name, n in best)
 
-    return (f"py-spy, {total} samples holding the GIL. Leaf frames: {ranked(leaves)}"
+    return (f"py-spy, {total} samples. Leaf frames: {ranked(leaves)}"
             f"\n     By project function: {ranked(ours)}")
 
 
-def rtt_values(folder: Path) -> list[float]:
-    """INVITE->200 times (ms) of every call, from SIPp's -trace_rtt file(s) in `folder`."""
-    values: list[float] = []
+def rtt_lines(folder: Path, timer: str) -> list[tuple[float, float]]:
+    """(when it stopped, epoch ms; how long it ran, ms) for each stop of the named
+    response-time timer in SIPp's -trace_rtt file(s) in `folder`."""
+    found: list[tuple[float, float]] = []
     for path in folder.glob("*_rtt.csv"):
         for line in path.read_text(errors="replace").splitlines():
             parts = line.strip().rstrip(";").split(";")
-            if len(parts) >= 3 and parts[2] == "invite":
+            if len(parts) >= 3 and parts[2] == timer:
                 try:
-                    values.append(float(parts[1]))
+                    found.append((float(parts[0]), float(parts[1])))
                 except ValueError:
                     continue
-    return values
+    return found
+
+
+def rtt_values(folder: Path) -> list[float]:
+    """INVITE->200 times (ms) of every call."""
+    return [took for _, took in rtt_lines(folder, "invite")]
+
+
+def call_ends(folder: Path) -> list[float]:
+    """When each connected call ended (epoch seconds), from the "call" timer (started at
+    the 200, stopped by the hotline's BYE): the same clock for both flows."""
+    return [stopped / 1000 for stopped, _ in rtt_lines(folder, "call")]
+
+
+def completion_rate(ends: Sequence[float], successful: int, duration: float) -> float:
+    """Calls completed per second, from the spacing of their ends between the 5th and the
+    95th percentile end: unlike calls / wall time this leaves out the ramp (the first
+    call's length) and a late stall of the last few calls, so a step that keeps up reads
+    as its offered rate and one whose line keeps growing as what was really served."""
+    ordered = sorted(ends)
+    cut = len(ordered) // 20
+    first, last = cut, len(ordered) - 1 - cut
+    if last > first and ordered[last] > ordered[first]:
+        return (last - first) / (ordered[last] - ordered[first])
+    return successful / duration if duration else 0.0
+
+
+def tone_pcap(frequency: float, codec: str, seconds: int = 120) -> Path:
+    """A steady G.711 tone as RTP for SIPp's play_pcap_audio, built once per machine."""
+    from tests.rtp_pcap import write_tone_pcap
+
+    path = Path(tempfile.gettempdir()) / f"hotline-bench-tone-{int(frequency)}-{codec}-{seconds}s.pcap"
+    if not path.exists():
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        write_tone_pcap(partial, seconds, frequency, codec)
+        partial.replace(path)
+    return path
 
 
 # ----------------------------------------------------------------------------- results
@@ -198,6 +245,8 @@ def rtt_values(folder: Path) -> list[float]:
 class Step:
     seats: int
     rate: float
+    flow: str = HOTLINE  # HOTLINE (through the controller) or TWIN (Asterisk's own dialplan and Queue())
+    max_invite_p99: float | None = None  # the rule under the twin comparison: INVITE->200 p99 at most this
     calls: int = 0  # calls SIPp placed
     failed: int = 0
     sipp_failed: int = 0
@@ -219,6 +268,10 @@ class Step:
     invite_p99: float | None = None
     answer_p50: float | None = None
     answer_p99: float | None = None
+    greet_p50: float | None = None
+    greet_p99: float | None = None
+    to_line_p50: float | None = None  # answer -> the caller joins the line, ms (greeting, menu)
+    to_line_p99: float | None = None
     controller_cpu: float = 0.0  # seconds per call
     asterisk_cpu: float = 0.0
     sipp_cpu: float = 0.0
@@ -227,8 +280,12 @@ class Step:
     note: str = ""
 
     @property
+    def fast_enough(self) -> bool:
+        return self.max_invite_p99 is None or (self.invite_p99 is not None and self.invite_p99 <= self.max_invite_p99)
+
+    @property
     def passed(self) -> bool:
-        return self.calls > 0 and self.failed == 0 and self.kept_up
+        return self.calls > 0 and self.failed == 0 and self.kept_up and self.fast_enough
 
 
 def ms(value: float | None) -> str:
@@ -236,16 +293,22 @@ def ms(value: float | None) -> str:
 
 
 def verdict(step: Step) -> str:
-    return "ok" if step.passed else "FAIL" if step.failed or not step.calls else "SLOW"
+    if step.passed:
+        return "ok"
+    if step.failed or not step.calls:
+        return "FAIL"
+    return "SLOW" if not step.kept_up else "LATE"  # LATE: no failure, but INVITE->200 p99 over the rule
 
 
 def step_line(step: Step) -> str:
     text = (
-        f"{verdict(step):4} seats {step.seats:>2}  rate {step.rate:>5g}/s  calls {step.calls:>5}  "
+        f"{verdict(step):4} {step.flow:7} seats {step.seats:>2}  rate {step.rate:>5g}/s  calls {step.calls:>5}  "
         f"failed {step.failed:>4}  "
         f"{step.duration:5.1f} s  sustained {step.sustained:5.2f}/s  "
         f"INVITE->200 p50 {ms(step.invite_p50)} p99 {ms(step.invite_p99)} ms  "
         f"StasisStart->answer p50 {ms(step.answer_p50)} p99 {ms(step.answer_p99)} ms  "
+        f"StasisStart->greeting p50 {ms(step.greet_p50)} p99 {ms(step.greet_p99)} ms  "
+        f"answer->line p50 {ms(step.to_line_p50)} p99 {ms(step.to_line_p99)} ms  "
         f"CPU s/call: controller {step.controller_cpu:.4f} asterisk {step.asterisk_cpu:.4f} "
         f"sipp {step.sipp_cpu:.4f}  retrans {step.retransmissions}  drain {step.drain:.1f} s  load {step.load:.1f}"
     )
@@ -256,6 +319,8 @@ def step_line(step: Step) -> str:
         if step.outcomes:
             details.append("outcomes " + ", ".join(f"{k}={v}" for k, v in sorted(step.outcomes.items())))
         text += "\n     " + "; ".join(details)
+    if not step.fast_enough:
+        text += f"\n     INVITE->200 p99 {ms(step.invite_p99)} ms is over the rule's {step.max_invite_p99:g} ms"
     if not step.kept_up:
         text += (f"\n     fell behind: calls completed at {step.sustained:.2f}/s, under {KEEP_UP:.0%} of the "
                  f"offered {step.rate:g}/s (callers queued longer and longer)")
@@ -281,15 +346,16 @@ def step_line(step: Step) -> str:
 
 
 def table(steps: Sequence[Step]) -> str:
-    head = (f"{'':4} {'seats':>5} {'rate':>6} {'calls':>6} {'failed':>6} {'dur s':>6} {'calls/s':>7} "
-            f"{'inv p50':>7} {'inv p99':>7} {'ans p50':>7} {'ans p99':>7} "
+    head = (f"{'':4} {'flow':7} {'seats':>5} {'rate':>6} {'calls':>6} {'failed':>6} {'dur s':>6} {'calls/s':>7} "
+            f"{'inv p50':>7} {'inv p99':>7} {'ans p50':>7} {'ans p99':>7} {'grt p50':>7} {'grt p99':>7} "
             f"{'ctl cpu/call':>12} {'ast cpu/call':>12} {'sipp cpu/call':>13} {'load':>5}")
     rows = [head, "-" * len(head)]
     for s in steps:
         rows.append(
-            f"{verdict(s):4} {s.seats:>5} {s.rate:>6g} {s.calls:>6} {s.failed:>6} {s.duration:>6.1f} "
+            f"{verdict(s):4} {s.flow:7} {s.seats:>5} {s.rate:>6g} {s.calls:>6} {s.failed:>6} {s.duration:>6.1f} "
             f"{s.sustained:>7.2f} "
             f"{ms(s.invite_p50):>7} {ms(s.invite_p99):>7} {ms(s.answer_p50):>7} {ms(s.answer_p99):>7} "
+            f"{ms(s.greet_p50):>7} {ms(s.greet_p99):>7} "
             f"{s.controller_cpu:>12.4f} {s.asterisk_cpu:>12.4f} {s.sipp_cpu:>13.4f} {s.load:>5.1f}"
         )
     return "\n".join(rows)
@@ -357,6 +423,10 @@ class Options:
     py_spy: str | None = None  # py-spy binary: sample the controller during each step
     controller_cmd: tuple[str, ...] = ()  # another controller command line (A/B experiments)
     env: tuple[tuple[str, str], ...] = ()  # more HOTLINE_* settings for the instance
+    py_spy_native: bool = False  # sample every thread with its C frames (where the CPU goes), not the GIL
+    twin: bool = False  # also install the dialplan-only twin of the flow (see install_twin)
+    rtp: bool = False  # callers and seats send G.711 tones both ways (the realistic scenario)
+    menu: bool = True  # the DTMF menu (callers press 0 at once); False: GB/T 33358's default flow
 
 
 class Bench:
@@ -406,6 +476,8 @@ class Bench:
         self.asterisk_pid = pbx.start(self.settings, prompts_dir=prompts, progress=lambda line: None)
         self._start_controller()
         self._start_seats()
+        if self.o.twin:
+            self.install_twin()
         ready = time.monotonic() - started
         # What they cost with no call at all (the controller polls the seats every second):
         # at low rates this share of "CPU per call" is not per call.
@@ -417,6 +489,46 @@ class Bench:
             f"{self.controller.pid if self.controller else '-'}, {self.o.seats} seats registered "
             f"(SIPp pid {self.seat_phones.pid if self.seat_phones else '-'}); idle CPU: controller "
             f"{idle[0]:.0f} ms/s, Asterisk {idle[1]:.0f} ms/s; state in {self.state}")
+
+    def install_twin(self) -> None:
+        """The same flow in Asterisk's own dialplan, on TWIN_NUMBER of the same instance:
+        Answer (at once, as the hotline's extension: without the i option Answer() waits
+        up to 500 ms for the caller's media, reading frames, 18 ms of processor a call
+        when there is none), MixMonitor (as the hotline's extension does before Stasis), the greeting
+        (with the menu, stopped by the caller's key, as `Read`), then app_queue's Queue()
+        over the same seats: longest idle (leastrecent), ringinuse=no, the controller's
+        ring time-out and wrap-up, and autofill (without it app_queue rings for one caller
+        at a time and the twin collapses to about 1 call/s). It does not announce the
+        caller's place in line, which the hotline does: a small advantage to the twin."""
+        etc = pbx.Instance.of(self.settings).etc
+        mount = pbx.INSTANCE_MOUNT
+        prompts = f"{mount}/sounds/greeting" + (f"&{mount}/sounds/menu" if self.o.menu else "")
+        greeting = (f"Read(KEY,{prompts},1,,1,{int(self.settings.callflow.menu_timeout)})" if self.o.menu
+                    else f"Playback({prompts})")
+        stamp = "${STRFTIME(${EPOCH},,%Y%m%d-%H%M%S)}_${UNIQUEID}"
+        with open(etc / "extensions.conf", "a") as dialplan:
+            dialplan.write(
+                "\n; The benchmark's dialplan-only twin of the call flow (bench/callflow.py --twin).\n"
+                "[from-citizens](+)\n"
+                f"exten => {TWIN_NUMBER},1,Answer(,i)\n"
+                f" same => n,MixMonitor({mount}/recordings/twin-{stamp}.wav)\n"
+                f" same => n,{greeting}\n"
+                f" same => n,Queue({TWIN_QUEUE},,,,{int(self.o.max_wait + 60)})\n"
+                " same => n,Hangup()\n")
+        members = "".join(f"member => PJSIP/seat{n}\n" for n in range(1, self.o.seats + 1))
+        with open(etc / "queues.conf", "a") as queues:
+            queues.write(
+                f"\n[{TWIN_QUEUE}]\nstrategy = leastrecent\nringinuse = no\nautofill = yes\n"
+                f"timeout = {int(self.o.ring_timeout)}\nretry = 1\nwrapuptime = 0\njoinempty = yes\n"
+                "leavewhenempty = no\nannounce-frequency = 0\nannounce-holdtime = no\n"
+                f"announce-position = no\nmusicclass = default\n{members}")
+        for command in ("dialplan reload", "module reload app_queue.so"):
+            pbx.cli_command(self.settings, command)
+        shown = pbx.cli_command(self.settings, f"queue show {TWIN_QUEUE}")
+        if shown.count("PJSIP/seat") != self.o.seats:
+            raise RuntimeError(f"the twin's queue did not load with {self.o.seats} members: {shown[:300]}")
+        say(f"twin installed: {TWIN_NUMBER} -> Answer, MixMonitor, {greeting.split('(')[0]}, Queue({TWIN_QUEUE}) "
+            f"of {self.o.seats} seats")
 
     def _prompts(self, build: Any) -> Path:
         cache = self.settings.paths.state_dir / "prompts" / ".cache"
@@ -432,6 +544,12 @@ class Bench:
             if not wav.name.startswith(".") and not (PROMPT_CACHE / wav.name).exists():
                 shutil.copyfile(wav, PROMPT_CACHE / wav.name)
         return folder
+
+    def outside_world(self) -> list[str]:
+        """The prefix of a SIPp command line: SIPp stands for phones on other machines, so it
+        runs at Asterisk's priority (`asterisk.nice`), and the hotline under test cannot
+        starve the load it is measured with. (`nice` execs: the pid is SIPp's.)"""
+        return ["nice", "-n", str(self.settings.asterisk.nice)]
 
     def _start_controller(self) -> None:
         out = self.work / "controller.out"
@@ -462,11 +580,13 @@ class Bench:
         ]
         users.write_text("\n".join(lines) + "\n")
         users.chmod(0o600)
+        answer = "seat_answer_rtp.xml" if self.o.rtp else "seat_answer.xml"
+        voice = ["-key", "audio_pcap", str(tone_pcap(SEAT_HZ, "PCMU"))] if self.o.rtp else []
         argv = [
-            "sipp", f"{LOOPBACK}:{self.settings.asterisk.sip_port}",
-            "-sf", str(BENCH_SIPP / "seats_register.xml"), "-oocsf", str(BENCH_SIPP / "seat_answer.xml"),
+            *self.outside_world(), "sipp", f"{LOOPBACK}:{self.settings.asterisk.sip_port}", *voice,
+            "-sf", str(BENCH_SIPP / "seats_register.xml"), "-oocsf", str(BENCH_SIPP / answer),
             "-inf", str(users), "-m", str(n), "-l", str(n), "-r", str(min(n, 50)), "-rp", "1000",
-            "-i", LOOPBACK, "-p", str(free_port((socket.SOCK_DGRAM,))), "-mp", str(free_port((socket.SOCK_DGRAM,))),
+            "-i", LOOPBACK, "-p", str(free_port((socket.SOCK_DGRAM,))), "-mp", str(free_media_port()),
             "-set", "answer_after", str(self.o.answer_ms), "-set", "talk", str(self.o.talk_ms),
             "-nostdin", "-aa", "-trace_err", "-error_file", str(self.work / "seats_errors.log"),
             "-trace_stat", "-stf", str(self.work / "seats_stat.csv"), "-fd", "1",
@@ -525,21 +645,23 @@ class Bench:
 
     # --- one rate step ------------------------------------------------------------------
 
-    def run_step(self, rate: float) -> Step:
-        step = Step(self.o.seats, rate)
+    def run_step(self, rate: float, flow: str = HOTLINE, max_invite_p99: float | None = None) -> Step:
+        step = Step(self.o.seats, rate, flow, max_invite_p99)
+        twin = flow == TWIN
         self.steps_run += 1
         # A fixed-width prefix per step: every caller number of the run is distinct.
         prefix = f"139{self.steps_run:03d}"
         total = max(1, min(self.o.max_calls, round(rate * self.o.hold)))
-        folder = self.work / f"step-{rate:g}-{int(time.time())}"
+        folder = self.work / f"step-{flow}-{rate:g}-{int(time.time())}"
         folder.mkdir()
         first_rowid = BenchStore(self.settings.paths.database).last_call_rowid()
-        argv, budget = self.callers_command(rate, total, prefix, folder)
+        number = TWIN_NUMBER if twin else self.settings.hotline.number
+        argv, budget = self.callers_command(rate, total, prefix, folder, number=number)
         _, _, self.asterisk_log_offset = asterisk_warnings(self.asterisk_log, self.asterisk_log_offset)
         controller_before = cpu_seconds(self.controller.pid if self.controller else None)
         asterisk_before = cpu_seconds(self.asterisk_pid)
         seats_before = cpu_seconds(self.seat_phones.pid if self.seat_phones else None)
-        profiler = self._start_profiler(folder, total / rate)
+        profiler = None if twin else self._start_profiler(folder, total / rate)
         began = time.monotonic()
         with open(folder / "sipp.out", "wb") as log:
             self.caller = subprocess.Popen(argv, cwd=folder, stdin=subprocess.DEVNULL, stdout=log,
@@ -562,25 +684,33 @@ class Bench:
             step.sipp_failed = max(1, step.calls - successful)
             step.note = f"SIPp exit code {code}: see {folder / 'sipp.out'}"
         step.retransmissions = stat_int(stats, "Retransmissions(C)")
-        # Wall time of the SIPp run (its own ElapsedTime has 1 s resolution): first INVITE to last BYE.
         invite = rtt_values(folder)
         step.invite_p50, step.invite_p99 = percentile(invite, 50), percentile(invite, 99)
 
         drain_began = time.monotonic()
-        rows, step.drained = self.settled_rows(first_rowid, step.calls)
+        if twin:
+            # No controller, no rows: the twin's step is over when Asterisk has no channel left.
+            step.drained = self._no_channels_left()
+            step.failed = step.sipp_failed
+        else:
+            rows, step.drained = self.settled_rows(first_rowid, step.calls)
+            outcomes: dict[str, int] = {}
+            for _, outcome, _, _ in rows:
+                outcomes[str(outcome)] = outcomes.get(str(outcome), 0) + 1
+            step.outcomes = outcomes
+            step.not_answered = sum(v for k, v in outcomes.items() if k != "answered")
+            step.missing_rows = max(0, step.calls - len(rows))
+            step.failed = max(step.sipp_failed, step.not_answered + step.missing_rows)
+            step.answer_p50, step.answer_p99 = self._answer_latency(first_rowid)
+            step.greet_p50, step.greet_p99 = self._greeting_latency(first_rowid)
+            step.to_line_p50, step.to_line_p99 = self._line_latency(first_rowid)
+            if self.o.menu:
+                step.no_key_path = BenchStore(self.settings.paths.database).calls_without_the_operator_key(
+                    first_rowid)
         step.drain = time.monotonic() - drain_began
         step.asterisk_threads = thread_count(self.asterisk_pid)
         step.channels_left = self._channels()
-        outcomes: dict[str, int] = {}
-        for _, outcome, _, _ in rows:
-            outcomes[str(outcome)] = outcomes.get(str(outcome), 0) + 1
-        step.outcomes = outcomes
-        step.not_answered = sum(v for k, v in outcomes.items() if k != "answered")
-        step.missing_rows = max(0, step.calls - len(rows))
-        step.failed = max(step.sipp_failed, step.not_answered + step.missing_rows)
-        step.answer_p50, step.answer_p99 = self._answer_latency(first_rowid)
-        step.sustained = self._completion_rate(first_rowid, successful, step.duration)
-        step.no_key_path = BenchStore(self.settings.paths.database).calls_without_the_operator_key(first_rowid)
+        step.sustained = completion_rate(call_ends(folder), successful, step.duration)
         step.kept_up = step.sustained >= KEEP_UP * rate
 
         calls = max(1, step.calls)
@@ -597,20 +727,33 @@ class Bench:
             (folder / "seat_events.log").write_text("\n".join(events) + "\n")
         return step
 
+    def _no_channels_left(self, timeout: float = 90.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self._channels():
+                return True
+            time.sleep(0.25)
+        return False
+
     def callers_command(self, rate: float, total: int, prefix: str, folder: Path,
-                        stats_every: int = 1) -> tuple[list[str], float]:
+                        stats_every: int = 1, number: str | None = None) -> tuple[list[str], float]:
         """The SIPp command line offering `total` calls at `rate` calls/s (numbers
-        `prefix` + call number), its files in `folder`; and SIPp's own time bound."""
+        `prefix` + call number) to `number` (the hotline's by default), its files in
+        `folder`; and SIPp's own time bound."""
         # A caller not connected within max_wait (plus its ring and talk) gives up: a failure.
         give_up_ms = int(self.o.max_wait * 1000 + self.o.answer_ms + self.o.talk_ms + 2000)
         budget = total / rate + give_up_ms / 1000 + 30
         # -r/-rp: rate calls per period; a tenth-of-a-call resolution allows rates like 2.5.
         per, period = (int(rate), 1000) if float(rate).is_integer() else (round(rate * 10), 10000)
+        scenario, voice = "caller.xml", []
+        if self.o.rtp:
+            scenario, voice = "caller_rtp.xml", ["-key", "audio_pcap", str(tone_pcap(CALLER_HZ, "PCMA"))]
         argv = [
-            "sipp", f"{LOOPBACK}:{self.settings.asterisk.sip_port}", "-sf", str(BENCH_SIPP / "caller.xml"),
-            "-s", self.settings.hotline.number, "-r", str(per), "-rp", str(period), "-m", str(total),
+            *self.outside_world(), "sipp", f"{LOOPBACK}:{self.settings.asterisk.sip_port}", "-sf",
+            str(BENCH_SIPP / scenario), *voice,
+            "-s", number or self.settings.hotline.number, "-r", str(per), "-rp", str(period), "-m", str(total),
             "-l", str(total), "-i", LOOPBACK, "-p", str(free_port((socket.SOCK_DGRAM,))),
-            "-mp", str(free_port((socket.SOCK_DGRAM,))), "-key", "dtmf_pcap", str(DTMF_0),
+            "-mp", str(free_media_port()), "-key", "dtmf_pcap", str(DTMF_0),
             "-set", "prefix", prefix,
             "-recv_timeout", str(give_up_ms), "-timeout", f"{int(budget)}s", "-timeout_error",
             "-nostdin", "-aa", "-trace_stat", "-stf", str(folder / "stat.csv"), "-fd", str(stats_every),
@@ -623,7 +766,10 @@ class Bench:
             return None
         # Sampling (100 Hz, the default) costs the controller little; raw = collapsed stacks.
         argv = [self.o.py_spy, "record", "-p", str(self.controller.pid), "-d", str(max(1, int(seconds))),
-                "-f", "raw", "-o", str(folder / "profile.txt"), "--nonblocking", "--gil"]
+                "-f", "raw", "-o", str(folder / "profile.txt"),
+                # Native frames need the process paused at each sample (py-spy refuses them with
+                # --nonblocking): that run's own numbers are a little slower.
+                *(["--native"] if self.o.py_spy_native else ["--nonblocking", "--gil"])]
         with open(folder / "py-spy.out", "wb") as log:
             return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                     start_new_session=True)
@@ -650,22 +796,19 @@ class Bench:
         except (OSError, ValueError):
             return 0
 
-    def _completion_rate(self, first_rowid: int, successful: int, duration: float) -> float:
-        """Answered calls per second, from the spacing of their ends (Asterisk's hang-up
-        times) between the 5th and the 95th percentile end: unlike calls / wall time this
-        leaves out the ramp (the first call's length) and a late stall of the last few
-        calls, so a step that keeps up reads as its offered rate and one whose line keeps
-        growing as what the system really served."""
-        ends = sorted(BenchStore(self.settings.paths.database).answered_call_ends(first_rowid))
-        cut = len(ends) // 20
-        first, last = cut, len(ends) - 1 - cut
-        if last > first and ends[last] > ends[first]:
-            return (last - first) / (ends[last] - ends[first])
-        return successful / duration if duration else 0.0
-
     def _answer_latency(self, first_rowid: int) -> tuple[float | None, float | None]:
         pairs = BenchStore(self.settings.paths.database).arrived_and_answered(first_rowid)
         values = [(answered - arrived) * 1000 for arrived, answered in pairs]
+        return percentile(values, 50), percentile(values, 99)
+
+    def _greeting_latency(self, first_rowid: int) -> tuple[float | None, float | None]:
+        pairs = BenchStore(self.settings.paths.database).arrived_and_greeted(first_rowid)
+        values = [(greeted - arrived) * 1000 for arrived, greeted in pairs]
+        return percentile(values, 50), percentile(values, 99)
+
+    def _line_latency(self, first_rowid: int) -> tuple[float | None, float | None]:
+        pairs = BenchStore(self.settings.paths.database).answered_and_in_line(first_rowid)
+        values = [(in_line - answered) * 1000 for answered, in_line in pairs]
         return percentile(values, 50), percentile(values, 99)
 
 
@@ -707,13 +850,29 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="run this command as the controller instead of `python -m callcenter.cli controller` (it "
                              "gets the same HOTLINE_* environment and must print \"controller connected\"): "
                              "to compare a changed controller with the same load")
+    parser.add_argument("--py-spy-native", action="store_true",
+                        help="with --py-spy: sample every running thread with its native (C) frames, so SQLite, "
+                             "system calls and the GIL's hand-overs show, instead of the thread holding the GIL")
+    parser.add_argument("--twin", action="store_true",
+                        help="also run the dialplan-only twin of the flow (Answer, MixMonitor, the greeting, "
+                             "app_queue's Queue() of the same seats) on the same Asterisk, alternating with the "
+                             "hotline at each rate; a step passes only with INVITE->200 p99 within --max-invite-p99")
+    parser.add_argument("--rtp", action="store_true",
+                        help="the realistic scenario: callers and seats send G.711 tones both ways (every call is "
+                             "recorded in both flows anyway)")
+    parser.add_argument("--flow", choices=("menu", "standard"), default="menu",
+                        help="menu: the DTMF menu on, callers press 0 at once (default, the numbers in "
+                             "bench/README.md); standard: GB/T 33358's default, the short greeting then the line")
+    parser.add_argument("--max-invite-p99", type=float,
+                        help="a step passes only if INVITE->200 p99 is at most this many ms (default 50 with "
+                             "--twin, no limit without)")
     parser.add_argument("--py-spy", metavar="PATH", nargs="?", const="py-spy",
                         help="sample the controller with py-spy during each step (profile.txt in the step folder "
                              "with --keep) and print its top functions")
     return parser.parse_args(argv)
 
 
-def run(bench: Bench, rate: float, args: argparse.Namespace, first: bool = False) -> Step:
+def run(bench: Bench, rate: float, args: argparse.Namespace, first: bool = False, flow: str = HOTLINE) -> Step:
     """One step, after a quiet pause and, if other work loads the machine, a wait for it."""
     if not first:
         time.sleep(args.settle)
@@ -723,7 +882,7 @@ def run(bench: Bench, rate: float, args: argparse.Namespace, first: bool = False
             f"to fall under {args.max_load:g}")
         while os.getloadavg()[0] > args.max_load and time.monotonic() < deadline:
             time.sleep(2)
-    step = bench.run_step(rate)
+    step = bench.run_step(rate, flow, args.max_invite_p99)
     say(step_line(step))
     return step
 
@@ -749,6 +908,81 @@ def code_version() -> str:
     return sha + ("+changes" if dirty else "")
 
 
+def find_highest(step_at: Callable[[float, str], Step], rates: Sequence[float], flows: Sequence[str],
+                 resolution: float, max_steps: int, bisect: bool) -> None:
+    """Rising rates, each flow at each rate (their order alternating, so that machine
+    noise hits both), a flow dropping out at its first step that does not pass; then
+    each flow's bisection between its last pass and its first failure."""
+    last_pass: dict[str, float | None] = dict.fromkeys(flows)
+    first_fail: dict[str, float] = {}
+    for index, rate in enumerate(rates):
+        order = [f for f in (flows if index % 2 == 0 else list(reversed(flows))) if f not in first_fail]
+        if not order:
+            break
+        for flow in order:
+            if step_at(rate, flow).passed:
+                last_pass[flow] = rate
+            else:
+                first_fail[flow] = rate
+    if not bisect:
+        return
+    for flow, hi in first_fail.items():
+        lo = last_pass[flow]
+        tries = 0
+        while lo is not None and hi - lo > resolution + 1e-9 and tries < max_steps:
+            mid = round((lo + hi) / 2 / resolution) * resolution
+            if not lo < mid < hi:
+                break
+            tries += 1
+            if step_at(mid, flow).passed:
+                lo = mid
+            else:
+                hi = mid
+
+
+def summary(steps: Sequence[Step], flows: Sequence[str], seats: int, searched: bool) -> list[str]:
+    """The highest passing rate of each flow, with its latency and CPU; with the twin, the
+    ratio and the goals (at least 0.9x the twin's rate; controller CPU at most 5 ms a call
+    at 40 calls/s)."""
+    lines: list[str] = []
+    best: dict[str, Step] = {}
+    for flow in flows:
+        passed = [s for s in steps if s.flow == flow and s.passed]
+        if not passed:
+            lines.append(f"{flow}: no step passed")
+            continue
+        top = best[flow] = max(passed, key=lambda s: s.rate)
+        failed_above = any(s.flow == flow and not s.passed and s.rate > top.rate for s in steps)
+        limit = "" if failed_above or not searched else " (no step failed: raise --start/--max-steps)"
+        lines.append(
+            f"{flow}: highest passing rate with {seats} seats {top.rate:g} calls/s ({top.sustained:.2f} sustained)"
+            f"{limit}; INVITE->200 p50 {ms(top.invite_p50)} / p99 {ms(top.invite_p99)} ms; CPU per call "
+            f"controller {top.controller_cpu * 1000:.1f} ms, Asterisk {top.asterisk_cpu * 1000:.1f} ms")
+    if HOTLINE in best and TWIN in best:
+        ratio = best[HOTLINE].rate / best[TWIN].rate
+        lines.append(f"ratio hotline / twin: {ratio:.2f} (goal at least 0.9: {'met' if ratio >= 0.9 else 'NOT met'})")
+    if HOTLINE in best:
+        # Latency at 80 % of the highest passing rate (the nearest step run at or under it).
+        # The dialplan answers before Stasis, so StasisStart->answer is 0 by construction;
+        # StasisStart->greeting is the controller's own reaction, held to the same 20 ms.
+        target = 0.8 * best[HOTLINE].rate
+        near = [s for s in steps if s.flow == HOTLINE and s.passed and s.rate <= target]
+        if near:
+            at = max(near, key=lambda s: s.rate)
+            worst = max(at.answer_p99 or 0.0, at.greet_p99 or 0.0)
+            good = worst <= 20 and at.invite_p99 is not None and at.invite_p99 <= 50
+            lines.append(
+                f"at {at.rate:g} calls/s ({at.rate / best[HOTLINE].rate:.0%} of the highest): StasisStart->answer p99 "
+                f"{ms(at.answer_p99)} ms, StasisStart->greeting p99 {ms(at.greet_p99)} ms, INVITE->200 p99 "
+                f"{ms(at.invite_p99)} ms (goal at most 20 and 50: {'met' if good else 'NOT met'})")
+    at_40 = [s for s in steps if s.flow == HOTLINE and s.rate == 40 and s.passed]
+    if at_40:
+        cpu = min(s.controller_cpu for s in at_40) * 1000
+        lines.append(f"controller CPU per call at 40 calls/s: {cpu:.1f} ms (goal at most 5: "
+                     f"{'met' if cpu <= 5 else 'NOT met'})")
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     missing = missing_prerequisite()
@@ -762,54 +996,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.resolution = 2.0 if big else 0.5
     if args.resolution <= 0:
         args.resolution = increment
+    if args.twin and args.max_invite_p99 is None:
+        args.max_invite_p99 = 50.0
     rates = [args.rate] if args.rate is not None else [start + i * increment for i in range(args.max_steps)]
     py_spy = shutil.which(args.py_spy) if args.py_spy else None
     if args.py_spy and py_spy is None:
         say(f"py-spy not found: {args.py_spy}")
         return 2
+    menu = args.flow == "menu"
     options = Options(args.seats, args.hold, args.talk_ms, args.answer_ms, args.max_wait, args.max_calls,
                       args.ring_timeout, args.keep, py_spy,
-                      tuple(shlex.split(args.controller_cmd)) if args.controller_cmd else ())
+                      tuple(shlex.split(args.controller_cmd)) if args.controller_cmd else (),
+                      env=(("HOTLINE_CALLFLOW_MENU", "true" if menu else "false"),),
+                      py_spy_native=args.py_spy_native, twin=args.twin, rtp=args.rtp, menu=menu)
+    flows = (HOTLINE, TWIN) if args.twin else (HOTLINE,)
     load1, load5, _ = os.getloadavg()
     say(f"callflow bench: {args.seats} seats, talk {args.talk_ms} ms, answer after {args.answer_ms} ms, "
         f"{args.hold:g} s a step, rates {', '.join(f'{r:g}' for r in rates[:4])}"
-        f"{'...' if len(rates) > 4 else ''} calls/s; {os.cpu_count()} CPUs, load {load1:.1f} {load5:.1f}; "
-        f"code {code_version()}")
+        f"{'...' if len(rates) > 4 else ''} calls/s; flow {args.flow}"
+        f"{', RTP both ways' if args.rtp else ', no voice RTP'}{', against the twin' if args.twin else ''}; "
+        f"{os.cpu_count()} CPUs, load {load1:.1f} {load5:.1f}; code {code_version()}")
     steps: list[Step] = []
     # The instance under test; a step that did not pass may leave it degraded (a backlog,
     # stuck channels), so the next step gets a fresh one.
     bench = [Bench(options)]
 
-    def step_at(rate: float, first: bool = False) -> Step:
+    def step_at(rate: float, flow: str) -> Step:
         if steps and not steps[-1].passed:
             say("starting a fresh instance: the failed step may have left this one degraded")
             bench[0].stop()
             bench[0] = Bench(options)
             bench[0].start()
-        step = run(bench[0], rate, args, first=first)
+        step = run(bench[0], rate, args, first=not steps, flow=flow)
         steps.append(step)
         return step
 
     with sigterm_as_interrupt():
         try:
             bench[0].start()
-            lo: Step | None = None  # the highest passing step so far
-            for index, rate in enumerate(rates):
-                if not step_at(rate, first=index == 0).passed:
-                    break
-                lo = steps[-1]
-            if args.rate is None and steps and not steps[-1].passed and lo is not None:
-                # Bisect between the last pass and the first failure, to --resolution.
-                hi = steps[-1].rate
-                while hi - lo.rate > args.resolution + 1e-9 and len(steps) < args.max_steps + 4:
-                    mid = round((lo.rate + hi) / 2 / args.resolution) * args.resolution
-                    if not lo.rate < mid < hi:
-                        break
-                    step = step_at(mid)
-                    if step.passed:
-                        lo = step
-                    else:
-                        hi = mid
+            find_highest(step_at, rates, flows, args.resolution, args.max_steps, bisect=args.rate is None)
         except KeyboardInterrupt:
             say("interrupted: stopping everything")
         finally:
@@ -818,18 +1043,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     say("")
     say(table(steps))
-    passed = [s for s in steps if s.passed]
-    best = max(passed, key=lambda s: s.rate) if passed else None
-    if args.rate is None:
-        if best is None:
-            say(f"no zero-failure rate found (the first step, {steps[0].rate:g} calls/s, failed)")
-        else:
-            limit = "" if len(passed) < len(steps) else " (no step failed: raise --start/--max-steps)"
-            say(f"highest zero-failure rate with {args.seats} seats: {best.rate:g} calls/s offered, "
-                f"{best.sustained:.2f} calls/s sustained{limit}")
+    for line in summary(steps, flows, args.seats, searched=args.rate is None):
+        say(line)
     if args.json:
         args.json.write_text(json.dumps([asdict(s) | {"passed": s.passed} for s in steps], indent=2))
-    return 0 if (best is not None) else 1
+    return 0 if any(s.passed for s in steps) else 1
 
 
 if __name__ == "__main__":

@@ -48,20 +48,33 @@ class BenchStore:
         )
         return [(str(r[0]), str(r[1]), str(r[2]), bool(r[3])) for r in rows]
 
-    def answered_call_ends(self, after_rowid: int) -> list[float]:
-        """Asterisk's hang-up times of the answered calls after the row id."""
-        return [float(row[0]) for row in self._rows(
-            "SELECT e.at_epoch FROM calls c JOIN call_events e ON e.call_id = c.call_id AND e.kind = 'HANGUP' "
-            "WHERE c.rowid > ? AND c.outcome = 'answered'",
-            [after_rowid],
-        )]
-
     def arrived_and_answered(self, after_rowid: int) -> list[tuple[float, float]]:
         """Per call: the StasisStart time (ARRIVED) and the answer time (ANSWERED)."""
         return [(float(a), float(b)) for a, b in self._rows(
             "SELECT a.at_epoch, b.at_epoch FROM calls c "
             "JOIN call_events a ON a.call_id = c.call_id AND a.kind = 'ARRIVED' "
             "JOIN call_events b ON b.call_id = c.call_id AND b.kind = 'ANSWERED' WHERE c.rowid > ?",
+            [after_rowid],
+        )]
+
+    def arrived_and_greeted(self, after_rowid: int) -> list[tuple[float, float]]:
+        """Per call: the StasisStart time (ARRIVED) and the start of its first prompt (the
+        first PLAYBACK, Asterisk's PlaybackStarted): the controller's reaction, now that the
+        dialplan answers before Stasis."""
+        return [(float(a), float(b)) for a, b in self._rows(
+            "SELECT a.at_epoch, min(b.at_epoch) FROM calls c "
+            "JOIN call_events a ON a.call_id = c.call_id AND a.kind = 'ARRIVED' "
+            "JOIN call_events b ON b.call_id = c.call_id AND b.kind = 'PLAYBACK' WHERE c.rowid > ? "
+            "GROUP BY c.call_id",
+            [after_rowid],
+        )]
+
+    def answered_and_in_line(self, after_rowid: int) -> list[tuple[float, float]]:
+        """Per call: the answer (ANSWERED) and the moment it joined the line (ENTERQUEUE)."""
+        return [(float(a), float(b)) for a, b in self._rows(
+            "SELECT a.at_epoch, b.at_epoch FROM calls c "
+            "JOIN call_events a ON a.call_id = c.call_id AND a.kind = 'ANSWERED' "
+            "JOIN call_events b ON b.call_id = c.call_id AND b.kind = 'ENTERQUEUE' WHERE c.rowid > ?",
             [after_rowid],
         )]
 
@@ -86,3 +99,33 @@ class BenchStore:
             "AND outcome != 'answered' GROUP BY 1, 2 ORDER BY 3 DESC LIMIT ?",
             [after_rowid, top],
         )]
+
+
+class ClusterBenchStore:
+    """The cluster bench's reads of the controller's PostgreSQL store, one connection each."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def _rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        import psycopg
+
+        with psycopg.connect(self.url) as conn:
+            return list(conn.execute(sql, list(params)).fetchall())
+
+    def registered_seats(self) -> int:
+        return int(self._rows("SELECT count(*) FROM seats WHERE registered = 1")[0][0])
+
+    def calls_done(self, number_prefix: str) -> int:
+        return int(self._rows("SELECT count(*) FROM calls WHERE caller_number LIKE %s AND state = 'done'",
+                              [f"{number_prefix}%"])[0][0])
+
+    def nodes_and_outcomes(self, number_prefix: str) -> list[tuple[str, str]]:
+        return [(str(node), str(outcome)) for node, outcome in
+                self._rows("SELECT node, outcome FROM calls WHERE caller_number LIKE %s", [f"{number_prefix}%"])]
+
+    def commits_and_row_writes(self, database: str = "hotline") -> tuple[int, int]:
+        """PostgreSQL's counters for the database: transactions committed, rows inserted or updated."""
+        [(commits, writes)] = self._rows(
+            "SELECT xact_commit, tup_inserted + tup_updated FROM pg_stat_database WHERE datname = %s", [database])
+        return int(commits), int(writes)

@@ -15,28 +15,36 @@ import signal
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
 from callcenter import pbx
-from callcenter.ari import AriConfig, EventStream
+from callcenter.ari import AriClient, AriConfig, EventStream, SocketRequests
 from callcenter.ari_capture import CaptureWriter, capturing, tap, tap_connected
 from callcenter.callbacks import CallbackRunner
+from callcenter.calls.ari_events import EVENTS_READ
 from callcenter.calls.runner import Controller
 from callcenter.errors import HotlineError, PbxError
 from callcenter.heap import trimming
 from callcenter.knowledge.service import starter_folder
+from callcenter.leadership import leadership_for
+from callcenter.leadership.lease import acquire
 from callcenter.mail.notices import mail_running
+from callcenter.nodes import Nodes
 from callcenter.public import public_running, public_url
 from callcenter.recordings import repair_all
+from callcenter.recordings.compress import compression_running
 from callcenter.recordings.retention import retention_running
 from callcenter.seats.roster import coverage_warning
 from callcenter.services import Services
 from callcenter.settings import Settings
 from callcenter.sms.repository import SmsRepository
 from callcenter.sms.sender import sms_sender_running
-from callcenter.store import Store
+from callcenter.store import Store, store_target
+from callcenter.store.url import redacted
 from callcenter.supervision import stop_task
 from callcenter.users import credentials_path
 from callcenter.web import console_url, web_running
@@ -56,15 +64,10 @@ ARI_CONNECTIONS = 16
 ARI_KEEPALIVE_SECONDS = 5.0
 
 
-def ari_config(settings: Settings) -> AriConfig:
-    creds = settings.credentials()
-    return AriConfig(settings.ari_url, creds.ari_user, creds.ari_password, settings.asterisk.app)
-
-
 @asynccontextmanager
 async def services_running(settings: Settings) -> AsyncIterator[Services]:
     """The store, open, and every repository and service on it."""
-    async with Store(settings.paths.database) as store:
+    async with Store(store_target(settings)) as store:
         yield Services.on(settings, store)
 
 
@@ -83,43 +86,58 @@ async def controller_running(
         session = await stack.enter_async_context(
             aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=ARI_CONNECTIONS,
                                                                  keepalive_timeout=ARI_KEEPALIVE_SECONDS)))
-        config = ari_config(settings)
-        ari = capturing(config, session, writer)
-        callbacks = CallbackRunner(settings, ari, store, shift_clock)
+        creds = settings.credentials()
+        clients: dict[str, AriClient] = {}
+        configs: dict[str, tuple[AriConfig, SocketRequests]] = {}
+        for node, url in settings.ari_nodes.items():  # one ARI connection per Asterisk node
+            config = AriConfig(url, creds.ari_user, creds.ari_password, settings.asterisk.app)
+            sockets = SocketRequests()
+            clients[node] = capturing(config, session, writer, sockets)
+            configs[node] = config, sockets
+        nodes = Nodes(clients)
+        # Callbacks go out from the first node (its trunk); in a cluster, an idea for later
+        # is to try the next node when that one is away.
+        callbacks = CallbackRunner(settings, nodes.client(nodes.default), store, shift_clock)
         stack.push_async_callback(callbacks.stop)
-        controller = Controller(settings, ari, services.calls, services.seats, services.nuisance, callbacks,
+        controller = Controller(settings, nodes, services.calls, services.seats, services.nuisance, callbacks,
                                 shift_clock=shift_clock, listen_in_log=services.listen_in)
         await controller.start()
         stack.push_async_callback(controller.stop)
+        streams: list[EventStream] = []
+        readers: list[asyncio.Task[None]] = []
+        for node, (config, sockets) in configs.items():
+            ari = clients[node]
 
-        async def connected() -> None:
-            await controller.adopt()
+            async def connected(node: str = node, ari: AriClient = ari) -> None:
+                await ari.receive_only(EVENTS_READ)
+                await controller.adopt(node)
 
-        stream = EventStream(config, session, tap(controller.on_event, writer), tap_connected(connected, writer),
-                             on_disconnected=controller.disconnected)
-        reader = asyncio.create_task(stream.run(), name="ari-events")
-        if watch is not None:
-            watch(reader)
+            def on_event(event: dict[str, Any], node: str = node) -> None:
+                controller.on_event(event, node)
 
-        async def stop_reader() -> None:
-            reader.cancel()
-            await asyncio.gather(reader, return_exceptions=True)
-
-        stack.push_async_callback(stop_reader)
+            stream = EventStream(config, session, tap(on_event, writer), tap_connected(connected, writer),
+                                 on_disconnected=partial(controller.disconnected, node), sockets=sockets)
+            reader = asyncio.create_task(stream.run(),
+                                         name="ari-events" if not nodes.clustered else f"ari-events {node}")
+            if watch is not None:
+                watch(reader)
+            stack.push_async_callback(stop_task, reader)
+            streams.append(stream)
+            readers.append(reader)
         scheduler = asyncio.create_task(callbacks.run(), name="callbacks")
-
-        async def stop_scheduler() -> None:
-            scheduler.cancel()
-            await asyncio.gather(scheduler, return_exceptions=True)
-
-        stack.push_async_callback(stop_scheduler)
-        waiter = asyncio.create_task(stream.connected.wait())
-        done, _ = await asyncio.wait({waiter, reader}, timeout=connect_timeout, return_when=asyncio.FIRST_COMPLETED)
-        if waiter not in done:
+        stack.push_async_callback(stop_task, scheduler)
+        # One node is enough to start answering (a cluster's others are adopted as they come).
+        waiters = {asyncio.create_task(stream.connected.wait()) for stream in streams}
+        done, _ = await asyncio.wait({*waiters, *readers}, timeout=connect_timeout,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waiters:
             waiter.cancel()
-            if reader in done and reader.exception() is not None:
-                raise PbxError(f"the controller could not connect to ARI: {reader.exception()}")
-            raise PbxError(f"ARI at {settings.ari_url} did not accept the controller within {connect_timeout:.0f} s")
+        if not done & waiters:
+            failed = next((r for r in readers if r in done and r.exception() is not None), None)
+            if failed is not None:
+                raise PbxError(f"the controller could not connect to ARI: {failed.exception()}")
+            raise PbxError(f"ARI at {', '.join(settings.ari_nodes.values())} did not accept the controller "
+                           f"within {connect_timeout:.0f} s")
         yield controller
 
 
@@ -189,6 +207,7 @@ async def running_hotline(settings: Settings, watch: Callable[[asyncio.Task[None
         stack.push_async_callback(stop_task, starter)
         # Recordings past recordings.retention_days: pruned now and then daily, supervised.
         await stack.enter_async_context(retention_running(settings, services))
+        await stack.enter_async_context(compression_running(settings, services))
         # Mail notices to the units ([mail], off by default): stopped before the store closes.
         await stack.enter_async_context(mail_running(settings, services.tickets, console_url(settings)))
         # Replies to citizens' text messages out through the SMS gateway ([sms] gateway_url).
@@ -233,7 +252,7 @@ def where_lines(settings: Settings) -> list[str]:
         f" passwords in {settings.credentials_file}",
         f"  roster:      {settings.paths.roster}",
         f"  recordings:  {settings.paths.recordings_dir}",
-        f"  database:    {settings.paths.database}",
+        f"  database:    {redacted(settings.store.url) or settings.paths.database}",
         f"  ARI:         {settings.ari_url}    AMI: {settings.ami_host}:{a.ami_port}",
         f"  console:     {console_url(settings)}  (accounts: {credentials_path(settings.paths.state_dir)})",
         *([f"  public site: {public_url(settings)}  (市长信箱, 办理查询, 典型案例; behind the city's HTTPS proxy)"]
@@ -263,22 +282,49 @@ async def _until_signalled(critical: list[asyncio.Task[None]]) -> None:
             raise PbxError(reason)
 
 
+@asynccontextmanager
+async def leading(settings: Settings, watch: Callable[[asyncio.Task[None]], None], standby: bool,
+                  ) -> AsyncIterator[None]:
+    """Hold the controller's leadership for the block (`callcenter.leadership`): with
+    `standby`, wait for it while another controller holds it, else refuse to start. The
+    task keeping it is watched: a lease lost ends the process (exit 2), never two
+    controllers driving the same calls."""
+    lease = leadership_for(settings.paths.state_dir, settings.store.url)
+    await acquire(lease, lambda line: print(line, flush=True), wait=standby)
+    keeper = asyncio.create_task(lease.keep(), name="leadership")
+    watch(keeper)
+    try:
+        yield
+    finally:
+        await stop_task(keeper)
+        await lease.release()
+
+
 async def serve(settings: Settings) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     critical: list[asyncio.Task[None]] = []
-    async with running_hotline(settings, watch=critical.append):
+    async with leading(settings, critical.append, standby=False), \
+            running_hotline(settings, watch=critical.append):
         for line in where_lines(settings):
             print(line, flush=True)
         await _until_signalled(critical)
         print("stopping...", flush=True)
 
 
-async def serve_controller(settings: Settings) -> None:
-    """Only the controller, against an Asterisk that runs already (`hotline controller`)."""
+async def serve_controller(settings: Settings, console: bool = False) -> None:
+    """Only the controller, against an Asterisk that runs already (`hotline controller`);
+    while another controller is active, this one waits as its standby. With `console`,
+    the active one serves the console too (a cluster's controllers: whichever leads)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     critical: list[asyncio.Task[None]] = []
-    async with services_running(settings) as services, \
-            controller_running(settings, services, watch=critical.append):
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(leading(settings, critical.append, standby=True))
+        services = await stack.enter_async_context(services_running(settings))
+        controller = await stack.enter_async_context(controller_running(settings, services, watch=critical.append))
         _warn_about_roster(services)
-        print(f"controller connected to {settings.ari_url} (app {settings.asterisk.app})", flush=True)
+        if console:
+            await stack.enter_async_context(web_running(settings, services, controller))
+            print(f"console at {console_url(settings)}", flush=True)
+        print(f"controller connected to {', '.join(settings.ari_nodes.values())} (app {settings.asterisk.app})",
+              flush=True)
         await _until_signalled(critical)

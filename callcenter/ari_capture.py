@@ -29,7 +29,7 @@ from typing import IO, Any
 
 import aiohttp
 
-from callcenter.ari import AriClient, AriConfig, AriError, Event
+from callcenter.ari import AriClient, AriConfig, AriError, Event, SocketRequests
 
 EventHandler = Callable[[Event], None]
 ConnectedHandler = Callable[[], Awaitable[None]]
@@ -97,8 +97,9 @@ class CaptureWriter:
 class CapturingAriClient(AriClient):
     """An `AriClient` that writes every request and its reply (or error) to a capture."""
 
-    def __init__(self, config: AriConfig, session: aiohttp.ClientSession, writer: CaptureWriter) -> None:
-        super().__init__(config, session)
+    def __init__(self, config: AriConfig, session: aiohttp.ClientSession, writer: CaptureWriter,
+                 sockets: SocketRequests | None = None) -> None:
+        super().__init__(config, session, sockets)
         self.writer = writer
 
     async def request(
@@ -118,11 +119,12 @@ class CapturingAriClient(AriClient):
         return reply
 
 
-def capturing(config: AriConfig, session: aiohttp.ClientSession, writer: CaptureWriter | None) -> AriClient:
+def capturing(config: AriConfig, session: aiohttp.ClientSession, writer: CaptureWriter | None,
+              sockets: SocketRequests | None = None) -> AriClient:
     """The ARI client: capturing when there is a writer, the plain one otherwise."""
     if writer is None:
-        return AriClient(config, session)
-    return CapturingAriClient(config, session, writer)
+        return AriClient(config, session, sockets)
+    return CapturingAriClient(config, session, writer, sockets)
 
 
 def tap(handler: EventHandler, writer: CaptureWriter | None) -> EventHandler:

@@ -437,12 +437,15 @@ def _start_unlocked(settings: Settings, instance: Instance, prompts_dir: Path | 
     if prompts_dir is not None:
         mounts.append(f"mount --bind -o ro {shlex.quote(str(prompts_dir))} {root}{INSTANCE_MOUNT}/sounds")
     # umask 027: what Asterisk writes (recordings 0640, logs) is closed to other users.
+    # nice: Asterisk's threads (media, recording) before the controller's when the cores are
+    # full. Not root: nice says it cannot and Asterisk starts at the usual priority.
     script = " && ".join(["umask 027", *mounts]) + (
-        f" && exec chroot {root} /usr/sbin/asterisk -f -n -C {INSTANCE_MOUNT}/etc/asterisk.conf -U asterisk -G asterisk"
+        f" && exec nice -n {int(settings.asterisk.nice)} chroot {root} /usr/sbin/asterisk -f -n"
+        f" -C {INSTANCE_MOUNT}/etc/asterisk.conf -U asterisk -G asterisk"
     )
     instance.output_log.parent.mkdir(parents=True, exist_ok=True)
     with open(instance.output_log, "ab") as log:
-        # unshare, sh and chroot all exec: the pid we get is Asterisk's own.
+        # unshare, sh, nice and chroot all exec: the pid we get is Asterisk's own.
         proc = subprocess.Popen(
             ["unshare", "-m", "--propagation", "private", "sh", "-c", script],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,

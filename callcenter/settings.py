@@ -54,6 +54,18 @@ class PathsSection:
 
 
 @dataclass(frozen=True)
+class StoreSection:
+    """Where the store lives: empty, the SQLite file at paths.database (the embedded
+    default); `postgresql://user:password@host:port/database`, a PostgreSQL database."""
+
+    url: str = dataclasses.field(default="", repr=False)  # may hold a password: never shown
+
+    @property
+    def postgresql(self) -> bool:
+        return bool(self.url)
+
+
+@dataclass(frozen=True)
 class CallflowSection:
     menu: bool
     max_waiting: int
@@ -99,6 +111,17 @@ class AsteriskSection:
     ami_host: str
     ami_user: str
     ami_password: str
+    # Asterisk's scheduling priority (nice, -20..19): below zero it runs before the
+    # controller and everything else when the cores are full, so voice frames and the
+    # recordings keep their timing while signalling waits a few milliseconds.
+    nice: int = -5
+    # The prefix of Asterisk's channel ids; in a cluster, the node's name (see `nodes`).
+    system_name: str = "hotline"
+    # A cluster's nodes, "name=ARI URL" separated by spaces ("": the one Asterisk).
+    nodes: str = ""
+    # In a cluster, this node's SIP proxy ("address:port"): phones register there, and
+    # the node reaches them through it ("": phones register at this Asterisk).
+    proxy: str = ""
 
 
 @dataclass(frozen=True)
@@ -139,9 +162,18 @@ class ListenInSection:
     answer_seconds: float  # how long the supervisor's phone rings before the supervision is given up
 
 
+# The bit rates MPEG-2.5 layer III allows at 8 kHz (what LAME encodes a phone recording as).
+MP3_KBPS = (8, 16, 24, 32, 40, 48, 56, 64)
+
+
 @dataclass(frozen=True)
 class RecordingsSection:
     retention_days: int  # a call's recording is deleted this many days after the call arrived
+    # After the call, its WAV is compressed: "mp3" (see recordings/compress.py), or "off".
+    compress: str = "mp3"
+    # The MP3's bit rate, kbit/s: 8 (the default, 16 times smaller than the WAV) or more
+    # (MPEG-2.5 at 8 kHz allows up to 64 in steps of 8).
+    mp3_kbps: int = 8
 
 
 @dataclass(frozen=True)
@@ -252,6 +284,7 @@ class Settings:
     home: Path
     hotline: HotlineSection
     paths: PathsSection
+    store: StoreSection
     callflow: CallflowSection
     nuisance: NuisanceSection
     asterisk: AsteriskSection
@@ -308,6 +341,23 @@ class Settings:
         return f"http://{_url_host(self.asterisk.http_bind)}:{self.asterisk.http_port}/ari"
 
     @property
+    def ari_nodes(self) -> dict[str, str]:
+        """The Asterisk nodes the controller drives, name -> ARI URL, in the configured
+        order (the first is where callbacks go out): `asterisk.nodes`, or this one Asterisk."""
+        if not self.asterisk.nodes.strip():
+            return {self.asterisk.system_name: self.ari_url}
+        nodes: dict[str, str] = {}
+        for entry in self.asterisk.nodes.split():
+            name, _, url = entry.partition("=")
+            if not _NODE_NAME.fullmatch(name) or not url.startswith(("http://", "https://")):
+                raise ConfigError(f"{self.source}: asterisk.nodes: {entry!r} is not name=http://host:port/ari "
+                                  "(the name letters, digits and _)")
+            if name in nodes:
+                raise ConfigError(f"{self.source}: asterisk.nodes names {name!r} twice")
+            nodes[name] = url.rstrip("/")
+        return nodes
+
+    @property
     def ami_host(self) -> str:
         return self.asterisk.ami_host or _connect_host(self.asterisk.ami_bind)
 
@@ -338,6 +388,7 @@ def _url_host(bind: str) -> str:
 _SECTIONS: dict[str, type[typing.Any]] = {
     "hotline": HotlineSection,
     "paths": PathsSection,
+    "store": StoreSection,
     "callflow": CallflowSection,
     "nuisance": NuisanceSection,
     "asterisk": AsteriskSection,
@@ -444,6 +495,10 @@ def _cast(where: str, kind: object, value: object, home: Path) -> object:
     return value
 
 
+# A node's name: the part of its channel ids before the first '-'.
+_NODE_NAME = re.compile(r"[A-Za-z0-9_]{1,32}")
+
+
 def _validate(s: Settings) -> None:
     src = s.source
     a = s.asterisk
@@ -479,6 +534,11 @@ def _validate(s: Settings) -> None:
     for key, value in (("callbacks.trunk", cb.trunk), ("trunk.address", s.trunk.address)):
         if value and not _HOST_PORT.fullmatch(value):
             raise ConfigError(f"{src}: {key} must be host or host:port, got {value!r}")
+    if s.recordings.compress not in ("mp3", "off"):
+        raise ConfigError(f"{src}: recordings.compress must be \"mp3\" or \"off\", got {s.recordings.compress!r}")
+    if s.recordings.mp3_kbps not in MP3_KBPS:
+        raise ConfigError(f"{src}: recordings.mp3_kbps must be one of {', '.join(map(str, MP3_KBPS))},"
+                          f" got {s.recordings.mp3_kbps!r}")
     if s.recordings.retention_days < 1:
         raise ConfigError(f"{src}: recordings.retention_days must be a whole number of days, 1 or more,"
                           f" got {s.recordings.retention_days}")
@@ -486,6 +546,7 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"{src}: threeway.ring_seconds must be positive, got {s.threeway.ring_seconds}")
     _validate_listen_in(s)
     _validate_channels(s)
+    _validate_store(src, s.store)
     for key in ("quiet_start", "quiet_end"):
         value = getattr(cb, key)
         if len(value) != 5 or value[2] != ":" or not (value[:2] + value[3:]).isdigit() or int(value[:2]) > 23 \
@@ -515,6 +576,17 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"{src}: asterisk.max_calls must be 1 or more, got {a.max_calls}")
     if not 0 <= a.rtp_timeout <= 3600:
         raise ConfigError(f"{src}: asterisk.rtp_timeout must be 0 (off) to 3600 seconds, got {a.rtp_timeout}")
+    if not -20 <= a.nice <= 19:
+        raise ConfigError(f"{src}: asterisk.nice must be -20 to 19, got {a.nice}")
+    if not _NODE_NAME.fullmatch(a.system_name):
+        raise ConfigError(f"{src}: asterisk.system_name must be letters, digits and _ (it starts every "
+                          f"channel id, up to the first '-'), got {a.system_name!r}")
+    if a.proxy and not _ipv4_and_port(a.proxy):
+        # An IPv4 address, not a name: the node's ACL permits it, and Asterisk's ACL takes
+        # no names (a bad entry would leave the node open to everyone).
+        raise ConfigError(f"{src}: asterisk.proxy must be IPv4-address:port (the cluster's SIP proxy), "
+                          f"got {a.proxy!r}")
+    s.ari_nodes  # noqa: B018 - parsed here so that a bad list is refused at start
     if not 0 <= a.qualify_seconds <= 3600:
         raise ConfigError(f"{src}: asterisk.qualify_seconds must be 0 (off) to 3600, got {a.qualify_seconds}")
     if s.callflow.max_waiting < 1:
@@ -531,8 +603,8 @@ def _validate(s: Settings) -> None:
             raise ConfigError(f"{src}: nuisance.{key} must be 1 or more, got {getattr(n, key)}")
     if n.hard_limit_calls < 0:
         raise ConfigError(f"{src}: nuisance.hard_limit_calls must be 0 (off) or more, got {n.hard_limit_calls}")
-    if a.mode == "external" and not a.ari_url:
-        raise ConfigError(f"{src}: asterisk.mode is 'external' but asterisk.ari_url is empty")
+    if a.mode == "external" and not a.ari_url and not a.nodes.strip():
+        raise ConfigError(f"{src}: asterisk.mode is 'external' but asterisk.ari_url (or asterisk.nodes) is empty")
     if not 1 <= s.hotline.seats <= 500:
         raise ConfigError(f"{src}: hotline.seats must be 1-500, got {s.hotline.seats}")
     # Every setting below is written into Asterisk's configuration: ASCII only, no line
@@ -552,6 +624,24 @@ _ASCII_DIGITS = re.compile(r"[0-9]{1,20}")
 _CALLER_ID = re.compile(r"\+?[0-9]{1,20}")
 # A host name, an IPv4 address or a bracketed IPv6 address, with an optional port.
 _HOST_PORT = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?")
+
+
+def _ipv4_and_port(value: str) -> bool:
+    host, _, port = value.rpartition(":")
+    try:
+        ipaddress.IPv4Address(host)
+    except ValueError:
+        return False
+    return port.isdigit() and 0 < int(port) < 65536
+
+
+def _validate_store(src: Path, store: StoreSection) -> None:
+    from callcenter.store.url import StoreUrlError, parse_store_url  # pure; no database is reached
+
+    try:
+        parse_store_url(store.url)
+    except StoreUrlError as exc:
+        raise ConfigError(f"{src}: store.url {exc}") from None
 
 
 def _validate_mail(src: Path, m: MailSection) -> None:

@@ -216,10 +216,12 @@ EVENT_LABELS: dict[str, str] = {
     "HARD_LIMIT": "超过呼叫上限挂断",
     "UNIT_DIALLED": "三方通话：呼叫承办单位", "UNIT_JOINED": "三方通话：单位加入", "UNIT_LEFT": "三方通话：单位退出",
     "UNIT_FAILED": "三方通话：单位未接通", "SEAT_LEFT": "三方通话：坐席退出，市民与单位继续通话",
-    "RECORDING_PRUNED": "录音已过保存期删除",
+    "RECORDING_PRUNED": "录音已过保存期删除", "RECORDING_COMPRESSED": "录音已压缩",
 }
 # The call event of a recording deleted for being older than recordings.retention_days.
 RECORDING_PRUNED = "RECORDING_PRUNED"
+# The call event of a recording compressed to MP3 after the call (recordings.compress).
+RECORDING_COMPRESSED = "RECORDING_COMPRESSED"
 
 
 class RecordingUse(StrEnum):

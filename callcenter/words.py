@@ -77,6 +77,19 @@ def quoted(word: str) -> str:
     return '"' + word.replace('"', '""') + '"'
 
 
+def ts_quoted(word: str) -> str:
+    """`word` as one operand of PostgreSQL's to_tsquery: never read as an operator (&, |,
+    !, <->, :*)."""
+    return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def ts_match_any(words: Sequence[str]) -> str | None:
+    """The to_tsquery text of `match_any` for PostgreSQL: any of `words`, each quoted."""
+    if not words:
+        return None
+    return " | ".join(ts_quoted(word) for word in words)
+
+
 def match_any(words: Sequence[str]) -> str | None:
     """An FTS5 MATCH expression: any of `words`, each quoted; None when there is none."""
     if not words:

@@ -13,6 +13,15 @@ if [ "$mode" = test ]; then
   # chromium for the console's browser tests (Playwright drives Debian's, never downloads one);
   # a CJK font so Chinese pages render in it.
   packages+=(sip-tester baresip chromium fonts-wqy-zenhei logrotate fail2ban)
+  # PostgreSQL 15: the store's second backend and the cluster's database; the tests run
+  # servers of their own on free ports.
+  packages+=(postgresql-15 postgresql-client-15)
+  # Kamailio 5.6 with its PostgreSQL module: the cluster's SIP proxy (tests/test_cluster.py,
+  # `hotline cluster up`); the hotline runs its own, never the package's service.
+  packages+=(kamailio kamailio-postgres-modules)
+elif [ "$mode" = cluster ]; then
+  # `hotline cluster up`: PostgreSQL and Kamailio beside the embedded engine's packages.
+  packages+=(postgresql-15 postgresql-client-15 kamailio kamailio-postgres-modules)
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -26,10 +35,24 @@ for package in "${packages[@]}"; do
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   step "apt-get install ${missing[*]}"
+  # Debian's postgresql packages create and start a system-wide server on port 5432; the
+  # hotline runs its own, so ask them not to (an existing installation is left alone).
+  mkdir -p /etc/postgresql-common/createcluster.d
+  [ -f /etc/postgresql-common/createcluster.d/hotline.conf ] || \
+    echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.d/hotline.conf
   apt-get update -q
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
   step "apt packages present (${#packages[@]})"
+fi
+if { [ "$mode" = test ] || [ "$mode" = cluster ]; } && [ -d /run/systemd/system ] \
+    && systemctl is-enabled --quiet kamailio 2>/dev/null; then
+  # Debian's kamailio package enables and starts its own service with the stock
+  # configuration (SIP on every address, port 5060: where the hotline's Asterisk and the
+  # cluster's Kamailio listen). The hotline runs its own; keep the package's off, also
+  # after upgrades.
+  step "systemctl disable --now kamailio (the package's own service)"
+  systemctl disable --now kamailio
 fi
 
 python=python3

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from callcenter import pbx
+from callcenter.postgres.server import Server as PgServer
 from callcenter.settings import Settings
 from tests.flow import FAST, Hotline, hotline_for
 from tests.harness import free_port, instance_env, settings_for
@@ -65,3 +66,46 @@ async def hotline(asterisk: RunningAsterisk, tmp_path: Path) -> AsyncIterator[Ho
     the shift clock at 03:00 (the night shift: seat1 and seat2)."""
     async with hotline_for(asterisk.env | FAST, tmp_path) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One throw-away PostgreSQL 15 server for the session, on loopback and a free port
+    (a folder directly under /tmp: under root, its server runs as `postgres`, which must
+    be able to reach it). Tests take a database each (`fresh_database`)."""
+    import secrets
+    import tempfile
+
+    from callcenter.postgres import server as pg
+
+    folder = Path(tempfile.mkdtemp(prefix="hotline-pg-"))
+    os.chmod(folder, 0o755)
+    running = pg.Server(folder / "data", free_port(), secrets.token_hex(12))
+    pid = running.start()
+    try:
+        yield PostgresServer(running, pid)
+    finally:
+        pg.stop(pid)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Where a test's store is, once on each backend: an SQLite file, or a new database on
+    the session's PostgreSQL server (its URL)."""
+    if request.param == "sqlite":
+        return tmp_path / "state" / "hotline.db"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.fresh_database()
+
+
+@dataclass
+class PostgresServer:
+    server: PgServer
+    pid: int
+    databases: int = 0
+
+    def fresh_database(self) -> str:
+        """A new empty database on the session's server; its URL."""
+        self.databases += 1
+        return self.server.create_database(f"test{self.databases}_{os.getpid()}")

@@ -34,6 +34,28 @@ def free_port(kinds: tuple[int, ...] = (socket.SOCK_STREAM, socket.SOCK_DGRAM)) 
     raise RuntimeError("no free port found on loopback")
 
 
+def free_media_port() -> int:
+    """A UDP port for SIPp's `-mp`: SIPp binds it and port + 2 as well (its video echo), so
+    both must be free, or the SIPp dies at start-up with "Unable to bind video RTP socket"."""
+    for _ in range(200):
+        port = free_port((socket.SOCK_DGRAM,))
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as video:
+                video.bind((LOOPBACK, port + 2))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free pair of media ports found on loopback")
+
+
+def store_env(location: Path | str) -> dict[str, str]:
+    """The HOTLINE_* variable that points the engine at a test's store: an SQLite file, or
+    a PostgreSQL URL (`store_location`)."""
+    if isinstance(location, str):
+        return {"HOTLINE_STORE_URL": location}
+    return {"HOTLINE_PATHS_DATABASE": str(location)}
+
+
 def instance_env(state_dir: Path, **overrides: str) -> dict[str, str]:
     """HOTLINE_* variables for an instance on free ports with its own state folder.
 
@@ -98,15 +120,17 @@ def sipp(
     *args: str,
     calls: int = 1,
     timeout: float = 30.0,
+    target: str | None = None,
 ) -> SippResult:
-    """Run one SIPp scenario from tests/sipp against the instance; wait for it."""
+    """Run one SIPp scenario from tests/sipp against the instance (or `target`,
+    "address:port": a cluster's SIP proxy); wait for it."""
     binary = shutil.which("sipp")
     assert binary, "SIPp is missing: apt-get install sip-tester"
-    target = f"{LOOPBACK}:{settings.asterisk.sip_port}"
+    target = target or f"{LOOPBACK}:{settings.asterisk.sip_port}"
     argv = [
         binary, target, "-sf", str(SIPP_DIR / scenario), "-m", str(calls), "-i", LOOPBACK,
         "-p", str(free_port((socket.SOCK_DGRAM,))), "-timeout", f"{int(timeout)}s", "-timeout_error",
-        "-nostdin", "-mp", str(free_port((socket.SOCK_DGRAM,))), *args,
+        "-nostdin", "-mp", str(free_media_port()), *args,
     ]
     raw = [arg.encode("utf-8", "surrogateescape") for arg in argv]  # raw bytes pass through untouched
     proc = subprocess.run(raw, capture_output=True, text=True, errors="replace", timeout=timeout + 15)
@@ -154,10 +178,12 @@ class SeatPhone:
 
     def __init__(self, settings: Settings, seat: str, workdir: Path, answers: bool = True,
                  answer_after_ms: int = 300, hangs_up_after_ms: int | None = None,
-                 voice: Path | None = None) -> None:
+                 voice: Path | None = None, target: str | None = None) -> None:
         self.settings = settings
+        # Where it registers: the instance's Asterisk, or a cluster's SIP proxy ("address:port").
+        self.target = target or f"{LOOPBACK}:{settings.asterisk.sip_port}"
         self.voice = voice  # RTP the operator "speaks" once the call is answered (PCMU)
-        self.media_port = free_port((socket.SOCK_DGRAM,))
+        self.media_port = free_media_port()
         self.seat = seat
         self.log = workdir / f"{seat}-{os.getpid()}-{random.randrange(10**6)}.log"
         self.answers = answers
@@ -176,7 +202,7 @@ class SeatPhone:
             ooc = "seat_answers_speaking.xml"
             extra += ["-key", "audio_pcap", str(self.voice)]
         argv = [
-            "sipp", f"{LOOPBACK}:{self.settings.asterisk.sip_port}", "-sf", str(SIPP_DIR / "seat_phone.xml"),
+            "sipp", self.target, "-sf", str(SIPP_DIR / "seat_phone.xml"),
             "-oocsf", str(SIPP_DIR / ooc), "-set", "user", self.seat, "-au", self.seat, "-ap", password,
             "-m", "1", "-i", LOOPBACK,
             "-p", str(free_port((socket.SOCK_DGRAM,))), "-mp", str(self.media_port),
@@ -200,7 +226,7 @@ class SeatPhone:
         # Asterisk would keep the dead phone's registration: remove it for the next test.
         password = self.settings.credentials().sip_password(self.seat)
         sipp(self.settings, "unregister.xml", "-set", "user", self.seat, "-au", self.seat, "-ap", password,
-             timeout=10)
+             timeout=10, target=self.target)
 
     def __enter__(self) -> SeatPhone:
         return self.start()
@@ -272,15 +298,15 @@ def call_hotline(
 
 def caller_argv(settings: Settings, workdir: Path, caller: str, hold_ms: int, scenario: str,
                 digit: str = "0", digit_after_ms: int = 1000, name: str = "Citizen", voice: Path | None = None,
-                media_port: int | None = None) -> tuple[list[str], Path]:
+                media_port: int | None = None, target: str | None = None) -> tuple[list[str], Path]:
     """The SIPp command line of one citizen (for callers started side by side); `voice`
     the RTP they send (PCMA), `media_port` where they receive it."""
     log = workdir / f"caller-{random.randrange(10**9)}.log"
     pcap = "/usr/share/sip-tester/dtmf_2833_" + {"*": "star", "#": "pound"}.get(digit, digit) + ".pcap"
     argv = [
-        "sipp", f"{LOOPBACK}:{settings.asterisk.sip_port}", "-sf", str(SIPP_DIR / scenario), "-m", "1",
+        "sipp", target or f"{LOOPBACK}:{settings.asterisk.sip_port}", "-sf", str(SIPP_DIR / scenario), "-m", "1",
         "-i", LOOPBACK, "-p", str(free_port((socket.SOCK_DGRAM,))),
-        "-mp", str(media_port or free_port((socket.SOCK_DGRAM,))),
+        "-mp", str(media_port or free_media_port()),
         "-timeout", "200s", "-timeout_error", "-nostdin", "-key", "audio_pcap", str(voice or voice_pcap()),
         "-s", settings.hotline.number, "-set", "caller", caller, "-set", "caller_name", name,
         "-key", "dtmf_pcap", pcap, "-set", "dtmf_after", str(digit_after_ms),

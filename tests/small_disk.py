@@ -60,3 +60,8 @@ class SmallDisk:
 
     def empty(self) -> None:
         self.filler.unlink()
+
+    def read_only(self, yes: bool = True) -> None:
+        """Remounted read-only, as the kernel does to a file system it found faulty
+        (errors=remount-ro), or writable again."""
+        subprocess.run(["mount", "-o", f"remount,{'ro' if yes else 'rw'}", str(self.path)], check=True)

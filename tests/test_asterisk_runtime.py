@@ -80,6 +80,15 @@ def test_an_authenticated_seat_dialling_any_other_number_is_refused(asterisk: Ru
     assert result.returncode == 0, result.output
 
 
+def test_asterisk_and_each_of_its_threads_run_at_the_configured_priority(asterisk: RunningAsterisk) -> None:
+    # Field 19 of /proc/<pid>/task/<tid>/stat is the thread's nice value (after the name
+    # in parentheses, which cannot hold spaces here).
+    nice = {int(stat.read_text().rsplit(")", 1)[1].split()[16])
+            for stat in Path(f"/proc/{asterisk.pid}/task").glob("*/stat")}
+    assert asterisk.settings.asterisk.nice == -5
+    assert nice == {-5}, nice
+
+
 def test_a_seat_registers_with_its_password(asterisk: RunningAsterisk) -> None:
     password = asterisk.settings.credentials().seat_passwords["seat1"]
     result = sipp(asterisk.settings, "register_accepted.xml", "-set", "user", "seat1", "-au", "seat1", "-ap", password)

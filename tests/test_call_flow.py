@@ -88,7 +88,8 @@ async def test_only_the_seats_of_the_shift_on_duty_are_rung(hotline: Hotline) ->
             phone.stop()
 
 
-async def test_consecutive_calls_alternate_between_two_free_seats_longest_idle_first(hotline: Hotline) -> None:
+async def test_consecutive_calls_alternate_between_two_free_seats_longest_idle_first_each_in_its_seats_bridge(
+        hotline: Hotline) -> None:
     with SeatPhone(hotline.settings, "seat1", hotline.workdir, answer_after_ms=200), \
             SeatPhone(hotline.settings, "seat2", hotline.workdir, answer_after_ms=200):
         await hotline.seat_registered("seat1")
@@ -98,7 +99,17 @@ async def test_consecutive_calls_alternate_between_two_free_seats_longest_idle_f
             row = await _one_call(hotline, f"1390000000{index}")
             seats.append(row["seat"])
             await hotline.seats_free()  # wrap-up ends before the next call
+            if index == 1:
+                first_bridges = dict(hotline.controller.seat_bridges)
     assert seats[0] != seats[1] and seats[0] == seats[2] and seats[1] == seats[3], seats
+    # Each seat talked in one bridge of its own, kept for its next call; between calls it
+    # is empty, and no other bridge is left behind.
+    node = hotline.controller.nodes.default
+    assert set(first_bridges) == {(node, "seat1"), (node, "seat2")} and len(set(first_bridges.values())) == 2, \
+        first_bridges
+    assert hotline.controller.seat_bridges == first_bridges
+    bridges = {str(b["id"]): b.get("channels") for b in await hotline.controller.ari.list_bridges()}
+    assert bridges == {bridge_id: [] for bridge_id in first_bridges.values()}, bridges
 
 
 async def test_a_seat_that_lets_it_ring_is_paused_and_the_caller_reaches_the_other(hotline: Hotline) -> None:
@@ -172,11 +183,23 @@ async def test_ten_callers_and_two_seats_are_served_in_arrival_order_and_hear_th
                                   "citizen_caller_waits.xml", digit="0", digit_after_ms=600)
             callers.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
 
-            async def arrived(count: int = index + 1) -> bool:  # in arrival order: one at a time
+            async def arrived(count: int = index + 1, proc: subprocess.Popen[bytes] = callers[-1]) -> bool:
+                # In arrival order: one at a time. A SIPp that died at start-up says why.
+                if proc.poll() is not None and proc.stderr is not None:
+                    raise AssertionError(f"caller {count} exited {proc.returncode}: "
+                                         f"{proc.stderr.read().decode(errors='replace')[-500:]}")
                 await hotline.services.calls.flush()
                 return len(await hotline.services.calls.recent(limit=100)) >= count
 
-            await hotline.wait_until(arrived, 20, f"caller {index + 1} to arrive")
+            try:
+                await hotline.wait_until(arrived, 20, f"caller {index + 1} to arrive")
+            except AssertionError:
+                for proc in callers:
+                    proc.kill()
+                    proc.wait()
+                    assert proc.stderr is not None
+                    proc.stderr.close()
+                raise
         codes = await asyncio.to_thread(lambda: [proc.wait(120) for proc in callers])
         errors = []
         for proc in callers:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,7 +31,7 @@ from callcenter.tickets import (
 from callcenter.vocabulary import CallbackResult, Category
 from tests.conftest import RunningAsterisk
 from tests.flow import Hotline, hotline_for
-from tests.harness import LOOPBACK, SIPP_DIR, free_port, instance_env, settings_for, voice_pcap
+from tests.harness import LOOPBACK, SIPP_DIR, free_media_port, instance_env, settings_for, voice_pcap
 
 CALLBACK_FAST = {"HOTLINE_CALLBACKS_POLL_SECONDS": "0.5", "HOTLINE_CALLBACKS_RING_SECONDS": "3",
                  "HOTLINE_CALLBACKS_RETRY_MINUTES": "0.02", "HOTLINE_CALLBACKS_MAX_ATTEMPTS": "2",
@@ -57,7 +56,7 @@ async def _replied_ticket(store: Store, settings: Settings, number: str) -> int:
 def _citizen_phone(asterisk: RunningAsterisk, scenario: str, calls: int, workdir: Path) -> subprocess.Popen[bytes]:
     port = asterisk.env["HOTLINE_CALLBACKS_TRUNK"].rsplit(":", 1)[1]
     argv = ["sipp", "-sf", str(SIPP_DIR / scenario), "-i", LOOPBACK, "-p", port, "-m", str(calls),
-            "-mp", str(free_port((socket.SOCK_DGRAM,))), "-nostdin", "-timeout", "90s",
+            "-mp", str(free_media_port()), "-nostdin", "-timeout", "90s",
             "-timeout_error", "-trace_msg", "-message_file", str(workdir / f"{scenario}.log")]
     if scenario == "citizen_answers_callback.xml":
         argv += ["-set", "listen", "2000", "-key", "audio_pcap", str(voice_pcap()),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 import pytest
 
@@ -241,6 +242,22 @@ def test_a_whole_answered_call_goes_through_every_phase_with_the_right_actions()
     }
     assert final_row(actions)["talk_seconds"] == 156
     assert final_row(actions)["total_seconds"] == 200
+
+
+def test_a_call_the_dialplan_answered_goes_straight_to_the_greeting_without_asking_asterisk_to_answer() -> None:
+    arrival = Arrived(ARRIVED_AT, "13800138000", "Citizen", "/rec/c1.wav", up=True)
+    call, actions = run(new_call(), arrival)
+    assert call.phase is Phase.GREETING and call.answered == ARRIVED_AT and call.playing == GREETING_ID
+    assert effects(actions) == [Play(GREETING_ID, "greeting")]
+    assert log_kinds(actions) == ["ARRIVED", "ANSWERED"]
+    # The same call answered by a request instead: the same steps after the Answer.
+    asked, asked_actions = run(new_call(), replace(arrival, up=False), Answered(ARRIVED_AT))
+    assert asked == call and effects(asked_actions) == [Answer(), *effects(actions)]
+
+
+def test_a_call_the_dialplan_answered_while_the_line_is_full_hears_it_is_full() -> None:
+    call, actions = run(new_call(), Arrived(ARRIVED_AT, "13800138000", "", "", line_full=True, up=True))
+    assert call.phase is Phase.LINE_FULL and effects(actions) == [Play(GREETING_ID, "line_busy")]
 
 
 def test_a_menu_key_during_the_greeting_stops_it_and_queues_the_caller_at_once() -> None:

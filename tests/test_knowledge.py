@@ -26,7 +26,7 @@ from callcenter.reports.periods import parse_month
 from callcenter.store import Store
 from callcenter.tickets.directory import load_directory, units_file
 from callcenter.users import add_unit_user
-from tests.harness import HOME, assert_one_line_error, instance_env, run_hotline
+from tests.harness import HOME, assert_one_line_error, instance_env, run_hotline, store_env
 from tests.test_attachments import _answered_call
 from tests.web_helpers import (
     Client,
@@ -72,13 +72,13 @@ def write_articles(folder: Path, articles: dict[str, str] = ARTICLES) -> Path:
 
 
 @pytest.fixture
-async def console(tmp_path: Path) -> AsyncIterator[RunningConsole]:
+async def console(tmp_path: Path, store_location: Path | str) -> AsyncIterator[RunningConsole]:
     (tmp_path / "state").mkdir()
     settings = console_settings(tmp_path / "state")
     directory = load_directory(units_file(settings))
     add_unit_user(settings.paths.state_dir, "zezhou-office", "zezhou", directory)
     add_unit_user(settings.paths.state_dir, "water-office", "water", directory)
-    async with Store(settings.paths.database) as store, \
+    async with Store(store_location) as store, \
             console_running(settings, FakeFloor(settings, store)) as running:
         for index, seat in enumerate(("seat1", "seat1", "seat2"), start=1):
             _answered_call(running.services.calls, f"call-{index}", seat, settings.zone, time.time() - 600 + index)
@@ -369,9 +369,8 @@ async def operator_of(console: RunningConsole, user: str, path: str, body: objec
 
 
 async def test_import_an_edit_by_the_unit_and_export_give_back_the_same_articles(
-        console: RunningConsole, tmp_path: Path) -> None:
-    env = instance_env(console.settings.paths.state_dir,
-                       HOTLINE_PATHS_DATABASE=str(console.settings.paths.database))
+        console: RunningConsole, tmp_path: Path, store_location: Path | str) -> None:
+    env = instance_env(console.settings.paths.state_dir) | store_env(store_location)
     folder = write_articles(tmp_path / "city-base", {
         "zezhou/a.md": article_file("老年人优待证办理（示例）", "zezhou", "procedure", "# 办理\n\n- 身份证\n- 照片",
                                     "优待证, 老年人"),
@@ -425,10 +424,10 @@ def test_every_starter_article_says_it_is_an_example_and_every_unit_has_some() -
     assert all(a.valid_until is None for a in articles)
 
 
-async def test_the_starter_base_is_loaded_into_an_empty_base_only(tmp_path: Path) -> None:
+async def test_the_starter_base_is_loaded_into_an_empty_base_only(tmp_path: Path, store_location: Path | str) -> None:
     (tmp_path / "state").mkdir()
     settings = console_settings(tmp_path / "state")
-    async with Store(settings.paths.database) as store:
+    async with Store(store_location) as store:
         service = FakeFloor(settings, store).services.knowledge
         first = await service.load_starter(starter_folder(settings))
         assert first is not None and first.created == len(list(read_folder(starter_folder(settings))))

@@ -27,7 +27,7 @@ from callcenter.users import read_generated_passwords
 from callcenter.web import web_running
 from tests.conftest import RunningAsterisk
 from tests.flow import FAST, Hotline, hotline_for
-from tests.harness import LOOPBACK, SeatPhone, caller_argv, free_port
+from tests.harness import LOOPBACK, SeatPhone, caller_argv, free_media_port, free_port
 from tests.rtp_listen import RtpListener, levels, wav_samples
 from tests.test_threeway_calls import _talking_call, _until, tone
 from tests.web_helpers import Client, http_session, log_in, page_csrf
@@ -81,7 +81,7 @@ async def supervised_call(asterisk: RunningAsterisk, tmp_path: Path, hold_ms: in
                                                   voice=tone(SUPERVISOR_HZ, "PCMU")))
             await hotline.seat_registered("seat1")
             await _phone_online(hotline)
-            citizen_port = free_port((socket.SOCK_DGRAM,))
+            citizen_port = free_media_port()
             argv, _ = caller_argv(hotline.settings, tmp_path, "13912340002", hold_ms, "citizen_caller_dtmf.xml",
                                   voice=tone(CITIZEN_HZ, "PCMA"), media_port=citizen_port)
             ears = RtpListener(frozenset({citizen_port, seat.media_port, phone.media_port})).start()

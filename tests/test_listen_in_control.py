@@ -18,6 +18,7 @@ from callcenter.ari import AriClient, AriConfig, AriNotFound
 from callcenter.listen_in.repository import ListenInRepository
 from callcenter.listen_in.runner import ListenIn, ListenInRefused, TalkingLeg
 from callcenter.listen_in.vocabulary import Mode, Refusal
+from callcenter.nodes import Nodes
 from callcenter.services import Services
 from callcenter.settings import ListenInSection, Settings
 from callcenter.store import Row, Store
@@ -87,7 +88,8 @@ class Supervising:
                  snoop_entry_seconds: float = 5.0) -> None:
         self.ari = ScriptedAri()
         self.talking: dict[str, TalkingLeg] = {"seat1": TalkingLeg("call-1", SEAT_CHANNEL)}
-        self.listen_in = ListenIn(settings, self.ari, ListenInRepository(store), self.talking.get, lambda: None,
+        self.listen_in = ListenIn(settings, Nodes({"hotline": self.ari}), ListenInRepository(store), self.talking.get,
+                                  lambda: None,
                                   ringing_grace, snoop_entry_seconds)
         self.ari.on_event = self.listen_in.on_event
 
@@ -292,7 +294,8 @@ class ListenFloor(FakeFloor):
     def __init__(self, settings: Settings, store: Store) -> None:
         super().__init__(settings, store)
         self.ari = ScriptedAri()
-        self.listen_in = ListenIn(settings, self.ari, self.services.listen_in, self._talking_leg, self.changed)
+        self.listen_in = ListenIn(settings, Nodes({"hotline": self.ari}), self.services.listen_in, self._talking_leg,
+                                  self.changed)
         self.ari.on_event = self.listen_in.on_event
 
     def _talking_leg(self, seat: str) -> TalkingLeg | None:

@@ -29,8 +29,8 @@ from callcenter.errors import ConfigError
 from callcenter.nuisance import PastCall
 from callcenter.services import Services
 from callcenter.settings import Settings
-from callcenter.store import Store
-from tests.harness import instance_env, settings_for
+from callcenter.store import Store, store_target
+from tests.harness import instance_env, settings_for, store_env
 
 T0 = 1_764_300_000.0
 
@@ -100,8 +100,14 @@ def test_a_rule_with_a_negative_window_or_a_zero_count_is_a_config_error(
 # ----------------------------------------------------------------------------- in the store
 
 
+@pytest.fixture
+def store_settings(tmp_path: Path, store_location: Path | str) -> Settings:
+    """The settings of a hotline whose store is `store_location` (each backend)."""
+    return settings_for(instance_env(tmp_path) | store_env(store_location))
+
+
 async def _store_with_calls(settings: Settings, number: str, count: int, talk: int = 5) -> Store:
-    store = Store(settings.paths.database)
+    store = Store(store_target(settings))
     await store.start()
     for index in range(count):
         at = T0 + 60 * index
@@ -111,7 +117,8 @@ async def _store_with_calls(settings: Settings, number: str, count: int, talk: i
     return store
 
 
-async def test_marking_twice_flags_clear_unflags_and_expiry_unflags(settings: Settings) -> None:
+async def test_marking_twice_flags_clear_unflags_and_expiry_unflags(store_settings: Settings) -> None:
+    settings = store_settings
     store = await _store_with_calls(settings, "13900000001", 2, talk=120)
     service = Services.on(settings, store).nuisance
     try:
@@ -134,7 +141,8 @@ async def test_marking_twice_flags_clear_unflags_and_expiry_unflags(settings: Se
         await store.stop()
 
 
-async def test_a_number_is_flagged_after_its_third_short_call(settings: Settings) -> None:
+async def test_a_number_is_flagged_after_its_third_short_call(store_settings: Settings) -> None:
+    settings = store_settings
     store = await _store_with_calls(settings, "13333333333", 2)
     service = Services.on(settings, store).nuisance
     try:
@@ -149,7 +157,8 @@ async def test_a_number_is_flagged_after_its_third_short_call(settings: Settings
         await store.stop()
 
 
-async def test_withheld_numbers_are_never_flagged_by_number(settings: Settings) -> None:
+async def test_withheld_numbers_are_never_flagged_by_number(store_settings: Settings) -> None:
+    settings = store_settings
     store = await _store_with_calls(settings, "anonymous", 5)
     service = Services.on(settings, store).nuisance
     try:

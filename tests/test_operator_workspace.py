@@ -65,9 +65,9 @@ async def _history(services: Services, zone: Any, now: float) -> tuple[int, int]
 
 
 async def test_the_caller_card_has_the_numbers_calls_newest_first_its_open_tickets_a_known_name_and_the_flag(
-        tmp_path: Path) -> None:
+        tmp_path: Path, store_location: Path | str) -> None:
     settings = console_settings(tmp_path)
-    async with Store(settings.paths.database) as store:
+    async with Store(store_location) as store:
         services = Services.on(settings, store)
         now = time.time()
         named, secret = await _history(services, settings.zone, now)

@@ -95,3 +95,42 @@ def test_a_stale_pid_file_naming_another_process_is_not_taken_for_asterisk(tmp_p
     instance.pid_file.write_text(f"{os.getpid()}\n")  # this test process: not Asterisk
     assert instance.running_pid() is None
     assert pbx.stop(settings, progress=lambda line: None) is False
+
+
+def test_a_cluster_node_holds_no_registrations_and_hears_only_its_proxy(tmp_path: Path) -> None:
+    env = instance_env(tmp_path, HOTLINE_ASTERISK_PROXY="127.0.0.10:5080")
+    settings = settings_for(env)
+    text = _render(tmp_path, env=env)["pjsip.conf"]
+    sections = _sections(text)
+    by_type: dict[str, dict[str, dict[str, str]]] = {}
+    for name, body in sections:
+        by_type.setdefault(body.get("type", ""), {})[name] = body
+    assert "auth" not in by_type  # no digest accounts: the phones authenticate at Kamailio
+    phones = set(settings.seat_names) | set(settings.supervisor_phones)
+    aors = by_type["aor"]
+    assert set(aors) == phones
+    for phone, aor in aors.items():  # reached through the proxy, never registered here
+        assert aor["contact"] == f"sip:{phone}@127.0.0.10:5080"
+        assert "max_contacts" not in aor
+    endpoints = {name: body for name, body in sections if "context" in body}
+    assert all(endpoints[phone]["context"] == "from-seats" and "auth" not in endpoints[phone] for phone in phones)
+    # Only the proxy's address is identified (as the anonymous endpoint: citizens' dialplan);
+    # no identification by user name, so nobody is a seat by saying so.
+    assert dict(sections)["global"]["endpoint_identifier_order"] == "ip"
+    assert by_type["identify"] == {"anonymous": {"type": "identify", "endpoint": "anonymous",
+                                                 "match": "127.0.0.10"}}
+    assert endpoints["anonymous"]["context"] == "from-citizens"
+    # Nobody else reaches the node: every endpoint a request could be taken for (the
+    # anonymous one, a phone's by its user name) admits the proxy's address only.
+    assert dict(sections)["from-proxy-only"] == {"deny": "0.0.0.0/0.0.0.0", "permit": "127.0.0.10/255.255.255.255"}
+    headers = {line for line in text.splitlines() if line.startswith("[")}
+    assert "[anonymous](media-defaults,from-proxy-only)" in headers
+    assert all(f"[{phone}](media-defaults,from-proxy-only)" in headers for phone in phones)
+
+
+def test_the_single_machine_keeps_its_registrations_and_identification(tmp_path: Path) -> None:
+    sections = _sections(_render(tmp_path)["pjsip.conf"])
+    assert dict(sections)["global"]["endpoint_identifier_order"] == "username,anonymous"
+    assert not [name for name, body in sections if body.get("type") == "identify" or name == "from-proxy-only"]
+    assert all(body.get("max_contacts") == "1" and "contact" not in body
+               for name, body in sections if body.get("type") == "aor")

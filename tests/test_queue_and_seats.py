@@ -377,6 +377,21 @@ def test_longest_idle_leaves_out_every_unavailable_seat(roster: Roster) -> None:
     assert longest_idle({}, roster, at("09:00")) == []
 
 
+def test_longest_idle_with_a_limit_gives_the_head_of_the_same_order_skipping_seats_off_shift(
+        roster: Roster) -> None:
+    seats = {
+        "seat1": ready("seat1", idle_since=1.0),  # idle longest, but night shift and not logged in
+        "seat2": ready("seat2", idle_since=2.0, logged_in=True),
+        "seat3": ready("seat3", idle_since=3.0, logged_in=True),
+        "seat4": ready("seat4", idle_since=4.0, logged_in=True),
+    }
+    everyone = longest_idle(seats, roster, at("09:00"))
+    assert everyone == ["seat2", "seat3", "seat4"]
+    assert longest_idle(seats, roster, at("09:00"), limit=1) == ["seat2"]
+    assert longest_idle(seats, roster, at("09:00"), limit=2) == everyone[:2]
+    assert longest_idle(seats, roster, at("09:00"), limit=9) == everyone
+
+
 def test_ending_a_conversation_restarts_the_idle_clock_and_other_moves_keep_it() -> None:
     seat = Seat("seat3", registered=True, idle_since=10.0, since=10.0)
     ringing = seat.ring(20.0)

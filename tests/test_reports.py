@@ -9,6 +9,7 @@ import re
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -31,6 +32,7 @@ from callcenter.reports import (
 from callcenter.store import Store
 from callcenter.tickets import Context, create_ticket, forward, load_directory, record_callback, reply
 from callcenter.vocabulary import CallbackResult, Category, Satisfaction
+from tests.conftest import PostgresServer
 from tests.harness import HOME, instance_env
 from tests.test_tickets import hotline, one_line_error
 
@@ -48,7 +50,10 @@ def at(text: str) -> float:
     return datetime.fromisoformat(text).timestamp()
 
 
-def seeded(path: Path, shape: str, period_text: str) -> Path:
+Location = TypeVar("Location", Path, str)
+
+
+def seeded(path: Location, shape: str, period_text: str) -> Location:
     shape_ = SHAPES[shape]
     period = parse_month(period_text, ZONE) if shape_.kind == "monthly" else parse_year(period_text, ZONE)
     data = make_demo(period, calls=shape_.calls, completed=shape_.completed, tickets=shape_.tickets, zone=ZONE,
@@ -62,9 +67,13 @@ def seeded(path: Path, shape: str, period_text: str) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def january_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return seeded(tmp_path_factory.mktemp("january") / "hotline.db", "jan-seed", "2009-01")
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def january_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path | str:
+    """The seed's January, in an SQLite file and in a PostgreSQL database."""
+    if request.param == "sqlite":
+        return seeded(tmp_path_factory.mktemp("january") / "hotline.db", "jan-seed", "2009-01")
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return seeded(server.fresh_database(), "jan-seed", "2009-01")
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +81,7 @@ def year_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return seeded(tmp_path_factory.mktemp("year") / "hotline.db", "year-2008", "2008")
 
 
-async def briefing_of(path: Path, kind: str, text: str, now: float | None = None) -> Briefing:
+async def briefing_of(path: Path | str, kind: str, text: str, now: float | None = None) -> Briefing:
     period = parse_month(text, ZONE) if kind == "monthly" else parse_year(text, ZONE)
     async with Store(path) as store:
         return await build_briefing(store, period, zone=ZONE, now=now)
@@ -120,7 +129,7 @@ def test_a_month_runs_from_local_midnight_to_local_midnight() -> None:
 # --------------------------------------------------------------------- seed shapes
 
 
-async def test_a_store_shaped_like_the_seeds_january_gives_every_figure_of_its_table(january_db: Path) -> None:
+async def test_a_store_shaped_like_the_seeds_january_gives_every_figure_of_its_table(january_db: Path | str) -> None:
     b = await briefing_of(january_db, "monthly", "2009-01")
     c, t = b.calls, b.tickets
     assert (c.accepted, c.completed, c.completed_pct, c.in_progress, c.in_progress_pct) == (5734, 5704, 99.48, 30, 0.52)
@@ -133,7 +142,7 @@ async def test_a_store_shaped_like_the_seeds_january_gives_every_figure_of_its_t
     assert SEED_PARAGRAPH in format_text(b, DIRECTORY.title)
 
 
-async def test_the_january_service_figures_add_up(january_db: Path) -> None:
+async def test_the_january_service_figures_add_up(january_db: Path | str) -> None:
     b = await briefing_of(january_db, "monthly", "2009-01")
     s, q = b.service, b.satisfaction
     assert s.answered == 5734
@@ -168,10 +177,10 @@ async def test_a_month_of_the_seeded_year_reports_on_its_own(year_db: Path) -> N
 
 
 @pytest.fixture
-async def small(tmp_path: Path) -> AsyncIterator[Store]:
+async def small(store_location: Path | str) -> AsyncIterator[Store]:
     """Four calls in January 2009 (waits in line 5, 20, 21 s; answered 9, 15, 16 s after
     arriving), one abandoned, one in February."""
-    async with Store(tmp_path / "hotline.db") as store:
+    async with Store(store_location) as store:
         calls = CallRepository(store)
         for n, (arrived, wait, answer) in enumerate((("2009-01-05T09:00:00+08:00", 5, 9),
                                                      ("2009-01-05T10:00:00+08:00", 20, 15),
@@ -228,8 +237,8 @@ async def test_a_running_month_averages_over_the_days_begun_so_far(small: Store)
 # ----------------------------------------------------------------------- refusals
 
 
-async def test_an_empty_store_says_so_and_how_to_fill_it(tmp_path: Path) -> None:
-    async with Store(tmp_path / "hotline.db") as store:
+async def test_an_empty_store_says_so_and_how_to_fill_it(store_location: Path | str) -> None:
+    async with Store(store_location) as store:
         with pytest.raises(ReportError, match=r"holds no calls yet: nothing to report .*hotline demo seed"):
             await build_briefing(store, parse_month("2009-01", ZONE), zone=ZONE)
 
@@ -270,14 +279,14 @@ def _documented() -> set[str]:
     return keys
 
 
-async def test_every_json_key_is_documented_and_every_documented_key_exists(january_db: Path) -> None:
+async def test_every_json_key_is_documented_and_every_documented_key_exists(january_db: Path | str) -> None:
     b = await briefing_of(january_db, "monthly", "2009-01")
     leaves, documented = _leaves(b.to_json()), _documented()
     assert leaves - documented == set()
     assert {k for k in documented if not any(leaf == k or leaf.startswith(k) for leaf in leaves)} == set()
 
 
-async def test_the_html_page_has_charts_and_loads_nothing_from_outside(january_db: Path) -> None:
+async def test_the_html_page_has_charts_and_loads_nothing_from_outside(january_db: Path | str) -> None:
     b = await briefing_of(january_db, "monthly", "2009-01")
     page = format_html(b, DIRECTORY.title)
     assert page.count("<svg") >= 5

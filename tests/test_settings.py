@@ -50,6 +50,17 @@ def test_environment_overrides_a_setting(tmp_path: Path) -> None:
         ("HOTLINE_ASTERISK_APP", "hotline\nnoload", "asterisk.app"),
         ("HOTLINE_ASTERISK_APP", "热线", "asterisk.app"),
         ("HOTLINE_HOTLINE_TIMEZONE", "Asia/Shanghai\n[x]", "hotline.timezone"),
+        # Anything but empty or a PostgreSQL URL naming a host and a database.
+        ("HOTLINE_STORE_URL", "mysql://hotline:pw@db.example.org/hotline", "store.url"),
+        ("HOTLINE_STORE_URL", "var/hotline.db", "store.url"),
+        ("HOTLINE_STORE_URL", "postgresql://hotline:pw@db.example.org", "store.url"),
+        ("HOTLINE_STORE_URL", "postgresql:///hotline", "store.url"),
+        ("HOTLINE_STORE_URL", "postgresql://hotline:pw@db.example.org:99999/hotline", "store.url"),
+        # A cluster node's proxy: an IPv4 address and a port (its ACL permits no names).
+        ("HOTLINE_ASTERISK_PROXY", "proxy.example.org:5060", "asterisk.proxy"),
+        ("HOTLINE_ASTERISK_PROXY", "127.0.0.10", "asterisk.proxy"),
+        ("HOTLINE_ASTERISK_PROXY", "127.0.0.10:5060\n[evil]", "asterisk.proxy"),
+        ("HOTLINE_ASTERISK_PROXY", "127.0.0.10:70000", "asterisk.proxy"),
     ],
 )
 def test_a_bad_setting_is_a_config_error_naming_it(tmp_path: Path, variable: str, value: str, named: str) -> None:
@@ -119,3 +130,11 @@ def test_no_password_is_written_in_the_repository(tmp_path: Path) -> None:
                 key = line.split("=", 1)[0].strip().lower()
                 if key in ("password", "secret"):
                     assert "{{" in line, f"{path}: a literal password: {line}"
+
+def test_the_store_url_names_postgresql_and_a_bad_one_never_shows_its_password(tmp_path: Path) -> None:
+    assert load_settings(env=instance_env(tmp_path)).store.url == ""  # the SQLite file at paths.database
+    url = "postgresql://hotline:s3cret@db.example.org:5432/hotline"
+    assert load_settings(env=instance_env(tmp_path, HOTLINE_STORE_URL=url)).store.url == url
+    with pytest.raises(ConfigError, match=r"store\.url must be empty .* got 'mysql://hotline:\*\*\*@db") as refused:
+        load_settings(env=instance_env(tmp_path, HOTLINE_STORE_URL=url.replace("postgresql", "mysql")))
+    assert "s3cret" not in str(refused.value)

@@ -14,9 +14,10 @@ import threading
 import time
 import unicodedata
 from collections.abc import AsyncIterator, Callable
-from contextlib import closing
+from contextlib import asynccontextmanager, closing
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlite_utils import Database
 
@@ -46,10 +47,26 @@ HOSTILE_NAME = (
 )
 
 
-def peek(path: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-    """Read through a connection of its own, as another process would."""
-    with closing(sqlite3.connect(path)) as conn:
+def peek(location: Path | str, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    """Read through a connection of its own, as another process would (SQLite or
+    PostgreSQL; `?` placeholders)."""
+    if isinstance(location, str):
+        with psycopg.connect(location) as pg:
+            return [tuple(row) for row in pg.execute(sql.replace("?", "%s"), params).fetchall()]
+    with closing(sqlite3.connect(location)) as conn:
         return conn.execute(sql, params).fetchall()
+
+
+def table_names(location: Path | str) -> set[str]:
+    if isinstance(location, str):
+        return {str(name) for (name,) in peek(location, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+    return {str(name) for (name,) in peek(location, "SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def stored_text(location: Path | str, text: str) -> str:
+    """`text` as the store gives it back: PostgreSQL's text cannot hold NUL (U+0000),
+    which it keeps as U+FFFD."""
+    return text.replace("\x00", "\ufffd") if isinstance(location, str) else text
 
 
 def calls(store: Store) -> CallRepository:
@@ -74,8 +91,8 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[Store]:
-    async with Store(db_path) as opened:
+async def store(store_location: Path | str) -> AsyncIterator[Store]:
+    async with Store(store_location) as opened:
         yield opened
 
 
@@ -99,6 +116,7 @@ async def test_a_call_row_round_trips_every_column(store: Store) -> None:
         "shift": "08-16",
         "operator": "1003",
         "wrapup_seconds": 9,
+        "node": "hotline",
         "category": "complaint",
         "nuisance": 0,
         "nuisance_rule": None,
@@ -106,6 +124,9 @@ async def test_a_call_row_round_trips_every_column(store: Store) -> None:
         "recording_seconds": 289.5,
         "recording_pruned": "2027-05-27T03:00:00+08:00",
         "recording_status": "ok",
+        "recording_wav_bytes": 4_632_044,
+        "recording_bytes": 579_008,
+        "recording_compress_failed": None,
         "answered_from_base": "2026-11-28T21:38:00+08:00",
         "queue_seq": 7,
         "priority": 1,
@@ -130,8 +151,8 @@ async def test_put_call_changes_only_the_given_columns(store: Store) -> None:
     assert row["priority"] == 0
 
 
-async def test_reads_see_writes_queued_before_them_without_a_flush(db_path: Path) -> None:
-    async with Store(db_path, batch_interval=30) as store:
+async def test_reads_see_writes_queued_before_them_without_a_flush(store_location: Path | str) -> None:
+    async with Store(store_location, batch_interval=30) as store:
         calls(store).save("1.1", state="ivr")
         assert await asyncio.wait_for(calls(store).get("1.1"), 2) is not None
 
@@ -178,6 +199,31 @@ async def test_events_keep_their_order_and_data(store: Store) -> None:
     assert len(await calls(store).events("2.1")) == len(kinds)
 
 
+async def test_writes_of_the_loop_and_of_another_thread_are_committed_in_the_order_queued(
+        store_location: Path | str) -> None:
+    # The loop's writes gather before they go to the store thread; a write from another
+    # thread sends what gathered first, so no write overtakes one queued before it.
+    async with Store(store_location) as store:
+        calls(store).log("1.1", "FIRST", E0, T0)
+        await asyncio.to_thread(calls(store).log, "1.1", "SECOND", E0 + 1, T0)
+        calls(store).log("1.1", "THIRD", E0 + 2, T0)
+        rows = await calls(store).events("1.1")  # a read comes after every write queued before it
+        assert [row["kind"] for row in rows] == ["FIRST", "SECOND", "THIRD"]
+        await store.flush()
+        assert peek(store_location, "SELECT kind FROM call_events ORDER BY id") == [("FIRST",), ("SECOND",), ("THIRD",)]
+
+
+async def test_a_hundred_writes_of_one_moment_reach_the_store_in_one_commit(db_path: Path) -> None:
+    statements: list[str] = []
+    async with Store(db_path, trace=statements.append) as store:
+        statements.clear()
+        for n in range(100):
+            calls(store).log(f"1.{n}", "ARRIVED", E0 + n, T0)
+        await store.flush()
+        assert statements.count("COMMIT") == 1
+        assert peek(db_path, "SELECT count(*) FROM call_events") == [(100,)]
+
+
 # A batch ends when it is full or batch_interval after its first write: with the default
 # 500 a burst of 10,000 takes 20 commits, plus a few partial ones if the loop puts slowly.
 @pytest.mark.parametrize(
@@ -198,18 +244,19 @@ async def test_10000_events_commit_in_few_transactions_and_flush_waits_for_them(
         assert 1 <= commits <= max_commits
 
 
-async def test_hostile_caller_id_is_stored_exactly_and_cannot_inject_sql(store: Store) -> None:
+async def test_hostile_caller_id_is_stored_exactly_and_cannot_inject_sql(
+        store: Store, store_location: Path | str) -> None:
     assert len(HOSTILE_NAME) > 300
     calls(store).save(HOSTILE_NUMBER, caller_number=HOSTILE_NUMBER, caller_name=HOSTILE_NAME, arrived=T0)
     calls(store).log(HOSTILE_NUMBER, "ARRIVED", E0, T0, data={"name": HOSTILE_NAME})
     await store.flush()
     row = await calls(store).get(HOSTILE_NUMBER)
     assert row is not None
-    assert (row["caller_number"], row["caller_name"]) == (HOSTILE_NUMBER, HOSTILE_NAME)
+    assert (row["caller_number"], row["caller_name"]) == (HOSTILE_NUMBER, stored_text(store_location, HOSTILE_NAME))
+    # JSON escapes the NUL ("\u0000"): the step's data comes back exactly on both.
     assert (await calls(store).events(HOSTILE_NUMBER))[0]["data"] == {"name": HOSTILE_NAME}
     assert [r["call_id"] for r in await calls(store).recent(number=HOSTILE_NUMBER)] == [HOSTILE_NUMBER]
-    tables = {name for (name,) in peek(store.path, "SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"calls", "call_events", "seats"} <= tables
+    assert {"calls", "call_events", "seats"} <= table_names(store_location)
 
 
 async def test_a_lone_surrogate_in_a_caller_name_is_stored_as_replacement_character(store: Store) -> None:
@@ -242,17 +289,18 @@ async def _stored(store: Store, rows: list[dict[str, object]]) -> list[dict[str,
 
 
 async def test_calls_table_shows_stored_hostile_caller_ids_escaped_on_one_line_with_aligned_columns(
-    store: Store,
+    store: Store, store_location: Path | str,
 ) -> None:
     rows = await _stored(store, _hostile_rows())
-    assert rows[0]["caller_name"] == HOSTILE_NAME
+    assert rows[0]["caller_name"] == stored_text(store_location, HOSTILE_NAME)
     lines = format_calls_table(rows).split("\n")
     assert len(lines) == 2 + len(rows)
     header, body = lines[0], lines[2:]
     for line in lines:
         assert all(unicodedata.category(ch)[0] != "C" and unicodedata.category(ch) not in ("Zl", "Zp") for ch in line)
     assert "'); DROP TABLE" in body[0] and "O'Brien" in body[0] and "…" in body[0]
-    assert "\\x1b[31mRED\\x07" in body[2] and "\\u202e\\x00e\u0301" in body[2] and "…" in body[2]
+    assert "\\x1b[31mRED\\x07" in body[2] and "…" in body[2]
+    assert ("\\u202e\\x00e\u0301" if isinstance(store_location, Path) else "\\u202e\ufffde\u0301") in body[2]
     # Every cell starts in the column its header does, wide characters counted as 2.
     for line, row in zip(body, rows, strict=True):
         for column, value in (("outcome", row["outcome"]), ("seat", row["seat"] or "-")):
@@ -273,28 +321,29 @@ async def test_calls_json_round_trips_and_escapes_what_a_terminal_would_act_on(s
     assert all(ch == "\n" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Zl", "Zp") for ch in text)
 
 
-async def test_the_database_is_in_wal_mode(store: Store) -> None:
-    assert peek(store.path, "PRAGMA journal_mode") == [("wal",)]
+async def test_the_sqlite_database_is_in_wal_mode(db_path: Path) -> None:
+    async with Store(db_path) as store:
+        assert peek(store.path, "PRAGMA journal_mode") == [("wal",)]
 
 
 async def test_a_second_store_sees_committed_rows_and_updates_seats_while_the_first_is_open(
-    store: Store, db_path: Path
+    store: Store, store_location: Path | str
 ) -> None:
     calls(store).save("1.1", caller_number="13800138000", arrived=T0, state="queued", queue_seq=1)
     await store.flush()
-    async with Store(db_path) as cli:
+    async with Store(store_location) as cli:
         assert (await calls(cli).get("1.1") or {}).get("caller_number") == "13800138000"
         await seats(cli).update("seat2", logged_in=0, paused=1, pause_reason="meeting")
     seat = (await seats(store).rows())["seat2"]
     assert (seat["logged_in"], seat["paused"], seat["pause_reason"]) == (0, 1, "meeting")
 
 
-async def test_update_seat_commits_at_once_without_waiting_for_a_batch(db_path: Path) -> None:
-    async with Store(db_path, batch_interval=30) as store:
+async def test_update_seat_commits_at_once_without_waiting_for_a_batch(store_location: Path | str) -> None:
+    async with Store(store_location, batch_interval=30) as store:
         calls(store).save("1.1", state="ringing", seat="seat4")
         await asyncio.wait_for(seats(store).update("seat4", state="ringing", state_since=T0, state_since_epoch=E0), 2)
-        assert peek(db_path, "SELECT state, state_since, state_since_epoch FROM seats") == [("ringing", T0, E0)]
-        assert peek(db_path, "SELECT seat FROM calls") == [("seat4",)]
+        assert peek(store_location, "SELECT state, state_since, state_since_epoch FROM seats") == [("ringing", T0, E0)]
+        assert peek(store_location, "SELECT seat FROM calls") == [("seat4",)]
 
 
 async def test_open_calls_are_the_unfinished_ones_in_queue_order(store: Store) -> None:
@@ -333,8 +382,11 @@ async def test_answered_per_seat_counts_the_calls_each_seat_answered_and_zero_fo
         "seat1": 2, "seat2": 1, "seat6": 0}
 
 
-async def test_a_fresh_database_is_migrated_to_the_current_version(store: Store) -> None:
-    assert peek(store.path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+async def test_a_fresh_database_is_migrated_to_the_current_version(store: Store, store_location: Path | str) -> None:
+    if isinstance(store_location, str):
+        assert peek(store_location, "SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
+    else:
+        assert peek(store_location, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
 
 
 async def test_reopening_a_current_database_changes_no_schema(db_path: Path) -> None:
@@ -367,14 +419,14 @@ async def test_a_file_that_is_not_a_database_is_refused_naming_it(db_path: Path)
     assert store_threads() == []
 
 
-async def test_stop_commits_what_is_queued_and_ends_the_store_thread(db_path: Path) -> None:
-    store = Store(db_path, batch_interval=30)
+async def test_stop_commits_what_is_queued_and_ends_the_store_thread(store_location: Path | str) -> None:
+    store = Store(store_location, batch_interval=30)
     await store.start()
     assert len(store_threads()) == 1
     calls(store).save("1.1", state="done")
     await store.stop()
     assert store_threads() == []
-    assert peek(db_path, "SELECT call_id FROM calls") == [("1.1",)]
+    assert peek(store_location, "SELECT call_id FROM calls") == [("1.1",)]
     with pytest.raises(RuntimeError, match="not running"):
         calls(store).save("1.2", state="done")
     await store.stop()  # a second stop is harmless
@@ -663,21 +715,86 @@ async def test_past_the_limit_the_oldest_events_are_dropped_counted_and_logged_o
     assert len([r for r in caplog.records if "dropping the oldest (call events first)" in r.getMessage()]) == 1
 
 
-async def test_a_full_disk_keeps_every_write_is_named_as_the_cause_and_all_commit_once_space_returns(
-        tmp_path: Path) -> None:
+@asynccontextmanager
+async def store_on_a_full_disk(tmp_path: Path) -> AsyncIterator[tuple[SmallDisk, Store]]:
+    """A store on a 16 MB tmpfs with call 1.1 committed, then the disk filled."""
     with SmallDisk(tmp_path / "small", 16) as disk:
         async with Store(disk.path / "hotline.db", batch_size=5_000, batch_interval=5) as store:
             calls(store).save("1.1", state="talking")
             await store.flush()
             disk.fill()
-            # More than SQLite's page cache: the transaction spills to the WAL midway and
-            # meets the full disk there, not only at COMMIT.
-            for n in range(3_000):
-                calls(store).log("1.1", "POSITION", E0 + n, T0, data={"n": n, "pad": "x" * 1_000})
-            with pytest.raises(StoreError, match="cannot commit 3000 writes: database or disk is full"):
-                await store.flush()
-            assert store.commit_error == "database or disk is full"  # what the health report shows
-            disk.empty()
+            yield disk, store
+
+
+async def test_a_full_disk_keeps_every_write_is_named_as_the_cause_and_all_commit_once_space_returns(
+        tmp_path: Path) -> None:
+    async with store_on_a_full_disk(tmp_path) as (disk, store):
+        # More than SQLite's page cache: the transaction spills to the WAL midway and
+        # meets the full disk there, not only at COMMIT.
+        for n in range(3_000):
+            calls(store).log("1.1", "POSITION", E0 + n, T0, data={"n": n, "pad": "x" * 1_000})
+        with pytest.raises(StoreError, match="cannot commit 3000 writes: database or disk is full"):
             await store.flush()
-            events = await calls(store).events("1.1")
+        assert store.commit_error == "database or disk is full"  # what the health report shows
+        disk.empty()
+        await store.flush()
+        events = await calls(store).events("1.1")
     assert [_n(e) for e in events] == list(range(3_000))
+
+
+# ----------------------------------------------------------------------------- reads inside a batch
+
+
+async def test_reads_inside_a_batch_see_its_writes_without_committing_it_and_the_batch_commits_once(
+        db_path: Path) -> None:
+    statements: list[str] = []
+    async with Store(db_path, batch_interval=2.0, trace=statements.append) as store:
+        opened = len(statements)  # the schema's migration commits too
+        for n in range(20):
+            calls(store).save(f"1.{n}", caller_number="13800138000", state="ivr")
+            calls(store).log(f"1.{n}", "ARRIVED", E0 + n, T0, data={"n": n})
+            row = await calls(store).get(f"1.{n}")  # the nuisance check's kind of read, mid-call
+            assert row is not None and row["state"] == "ivr"
+        # Read in the batch's open transaction: another connection sees nothing committed yet.
+        assert peek(db_path, "SELECT count(*) FROM calls") == [(0,)]
+        await store.flush()
+        assert peek(db_path, "SELECT count(*) FROM calls") == [(20,)]
+        assert peek(db_path, "SELECT count(*) FROM call_events") == [(20,)]
+    commits = [s for s in statements[opened:] if s.strip().upper() == "COMMIT"]
+    assert len(commits) == 1, statements[opened:]  # 20 reads, one commit (the flush's)
+
+
+async def test_a_full_disk_at_the_commit_after_reads_in_the_batch_keeps_the_writes_those_reads_saw(
+        tmp_path: Path) -> None:
+    async with store_on_a_full_disk(tmp_path) as (disk, store):
+        for n in range(600):  # some 600 KB: fits SQLite's page cache, not the full disk's WAL
+            calls(store).log("1.1", "POSITION", E0 + n, T0, data={"n": n, "pad": "x" * 1_000})
+            if n == 299:
+                # Applied in the open transaction; the read sees them.
+                assert len(await calls(store).events("1.1")) == 300
+        with pytest.raises(StoreError, match="cannot commit 600 writes: database or disk is full"):
+            await store.flush()
+        # Refused: the read now sees only what was committed, and every write waits.
+        assert await calls(store).events("1.1") == [] and store.pending_writes == 600
+        disk.empty()
+        await store.flush()
+        events = await calls(store).events("1.1")
+    assert [_n(e) for e in events] == list(range(600))  # each once, in order
+
+
+async def test_a_read_while_another_process_holds_the_lock_waits_once_and_sees_what_is_committed(
+        db_path: Path) -> None:
+    async with Store(db_path, busy_timeout=0.3, batch_interval=5) as store:
+        calls(store).save("1.1", state="done")
+        await store.flush()
+        with closing(sqlite3.connect(db_path, isolation_level=None)) as other:
+            other.execute("BEGIN IMMEDIATE")
+            calls(store).save("1.2", state="ivr")
+            started = time.monotonic()
+            assert await calls(store).get("1.2") is None and await calls(store).get("1.1") is not None
+            waited = time.monotonic() - started
+            assert store.commit_error is not None and store.pending_writes == 1
+            other.execute("ROLLBACK")
+        await store.flush()
+        assert await calls(store).get("1.2") is not None
+    assert waited < 0.3 * 2, waited  # one busy time-out, not one for the read and one more for a commit

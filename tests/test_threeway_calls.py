@@ -21,7 +21,7 @@ from callcenter.users import read_generated_passwords
 from callcenter.web import web_running
 from tests.conftest import RunningAsterisk
 from tests.flow import FAST, Hotline, hotline_for
-from tests.harness import LOOPBACK, SIPP_DIR, SeatPhone, caller_argv, free_port
+from tests.harness import LOOPBACK, SIPP_DIR, SeatPhone, caller_argv, free_media_port, free_port
 from tests.rtp_listen import RtpListener, levels, wav_samples
 from tests.rtp_pcap import write_tone_pcap
 from tests.test_threeway_api import with_phone
@@ -52,8 +52,8 @@ class Parties:
                  hold_ms: int) -> None:
         self.hotline = hotline
         self.seat = seat
-        self.citizen_port = free_port((socket.SOCK_DGRAM,))
-        self.unit_port = free_port((socket.SOCK_DGRAM,))
+        self.citizen_port = free_media_port()
+        self.unit_port = free_media_port()
         trunk_port = asterisk.env["HOTLINE_CALLBACKS_TRUNK"].rsplit(":", 1)[1]
         workdir = hotline.workdir
         self.unit = subprocess.Popen(
@@ -207,6 +207,10 @@ async def test_the_operator_leaves_citizen_and_unit_talking_until_the_citizen_ha
             await operator.post(f"/api/calls/{call_id}/threeway/leave")
             seat_left = await _until(hotline, "the seat to leave",
                                      lambda: hotline.controller.seats["seat1"].state.value != "talking")
+            # The bridge where citizen and unit talk on is the call's now, not the seat's.
+            bridge_id = hotline.controller.calls[call_id].bridge_id
+            seat1_bridge = hotline.controller.seat_bridges.get((hotline.controller.nodes.default, "seat1"))
+            assert bridge_id and seat1_bridge != bridge_id
             # The call is no longer the operator's: no more moves on it.
             await operator.post(f"/api/calls/{call_id}/threeway/hangup-unit", status=409)
         # The seat is free again (wrap-up, then idle) while citizen and unit talk on.
@@ -217,6 +221,8 @@ async def test_the_operator_leaves_citizen_and_unit_talking_until_the_citizen_ha
         assert await asyncio.to_thread(parties.unit.wait, 10) == 0  # the citizen left: the unit got BYE
         rows = await hotline.settled()
         kinds = await _kinds(hotline, call_id)
+        bridges = {str(b["id"]) for b in await hotline.controller.ari.list_bridges()}
+        assert bridge_id not in bridges, bridges  # it went with the call
         after = {name: parties.heard(port, seat_left + 1.0, ended - 1.5) for name, port in
                  (("citizen", parties.citizen_port), ("unit", parties.unit_port))}
         seat_heard = parties.heard(parties.seat.media_port, seat_left + 1.0, ended - 1.5)

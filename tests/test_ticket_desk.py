@@ -67,8 +67,8 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    async with Store(tmp_path / "hotline.db") as running:
+async def store(store_location: Path | str) -> AsyncIterator[Store]:
+    async with Store(store_location) as running:
         for n in range(1, 7):
             put_answered(running, f"c{n}", f"2024-09-19T10:0{n}:00+08:00", f"1393560000{n}")
         put_answered(running, "again", "2024-09-20T09:00:00+08:00", "13935600001")
@@ -404,8 +404,11 @@ async def test_the_lists_filters_walk_an_index_not_the_whole_table(desk: TicketS
                   TicketQuery(unit=UNIT_A, since_epoch=0.0, until_epoch=1e10),
                   TicketQuery(returned_to="supervisor")):
         plan = " | ".join(await desk.repository.listing_plan(query, 0.0))
-        assert "USING INDEX" in plan or "USING COVERING INDEX" in plan, plan
-        assert "SCAN t " not in plan + " ", plan
+        if desk.repository.store.dialect == "postgresql":
+            assert "Index Scan using tickets_" in plan and "Seq Scan on tickets" not in plan, plan
+        else:
+            assert "USING INDEX" in plan or "USING COVERING INDEX" in plan, plan
+            assert "SCAN t " not in plan + " ", plan
 
 
 # ------------------------------------------------------------------------ the migration

@@ -68,8 +68,8 @@ def directory() -> Directory:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    async with Store(tmp_path / "hotline.db") as running:
+async def store(store_location: Path | str) -> AsyncIterator[Store]:
+    async with Store(store_location) as running:
         put_answered(running, "c1", "2024-09-27T10:50:00+08:00")
         put_answered(running, "c2", "2024-09-27T10:52:00+08:00", number="13935600002")
         put_answered(running, "c3", "2024-09-27T10:55:00+08:00", number="13935600003")

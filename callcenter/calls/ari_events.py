@@ -16,6 +16,13 @@ from callcenter.listen_in.session import APP_ARG as LISTEN_IN_ARG
 # Asterisk's "Normal Clearing": what a hang-up without a cause is taken for.
 NORMAL_CLEARING = 16
 
+# Every ARI event the controller reads (the call flow here, the callbacks and the
+# listen-in read some of the same). Asterisk is asked to send only these: of the 49
+# events of an answered call, 34 are others (25 ChannelVarset alone), each encoded by
+# Asterisk and decoded here for nothing.
+EVENTS_READ = ("StasisStart", "StasisEnd", "ChannelStateChange", "ChannelDtmfReceived", "ChannelHangupRequest",
+               "ChannelDestroyed", "PlaybackStarted", "PlaybackFinished")
+
 
 @dataclass(frozen=True)
 class ToCall:

@@ -61,6 +61,9 @@ class Arrived:
     flagged_rule: str = ""  # the nuisance rule the number is flagged by now, "" when not flagged
     over_limit: bool = False  # over the optional hard limit: warning, then hang-up
     line_full: bool = False  # callflow.max_waiting callers wait already: told so, then hang-up
+    # Answered by the dialplan before Stasis (the hotline's extension answers at once, as
+    # Asterisk's own Queue() flows do): nothing to ask Asterisk, nothing to wait for.
+    up: bool = False
 
 
 @dataclass(frozen=True)
@@ -475,6 +478,9 @@ def _new(call: Call, event: Event) -> tuple[Call, list[Action]]:
     if event.flagged_rule:
         actions.append(LogEvent("NUISANCE_FLAGGED", event.at, data=(("rule", event.flagged_rule),
                                                                    ("over_limit", int(event.over_limit)))))
+    if event.up:
+        call, answered = _answering(call, Answered(event.at))
+        return call, [*actions, *answered]
     return call, [*actions, Answer()]
 
 

@@ -11,9 +11,9 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlite_utils import Database
+import orjson
 
-from callcenter.store import Columns, Kind, Row, Store, checked, clean_text, iso_second
+from callcenter.store import Columns, Database, Kind, Row, Store, checked, clean_text, iso_second
 from callcenter.vocabulary import ABANDONED, Outcome, sql_among
 
 CALL_COLUMNS: Columns = {
@@ -34,6 +34,7 @@ CALL_COLUMNS: Columns = {
     "seat": Kind.TEXT,
     "shift": Kind.TEXT,
     "operator": Kind.TEXT,  # the 工号 of the operator who took the call
+    "node": Kind.TEXT,  # the Asterisk node the call was on (asterisk.system_name)
     "wrapup_seconds": Kind.INT,  # their wrap-up after it
     "category": Kind.TEXT,
     "nuisance": Kind.INT,
@@ -42,6 +43,9 @@ CALL_COLUMNS: Columns = {
     "recording_seconds": Kind.REAL,
     "recording_pruned": Kind.TIME,  # when the file was deleted, past recordings.retention_days
     "recording_status": Kind.TEXT,
+    "recording_wav_bytes": Kind.INT,  # the WAV's size before it was compressed
+    "recording_bytes": Kind.INT,  # the compressed file's size
+    "recording_compress_failed": Kind.TEXT,  # why it could not be compressed (left as a WAV)
     "answered_from_base": Kind.TIME,  # when an operator said the call was answered from the knowledge base
     "queue_seq": Kind.INT,
     "priority": Kind.INT,
@@ -62,7 +66,7 @@ class CallSearch:
     limit: int = 20
     offset: int = 0
 
-    def where(self) -> tuple[str, list[object]]:
+    def where(self, dialect: str) -> tuple[str, list[object]]:
         clauses: list[str] = []
         params: list[object] = []
         if self.since_epoch is not None:
@@ -71,10 +75,14 @@ class CallSearch:
         if self.until_epoch is not None:
             clauses.append("arrived_epoch < ?")
             params.append(self.until_epoch)
-        if self.number_prefix:
+        if self.number_prefix and dialect == "sqlite":
             # GLOB is case-sensitive and so can use the number index; its wildcards are escaped.
             clauses.append("caller_number GLOB ?")
             params.append(re.sub(r"([*?\[\]])", r"[\1]", self.number_prefix) + "*")
+        elif self.number_prefix:
+            # PostgreSQL's LIKE is case-sensitive already; its wildcards are escaped.
+            clauses.append("caller_number LIKE ? ESCAPE '\\'")
+            params.append(re.sub(r"([%_\\])", r"\\\1", self.number_prefix) + "%")
         if self.seat:
             clauses.append("seat = ?")
             params.append(self.seat)
@@ -89,6 +97,21 @@ class CallSearch:
 
 def _rows(db: Database, sql: str, params: Sequence[object] = ()) -> list[Row]:
     return list(db.query(sql, list(params)))
+
+
+# Calls of the same arrival moment in the order their rows were made: SQLite's rowid is
+# that order; PostgreSQL has no rowid, and the call id (Asterisk's "<epoch>.<n>") comes
+# closest to it.
+NEWEST_FIRST = {"sqlite": "arrived_epoch DESC, rowid DESC", "postgresql": "arrived_epoch DESC, call_id DESC"}
+# The calls not yet done, in queue order (queue_seq, then arrival; not yet queued last).
+# SQLite's `IS NOT` is PostgreSQL's `IS DISTINCT FROM`; the SQLite statement is written as
+# the partial index calls_open is, so that the index serves it.
+OPEN_CALLS_SQL = {
+    "sqlite": "SELECT * FROM calls WHERE state IS NOT 'done'"
+              " ORDER BY queue_seq IS NULL, queue_seq, arrived_epoch, rowid",
+    "postgresql": "SELECT * FROM calls WHERE state IS DISTINCT FROM 'done'"
+                  " ORDER BY queue_seq IS NULL, queue_seq, arrived_epoch, call_id",
+}
 
 
 class CallRepository:
@@ -120,7 +143,8 @@ class CallRepository:
             "kind": clean_text(kind),
             "seat": None if seat is None else clean_text(seat),
             # Serialised now: a bad value fails here, and later changes to `data` do not leak in.
-            "data": None if data is None else clean_text(json.dumps(dict(data), ensure_ascii=False)),
+            # orjson: a dozen steps a call, and the standard encoder was the larger part of this.
+            "data": None if data is None else clean_text(orjson.dumps(dict(data)).decode()),
         })
 
     async def flush(self) -> None:
@@ -174,9 +198,9 @@ class CallRepository:
         sql = "SELECT * FROM calls"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY arrived_epoch DESC, rowid DESC LIMIT ?"
         params.append(limit)
-        return await self.store.reading(lambda db: _rows(db, sql, params))
+        return await self.store.reading(lambda db: _rows(db, f"{sql} ORDER BY {NEWEST_FIRST[db.dialect]} LIMIT ?",
+                                                         params))
 
     async def events(self, call_id: str) -> list[Row]:
         """The call's events in the order they were put; `data` decoded from JSON."""
@@ -192,10 +216,7 @@ class CallRepository:
 
     async def open_calls(self) -> list[Row]:
         """Calls not yet 'done', in queue order (queue_seq, then arrival; not yet queued last)."""
-        return await self.store.reading(lambda db: _rows(
-            db, "SELECT * FROM calls WHERE state IS NOT 'done' "
-            "ORDER BY queue_seq IS NULL, queue_seq, arrived_epoch, rowid"
-        ))
+        return await self.store.reading(lambda db: _rows(db, OPEN_CALLS_SQL[db.dialect]))
 
     async def next_queue_seq(self) -> int:
         rows = await self.store.reading(lambda db: _rows(db, "SELECT coalesce(max(queue_seq), 0) + 1 AS n FROM calls"))
@@ -221,11 +242,11 @@ class CallRepository:
 
     async def search(self, search: CallSearch) -> tuple[list[Row], int]:
         """One page of matching calls, newest first, and how many match in all."""
-        where, params = search.where()
+        where, params = search.where(self.store.dialect)
 
         def read(db: Database) -> tuple[list[Row], int]:
             total = _rows(db, f"SELECT count(*) AS n FROM calls{where}", params)[0]["n"]
-            rows = _rows(db, f"SELECT * FROM calls{where} ORDER BY arrived_epoch DESC, rowid DESC LIMIT ? OFFSET ?",
+            rows = _rows(db, f"SELECT * FROM calls{where} ORDER BY {NEWEST_FIRST[db.dialect]} LIMIT ? OFFSET ?",
                          [*params, search.limit, search.offset])
             return rows, int(total) if isinstance(total, int) else 0
 
@@ -235,11 +256,12 @@ class CallRepository:
         """Counts over the calls arrived in [since, until): calls; answered (a seat took it,
         ended or not); answered within `answered_within` s of arriving; each outcome; and
         the average wait in line of the answered calls."""
-        outcome_sums = "".join(f" coalesce(sum(outcome = '{o}'), 0) AS {o}," for o in Outcome if o != Outcome.ANSWERED)
+        outcome_sums = "".join(f" count(*) FILTER (WHERE outcome = '{o}') AS {o},"
+                               for o in Outcome if o != Outcome.ANSWERED)
         sql = (
             "SELECT count(*) AS calls,"
-            " coalesce(sum(seat_answered IS NOT NULL), 0) AS answered,"
-            " coalesce(sum(seat_answered IS NOT NULL AND answer_seconds <= ?), 0) AS answered_within,"
+            " count(*) FILTER (WHERE seat_answered IS NOT NULL) AS answered,"
+            " count(*) FILTER (WHERE seat_answered IS NOT NULL AND answer_seconds <= ?) AS answered_within,"
             f"{outcome_sums}"
             " coalesce(avg(CASE WHEN seat_answered IS NOT NULL THEN wait_seconds END), 0) AS average_wait"
             " FROM calls WHERE arrived_epoch >= ? AND arrived_epoch < ?"
@@ -256,10 +278,10 @@ class CallRepository:
         sql = (
             "SELECT CAST(substr(arrived, 12, 2) AS INTEGER) * 60 + CAST(substr(arrived, 15, 2) AS INTEGER) AS minute,"
             " count(seat_answered) AS answered,"
-            f" coalesce(sum(outcome IN ({sql_among(ABANDONED)})), 0) AS abandoned,"
-            " coalesce(sum(seat_answered IS NOT NULL AND answer_seconds <= ?), 0) AS answered_within,"
-            " coalesce(sum(seat_answered IS NOT NULL"
-            f" OR outcome IN ('{Outcome.ABANDONED_QUEUE}', '{Outcome.ABANDONED_RINGING}')), 0) AS asked_for_seat,"
+            f" count(*) FILTER (WHERE outcome IN ({sql_among(ABANDONED)})) AS abandoned,"
+            " count(*) FILTER (WHERE seat_answered IS NOT NULL AND answer_seconds <= ?) AS answered_within,"
+            " count(*) FILTER (WHERE seat_answered IS NOT NULL"
+            f" OR outcome IN ('{Outcome.ABANDONED_QUEUE}', '{Outcome.ABANDONED_RINGING}')) AS asked_for_seat,"
             " coalesce(sum(CASE WHEN seat_answered IS NOT NULL THEN wait_seconds END), 0) AS wait_sum,"
             " count(CASE WHEN seat_answered IS NOT NULL THEN wait_seconds END) AS wait_n"
             " FROM calls WHERE arrived_epoch >= ? AND arrived_epoch < ? AND arrived IS NOT NULL GROUP BY minute"

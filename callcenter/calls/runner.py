@@ -30,9 +30,11 @@ from callcenter.clock import iso_local, local, parse_ari_time
 from callcenter.listen_in import session as listening
 from callcenter.listen_in.repository import ListenInRepository
 from callcenter.listen_in.runner import ListenIn, TalkingLeg
+from callcenter.nodes import Nodes
 from callcenter.nuisance import NuisanceService, Verdict
 from callcenter.pbx import INSTANCE_MOUNT
-from callcenter.recordings import recording_seconds_when_closed
+from callcenter.recordings import recording_when_closed
+from callcenter.recordings.wav import GatheredLooks
 from callcenter.recordings.wav import status as recording_status
 from callcenter.seats import IllegalSeatMove, Roster, Seat, SeatState, longest_idle
 from callcenter.seats.operators import occupants
@@ -52,8 +54,14 @@ APOLOGY_CONTEXT = "hotline-apology"
 
 # Row fields that hold epoch seconds in the state machine and ISO local times in the store.
 TIME_FIELDS = ("arrived", "answered", "queued", "seat_answered", "ended")
+# A seat's bridge (kept between its calls) is named "seat-<seat>-<8 hex>".
+SEAT_BRIDGE_PREFIX = "seat-"
 # Seats are polled from the store for supervisor commands (`hotline seats pause ...`).
 SEAT_POLL_SECONDS = 1.0
+# In a cluster: a node whose ARI stays away this long is taken for dead, and its calls
+# are ended as failed ("node lost") so that their seats serve the line again. Its
+# Asterisk's own restart takes longer than this; a mere ARI blip reconnects well within.
+NODE_LOST_SECONDS = 5.0
 
 
 @dataclass
@@ -105,7 +113,7 @@ class Controller:
     def __init__(
         self,
         settings: Settings,
-        ari: AriClient,
+        ari: AriClient | Nodes,
         calls: CallRepository,
         seats: SeatService,
         nuisance: NuisanceService,
@@ -114,7 +122,9 @@ class Controller:
         listen_in_log: ListenInRepository | None = None,
     ) -> None:
         self.settings = settings
-        self.ari = ari
+        # The Asterisk nodes (one by default); `ari` is the default node's client.
+        self.nodes = ari if isinstance(ari, Nodes) else Nodes({settings.asterisk.system_name: ari})
+        self.ari = self.nodes.client(self.nodes.default)
         self.repository = calls
         self.seat_service = seats
         self.nuisance = nuisance
@@ -128,21 +138,34 @@ class Controller:
         self.queue = CallQueue()
         self.seats: dict[str, Seat] = {name: Seat(name) for name in settings.seat_names}
         self.legs: dict[str, SeatLeg] = {}  # by seat channel id
+        # Each seat's mixing bridge on each node, kept from call to call (see `_bridge`), by
+        # (node, seat); only bridges known to exist in that node's Asterisk now.
+        self.seat_bridges: dict[tuple[str, str], str] = {}
         self.unit_legs: dict[str, UnitLeg] = {}  # by unit channel id (three-way calls)
         self.hangup_causes: dict[str, tuple[int, str]] = {}
         self._next_seq = 1
         self._background: set[asyncio.Task[Any]] = set()
+        self._looks = GatheredLooks()  # the recordings of many calls measured in one thread trip
         self._wrapups: dict[str, asyncio.TimerHandle] = {}
         self._seat_poller: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[], None]] = []
         # When the controller itself last changed a seat's admin fields (a no-answer pause):
         # a poll of the seats table that started before then must not undo it.
         self._seat_written: dict[str, float] = {}
-        # While re-adopting, no caller is offered a seat: a seat still talking to a
-        # re-adopted call must be known busy before anyone else is dispatched.
-        self._adopting = False
-        # Health: whether the events stream is connected, and when the last event came.
-        self.ari_connected = False
+        # While re-adopting (nodes adopting now), no caller is offered a seat: a seat still
+        # talking to a re-adopted call must be known busy before anyone else is dispatched.
+        self._adopting = 0
+        # Health: which nodes' events streams are connected, and when the last event came.
+        self._connected: set[str] = set()
+        # Seats whose phones each node sees online (a seat is registered if any node sees it).
+        self._online: dict[str, set[str]] = {}
+        # In a cluster: nodes away, their calls ended when NODE_LOST_SECONDS pass; calls
+        # ended so, whose channels are hung up should the node come back with them.
+        self._node_lost_timers: dict[str, asyncio.TimerHandle] = {}
+        self._lost_on_node: dict[str, set[str]] = {}
+        # In a cluster, no seat is offered until every node has been adopted (or taken for
+        # dead): a seat may be talking on a node not yet heard from.
+        self._awaiting_nodes: set[str] = set(self.nodes) if self.nodes.clustered else set()
         self.last_event_at: float | None = None  # monotonic
         # Counters for /metrics since this process started: connections made to ARI's
         # events (the first and every reconnect), calls finished by outcome, recordings
@@ -153,8 +176,13 @@ class Controller:
         self.recording_failures = 0
         self.recordings_failing = 0
         # Supervisors listening in on seats (监听/密语/强插): it owns its channels' events.
-        self.listen_in = ListenIn(settings, ari, listen_in_log or ListenInRepository(calls.store), self.talking_leg,
-                                  self._changed)
+        self.listen_in = ListenIn(settings, self.nodes, listen_in_log or ListenInRepository(calls.store),
+                                  self.talking_leg, self._changed)
+
+    @property
+    def ari_connected(self) -> bool:
+        """Every node's events stream is connected."""
+        return len(self._connected) == len(self.nodes)
 
     @property
     def roster(self) -> Roster:
@@ -229,6 +257,17 @@ class Controller:
         self._next_seq = await self.repository.next_queue_seq()
         await self._load_seat_rows()
         self._seat_poller = asyncio.create_task(self._poll_seats(), name="seat-poller")
+        if self._awaiting_nodes:
+            self._node_lost_timers["(start)"] = asyncio.get_running_loop().call_later(
+                NODE_LOST_SECONDS, self._stop_awaiting_nodes)
+
+    def _stop_awaiting_nodes(self) -> None:
+        self._node_lost_timers.pop("(start)", None)
+        if self._awaiting_nodes:
+            log.error("nodes %s not connected %.0f s after start: serving the line without them",
+                      ", ".join(sorted(self._awaiting_nodes)), NODE_LOST_SECONDS)
+            self._awaiting_nodes.clear()
+            self._dispatch()
 
     async def stop(self) -> None:
         await self.listen_in.close()
@@ -237,7 +276,7 @@ class Controller:
         for runtime in list(self.calls.values()):
             if runtime.task is not None:
                 runtime.task.cancel()
-        for handle in self._wrapups.values():
+        for handle in [*self._wrapups.values(), *self._node_lost_timers.values()]:
             handle.cancel()
         tasks = [t for t in [self._seat_poller, *(r.task for r in self.calls.values())] if t is not None]
         await asyncio.gather(*tasks, *self._background, return_exceptions=True)
@@ -256,8 +295,9 @@ class Controller:
 
     # ------------------------------------------------------------------ ARI events in
 
-    def on_event(self, event: Mapping[str, Any]) -> None:
-        """Route one ARI event; never blocks (called by the event reader)."""
+    def on_event(self, event: Mapping[str, Any], node: str = "") -> None:
+        """Route one ARI event from `node` (default: the default node); never blocks
+        (called by that node's event reader)."""
         self.last_event_at = time.monotonic()
         if self.callbacks is not None and self.callbacks.owns(decoded.channel_of(event)):
             self.callbacks.on_event(event)
@@ -269,14 +309,14 @@ class Controller:
         if isinstance(meaning, decoded.ToCall):
             self._deliver(meaning.channel_id, meaning.event)
         elif isinstance(meaning, decoded.SeatLegEntered):
-            if (leg := self._answered(self.legs, meaning.channel_id)) is not None:
+            if (leg := self._answered(self.legs, meaning.channel_id, node)) is not None:
                 self._deliver(leg.call_id, c.SeatAnswered(meaning.at, leg.seat))
         elif isinstance(meaning, decoded.UnitLegEntered):
-            if (unit_leg := self._answered(self.unit_legs, meaning.channel_id)) is not None:
+            if (unit_leg := self._answered(self.unit_legs, meaning.channel_id, node)) is not None:
                 self._deliver(unit_leg.call_id, c.UnitAnswered(meaning.at, unit_leg.unit))
         elif isinstance(meaning, decoded.ListenInEntered):
             # A supervision's channel nobody runs (its controller stopped): no call of ours.
-            self._spawn(self._hangup_quietly(meaning.channel_id), "stray-listen-in-hangup")
+            self._spawn(self._hangup_quietly(meaning.channel_id, node), "stray-listen-in-hangup")
         elif isinstance(meaning, decoded.ChannelEntered):
             channel_id = str(meaning.channel.get("id", ""))
             if channel_id not in self.calls and channel_id not in self.legs and channel_id not in self.unit_legs:
@@ -286,11 +326,11 @@ class Controller:
         elif isinstance(meaning, decoded.ChannelGone):
             self._channel_gone(meaning)
 
-    def _answered(self, legs: Mapping[str, AnyLeg], channel_id: str) -> AnyLeg | None:
+    def _answered(self, legs: Mapping[str, AnyLeg], channel_id: str, node: str) -> AnyLeg | None:
         """The leg whose channel answered, marked so; a channel no call owns is hung up."""
         leg = legs.get(channel_id)
         if leg is None:
-            self._spawn(self._hangup_quietly(channel_id), "stray-leg-hangup")
+            self._spawn(self._hangup_quietly(channel_id, node), "stray-leg-hangup")
         else:
             leg.answered = True
         return leg
@@ -327,8 +367,9 @@ class Controller:
                               recording=recording)
         self.calls[call_id] = runtime
         runtime.task = asyncio.create_task(self._run_call(runtime), name=f"call-{call_id}")
-        runtime.arrival = c.Arrived(at, str(caller.get("number", "")), str(caller.get("name", "")), recording)
-        self.repository.save(call_id, queue_seq=runtime.seq, arrived_epoch=at)
+        runtime.arrival = c.Arrived(at, str(caller.get("number", "")), str(caller.get("name", "")), recording,
+                                    up=channel.get("state") == "Up")
+        self.repository.save(call_id, queue_seq=runtime.seq, arrived_epoch=at, node=self.nodes.node_of(call_id))
         return runtime
 
     def _take_seq(self) -> int:
@@ -411,14 +452,14 @@ class Controller:
         try:
             if isinstance(action, c.Answer):
                 try:
-                    await self.ari.answer(call_id)
+                    await self._ari(call_id).answer(call_id)
                 except AriNotFound:
                     pass
                 except AriError as exc:
                     self._deliver(call_id, c.ActionFailed(now, f"answer: {exc}"))
             elif isinstance(action, c.Play):
                 try:
-                    await self.ari.play(call_id, [self._media(action.prompt)], action.playback_id)
+                    await self._ari(call_id).play(call_id, [self._media(action.prompt)], action.playback_id)
                 except AriNotFound:
                     raise
                 except AriError as exc:
@@ -426,11 +467,11 @@ class Controller:
                     log.warning("call %s: playing %s failed: %s", call_id, action.prompt, exc)
                     self._deliver(call_id, c.PlaybackFinished(now, action.playback_id))
             elif isinstance(action, c.StopPlayback):
-                await self.ari.stop_playback(action.playback_id)
+                await self._ari(call_id).stop_playback(action.playback_id)
             elif isinstance(action, c.StartMoh):
-                await self.ari.start_moh(call_id)
+                await self._ari(call_id).start_moh(call_id)
             elif isinstance(action, c.StopMoh):
-                await self.ari.stop_moh(call_id)
+                await self._ari(call_id).stop_moh(call_id)
             elif isinstance(action, c.SetTimer):
                 self._set_timer(runtime, action.name, action.seconds)
             elif isinstance(action, c.CancelTimer):
@@ -463,7 +504,7 @@ class Controller:
                 await self._hangup_quietly(call_id)
             elif isinstance(action, c.Apologise):
                 try:
-                    await self.ari.continue_in_dialplan(call_id, APOLOGY_CONTEXT)
+                    await self._ari(call_id).continue_in_dialplan(call_id, APOLOGY_CONTEXT)
                 except AriError:
                     await self._hangup_quietly(call_id)
             elif isinstance(action, c.PauseSeat):
@@ -471,6 +512,11 @@ class Controller:
             elif isinstance(action, c.AdoptSeat):
                 self._move_seat(action.seat, lambda seat: seat.adopt_talking(now))
             elif isinstance(action, c.ReleaseSeat):
+                seat_bridge = (self.nodes.node_of(call_id), action.seat)
+                if call.phase is not c.Phase.ENDED and self.seat_bridges.get(seat_bridge) == runtime.bridge_id:
+                    # The seat left citizen and unit talking in its bridge: the bridge is the
+                    # call's now, and the seat's next call gets a new one.
+                    del self.seat_bridges[seat_bridge]
                 self._release(action.seat, action.answered, call_id)
             elif isinstance(action, c.LogEvent):
                 self.repository.log(call_id, action.kind, action.at, iso_local(action.at, self.zone),
@@ -519,9 +565,13 @@ class Controller:
 
         runtime.timers[name] = asyncio.get_running_loop().call_later(seconds, fire)
 
-    async def _hangup_quietly(self, channel_id: str) -> None:
+    def _ari(self, call_id: str) -> AriClient:
+        """The ARI of the node the call is on (its legs, bridge and playbacks are there too)."""
+        return self.nodes.of(call_id)
+
+    async def _hangup_quietly(self, channel_id: str, node: str = "") -> None:
         with contextlib.suppress(AriError):
-            await self.ari.hangup(channel_id)
+            await self.nodes.of(channel_id, node).hangup(channel_id)
 
     async def _ring(self, runtime: CallRuntime, seat: str) -> None:
         call = runtime.call
@@ -530,7 +580,8 @@ class Controller:
         self.legs[channel_id] = leg
         caller_id = f'"{_callerid_safe(call.name)}" <{_callerid_safe(call.number)}>'
         try:
-            await self.ari.originate(
+            # In a cluster the node rings the seat through the SIP proxy, where it registered.
+            await self._ari(call.call_id).originate(
                 f"PJSIP/{seat}", channel_id, app_args=f"seat,{call.call_id}", caller_id=caller_id,
                 timeout=int(self.settings.callflow.ring_timeout), originator=call.call_id,
             )
@@ -540,15 +591,33 @@ class Controller:
                 self._deliver(call.call_id, c.SeatFailed(time.time(), seat, -1))
 
     async def _bridge(self, runtime: CallRuntime, seat: str) -> None:
+        """Caller and seat into the seat's bridge, which is kept from call to call: making
+        and destroying a bridge for every call were two of a call's nine ARI requests.
+        The bridge is empty when the next call joins: a seat is offered a call only after
+        its last one ended, whose channels the controller hung up before releasing the
+        seat, and the new seat leg still has to ring and be answered."""
         call_id = runtime.call.call_id
         leg = next((leg for leg in self.legs.values() if leg.call_id == call_id and leg.seat == seat), None)
         if leg is None:
             return
-        runtime.bridge_id = f"bridge-{call_id}"
         now = time.time()
         self._move_seat(seat, lambda s: s.connect(now))
-        await self.ari.create_bridge(runtime.bridge_id, name=f"hotline {call_id} {seat}")
-        await self.ari.add_to_bridge(runtime.bridge_id, [call_id, leg.channel_id])
+        ari, key = self._ari(call_id), (self.nodes.node_of(call_id), seat)
+        bridge_id = self.seat_bridges.get(key)
+        if bridge_id is not None:
+            try:
+                await ari.add_to_bridge(bridge_id, [call_id, leg.channel_id])
+                runtime.bridge_id = bridge_id
+                return
+            except AriNotFound:
+                # Only the bridge answers 404 here (a missing channel is a 400): destroyed
+                # by hand or by a bug. A new one.
+                self.seat_bridges.pop(key, None)
+        bridge_id = f"{SEAT_BRIDGE_PREFIX}{seat}-{uuid.uuid4().hex[:8]}"
+        await ari.create_bridge(bridge_id, name=f"hotline seat {seat}")
+        self.seat_bridges[key] = bridge_id
+        runtime.bridge_id = bridge_id
+        await ari.add_to_bridge(bridge_id, [call_id, leg.channel_id])
 
     # ------------------------------------------------------------------ three-way calls
 
@@ -573,7 +642,7 @@ class Controller:
         try:
             # The ring time-out is the originate's own: Asterisk gives up and destroys the
             # channel (its cause tells no answer from busy), which ends the attempt.
-            await self.ari.originate(
+            await self._ari(call_id).originate(
                 f"PJSIP/{phone}@{TRUNK_ENDPOINT}", channel_id, app_args=f"unit,{call_id},{unit}",
                 caller_id=f"{number} <{number}>", timeout=int(self.settings.threeway.ring_seconds),
                 originator=call_id,
@@ -589,7 +658,7 @@ class Controller:
         if leg is None:
             return
         try:
-            await self.ari.add_to_bridge(runtime.bridge_id, [leg.channel_id])
+            await self._ari(call_id).add_to_bridge(runtime.bridge_id, [leg.channel_id])
         except AriError as exc:
             # The unit cannot join: hang it up; its channel's end tells the call it left.
             log.warning("call %s: unit %s could not join the bridge: %s", call_id, unit, exc)
@@ -597,9 +666,11 @@ class Controller:
 
     async def _finish(self, runtime: CallRuntime) -> None:
         call = runtime.call
-        if runtime.bridge_id:
+        # A seat's bridge stays for its next call; any other (a three-way call the seat
+        # left, one adopted from an older controller) goes with its call.
+        if runtime.bridge_id and runtime.bridge_id not in self.seat_bridges.values():
             with contextlib.suppress(AriError):
-                await self.ari.destroy_bridge(runtime.bridge_id)
+                await self._ari(call.call_id).destroy_bridge(runtime.bridge_id)
         self.queue.remove(call.call_id)
         lasted = call.ended - call.arrived if call.ended is not None and call.arrived is not None else None
         self._spawn(self._measure_recording(call.call_id, runtime.recording, lasted), f"recording-{call.call_id}")
@@ -621,8 +692,7 @@ class Controller:
         unable to commit: the very disk-full that cost the recording)."""
         if not path:
             return
-        seconds = await recording_seconds_when_closed(Path(path))
-        found = await asyncio.to_thread(Path(path).exists)
+        found, seconds = await recording_when_closed(Path(path), look=self._looks.look)
         judged = recording_status(found, seconds, call_seconds)
         now = time.time()
         measured = round(seconds, 2) if seconds else None
@@ -647,11 +717,12 @@ class Controller:
 
     def _dispatch(self) -> None:
         """Offer the callers at the head of the line to the free seats (longest idle first)."""
-        if self._adopting:
+        waiting = len(self.queue)
+        if self._adopting or self._awaiting_nodes or not waiting:
             return
         moment = self._moment()
-        free = longest_idle(self.seats, self.roster, moment)
-        if not free or not len(self.queue):
+        free = longest_idle(self.seats, self.roster, moment, limit=waiting)
+        if not free:
             return
         now = time.time()
         for call_id, seat in assign(self.queue.ordered(), free):
@@ -703,10 +774,22 @@ class Controller:
             self._set_seat(name, self.seats[name].with_registration(online))
             self._dispatch()
 
-    async def refresh_registrations(self) -> None:
-        endpoints = await self.ari.request("GET", "/endpoints/PJSIP")
-        for endpoint in endpoints or []:
-            self._registration(str(endpoint.get("resource", "")), endpoint.get("state") == "online")
+    async def refresh_registrations(self, node: str = "") -> None:
+        """Which seats' phones are online, as the node (default: every connected node)
+        sees them; a seat is registered when any node sees its phone."""
+        errors: list[AriError] = []
+        for name in [node] if node else [n for n in self.nodes if n in self._connected] or [self.nodes.default]:
+            try:
+                endpoints = await self.nodes.client(name).request("GET", "/endpoints/PJSIP")
+            except AriError as exc:  # what it saw last stands until it is known away (`disconnected`)
+                errors.append(exc)
+                continue
+            self._online[name] = {str(e.get("resource", "")) for e in endpoints or [] if e.get("state") == "online"}
+        online = set().union(*self._online.values()) if self._online else set()
+        for seat in self.seats:
+            self._registration(seat, seat in online)
+        if errors and not self._online:
+            raise errors[0]
 
     async def _load_seat_rows(self) -> bool:
         read_at = time.monotonic()
@@ -765,16 +848,40 @@ class Controller:
 
     # ------------------------------------------------------------------ re-adoption
 
-    def disconnected(self) -> None:
-        """The events stream dropped (it reconnects by itself; `adopt` follows)."""
-        self.ari_connected = False
+    def disconnected(self, node: str = "") -> None:
+        """A node's events stream dropped (it reconnects by itself; `adopt` follows). In a
+        cluster, a node away past NODE_LOST_SECONDS is taken for dead (`_node_lost`)."""
+        node = node or self.nodes.default
+        self._connected.discard(node)
+        if self.nodes.clustered:
+            self._online.pop(node, None)  # its view of the phones is gone with it
+            if node not in self._node_lost_timers:
+                self._node_lost_timers[node] = asyncio.get_running_loop().call_later(
+                    NODE_LOST_SECONDS, self._node_lost, node)
         self._changed()
+
+    def _node_lost(self, node: str) -> None:
+        """A node's ARI stayed away: its Asterisk is taken for dead, and with it every
+        call on it. Each is ended as failed ("node lost"): the row completed, the seat
+        freed for the line. Should the node come back with any of them, they are hung up."""
+        self._node_lost_timers.pop(node, None)
+        now = time.time()
+        lost = [call_id for call_id in self.calls if self.nodes.node_of(call_id) == node]
+        if lost:
+            log.error("node %s: no ARI for %.0f s; ending its %d calls as failed (node lost)", node,
+                      NODE_LOST_SECONDS, len(lost))
+        self._lost_on_node.setdefault(node, set()).update(lost)
+        for call_id in lost:
+            self._deliver(call_id, c.ActionFailed(now, f"node lost: {node}"))
+        for key in [key for key in self.seat_bridges if key[0] == node]:
+            del self.seat_bridges[key]
 
     def health(self) -> dict[str, Any]:
         """What the controller knows of its own health (`callcenter.health` judges it)."""
         age = None if self.last_event_at is None else round(time.monotonic() - self.last_event_at, 1)
         return {
             "ari_connected": self.ari_connected, "last_event_age": age,
+            **({"nodes": {node: node in self._connected for node in self.nodes}} if self.nodes.clustered else {}),
             "seats_registered": sum(1 for seat in self.seats.values() if seat.registered),
             "seats": len(self.seats),
             "callers_waiting": sum(1 for r in self.calls.values() if r.call.phase in WAITING_PHASES),
@@ -786,28 +893,42 @@ class Controller:
         return {"finished": dict(self.finished), "ari_connections": self.ari_connections,
                 "recording_failures": self.recording_failures}
 
-    async def adopt(self) -> None:
-        """After (re)connecting: take over the calls still in Stasis, in their queue order,
-        and complete the rows of calls that ended while the controller was away."""
-        self.ari_connected = True
+    async def adopt(self, node: str = "") -> None:
+        """After a node's ARI (re)connected: take over its calls still in Stasis, in their
+        queue order, and complete the rows of its calls that ended while the controller
+        was away."""
+        node = node or self.nodes.default
+        timer = self._node_lost_timers.pop(node, None)
+        if timer is not None:
+            timer.cancel()
+        self._connected.add(node)
+        self._awaiting_nodes.discard(node)
         self.ari_connections += 1
-        self._adopting = True
+        self._adopting += 1
         try:
-            await self._adopt()
+            await self._adopt(node)
         finally:
-            self._adopting = False
+            self._adopting -= 1
         self._dispatch()
 
-    async def _adopt(self) -> None:
-        await self.refresh_registrations()
-        channels = {str(ch["id"]): ch for ch in await self.ari.list_channels()}
-        bridges = await self.ari.list_bridges()
+    async def _adopt(self, node: str) -> None:
+        ari = self.nodes.client(node)
+        # Maybe another Asterisk: only the bridges adoption finds below.
+        for key in [key for key in self.seat_bridges if key[0] == node]:
+            del self.seat_bridges[key]
+        await self.refresh_registrations(node)
+        channels = {str(ch["id"]): ch for ch in await ari.list_channels()}
+        bridges = await ari.list_bridges()
         in_bridge = {str(ch_id): str(b["id"]) for b in bridges for ch_id in b.get("channels", [])}
-        rows = await self.repository.open_calls()
+        rows = [row for row in await self.repository.open_calls() if self.nodes.node_of(str(row["call_id"])) == node]
         known_rows = {str(row["call_id"]) for row in rows}
         now = time.time()
-        self._reconcile(channels, now)
-        self.listen_in.reconcile(set(channels))
+        self._reconcile(node, channels, now)
+        self.listen_in.reconcile(set(channels), node)
+        # Calls ended as "node lost" whose channels the node still has: no call of ours now.
+        for call_id in self._lost_on_node.pop(node, set()) & set(channels):
+            await self._hangup_quietly(call_id)
+            channels.pop(call_id, None)
         for row in rows:
             call_id = str(row["call_id"])
             if call_id in self.calls:
@@ -831,17 +952,23 @@ class Controller:
             if runtime.call.phase is c.Phase.TALKING and bridge_id and seat_channel is not None:
                 runtime.bridge_id = bridge_id
                 self.legs[seat_channel] = SeatLeg(call_id, stored.seat, seat_channel, answered=True)
+                if bridge_id.startswith(f"{SEAT_BRIDGE_PREFIX}{stored.seat}-"):
+                    self.seat_bridges[node, stored.seat] = bridge_id
             for action in actions:
                 await self._perform(runtime, action)
             if seq >= self._next_seq:
                 self._next_seq = seq + 1
             runtime.task = asyncio.create_task(self._run_call(runtime), name=f"call-{call_id}")
         # A supervision does not survive its controller: its bridge goes (its channels below).
+        # An empty seat bridge no adopted call talks in goes too: the seat gets a new one at
+        # its next call (one with channels in it is a three-way call the seat left).
         for bridge in bridges:
             bridge_id = str(bridge.get("id", ""))
-            if bridge_id.startswith(listening.PREFIX) and not self.listen_in.owns(bridge_id):
+            stale_seat_bridge = (bridge_id.startswith(SEAT_BRIDGE_PREFIX) and not bridge.get("channels")
+                                 and bridge_id not in self.seat_bridges.values())
+            if (bridge_id.startswith(listening.PREFIX) and not self.listen_in.owns(bridge_id)) or stale_seat_bridge:
                 with contextlib.suppress(AriError):
-                    await self.ari.destroy_bridge(bridge_id)
+                    await ari.destroy_bridge(bridge_id)
         # Seat legs that no adopted call owns are hung up: their callers go back in line. A
         # unit's leg of a three-way call is hung up too: the machine did not survive to know it.
         for channel_id, channel in channels.items():
@@ -851,15 +978,17 @@ class Controller:
                 if _in_our_app(channel, self.settings.asterisk.app) and not _is_leg(channel):
                     self._new_call(channel, parse_ari_time(str(channel.get("creationtime", ""))) or now)
                 elif _is_leg(channel):
-                    await self._hangup_quietly(channel_id)
+                    await self._hangup_quietly(channel_id, node)
 
-    def _reconcile(self, channels: Mapping[str, Mapping[str, Any]], now: float) -> None:
-        """Calls and seat legs this controller still runs whose channels ended while it
-        heard no events (ARI dropped, Asterisk restarted): each is told now, so the line,
-        the wallboard and the seats equal what Asterisk has."""
-        for call_id in [call_id for call_id in self.calls if call_id not in channels]:
+    def _reconcile(self, node: str, channels: Mapping[str, Mapping[str, Any]], now: float) -> None:
+        """Calls and seat legs on the node this controller still runs whose channels ended
+        while it heard no events (ARI dropped, Asterisk restarted): each is told now, so
+        the line, the wallboard and the seats equal what Asterisk has."""
+        on_node = self.nodes.node_of
+        for call_id in [call_id for call_id in self.calls if call_id not in channels and on_node(call_id) == node]:
             self._deliver(call_id, c.CallerHungUp(now, 0, LOST_WHILE_DISCONNECTED))
-        for channel_id, leg in [(ch, leg) for ch, leg in self.legs.items() if ch not in channels]:
+        for channel_id, leg in [(ch, leg) for ch, leg in self.legs.items()
+                                if ch not in channels and on_node(leg.call_id) == node]:
             self.legs.pop(channel_id, None)
             self._deliver(leg.call_id, c.SeatHungUp(now, 0) if leg.answered else c.SeatFailed(now, leg.seat, 0))
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from callcenter.cli import (
     calls,
+    cluster,
     demo,
     forum,
     knowledge,
@@ -27,6 +28,7 @@ from callcenter.cli import (
     seats,
     service,
     sms,
+    store,
     tickets,
     users,
     web,
@@ -37,7 +39,7 @@ from callcenter.settings import load_settings
 
 # The order of `hotline --help`.
 NOUNS = (run, calls, recordings, seats, operators, nuisance, tickets, sms, forum, knowledge, reports, users, demo,
-         prompts, pbx, service, web)
+         store, prompts, pbx, cluster, service, web)
 
 
 def build_parser() -> argparse.ArgumentParser:

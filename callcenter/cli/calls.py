@@ -11,7 +11,7 @@ from callcenter.cli.common import Commands, count, who, with_store
 from callcenter.errors import HotlineError
 from callcenter.services import Services
 from callcenter.settings import Settings
-from callcenter.store import Row, Store
+from callcenter.store import Row, Store, store_target
 from callcenter.terminal import escape_text, safe_json
 
 
@@ -39,7 +39,7 @@ def _list(settings: Settings, args: argparse.Namespace) -> int:
     async def read(store: Store) -> list[Row]:
         return await CallRepository(store).recent(since_epoch=since, number=args.number, limit=args.limit)
 
-    rows = with_store(settings.paths.database, read)
+    rows = with_store(store_target(settings), read)
     print(safe_json([dict(row) for row in rows]) if args.json else format_calls_table(rows))
     return 0
 
@@ -53,7 +53,7 @@ def _mark(settings: Settings, args: argparse.Namespace) -> int:
         text = f"call {args.call_id} marked as nuisance (number {escape_text(number)})"
         return text + (f"; the number is now flagged ({flagged.reason})" if flagged else "")
 
-    print(with_store(settings.paths.database, mark))
+    print(with_store(store_target(settings), mark))
     return 0
 
 

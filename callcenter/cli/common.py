@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from callcenter.errors import HotlineError
 from callcenter.settings import Settings
-from callcenter.store import Store
+from callcenter.store import Store, store_target
 
 Handler = Callable[[Settings, argparse.Namespace], int]
 Commands = Any  # argparse's private _SubParsersAction
@@ -33,13 +33,17 @@ def count(text: str) -> int:
 
 def add_database_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--database", type=Path, metavar="PATH",
-                        help="the store to use (default: the settings' paths.database)")
+                        help="an SQLite store to use (default: the settings' store.url, else paths.database)")
 
 
-def database_path(settings: Settings, args: argparse.Namespace, must_exist: bool = True) -> Path:
-    """The store a command reads: --database, else the configured one; a missing file is
-    a clear error for commands that only read (opening would create an empty store)."""
-    path = Path(getattr(args, "database", None) or settings.paths.database)
+def database_path(settings: Settings, args: argparse.Namespace, must_exist: bool = True) -> Path | str:
+    """The store a command reads: the file --database, else the configured store; a
+    missing file is a clear error for commands that only read (opening would create an
+    empty store). A PostgreSQL store is checked when it is opened."""
+    target = store_target(settings, getattr(args, "database", None))
+    if isinstance(target, str):
+        return target
+    path = target
     if must_exist and not path.exists():
         raise HotlineError(
             f"{path}: no database yet: the hotline has taken no calls "
@@ -48,11 +52,11 @@ def database_path(settings: Settings, args: argparse.Namespace, must_exist: bool
     return path
 
 
-def with_store(path: Path, work: Callable[[Store], Awaitable[T]]) -> T:
-    """Open the store at `path`, run `work(store)`, close it."""
+def with_store(target: Path | str, work: Callable[[Store], Awaitable[T]]) -> T:
+    """Open the store (a file, or a PostgreSQL URL), run `work(store)`, close it."""
 
     async def run() -> T:
-        async with Store(path) as store:
+        async with Store(target) as store:
             return await work(store)
 
     return asyncio.run(run())

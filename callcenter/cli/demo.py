@@ -12,6 +12,7 @@ from callcenter.demo.targets import SHAPES, TICKET_CATEGORIES, DemoError, defaul
 from callcenter.reports.periods import parse_month, parse_year
 from callcenter.settings import Settings
 from callcenter.store import Store
+from callcenter.store.url import redacted
 from callcenter.tickets.directory import load_directory, units_file
 
 
@@ -50,7 +51,7 @@ def _seed(settings: Settings, args: argparse.Namespace) -> int:
     took = time.perf_counter() - started
     lost = written.calls - calls
     names = ", ".join(f"{c} {n}" for c, n in zip(TICKET_CATEGORIES, tickets, strict=True))
-    print(f"wrote {period.label} into {path} in {took:.2f} s (seed {args.seed}):")
+    print(f"wrote {period.label} into {redacted(str(path))} in {took:.2f} s (seed {args.seed}):")
     print(f"  calls    {written.calls} offered: {calls} accepted ({completed} completed, "
           f"{calls - completed} in progress), {lost} abandoned or failed")
     last = written.first_ticket + written.tickets - 1

@@ -13,7 +13,7 @@ from callcenter.forum.importer import import_feed
 from callcenter.forum.repository import ForumRepository
 from callcenter.services import Services
 from callcenter.settings import Settings
-from callcenter.store import Store
+from callcenter.store import Store, store_target
 from callcenter.terminal import escape_text
 
 
@@ -23,7 +23,7 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
                                  progress=lambda line: print(escape_text(line), flush=True))
         return [f"{done.new} new, {done.known} already taken in"]
 
-    print("\n".join(with_store(settings.paths.database, run)))
+    print("\n".join(with_store(store_target(settings), run)))
     return 0
 
 
@@ -40,7 +40,7 @@ def _mark(settings: Settings, args: argparse.Namespace) -> int:
             raise HotlineError(f"ticket {args.ticket} did not come from a forum post")
         return [f"ticket {args.ticket}: the result will be posted back ({len(text)} characters)"]
 
-    print("\n".join(with_store(settings.paths.database, run)))
+    print("\n".join(with_store(store_target(settings), run)))
     return 0
 
 
@@ -57,7 +57,7 @@ def _results(settings: Settings, args: argparse.Namespace) -> int:
             await repository.exported([str(p["post_key"]) for p in posts], time.time())
         return lines or ["no result is marked to post back"]
 
-    print("\n".join(with_store(settings.paths.database, run)))
+    print("\n".join(with_store(store_target(settings), run)))
     return 0
 
 

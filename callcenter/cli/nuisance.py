@@ -10,7 +10,7 @@ from callcenter.cli.common import Commands, who, with_store
 from callcenter.nuisance import active_flag
 from callcenter.services import Services
 from callcenter.settings import Settings
-from callcenter.store import Store
+from callcenter.store import Store, store_target
 from callcenter.terminal import escape_text
 
 
@@ -50,7 +50,7 @@ def _nuisance(settings: Settings, args: argparse.Namespace) -> int:
             return [f"{escape_text(args.number)}: " + ("flag cleared" if cleared else "was not flagged")]
         raise AssertionError(action)
 
-    print("\n".join(with_store(settings.paths.database, run)))
+    print("\n".join(with_store(store_target(settings), run)))
     return 0
 
 

@@ -11,7 +11,7 @@ from callcenter.cli.common import Commands, with_store
 from callcenter.seats.service import SeatService
 from callcenter.services import Services
 from callcenter.settings import Settings
-from callcenter.store import Store
+from callcenter.store import Store, store_target
 from callcenter.terminal import escape_text
 from callcenter.users import set_operator_name
 
@@ -34,7 +34,7 @@ def _operators(settings: Settings, args: argparse.Namespace) -> int:
             changes = await seats.back_to_defaults()
         return seats, changes, await seats.occupants()
 
-    seats, changes, sitting = with_store(settings.paths.database, run)
+    seats, changes, sitting = with_store(store_target(settings), run)
     if action == "login":
         print(f"{args.badge}: logged in at {args.seat}" + ("" if changes else " (already there)"))
     elif action == "logout":

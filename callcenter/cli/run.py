@@ -19,7 +19,7 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
 def _controller(settings: Settings, args: argparse.Namespace) -> int:
     from callcenter.app import serve_controller
 
-    asyncio.run(serve_controller(settings))
+    asyncio.run(serve_controller(settings, console=args.console))
     return 0
 
 
@@ -66,7 +66,10 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
 def register(commands: Commands) -> None:
     commands.add_parser("up", help="provision if needed, start Asterisk and the controller; Ctrl-C stops").set_defaults(
         handler=_up)
-    commands.add_parser("controller", help="run only the ARI controller against a running Asterisk").set_defaults(
-        handler=_controller)
+    controller = commands.add_parser(
+        "controller", help="run only the ARI controller against a running Asterisk (or a cluster's nodes); "
+                           "while another controller is active, wait as its standby")
+    controller.add_argument("--console", action="store_true", help="serve the console too, while active")
+    controller.set_defaults(handler=_controller)
     commands.add_parser("status", help="the running hotline's health (exit 1 when something is wrong)").set_defaults(
         handler=_status)

@@ -12,7 +12,7 @@ from callcenter.seats.roster import coverage_warning
 from callcenter.seats.service import DEFAULT_PAUSE_REASON
 from callcenter.services import Services
 from callcenter.settings import Settings
-from callcenter.store import Row, Store
+from callcenter.store import Row, Store, store_target
 
 
 def _seats(settings: Settings, args: argparse.Namespace) -> int:
@@ -25,7 +25,7 @@ def _seats(settings: Settings, args: argparse.Namespace) -> int:
             changes = await services.seats.command(args.seat, command, getattr(args, "reason", "") or "")
         return services, changes, await services.seats.rows(), await services.seats.answered_today()
 
-    services, changes, rows, today = with_store(settings.paths.database, run)
+    services, changes, rows, today = with_store(store_target(settings), run)
     if command != "list":
         print(f"{args.seat}: {command}" + (f" ({changes.get('pause_reason')})" if command == "pause" else ""))
     print(format_seats_table(services.seats.roster, rows, today, datetime.now(settings.zone), settings.seat_names))

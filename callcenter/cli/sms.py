@@ -16,7 +16,7 @@ from callcenter.errors import HotlineError
 from callcenter.settings import Settings
 from callcenter.sms.repository import SmsRepository
 from callcenter.sms.signature import signed_headers
-from callcenter.store import Store
+from callcenter.store import Store, store_target
 from callcenter.terminal import escape_text
 from callcenter.web import console_url
 
@@ -51,7 +51,7 @@ def _outbox(settings: Settings, args: argparse.Namespace) -> int:
                 f" ({row['attempts']} attempts{': ' + escape_text(row['error']) if row['error'] else ''})"
                 f" {row['at']}: {escape_text(row['body'])[:60]}" for row in rows]
 
-    print("\n".join(with_store(settings.paths.database, run)))
+    print("\n".join(with_store(store_target(settings), run)))
     return 0
 
 

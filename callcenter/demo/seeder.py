@@ -51,7 +51,7 @@ async def write_demo(store: Store, period: Period, data: DemoData) -> Written:
     calls = CallRepository(store)
     existing = int((await calls.figures(period.start_epoch, period.end_epoch, 0))["calls"])
     if existing:
-        raise DemoError(f"{store.path} already holds {existing} calls in {period.label}: "
+        raise DemoError(f"{store.name} already holds {existing} calls in {period.label}: "
                         "seed another period or another database (--database)")
     await calls.insert_many(data.calls, ())
     first = await TicketRepository(store).insert_many(data.tickets, data.links, data.events, data.callbacks)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlite_utils import Database
-
-from callcenter.store import Row, Store
+from callcenter.store import Database, Row, Store
 
 
 class ForumRepository:

@@ -13,10 +13,18 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlite_utils import Database
-
-from callcenter.knowledge.search import DATED, UNDATED, WEIGHTS, kind_tag, tag_match, unit_tag
-from callcenter.store import Row, Store
+from callcenter.knowledge.search import (
+    DATED,
+    TS_WEIGHTS,
+    UNDATED,
+    WEIGHTS,
+    Query,
+    kind_tag,
+    tag_match,
+    ts_tag_match,
+    unit_tag,
+)
+from callcenter.store import Database, Row, Store
 
 ARTICLE_COLUMNS = ("title", "unit", "kind", "body", "keywords", "valid_from", "valid_until", "owner")
 _LISTED = ("a.article_id, a.title, a.unit, a.kind, a.body, a.keywords, a.valid_from, a.valid_until, a.owner,"
@@ -58,11 +66,18 @@ def _write(db: Database, save: Save, at: str, at_epoch: float, by: str) -> tuple
     the update was made from a version that is no longer the latest."""
     columns = [save.fields[c] for c in ARTICLE_COLUMNS]
     if save.expected_version is None:
+        # A NULL article_id is numbered by the database (SQLite's rowid, PostgreSQL's identity).
+        number = "?" if save.article_id is not None or db.dialect == "sqlite" else "DEFAULT"
         cursor = db.conn.execute(
             f"INSERT INTO knowledge_articles (article_id, {', '.join(ARTICLE_COLUMNS)}, version, updated_at,"
-            f" updated_epoch, updated_by) VALUES (?, {', '.join('?' for _ in ARTICLE_COLUMNS)}, 1, ?, ?, ?)",
-            [save.article_id, *columns, at, at_epoch, by])
-        article_id, version = int(cursor.lastrowid or 0), 1
+            f" updated_epoch, updated_by) VALUES ({number}, {', '.join('?' for _ in ARTICLE_COLUMNS)}, 1, ?, ?, ?)"
+            " RETURNING article_id",
+            [*([save.article_id] if number == "?" else []), *columns, at, at_epoch, by])
+        article_id, version = int(cursor.fetchone()[0]), 1
+        if save.article_id is not None and db.dialect == "postgresql":
+            # An id given by an imported file: the identity must number on past it.
+            db.conn.execute("SELECT setval(pg_get_serial_sequence('knowledge_articles', 'article_id'),"
+                            " (SELECT max(article_id) FROM knowledge_articles))")
     else:
         assert save.article_id is not None
         cursor = db.conn.execute(
@@ -72,14 +87,60 @@ def _write(db: Database, save: Save, at: str, at_epoch: float, by: str) -> tuple
         if cursor.rowcount != 1:
             return None
         article_id, version = save.article_id, save.expected_version + 1
-        db.conn.execute("DELETE FROM knowledge_search WHERE rowid = ?", [article_id])
+        db.conn.execute(_DELETE_SEARCH_ROW[db.dialect], [article_id])
     db.conn.execute(
         f"INSERT INTO knowledge_versions (article_id, {', '.join(ARTICLE_COLUMNS)}, version, saved_at, saved_epoch,"
         f" saved_by) VALUES (?, {', '.join('?' for _ in ARTICLE_COLUMNS)}, ?, ?, ?, ?)",
         [article_id, *columns, version, at, at_epoch, by])
-    db.conn.execute("INSERT INTO knowledge_search (rowid, title, words, chars, tags) VALUES (?, ?, ?, ?, ?)",
-                    [article_id, *save.index])
+    db.conn.execute(_INSERT_SEARCH_ROW[db.dialect], [article_id, *save.index])
     return article_id, version
+
+
+# knowledge_search's row of an article: FTS5 numbers it by rowid, PostgreSQL's table has
+# an article_id column (`callcenter.store.postgres_schema`).
+_DELETE_SEARCH_ROW = {"sqlite": "DELETE FROM knowledge_search WHERE rowid = ?",
+                      "postgresql": "DELETE FROM knowledge_search WHERE article_id = ?"}
+_INSERT_SEARCH_ROW = {
+    "sqlite": "INSERT INTO knowledge_search (rowid, title, words, chars, tags) VALUES (?, ?, ?, ?, ?)",
+    "postgresql": "INSERT INTO knowledge_search (article_id, title, words, chars, tags) VALUES (?, ?, ?, ?, ?)",
+}
+# Rows by a list of numbers given as one parameter: SQLite reads it as JSON, PostgreSQL
+# takes the list as an array.
+_ARTICLES_AMONG = {"sqlite": "SELECT * FROM knowledge_articles WHERE article_id IN (SELECT value FROM json_each(?))",
+                   "postgresql": "SELECT * FROM knowledge_articles WHERE article_id = ANY(?)"}
+_ARTICLES_TITLED = {
+    "sqlite": "SELECT a.* FROM knowledge_articles a JOIN json_each(?) j"
+              " ON a.unit = json_extract(j.value, '$[0]') AND a.title = json_extract(j.value, '$[1]')",
+    "postgresql": "SELECT a.* FROM knowledge_articles a JOIN unnest(CAST(? AS text[]), CAST(? AS text[]))"
+                  " AS j(unit, title) ON a.unit = j.unit AND a.title = j.title",
+}
+_LISTED_AMONG = {"sqlite": f"SELECT {_LISTED} FROM knowledge_articles a"
+                           " WHERE a.article_id IN (SELECT value FROM json_each(?))",
+                 "postgresql": f"SELECT {_LISTED} FROM knowledge_articles a WHERE a.article_id = ANY(?)"}
+
+
+def _among(db: Database, values: Sequence[object]) -> object:
+    """A list as the one parameter of the statements above."""
+    return _json_list(values) if db.dialect == "sqlite" else list(values)
+
+
+def _scores(db: Database, expression: str, dated: bool, valid_on: str | None) -> list[tuple[int, float]]:
+    """(article, score) of every article matching, the best score lowest (bm25's way):
+    SQLite's FTS5 MATCH, or PostgreSQL's tsvector @@ to_tsquery with ts_rank negated.
+    `dated`: only articles with dates, valid on `valid_on`."""
+    if db.dialect == "sqlite":
+        select = (f"SELECT s.rowid AS id, bm25(knowledge_search, {', '.join(map(str, WEIGHTS))}) AS score"
+                  " FROM knowledge_search s")
+        join = " JOIN knowledge_articles a ON a.article_id = s.rowid"
+        match, params = "knowledge_search MATCH ?", [expression]
+    else:
+        select = (f"SELECT s.article_id AS id, -ts_rank('{TS_WEIGHTS}', s.document, to_tsquery('simple', ?))"
+                  " AS score FROM knowledge_search s")
+        join = " JOIN knowledge_articles a ON a.article_id = s.article_id"
+        match, params = "s.document @@ to_tsquery('simple', ?)", [expression, expression]
+    sql = f"{select}{join} WHERE {match} AND {_VALID_ON}" if dated else f"{select} WHERE {match}"
+    rows = db.conn.execute(sql, [*params, valid_on, valid_on] if dated else params).fetchall()
+    return [(int(article_id), float(score)) for article_id, score in rows]
 
 
 _VALID_ON = "(a.valid_until IS NULL OR a.valid_until >= ?) AND (a.valid_from IS NULL OR a.valid_from <= ?)"
@@ -87,7 +148,7 @@ _VALID_ON = "(a.valid_until IS NULL OR a.valid_until >= ?) AND (a.valid_from IS 
 
 def _where(filters: Filters) -> tuple[str, dict[str, object]]:
     """The filters as a WHERE over `knowledge_articles a`, for the list without a query."""
-    where: list[str] = ["1"]
+    where: list[str] = ["1 = 1"]
     params: dict[str, object] = {}
     if filters.unit is not None:
         where.append("a.unit = :unit")
@@ -130,13 +191,11 @@ class KnowledgeRepository:
         updates rather than adds."""
 
         def read(db: Database) -> tuple[dict[int, Row], dict[tuple[str, str], Row]]:
-            by_id = {int(str(r["article_id"])): r for r in _rows(
-                db, "SELECT * FROM knowledge_articles WHERE article_id IN (SELECT value FROM json_each(?))",
-                [_json_list(ids)])}
-            by_title = {(str(r["unit"]), str(r["title"])): r for r in _rows(
-                db, "SELECT a.* FROM knowledge_articles a JOIN json_each(?) j"
-                " ON a.unit = json_extract(j.value, '$[0]') AND a.title = json_extract(j.value, '$[1]')",
-                [_json_list([list(pair) for pair in titles])])}
+            by_id = {int(str(r["article_id"])): r for r in _rows(db, _ARTICLES_AMONG[db.dialect],
+                                                                 [_among(db, ids)])}
+            pairs: list[object] = ([_json_list([list(pair) for pair in titles])] if db.dialect == "sqlite"
+                                   else [[unit for unit, _ in titles], [title for _, title in titles]])
+            by_title = {(str(r["unit"]), str(r["title"])): r for r in _rows(db, _ARTICLES_TITLED[db.dialect], pairs)}
             return by_id, by_title
 
         return await self.store.reading(read)
@@ -156,34 +215,31 @@ class KnowledgeRepository:
 
         return await self.store.transaction(write)
 
-    async def search(self, match: str, filters: Filters, limit: int) -> tuple[list[Row], int]:
-        """The best `limit` articles matching (bm25, the title weighing most), and how many
-        match. The unit and kind are terms of the match (`search.unit_tag`); for a day's
-        validity the undated matches need nothing more, the dated ones are read and
-        checked. One pass brings each match's number and score only; Python keeps the
-        best and the count, and only the page's articles are read whole."""
-        expression = f"({match})"
-        if filters.unit is not None:
-            expression += f" AND {tag_match(unit_tag(filters.unit))}"
-        if filters.kind is not None:
-            expression += f" AND {tag_match(kind_tag(filters.kind))}"
-        scores = (f"SELECT s.rowid AS id, bm25(knowledge_search, {', '.join(map(str, WEIGHTS))}) AS score"
-                  " FROM knowledge_search s")
+    async def search(self, query: Query, every: bool, filters: Filters, limit: int) -> tuple[list[Row], int]:
+        """The best `limit` articles matching every term of `query` (or any, `every`
+        False), best first (bm25 or ts_rank, the title weighing most), and how many match.
+        The unit and kind are terms of the match (`search.unit_tag`); for a day's validity
+        the undated matches need nothing more, the dated ones are read and checked. One
+        pass brings each match's number and score only; Python keeps the best and the
+        count, and only the page's articles are read whole."""
+        tags = [tag for tag in (None if filters.unit is None else unit_tag(filters.unit),
+                                None if filters.kind is None else kind_tag(filters.kind)) if tag is not None]
+
+        def expression(dialect: str, validity: str | None) -> str:
+            every_tag = [*tags, *([validity] if validity else [])]
+            if dialect == "sqlite":
+                return " AND ".join([f"({query.match(every)})", *(tag_match(tag) for tag in every_tag)])
+            return " & ".join([f"({query.tsquery(every)})", *(ts_tag_match(tag) for tag in every_tag)])
 
         def read(db: Database) -> tuple[list[Row], int]:
             if filters.valid_on is None:
-                matches = db.conn.execute(f"{scores} WHERE knowledge_search MATCH ?", [expression]).fetchall()
+                matches = _scores(db, expression(db.dialect, None), False, None)
             else:
-                matches = db.conn.execute(f"{scores} WHERE knowledge_search MATCH ?",
-                                          [f"{expression} AND {tag_match(UNDATED)}"]).fetchall()
-                matches += db.conn.execute(
-                    f"{scores} JOIN knowledge_articles a ON a.article_id = s.rowid WHERE knowledge_search MATCH ?"
-                    f" AND {_VALID_ON}", [f"{expression} AND {tag_match(DATED)}", filters.valid_on,
-                                          filters.valid_on]).fetchall()
+                matches = _scores(db, expression(db.dialect, UNDATED), False, None)
+                matches += _scores(db, expression(db.dialect, DATED), True, filters.valid_on)
             best = heapq.nsmallest(limit, matches, key=lambda m: (m[1], m[0]))
             order = {article_id: place for place, (article_id, _) in enumerate(best)}
-            rows = _rows(db, f"SELECT {_LISTED} FROM knowledge_articles a"
-                         " WHERE a.article_id IN (SELECT value FROM json_each(?))", [_json_list(list(order))])
+            rows = _rows(db, _LISTED_AMONG[db.dialect], [_among(db, list(order))])
             return sorted(rows, key=lambda row: order[int(str(row["article_id"]))]), len(matches)
 
         return await self.store.snapshot(read)
@@ -212,12 +268,13 @@ class KnowledgeRepository:
         is missing (nothing written then)."""
 
         def write(db: Database) -> list[Row] | None:
-            found = _rows(db, "SELECT article_id FROM knowledge_articles"
-                          " WHERE article_id IN (SELECT value FROM json_each(?))", [_json_list(article_ids)])
+            found = _rows(db, _ARTICLES_AMONG[db.dialect], [_among(db, article_ids)])
             if len(found) != len(set(article_ids)):
                 return None
-            db.conn.executemany("INSERT OR IGNORE INTO knowledge_uses (call_id, article_id, user, at, at_epoch)"
-                                " VALUES (?, ?, ?, ?, ?)", [(call_id, a, user, at, at_epoch) for a in article_ids])
+            # Once each (UNIQUE (call_id, article_id)); "user" is quoted: PostgreSQL reserves it.
+            db.conn.executemany('INSERT INTO knowledge_uses (call_id, article_id, "user", at, at_epoch)'
+                                " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                                [(call_id, a, user, at, at_epoch) for a in article_ids])
             db.conn.execute("UPDATE calls SET answered_from_base = coalesce(answered_from_base, ?)"
                             " WHERE call_id = ?", [at, call_id])
             return _rows(db, "SELECT a.article_id AS id, a.title FROM knowledge_uses u JOIN knowledge_articles a"

@@ -37,13 +37,16 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from callcenter.words import highlighted, in_dictionary, phrase_words, quoted, segment
+from callcenter.words import highlighted, in_dictionary, phrase_words, quoted, segment, ts_quoted
 
 QUERY_MAX = 100  # characters of a query looked at: a pasted page is cut, never refused
 TERMS_MAX = 12
 SNIPPET_CHARS = 120
 # bm25 weights of the columns title, words, chars, tags (a filter, never a reason to rank).
 WEIGHTS = (10.0, 4.0, 1.0, 0.0)
+# The same for PostgreSQL's ts_rank, whose weights are those of the tsvector's D, C, B and
+# A (tags, chars, words, title: `callcenter.store.postgres_schema`), at most 1.
+TS_WEIGHTS = "{" + ", ".join(str(weight / max(WEIGHTS)) for weight in reversed(WEIGHTS)) + "}"
 # The tags of an article with a first or last day, and of one without: only the first
 # need their dates checked against today.
 DATED, UNDATED = "dated", "undated"
@@ -93,6 +96,11 @@ def tag_match(tag: str) -> str:
     return f"tags : {quoted(tag)}"
 
 
+def ts_tag_match(tag: str) -> str:
+    """The to_tsquery text for PostgreSQL: articles carrying `tag` (weight D: the tags)."""
+    return f"{ts_quoted(tag)}:D"
+
+
 def index_columns(title: str, body: str, keywords: str, unit_names: Sequence[str],
                   tags: Sequence[str]) -> tuple[str, str, str, str]:
     """The `knowledge_search` row of an article: (title, words, chars, tags)."""
@@ -123,6 +131,14 @@ class Query:
         joiner = " AND " if every else " OR "
         return joiner.join("(" + " OR ".join(_alternative(word) for word in term) + ")" for term in self.terms)
 
+    def tsquery(self, every: bool) -> str | None:
+        """The same for PostgreSQL, as to_tsquery('simple', ...) text: the words weigh A
+        and B (title, words), the characters C, a phrase of them joined by <->."""
+        if not self.terms:
+            return None
+        joiner = " & " if every else " | "
+        return joiner.join("(" + " | ".join(_ts_alternative(word) for word in term) + ")" for term in self.terms)
+
 
 def _alternative(word: str) -> str:
     as_word = f"{{title words}} : {quoted(word)}"
@@ -130,6 +146,14 @@ def _alternative(word: str) -> str:
     if not chars or (len(chars) > 1 and in_dictionary(word)):
         return as_word
     return f"{as_word} OR chars : {quoted(' '.join(chars))}"
+
+
+def _ts_alternative(word: str) -> str:
+    as_word = f"{ts_quoted(word)}:AB"
+    chars = characters(word)
+    if not chars or (len(chars) > 1 and in_dictionary(word)):
+        return as_word
+    return f"{as_word} | (" + " <-> ".join(f"{ts_quoted(ch)}:C" for ch in chars) + ")"
 
 
 def parse_query(text: str, synonyms: Callable[[str], Iterable[str]]) -> Query:

@@ -138,11 +138,9 @@ class KnowledgeService:
         if query is None or not query.terms:
             rows, total = await self.repository.listing(filters, limit)
             return Found(query, total, [self._hit(row, []) for row in rows])
-        every = query.match(every=True)
-        assert every is not None
-        rows, total = await self.repository.search(every, filters, limit)
+        rows, total = await self.repository.search(query, True, filters, limit)
         if not rows and len(query.terms) > 1:
-            rows, total = await self.repository.search(str(query.match(every=False)), filters, limit)
+            rows, total = await self.repository.search(query, False, filters, limit)
         return Found(query, total, [self._hit(row, query.words) for row in rows])
 
     def _hit(self, row: Row, words: Sequence[str]) -> Hit:

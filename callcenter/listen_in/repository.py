@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlite_utils import Database
-
-from callcenter.store import Columns, Kind, Row, Store, checked, clean_text
+from callcenter.store import Columns, Database, Kind, Row, Store, checked, clean_text
 from callcenter.store.filters import epoch_range
 
 LOG_COLUMNS: Columns = {

@@ -23,6 +23,7 @@ from callcenter.clock import iso_local
 from callcenter.listen_in import session as s
 from callcenter.listen_in.repository import ListenInRepository
 from callcenter.listen_in.vocabulary import Mode, Refusal
+from callcenter.nodes import Nodes
 from callcenter.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -62,11 +63,13 @@ class ListenIn:
     """Every supervision going on now, by id; `talking_leg(seat)` is the controller's
     view of the seat's live call (None when it is not talking)."""
 
-    def __init__(self, settings: Settings, ari: AriClient, repository: ListenInRepository,
+    def __init__(self, settings: Settings, nodes: Nodes, repository: ListenInRepository,
                  talking_leg: Callable[[str], TalkingLeg | None], changed: Callable[[], None],
                  ringing_grace: float = RINGING_GRACE, snoop_entry_seconds: float = SNOOP_ENTRY_SECONDS) -> None:
         self.settings = settings
-        self.ari = ari
+        # A supervision happens on the node of the seat's call: the snoop must be where
+        # the seat's channel is, and that node rings the supervisor's phone.
+        self.nodes = nodes
         self.repository = repository
         self.talking_leg = talking_leg
         self.changed = changed  # the wallboard shows who supervises whom
@@ -99,7 +102,7 @@ class ListenIn:
             current.inbox.put_nowait(s.ModeChosen(now, mode))
             return current.session
         try:
-            state = await self.ari.endpoint_state("PJSIP", supervisor)
+            state = await self.nodes.of(leg.channel_id).endpoint_state("PJSIP", supervisor)
         except AriError:
             state = ""
         if state != "online":
@@ -141,12 +144,14 @@ class ListenIn:
         """A supervisor's phone or a snoop of a supervision going on (by channel or bridge id)."""
         return channel_id in self._channels or any(r.session.bridge_id == channel_id for r in self.running.values())
 
-    def reconcile(self, channel_ids: set[str]) -> None:
-        """After ARI (re)connected: a supervision whose channels ended while no events came
-        is told now."""
+    def reconcile(self, channel_ids: set[str], node: str = "") -> None:
+        """After a node's ARI (re)connected: a supervision on it whose channels ended while
+        no events came is told now."""
         now = time.time()
         for running in self.running.values():
             session = running.session
+            if self.nodes.node_of(session.seat_channel) != (node or self.nodes.default):
+                continue
             if session.seat_channel not in channel_ids:
                 running.inbox.put_nowait(s.SeatGone(now))
             elif session.phone_channel not in channel_ids:
@@ -241,24 +246,25 @@ class ListenIn:
             elif isinstance(action, s.DialPhone):
                 # The ring time-out is the originate's own: Asterisk gives up and destroys
                 # the channel, whose end is the PhoneGone that ends the supervision.
-                await self.ari.originate(
+                await self._ari(session).originate(
                     f"PJSIP/{action.endpoint}", action.channel_id, app_args=f"{s.APP_ARG},{session.session_id}",
                     caller_id=f'"listen {session.seat}" <{session.seat}>',
                     timeout=max(1, round(self.settings.listen_in.answer_seconds)))
             elif isinstance(action, s.Connect):
-                await self.ari.create_bridge(action.bridge_id, name=f"listen-in {session.seat} {session.supervisor}")
+                await self._ari(session).create_bridge(action.bridge_id,
+                                                       name=f"listen-in {session.seat} {session.supervisor}")
                 await self._snoop(session, action.snoop_channel, action.seat_channel, action.mode)
-                await self.ari.add_to_bridge(action.bridge_id, [action.phone_channel, action.snoop_channel])
+                await self._ari(session).add_to_bridge(action.bridge_id, [action.phone_channel, action.snoop_channel])
             elif isinstance(action, s.ReplaceSnoop):
-                await self._hangup(action.old_snoop)
+                await self._hangup(action.old_snoop, session)
                 await self._snoop(session, action.new_snoop, action.seat_channel, action.mode)
-                await self.ari.add_to_bridge(action.bridge_id, [action.new_snoop])
+                await self._ari(session).add_to_bridge(action.bridge_id, [action.new_snoop])
             elif isinstance(action, s.TearDown):
                 for channel_id in (action.phone_channel, action.snoop_channel):
                     if channel_id:
-                        await self._hangup(channel_id)
+                        await self._hangup(channel_id, session)
                 with contextlib.suppress(AriError):
-                    await self.ari.destroy_bridge(action.bridge_id)
+                    await self._ari(session).destroy_bridge(action.bridge_id)
         except AriNotFound as exc:
             # The snoop's target gone means the seat's call ended; anything else is a failure.
             log.info("listen-in %s: %s: %s", session.session_id, type(action).__name__, exc)
@@ -277,7 +283,7 @@ class ListenIn:
         entering: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._snoops_entering[snoop_channel] = entering
         try:
-            await self.ari.snoop(seat_channel, snoop_channel, str(spy), str(whisper),
+            await self._ari(session).snoop(seat_channel, snoop_channel, str(spy), str(whisper),
                                  app_args=f"{s.APP_ARG},{session.session_id}")
             await asyncio.wait_for(entering, self.snoop_entry_seconds)
         except TimeoutError:
@@ -285,9 +291,12 @@ class ListenIn:
         finally:
             self._snoops_entering.pop(snoop_channel, None)
 
-    async def _hangup(self, channel_id: str) -> None:
+    def _ari(self, session: s.Session) -> AriClient:
+        return self.nodes.of(session.seat_channel)
+
+    async def _hangup(self, channel_id: str, session: s.Session) -> None:
         with contextlib.suppress(AriError):
-            await self.ari.hangup(channel_id)
+            await self._ari(session).hangup(channel_id)
 
     def _save(self, action: s.SavePeriod) -> None:
         fields = dict(action.fields)

@@ -7,10 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlite_utils import Database
-
 from callcenter.nuisance.rules import PastCall
-from callcenter.store import Store, clean_text
+from callcenter.store import Database, Store, clean_text
 
 
 def _rows(db: Database, sql: str, params: Sequence[object]) -> list[dict[str, Any]]:
@@ -23,8 +21,19 @@ class NuisanceRepository:
 
     async def history(self, number: str) -> list[dict[str, Any]]:
         """The number's flags, clears and marks, oldest first."""
-        return await self.store.reading(lambda db: _rows(
-            db, "SELECT * FROM nuisance_events WHERE number = ? ORDER BY at_epoch, id", [number]))
+        return await self.store.reading(lambda db: _history(db, number))
+
+    async def at_arrival(self, number: str, since_epoch: float | None) -> tuple[list[dict[str, Any]], int]:
+        """The number's history and (with `since_epoch`) its arrivals since then, in one
+        trip to the store thread: the check every arriving call pays."""
+        return await self.store.reading(lambda db: (
+            _history(db, number), 0 if since_epoch is None else _arrivals_since(db, number, since_epoch)))
+
+    async def after_call(self, number: str, since_epoch: float) -> tuple[list[dict[str, Any]], list[PastCall]]:
+        """The number's history and its ended calls since then, in one trip to the store
+        thread: the judgement after every call."""
+        return await self.store.reading(lambda db: (
+            _history(db, number), _ended_calls_since(db, number, since_epoch)))
 
     async def flagged_histories(self, now: float) -> list[dict[str, Any]]:
         """The whole history of every number with a flag not yet expired at `now`."""
@@ -50,17 +59,21 @@ class NuisanceRepository:
 
         await self.store.transaction(write)
 
-    async def arrivals_since(self, number: str, since_epoch: float) -> int:
-        rows = await self.store.reading(lambda db: _rows(
-            db, "SELECT count(*) AS n FROM calls WHERE caller_number = ? AND arrived_epoch >= ?",
-            [number, since_epoch]))
-        return int(str(rows[0]["n"]))
 
-    async def ended_calls_since(self, number: str, since_epoch: float) -> list[PastCall]:
-        rows = await self.store.reading(lambda db: _rows(
-            db,
-            "SELECT arrived_epoch, outcome, talk_seconds FROM calls WHERE caller_number = ? AND arrived_epoch >= ? "
-            "AND state = 'done'",
-            [number, since_epoch]))
-        return [PastCall(float(str(r["arrived_epoch"])), str(r["outcome"] or ""),
-                         int(str(r["talk_seconds"])) if r["talk_seconds"] is not None else None) for r in rows]
+
+
+def _history(db: Database, number: str) -> list[dict[str, Any]]:
+    return _rows(db, "SELECT * FROM nuisance_events WHERE number = ? ORDER BY at_epoch, id", [number])
+
+
+def _arrivals_since(db: Database, number: str, since_epoch: float) -> int:
+    rows = _rows(db, "SELECT count(*) AS n FROM calls WHERE caller_number = ? AND arrived_epoch >= ?",
+                 [number, since_epoch])
+    return int(str(rows[0]["n"]))
+
+
+def _ended_calls_since(db: Database, number: str, since_epoch: float) -> list[PastCall]:
+    rows = _rows(db, "SELECT arrived_epoch, outcome, talk_seconds FROM calls WHERE caller_number = ? "
+                     "AND arrived_epoch >= ? AND state = 'done'", [number, since_epoch])
+    return [PastCall(float(str(r["arrived_epoch"])), str(r["outcome"] or ""),
+                     int(str(r["talk_seconds"])) if r["talk_seconds"] is not None else None) for r in rows]

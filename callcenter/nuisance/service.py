@@ -40,13 +40,11 @@ class NuisanceService:
         if is_withheld(number):
             return Verdict(None, False)
         now = time.time() if now is None else now
-        flag = active_flag(await self.repository.history(number), now)
-        over = False
         rules = self.settings.nuisance
-        if rules.hard_limit_calls > 0:
-            arrivals = await self.repository.arrivals_since(number, now - rules.hard_limit_window_minutes * 60)
-            over = arrivals > rules.hard_limit_calls
-        return Verdict(flag, over)
+        limited = rules.hard_limit_calls > 0
+        history, arrivals = await self.repository.at_arrival(
+            number, now - rules.hard_limit_window_minutes * 60 if limited else None)
+        return Verdict(active_flag(history, now), limited and arrivals > rules.hard_limit_calls)
 
     async def evaluate_after_call(self, number: str, now: float | None = None) -> Flag | None:
         """After a call ended: flag the number if its recent calls or marks break a rule."""
@@ -54,11 +52,10 @@ class NuisanceService:
             return None
         now = time.time() if now is None else now
         rules = self.settings.nuisance
-        history = await self.repository.history(number)
+        since = now - max(rules.repeat_window_minutes * 60, 60.0)
+        history, calls = await self.repository.after_call(number, since)
         if active_flag(history, now) is not None:
             return None
-        since = now - max(rules.repeat_window_minutes * 60, 60.0)
-        calls = await self.repository.ended_calls_since(number, since)
         marks = [float(e["at_epoch"]) for e in history if e["action"] == "mark"]
         rule = rule_hit(calls, marks, now, rules)
         if rule is None:

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlite_utils import Database
-
-from callcenter.store import Row, Store
+from callcenter.store import Database, Row, Store
 
 # The kinds of hit counted per address, kept apart in `public_form_hits.address`.
 FORM = "form"
@@ -117,8 +115,8 @@ class PublicRepository:
         this site need one without it)."""
         def write(db: Database) -> int:
             cursor = db.execute(
-                f"INSERT INTO published_cases ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
-                list(row.values()))
-            return int(cursor.lastrowid or 0)
+                f"INSERT INTO published_cases ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})"
+                " RETURNING case_id", list(row.values()))
+            return int(cursor.fetchone()[0])
 
         return await self.store.transaction(write)

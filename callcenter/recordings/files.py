@@ -1,5 +1,5 @@
-"""Which recording file may be served or deleted: only a regular .wav file directly in
-the recordings folder, whatever the call row says.
+"""Which recording file may be served or deleted: only a regular .wav file (or the .mp3
+it was compressed into) directly in the recordings folder, whatever the call row says.
 
 The path comes from the database, which a hostile caller id never reaches but a bug or
 a hand edit might: a stored "..", NUL, a symlink pointing out of the folder or an odd
@@ -12,8 +12,9 @@ import os
 import re
 from pathlib import Path
 
-# Recording names are "<arrival time>_<call id>.wav" (see dialplan/): a strict pattern.
-RECORDING_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,190}\.wav")
+# Recording names are "<arrival time>_<call id>.wav" (see dialplan/), ".mp3" once
+# compressed (recordings/compress.py): a strict pattern.
+RECORDING_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,190}\.(wav|mp3)")
 
 
 def _well_formed(stored_path: str) -> Path | None:

@@ -7,9 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlite_utils import Database
-
-from callcenter.store import Row, Store, clean_text, iso_second
+from callcenter.store import Database, Row, Store, clean_text, iso_second
 from callcenter.store.filters import epoch_range
 from callcenter.vocabulary import IN_PROGRESS, RecordingUse, sql_among
 
@@ -47,7 +45,7 @@ class AccessSearch:
     def where(self) -> tuple[str, list[object]]:
         clauses, params = epoch_range("at_epoch", self.since_epoch, self.until_epoch)
         if self.user:
-            clauses.append("user = ?")
+            clauses.append("\"user\" = ?")  # quoted: PostgreSQL reserves the word
             params.append(self.user)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
@@ -59,6 +57,20 @@ class Expired:
     call_id: str
     recording_path: str
     arrived_epoch: float
+
+
+@dataclass(frozen=True)
+class Uncompressed:
+    """A finished call whose recording is still the WAV Asterisk wrote."""
+
+    call_id: str
+    recording_path: str
+
+
+_UNCOMPRESSED = ("c.recording_bytes IS NULL AND c.recording_compress_failed IS NULL AND c.state = 'done'"
+                 " AND c.recording_status = 'ok' AND c.recording_pruned IS NULL AND c.recording_path LIKE '%.wav'")
+
+_COMPRESS_FAILED = "recording_compress_failed IS NOT NULL AND recording_bytes IS NULL AND recording_pruned IS NULL"
 
 
 def _rows(db: Database, sql: str, params: Sequence[object] = ()) -> list[Row]:
@@ -84,7 +96,7 @@ class RecordingRepository:
 
         def read(db: Database) -> tuple[list[Row], int]:
             total = db.execute(f"SELECT count(*) FROM recording_access{where}", params).fetchone()[0]
-            rows = _rows(db, f"SELECT at, at_epoch, user, role, call_id, recording, address, kind"
+            rows = _rows(db, f"SELECT at, at_epoch, \"user\", role, call_id, recording, address, kind"
                              f" FROM recording_access{where} ORDER BY at_epoch DESC, id DESC LIMIT ? OFFSET ?",
                          [*params, search.limit, search.offset])
             return rows, int(total)
@@ -101,6 +113,38 @@ class RecordingRepository:
                 " ORDER BY c.arrived_epoch, c.call_id LIMIT ?", [before_epoch, *after, limit]))
         return [Expired(str(row["call_id"]), str(row["recording_path"]), float(str(row["arrived_epoch"])))
                 for row in rows]
+
+    async def uncompressed(self, limit: int, arrived_since: float = float("-inf")) -> list[Uncompressed]:
+        """Finished calls whose recording (measured, ok) is still a WAV, oldest first: those
+        since then, and older ones the prune keeps (on a ticket in progress)."""
+        # Two arms, so that the calls since then are a range of the arrival index and the
+        # older ones are found from the tickets in progress, not by reading every call.
+        rows = await self.store.reading(lambda db: _rows(
+            db, f"SELECT c.call_id, c.recording_path, c.arrived_epoch FROM calls c WHERE {_UNCOMPRESSED}"
+                " AND c.arrived_epoch >= ?"
+                " UNION ALL SELECT c.call_id, c.recording_path, c.arrived_epoch FROM tickets t"
+                " JOIN ticket_calls tc ON tc.ticket_id = t.ticket_id JOIN calls c ON c.call_id = tc.call_id"
+                f" WHERE t.state IN ({sql_among(tuple(sorted(IN_PROGRESS)))}) AND {_UNCOMPRESSED}"
+                " AND c.arrived_epoch < ? ORDER BY arrived_epoch LIMIT ?", [arrived_since, arrived_since, limit]))
+        return [Uncompressed(str(row["call_id"]), str(row["recording_path"])) for row in rows]
+
+    async def failed_compressions(self) -> int:
+        """How many recordings ffmpeg could not compress (still there, as WAVs)."""
+        return await self.store.reading(lambda db: int(db.execute(
+            f"SELECT count(*) FROM calls WHERE {_COMPRESS_FAILED}").fetchone()[0]))
+
+    async def retry_failed_compressions(self) -> int:
+        """Forget why the recordings ffmpeg could not compress failed, so the next pass tries
+        them again (after ffmpeg or the files were mended); how many."""
+        return await self.store.transaction(lambda db: db.execute(
+            f"UPDATE calls SET recording_compress_failed = NULL WHERE {_COMPRESS_FAILED}").rowcount)
+
+    async def compressed_since(self, since_epoch: float) -> list[tuple[str, str]]:
+        """(call id, recording path) of the calls since then whose recording was compressed."""
+        rows = await self.store.reading(lambda db: _rows(
+            db, "SELECT call_id, recording_path FROM calls WHERE arrived_epoch >= ? AND recording_bytes IS NOT NULL"
+                " AND recording_pruned IS NULL", [since_epoch]))
+        return [(str(row["call_id"]), str(row["recording_path"])) for row in rows]
 
     async def kept_for_tickets(self, before_epoch: float) -> int:
         """How many recordings past the retention period are kept because their call is

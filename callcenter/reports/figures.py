@@ -367,7 +367,7 @@ async def build_briefing(store: Store, period: Period, *, zone: ZoneInfo,
     raw = await ReportRepository(store).gather(period, service_level_seconds, moment)
     if raw.extent.get("first") is None:
         raise ReportError(
-            f"{store.path} holds no calls yet: nothing to report "
+            f"{store.name} holds no calls yet: nothing to report "
             "(`hotline demo seed --month 2009-01 --shape jan-seed` writes a demo month)"
         )
     briefing = figures_of(raw, period, service_level_seconds, deadline_working_days, moment, zone)
@@ -381,7 +381,7 @@ async def build_briefing(store: Store, period: Period, *, zone: ZoneInfo,
     if briefing.service.offered == 0:
         first, last = briefing.store["first_call"], briefing.store["last_call"]
         raise ReportError(
-            f"no calls arrived in {period.label} ({store.path} holds calls from "
+            f"no calls arrived in {period.label} ({store.name} holds calls from "
             f"{str(first)[:10]} to {str(last)[:10]})"
         )
     return briefing

@@ -7,11 +7,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from sqlite_utils import Database
-
 from callcenter.reports.connection import Reach, ReachGroups, SeatReach
 from callcenter.reports.periods import Period
-from callcenter.store import Row, Store
+from callcenter.store import Database, Row, Store
 from callcenter.vocabulary import COMPLETED, IN_PROGRESS, Outcome, Satisfaction, sql_among
 
 # Accepted (受理): an operator answered it; no outcome yet with a seat's answer is a call being talked now.
@@ -22,19 +20,19 @@ _DONE = "(state IN (" + sql_among(tuple(sorted(COMPLETED))) + "))"
 _SERIES_SQL = f"""
 SELECT substr(c.arrived, 1, :width) AS key,
   count(*) AS offered,
-  coalesce(sum({_ACCEPTED}), 0) AS accepted,
-  coalesce(sum({_ACCEPTED} AND {_ACTIVE.format('t.state')}), 0) AS in_progress,
-  coalesce(sum(c.outcome = '{Outcome.ABANDONED_IVR}'), 0) AS abandoned_ivr,
-  coalesce(sum(c.outcome = '{Outcome.ABANDONED_QUEUE}'), 0) AS abandoned_queue,
-  coalesce(sum(c.outcome = '{Outcome.ABANDONED_RINGING}'), 0) AS abandoned_ringing,
-  coalesce(sum(c.outcome = '{Outcome.FAILED}'), 0) AS failed,
-  coalesce(sum(c.outcome = '{Outcome.LINE_FULL}'), 0) AS line_full,
+  count(*) FILTER (WHERE {_ACCEPTED}) AS accepted,
+  count(*) FILTER (WHERE {_ACCEPTED} AND {_ACTIVE.format('t.state')}) AS in_progress,
+  count(*) FILTER (WHERE c.outcome = '{Outcome.ABANDONED_IVR}') AS abandoned_ivr,
+  count(*) FILTER (WHERE c.outcome = '{Outcome.ABANDONED_QUEUE}') AS abandoned_queue,
+  count(*) FILTER (WHERE c.outcome = '{Outcome.ABANDONED_RINGING}') AS abandoned_ringing,
+  count(*) FILTER (WHERE c.outcome = '{Outcome.FAILED}') AS failed,
+  count(*) FILTER (WHERE c.outcome = '{Outcome.LINE_FULL}') AS line_full,
   coalesce(sum(CASE WHEN {_ACCEPTED} THEN c.wait_seconds END), 0) AS wait_sum,
   count(CASE WHEN {_ACCEPTED} THEN c.wait_seconds END) AS wait_n,
-  coalesce(sum({_ACCEPTED} AND c.answer_seconds <= :sl), 0) AS within_sl,
+  count(*) FILTER (WHERE {_ACCEPTED} AND c.answer_seconds <= :sl) AS within_sl,
   coalesce(sum(CASE WHEN {_ACCEPTED} THEN c.talk_seconds END), 0) AS talk_sum,
   count(CASE WHEN {_ACCEPTED} THEN c.talk_seconds END) AS talk_n,
-  coalesce(sum({_ACCEPTED} AND c.nuisance = 1), 0) AS nuisance
+  count(*) FILTER (WHERE {_ACCEPTED} AND c.nuisance = 1) AS nuisance
 FROM calls c
 LEFT JOIN ticket_calls tc ON tc.call_id = c.call_id
 LEFT JOIN tickets t ON t.ticket_id = tc.ticket_id
@@ -46,16 +44,16 @@ GROUP BY key ORDER BY key
 # 12-13 are the local hour, whatever the zone's offset or summer time.
 _HOURLY_SQL = f"""
 SELECT CAST(substr(c.arrived, 12, 2) AS INTEGER) AS hour, count(*) AS offered,
-  coalesce(sum({_ACCEPTED}), 0) AS accepted
+  count(*) FILTER (WHERE {_ACCEPTED}) AS accepted
 FROM calls c WHERE c.arrived_epoch >= :start AND c.arrived_epoch < :end AND c.arrived IS NOT NULL
 GROUP BY hour ORDER BY hour
 """
 
 _TICKETS_SQL = f"""
 SELECT category, state, substr(created, 1, :width) AS key, count(*) AS n,
-  coalesce(sum({_ACTIVE.format('state')} AND deadline_epoch <= :now), 0) AS overdue,
-  coalesce(sum({_DONE}), 0) AS replied,
-  coalesce(sum({_DONE} AND replied_epoch >= deadline_epoch), 0) AS replied_late
+  count(*) FILTER (WHERE {_ACTIVE.format('state')} AND deadline_epoch <= :now) AS overdue,
+  count(*) FILTER (WHERE {_DONE}) AS replied,
+  count(*) FILTER (WHERE {_DONE} AND replied_epoch >= deadline_epoch) AS replied_late
 FROM tickets
 WHERE created_epoch >= :start AND created_epoch < :end AND merged_into IS NULL
 GROUP BY category, state, key
@@ -63,9 +61,9 @@ GROUP BY category, state, key
 
 _UNITS_SQL = f"""
 SELECT unit, max(unit_name) AS name, count(*) AS n,
-  coalesce(sum({_ACTIVE.format('state')}), 0) AS in_progress,
-  coalesce(sum({_ACTIVE.format('state')} AND deadline_epoch <= :now), 0) AS overdue,
-  coalesce(sum(urge_count), 0) AS urgings, coalesce(sum(urge_count > 0), 0) AS urged
+  count(*) FILTER (WHERE {_ACTIVE.format('state')}) AS in_progress,
+  count(*) FILTER (WHERE {_ACTIVE.format('state')} AND deadline_epoch <= :now) AS overdue,
+  coalesce(sum(urge_count), 0) AS urgings, count(*) FILTER (WHERE urge_count > 0) AS urged
 FROM tickets
 WHERE created_epoch >= :start AND created_epoch < :end AND merged_into IS NULL
 GROUP BY unit ORDER BY n DESC, unit
@@ -73,7 +71,7 @@ GROUP BY unit ORDER BY n DESC, unit
 
 _SATISFACTION_SQL = """
 SELECT satisfaction, count(*) AS n, coalesce(sum(callback_attempts), 0) AS attempts,
-  coalesce(sum(callback_attempts > 0), 0) AS called
+  count(*) FILTER (WHERE callback_attempts > 0) AS called
 FROM tickets
 WHERE created_epoch >= :start AND created_epoch < :end AND merged_into IS NULL
 GROUP BY satisfaction
@@ -134,21 +132,27 @@ _EXTENT_SQL = "SELECT min(arrived_epoch) AS first, max(arrived_epoch) AS last FR
 
 # GB/T 33358's figures (reports.connection): settled calls by local weekday and minute of
 # arrival. `arrived` holds local time with offset, so its date and its characters 12-16
-# are the local day and time; strftime('%w') of the bare date is the local weekday
-# (given the offset, strftime would turn the moment into UTC first).
+# are the local day and time; the weekday (Monday 0) of the bare date is the local one
+# (given the offset, SQLite's strftime would turn the moment into UTC first). The two
+# databases name the weekday differently: SQLite's %w counts from Sunday, PostgreSQL's
+# isodow from Monday (1).
 _SETTLED = "(c.outcome IS NOT NULL OR c.seat_answered IS NOT NULL)"
-_REACH_SQL = f"""
-SELECT (CAST(strftime('%w', substr(c.arrived, 1, 10)) AS INTEGER) + 6) % 7 AS weekday,
+_WEEKDAY = {
+    "sqlite": "(CAST(strftime('%w', substr(c.arrived, 1, 10)) AS INTEGER) + 6) % 7",
+    "postgresql": "CAST(extract(isodow FROM CAST(substr(c.arrived, 1, 10) AS date)) AS INTEGER) - 1",
+}
+_REACH_SQL = {dialect: f"""
+SELECT {weekday} AS weekday,
   CAST(substr(c.arrived, 12, 2) AS INTEGER) * 60 + CAST(substr(c.arrived, 15, 2) AS INTEGER) AS minute,
-  count(*) AS offered, coalesce(sum(c.seat_answered IS NOT NULL), 0) AS connected,
-  coalesce(sum(c.seat_answered IS NOT NULL AND c.answer_seconds <= :within), 0) AS answered_within
+  count(*) AS offered, count(*) FILTER (WHERE c.seat_answered IS NOT NULL) AS connected,
+  count(*) FILTER (WHERE c.seat_answered IS NOT NULL AND c.answer_seconds <= :within) AS answered_within
 FROM calls c WHERE c.arrived_epoch >= :start AND c.arrived_epoch < :end AND c.arrived IS NOT NULL AND {_SETTLED}
 GROUP BY weekday, minute
-"""
+""" for dialect, weekday in _WEEKDAY.items()}
 _SEATS_SQL = f"""
-SELECT c.seat AS seat, coalesce(sum(c.seat_answered IS NOT NULL), 0) AS connected,
-  coalesce(sum(c.seat_answered IS NOT NULL AND c.answer_seconds <= :within), 0) AS answered_within,
-  coalesce(sum(c.outcome = '{Outcome.ABANDONED_RINGING}'), 0) AS abandoned_ringing
+SELECT c.seat AS seat, count(*) FILTER (WHERE c.seat_answered IS NOT NULL) AS connected,
+  count(*) FILTER (WHERE c.seat_answered IS NOT NULL AND c.answer_seconds <= :within) AS answered_within,
+  count(*) FILTER (WHERE c.outcome = '{Outcome.ABANDONED_RINGING}') AS abandoned_ringing
 FROM calls c WHERE c.arrived_epoch >= :start AND c.arrived_epoch < :end AND c.seat IS NOT NULL AND {_SETTLED}
 GROUP BY c.seat
 """
@@ -160,8 +164,8 @@ WHERE kind IN ('RINGNOANSWER', 'RINGFAILED') AND at_epoch >= :start AND at_epoch
 GROUP BY seat
 """
 _ARRIVALS_SQL = f"""
-SELECT c.arrived_epoch AS at, c.seat_answered IS NOT NULL AS connected,
-  coalesce(c.seat_answered IS NOT NULL AND c.answer_seconds <= :within, 0) AS within
+SELECT c.arrived_epoch AS at, CASE WHEN c.seat_answered IS NOT NULL THEN 1 ELSE 0 END AS connected,
+  CASE WHEN c.seat_answered IS NOT NULL AND c.answer_seconds <= :within THEN 1 ELSE 0 END AS within
 FROM calls c WHERE c.arrived_epoch >= :start AND c.arrived_epoch < :end AND {_SETTLED}
 ORDER BY c.arrived_epoch
 """
@@ -175,7 +179,7 @@ def _int(row: Row, key: str) -> int:
 def _reach_groups(db: Database, params: dict[str, object], with_arrivals: bool) -> ReachGroups:
     by_minute = {(_int(r, "weekday"), _int(r, "minute")): Reach(_int(r, "offered"), _int(r, "connected"),
                                                                  _int(r, "answered_within"))
-                 for r in db.query(_REACH_SQL, params)}
+                 for r in db.query(_REACH_SQL[db.dialect], params)}
     window = {k: params[k] for k in ("start", "end")}
     missed = {str(r["seat"]): _int(r, "missed") for r in db.query(_MISSED_SQL, window)}
     seats = []
@@ -244,12 +248,14 @@ class ReportRepository:
         return await self.store.snapshot(lambda db: _reach_groups(db, params, with_arrivals=False))
 
     async def series_plan(self, period: Period, service_level: int = 15) -> list[str]:
-        """How SQLite reads the period's calls (EXPLAIN QUERY PLAN), for the benchmark:
-        through the arrival-time index, not by scanning every call."""
+        """How the database reads the period's calls (SQLite's EXPLAIN QUERY PLAN,
+        PostgreSQL's EXPLAIN), for the benchmark: through the arrival-time index, not by
+        scanning every call."""
         params = _parameters(period, service_level, 0.0)
         del params["now"]
 
         def plan(db: Database) -> list[str]:
-            return [str(r[-1]) for r in db.execute("EXPLAIN QUERY PLAN " + _SERIES_SQL, params).fetchall()]
+            explain = "EXPLAIN QUERY PLAN " if db.dialect == "sqlite" else "EXPLAIN "
+            return [str(r[-1]) for r in db.execute(explain + _SERIES_SQL, params).fetchall()]
 
         return await self.store.snapshot(plan)

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from sqlite_utils import Database
-
-from callcenter.store import Columns, Kind, Row, Store, checked, clean_text
+from callcenter.store import Columns, Database, Kind, Row, Store, checked, clean_text
 
 SEAT_COLUMNS: Columns = {
     "logged_in": Kind.INT,

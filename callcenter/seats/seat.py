@@ -66,8 +66,13 @@ class Seat:
             return roster.operator_shift(self.operator, self.operator_home, moment)
         return roster.shift_of(self.name, moment)
 
+    @property
+    def ready(self) -> bool:
+        """Its phone registered, not paused, idle: available if it also works now."""
+        return self.registered and not self.paused and self.state is SeatState.IDLE
+
     def available(self, roster: Roster, moment: datetime) -> bool:
-        return self.registered and not self.paused and self.state is SeatState.IDLE and self.working(roster, moment)
+        return self.ready and self.working(roster, moment)
 
     # --- moves of the state machine -----------------------------------------------------
 
@@ -110,8 +115,20 @@ class Seat:
         return replace(self, paused=True, pause_reason=reason)
 
 
-def longest_idle(seats: Mapping[str, Seat], roster: Roster, moment: datetime) -> list[str]:
-    """Available seats, the one idle longest first (ties by seat name, for determinism)."""
-    free = [seat for seat in seats.values() if seat.available(roster, moment)]
+def longest_idle(seats: Mapping[str, Seat], roster: Roster, moment: datetime, limit: int | None = None) -> list[str]:
+    """Available seats, the one idle longest first (ties by seat name, for determinism);
+    with `limit`, only that many from the head.
+
+    The roster is asked last and only as far as needed: with one caller waiting and sixty
+    idle seats that is one question, not sixty (the controller runs this at every arrival
+    in the line and every seat release)."""
+    idle = [seat for seat in seats.values() if seat.ready]
     # Ties (every seat idle since start-up) go in seat order: seat2 before seat10.
-    return [seat.name for seat in sorted(free, key=lambda s: (s.idle_since, len(s.name), s.name))]
+    idle.sort(key=lambda s: (s.idle_since, len(s.name), s.name))
+    free: list[str] = []
+    for seat in idle:
+        if limit is not None and len(free) >= limit:
+            break
+        if seat.working(roster, moment):
+            free.append(seat.name)
+    return free

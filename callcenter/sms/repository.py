@@ -3,9 +3,7 @@ outbox (the `ticket_messages` rows queued for the gateway)."""
 
 from __future__ import annotations
 
-from sqlite_utils import Database
-
-from callcenter.store import Row, Store
+from callcenter.store import Database, Row, Store
 from callcenter.vocabulary import IN_PROGRESS, sql_among
 
 _IN_PROGRESS = sql_among(tuple(sorted(IN_PROGRESS)))

@@ -557,11 +557,33 @@ def _v15_written_channels(db: Database) -> None:
         db.execute(sql)
 
 
+def _v16_recording_compression(db: Database) -> None:
+    """Recordings compressed after the call: the WAV's bytes before, the file's bytes now,
+    and why a recording could not be compressed (it is then left as it is, and not tried
+    again)."""
+    for sql in (
+        "ALTER TABLE calls ADD COLUMN recording_wav_bytes INTEGER",
+        "ALTER TABLE calls ADD COLUMN recording_bytes INTEGER",
+        "ALTER TABLE calls ADD COLUMN recording_compress_failed TEXT",
+        # The compressor's pass looks for finished calls whose file is still a WAV.
+        "CREATE INDEX calls_uncompressed ON calls (arrived_epoch) WHERE recording_bytes IS NULL"
+        " AND recording_compress_failed IS NULL AND state = 'done' AND recording_status = 'ok'",
+    ):
+        db.execute(sql)
+
+
+def _v17_call_node(db: Database) -> None:
+    """The Asterisk node a call was on (its system name; in a cluster one of several).
+    Older calls were all on the one Asterisk, whose name the engine does not guess."""
+    db.execute("ALTER TABLE calls ADD COLUMN node TEXT")
+
+
 # Index i brings a database from version i to i + 1. Append; never edit a released one.
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (_v1, _v2_nuisance, _v3_tickets, _v4_ticket_desk,
                                                        _v5_ticket_attachments, _v6_answer_seconds,
                                                        _v7_confidential_tickets, _v8_line_full_outcome,
                                                        _v9_console_sessions, _v10_console_audit,
                                                        _v11_recording_failed, _v12_knowledge, _v13_operators,
-                                                       _v14_listen_in, _v15_written_channels)
+                                                       _v14_listen_in, _v15_written_channels,
+                                                       _v16_recording_compression, _v17_call_node)
 SCHEMA_VERSION = len(MIGRATIONS)

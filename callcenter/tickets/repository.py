@@ -19,11 +19,10 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from sqlite_utils import Database
-
-from callcenter.store import Row, Store
+from callcenter.store import Database, Row, Store
 from callcenter.tickets.search import index_text
 from callcenter.vocabulary import COMPLETED, IN_PROGRESS, Category, Channel, TicketState, sql_among
+from callcenter.words import match_any, ts_match_any
 
 T = TypeVar("T")
 
@@ -120,14 +119,27 @@ def _page_sql(where: str, params: Sequence[object], query: TicketQuery, now: flo
     tickets in progress that halves the time), then the page's rows read by number and
     their calls counted."""
     order = "p.overdue DESC, p.completed, p.deadline_epoch, p.ticket_id"
+    # The flags are cast to 0/1: PostgreSQL would give a comparison as a boolean.
     sql = (
         "SELECT t.*, p.overdue, (SELECT count(*) FROM ticket_calls tc WHERE tc.ticket_id = t.ticket_id) AS calls"
-        f" FROM (SELECT t.ticket_id, (t.state IN ({_IN_PROGRESS}) AND t.deadline_epoch <= ?) AS overdue,"
-        f" t.state IN ({_COMPLETED}) AS completed, t.deadline_epoch FROM tickets t"
+        f" FROM (SELECT t.ticket_id, CAST(t.state IN ({_IN_PROGRESS}) AND t.deadline_epoch <= ? AS INTEGER) AS overdue,"
+        f" CAST(t.state IN ({_COMPLETED}) AS INTEGER) AS completed, t.deadline_epoch FROM tickets t"
         f" WHERE {where} ORDER BY overdue DESC, completed, t.deadline_epoch, t.ticket_id LIMIT ? OFFSET ?) p"
         f" JOIN tickets t ON t.ticket_id = p.ticket_id ORDER BY {order}"
     )
     return sql, [now, *params, max(0, query.limit), max(0, query.offset)]
+
+
+_MATCHING_SQL = {
+    "sqlite": "SELECT t.*, s.tokens AS search_tokens FROM ticket_search s JOIN tickets t ON t.ticket_id = s.ticket_id"
+              f" WHERE ticket_search MATCH ? AND t.merged_into IS NULL AND t.state IN ({_IN_PROGRESS})"
+              " ORDER BY bm25(ticket_search), t.ticket_id LIMIT ?",
+    "postgresql": "SELECT t.*, s.tokens AS search_tokens FROM ticket_search s"
+                  " JOIN tickets t ON t.ticket_id = s.ticket_id"
+                  " WHERE s.document @@ to_tsquery('simple', ?) AND t.merged_into IS NULL"
+                  f" AND t.state IN ({_IN_PROGRESS})"
+                  " ORDER BY ts_rank(s.document, to_tsquery('simple', ?)) DESC, t.ticket_id LIMIT ?",
+}
 
 
 @dataclass(frozen=True)
@@ -294,12 +306,14 @@ class TicketRepository:
         return await self.store.snapshot(read)
 
     async def listing_plan(self, query: TicketQuery, now: float) -> list[str]:
-        """SQLite's plan for the page of `listing` (EXPLAIN QUERY PLAN), one line a step:
-        to check that a filter walks an index rather than the whole table."""
+        """The database's plan for the page of `listing` (SQLite's EXPLAIN QUERY PLAN,
+        PostgreSQL's EXPLAIN), one line a step: to check that a filter walks an index
+        rather than the whole table."""
         where, params = query.where(now)
         sql, all_params = _page_sql(where, params, query, now)
+        explain = "EXPLAIN QUERY PLAN" if self.store.dialect == "sqlite" else "EXPLAIN"
         return await self.store.reading(lambda db: [
-            str(row[-1]) for row in db.execute(f"EXPLAIN QUERY PLAN {sql}", all_params).fetchall()])
+            str(row[-1]) for row in db.execute(f"{explain} {sql}", all_params).fetchall()])
 
     async def same_number(self, number: str, since_epoch: float, limit: int) -> list[Row]:
         """Tickets in progress of `number` (as caller or contact) created since then,
@@ -310,13 +324,17 @@ class TicketRepository:
                f" AND merged_into IS NULL AND state IN ({_IN_PROGRESS}) ORDER BY created_epoch DESC LIMIT ?")
         return await self.store.reading(lambda db: _rows(db, sql, [number, since_epoch, number, since_epoch, limit]))
 
-    async def matching(self, match: str, limit: int) -> list[Row]:
-        """Tickets in progress whose words match the FTS5 expression `match`, best
-        (bm25) first."""
-        sql = ("SELECT t.*, s.tokens AS search_tokens FROM ticket_search s JOIN tickets t ON t.ticket_id = s.ticket_id"
-               f" WHERE ticket_search MATCH ? AND t.merged_into IS NULL AND t.state IN ({_IN_PROGRESS})"
-               " ORDER BY bm25(ticket_search), t.ticket_id LIMIT ?")
-        return await self.store.reading(lambda db: _rows(db, sql, [match, limit]))
+    async def matching(self, words: Sequence[str], limit: int) -> list[Row]:
+        """Tickets in progress whose summaries share any of `words`, best first: SQLite's
+        FTS5 ranked by bm25, or PostgreSQL's tsvector ranked by ts_rank."""
+
+        def read(db: Database) -> list[Row]:
+            if db.dialect == "sqlite":
+                return _rows(db, _MATCHING_SQL[db.dialect], [match_any(words), limit])
+            expression = ts_match_any(words)
+            return _rows(db, _MATCHING_SQL[db.dialect], [expression, expression, limit])
+
+        return await self.store.reading(read) if words else []
 
     async def awaiting_response(self, limit: int) -> list[Row]:
         """Written tickets no person has answered yet (a response is due), soonest due
@@ -379,6 +397,10 @@ class TicketRepository:
             _insert_rows(db, "ticket_calls", numbered(links))
             _insert_rows(db, "ticket_events", numbered(events))
             _insert_rows(db, "ticket_callbacks", numbered(callbacks))
+            if db.dialect == "postgresql" and tickets:
+                # The numbers were given: the identity must number on past them.
+                db.execute("SELECT setval(pg_get_serial_sequence('tickets', 'ticket_id'),"
+                           " (SELECT max(ticket_id) FROM tickets))")
             _index_bulk(db, last)
             return last + 1
 

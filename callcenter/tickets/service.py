@@ -52,7 +52,7 @@ from callcenter.vocabulary import (
     Satisfaction,
     TicketState,
 )
-from callcenter.words import highlighted, match_any
+from callcenter.words import highlighted
 from callcenter.workdays import working_days_between
 
 log = logging.getLogger(__name__)
@@ -542,9 +542,8 @@ class TicketService:
         if number.strip():
             for row in await self.repository.same_number(number.strip(), now - SIMILAR_DAYS * 86400, limit):
                 found[_whole(row["ticket_id"])] = row | {"reason": "same number"}
-        match = match_any(words)
-        if match is not None and len(found) < limit:
-            for row in await self.repository.matching(match, limit):
+        if words and len(found) < limit:
+            for row in await self.repository.matching(words, limit):
                 found.setdefault(_whole(row["ticket_id"]), row | {"reason": "similar summary"})
         out: list[Row] = []
         for row in list(found.values())[:limit]:

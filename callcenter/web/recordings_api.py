@@ -39,7 +39,9 @@ async def recording(request: web.Request) -> web.StreamResponse:
         refuse(web.HTTPNotFound, "没有可播放的录音 (no recording for this call)")
     use = RecordingUse.DOWNLOAD if request.query.get("download") == "1" else RecordingUse.PLAY
     _log_access(request, str(row["call_id"]), path, use)
-    headers = {"Content-Type": "audio/wav", "Cache-Control": "private, no-store"}
+    # A recording is the WAV Asterisk wrote, or the MP3 it was compressed into after the call.
+    kind = "audio/mpeg" if path.suffix == ".mp3" else "audio/wav"
+    headers = {"Content-Type": kind, "Cache-Control": "private, no-store"}
     if use is RecordingUse.DOWNLOAD:
         headers["Content-Disposition"] = f'attachment; filename="{path.name}"'  # the name passed a strict pattern
     # FileResponse answers Range requests (206), which the audio element needs to seek.

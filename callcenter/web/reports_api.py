@@ -58,7 +58,7 @@ def _format(request: web.Request) -> str:
 
 def _no_data(console: Console, period: Period, error: ReportError) -> str:
     # The command's own words, but for the database's path on the server.
-    reason = str(error).replace(str(console.services.store.path), "the store")
+    reason = str(error).replace(console.services.store.name, "the store")
     return f"{period.title}没有可统计的来电 ({reason})"
 
 

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 
-from sqlite_utils import Database
-
-from callcenter.store import Row, Store
+from callcenter.store import Database, Row, Store
 from callcenter.web.sessions import FailureKey, Session
 
 

@@ -37,9 +37,11 @@ from typing import Any, TypeVarTuple, cast
 import aiohttp
 
 from callcenter.ari import AriClient, AriConfig, AriError, AriNotFound, AriUnauthorized, Event
+from callcenter.calls.ari_events import EVENTS_READ
 from callcenter.calls.repository import CallRepository
 from callcenter.calls.runner import Controller
 from callcenter.clock import parse_ari_time
+from callcenter.recordings.wav import GatheredLooks
 from callcenter.seats.repository import SeatRepository
 from callcenter.services import Services
 from callcenter.settings import Settings
@@ -322,8 +324,9 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
         return upcoming is not None and upcoming <= self._now
 
 
-# Where an idle task waits: its call's inbox, or the clock.
-_IDLE_CODES = frozenset({asyncio.Queue.get.__code__, asyncio.sleep.__code__})
+# Where an idle task waits: its call's inbox, or the clock (a recording's look waits for
+# the gathering's timer before its thread trip).
+_IDLE_CODES = frozenset({asyncio.Queue.get.__code__, asyncio.sleep.__code__, GatheredLooks.look.__code__})
 
 
 def _innermost_code(task: asyncio.Task[Any]) -> types.CodeType | None:
@@ -468,6 +471,8 @@ class Replay:
             for line in session.stimuli:
                 await self.advance_to(base + float(line["t"]))
                 if line["kind"] == "connected":
+                    # As `callcenter.app` does at every connection: the event filter, then adoption.
+                    await self.ari.receive_only(EVENTS_READ)
                     await controller.adopt()
                 elif line["kind"] == "event":
                     await self._deliver(controller, line, session)

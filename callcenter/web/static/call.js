@@ -18,6 +18,9 @@
     if (event.kind === "PLAYBACK") parts.push(data.prompt || "");
     if (event.kind === "HANGUP" || event.kind === "ABANDON") parts.push(label(hotline.OUTCOMES, data.outcome));
     if (event.kind === "RECORDING") parts.push(duration(data.seconds));
+    if (event.kind === "RECORDING_COMPRESSED") {
+      parts.push(`${(data.wav_bytes / 1e6).toFixed(2)} MB → ${(data.mp3_bytes / 1e6).toFixed(2)} MB（MP3 ${data.kbps} kbit/s）`);
+    }
     if (event.kind === "RECORDING_FAILED") parts.push(label(hotline.RECORDING_STATUSES, data.status));
     if (event.kind === "SUMMARY") parts.push(`${data.by === event.seat ? "" : `${data.by}：`}${data.summary || ""}`);
     if (event.kind === "MARKED_NUISANCE") parts.push(data.by || "");

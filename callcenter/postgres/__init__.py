@@ -1,0 +1,1 @@
+"""PostgreSQL: a server of the hotline's own (tests, `hotline cluster up`)."""
