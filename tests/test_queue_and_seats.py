@@ -116,6 +116,24 @@ def test_assign_with_more_seats_than_callers_leaves_the_extra_seats_free() -> No
     assert assign([Waiting("c1", 1)], ["seat1", "seat2", "seat3"]) == [("c1", "seat1")]
 
 
+def test_assign_in_a_cluster_gives_each_caller_a_seat_its_node_reaches_and_holds_the_line_for_one_that_has_none(
+) -> None:
+    # node2 has not yet seen seat1's phone (its qualify lags the registration): node2's
+    # caller takes seat2; node1's caller, next in line, takes seat1.
+    seen = {"node1": {"seat1", "seat2"}, "node2": {"seat2"}}
+
+    def reaches(call_id: str, seat: str) -> bool:
+        return seat in seen[call_id.split("-")[0]]
+
+    line = [Waiting("node2-1", 1), Waiting("node1-2", 2)]
+    assert assign(line, ["seat1", "seat2"], reaches) == [("node2-1", "seat2"), ("node1-2", "seat1")]
+    # Only seat1 free: node2's caller at the head waits for its node to see it, and the
+    # caller behind does not jump the line for it.
+    assert assign(line, ["seat1"], reaches) == []
+    seen["node2"].add("seat1")
+    assert assign(line, ["seat1"], reaches) == [("node2-1", "seat1")]
+
+
 def test_assign_with_no_seat_or_no_caller_pairs_nobody() -> None:
     assert assign([Waiting("c1", 1)], []) == []
     assert assign([], ["seat1"]) == []

@@ -6,6 +6,7 @@ to which available seat.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -47,6 +48,24 @@ class CallQueue:
         return 0
 
 
-def assign(waiting: list[Waiting], free_seats: list[str]) -> list[tuple[str, str]]:
-    """Pair the callers at the head of the line with the free seats, longest idle first."""
-    return [(entry.call_id, seat) for entry, seat in zip(waiting, free_seats, strict=False)]
+def assign(waiting: list[Waiting], free_seats: list[str],
+           reaches: Callable[[str, str], bool] | None = None) -> list[tuple[str, str]]:
+    """Pair the callers at the head of the line with the free seats, longest idle first.
+
+    In a cluster a node can ring a seat only once it sees the seat's phone itself (its own
+    qualify through the SIP proxy, which lags the phone's registration by up to one
+    interval): `reaches(call_id, seat)`. Each caller, in the line's order, takes the
+    longest-idle free seat the caller's node reaches; a caller whose node reaches none of
+    them yet holds the callers behind it back, so the line keeps its order at the cost of
+    that lag."""
+    if reaches is None:
+        return [(entry.call_id, seat) for entry, seat in zip(waiting, free_seats, strict=False)]
+    pairs: list[tuple[str, str]] = []
+    free = list(free_seats)
+    for entry in waiting:
+        seat = next((seat for seat in free if reaches(entry.call_id, seat)), None)
+        if seat is None:
+            break
+        free.remove(seat)
+        pairs.append((entry.call_id, seat))
+    return pairs

@@ -725,11 +725,21 @@ class Controller:
         if not free:
             return
         now = time.time()
-        for call_id, seat in assign(self.queue.ordered(), free):
+        waiting_line, reaches = self.queue.ordered(), None
+        if self.nodes.clustered:
+            # Callers on a node that is away cannot be rung now: the rest go ahead of them.
+            waiting_line = [w for w in waiting_line if self.nodes.node_of(w.call_id) in self._connected]
+            reaches = self._reaches
+        for call_id, seat in assign(waiting_line, free, reaches):
             self.queue.remove(call_id)
             self._move_seat(seat, lambda s: s.ring(now))
             shift = self.seats[seat].shift(self.roster, moment) or ""
             self._deliver(call_id, c.SeatOffered(now, seat, shift, self.seats[seat].operator or ""))
+
+    def _reaches(self, call_id: str, seat: str) -> bool:
+        """Whether the call's node sees the seat's phone: a node rings it only then (else
+        ARI's originate answers "Allocation failed" and the seat would be paused)."""
+        return seat in self._online.get(self.nodes.node_of(call_id), set())
 
     def _move_seat(self, name: str, move: Callable[[Seat], Seat]) -> None:
         """Apply one move of the seat's state machine (IllegalSeatMove if it has none)."""
@@ -778,16 +788,22 @@ class Controller:
         """Which seats' phones are online, as the node (default: every connected node)
         sees them; a seat is registered when any node sees its phone."""
         errors: list[AriError] = []
+        views_changed = False
         for name in [node] if node else [n for n in self.nodes if n in self._connected] or [self.nodes.default]:
             try:
                 endpoints = await self.nodes.client(name).request("GET", "/endpoints/PJSIP")
             except AriError as exc:  # what it saw last stands until it is known away (`disconnected`)
                 errors.append(exc)
                 continue
-            self._online[name] = {str(e.get("resource", "")) for e in endpoints or [] if e.get("state") == "online"}
+            seen = {str(e.get("resource", "")) for e in endpoints or [] if e.get("state") == "online"}
+            if self._online.get(name) != seen:
+                self._online[name] = seen
+                views_changed = True
         online = set().union(*self._online.values()) if self._online else set()
         for seat in self.seats:
             self._registration(seat, seat in online)
+        if views_changed and self.nodes.clustered:
+            self._dispatch()  # a node that now sees a seat may ring it for a caller held back
         if errors and not self._online:
             raise errors[0]
 

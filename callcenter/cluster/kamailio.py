@@ -39,6 +39,10 @@ REALM = "hotline"
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 
+# More requests than this from one address in pike's 2 s unit: a flood, refused a while.
+FLOOD_LIMIT = 400
+
+
 class KamailioError(HotlineError):
     """Kamailio is missing, or cannot be configured, started or asked."""
 
@@ -56,7 +60,7 @@ class Proxy:
     probe_seconds: int = 2
     give_up_ms: int = 2000
     children: int = 2
-    flood_limit: int = 400
+    flood_limit: int = FLOOD_LIMIT
 
     @property
     def config_file(self) -> Path:
