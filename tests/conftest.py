@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,17 @@ from callcenter.postgres.server import Server as PgServer
 from callcenter.settings import Settings
 from tests.flow import FAST, Hotline, hotline_for
 from tests.harness import free_port, instance_env, settings_for
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A run ended with SIGTERM (a CI's time-out, `kill`) unwinds as Ctrl-C does, so the
+    # session's fixtures stop the Asterisk and PostgreSQL they started; by default the
+    # signal ends the process with them still running.
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, interrupt)
 
 
 @dataclass
