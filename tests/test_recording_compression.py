@@ -91,6 +91,16 @@ async def floor(tmp_path: Path) -> AsyncIterator[Floor]:
         yield Floor(settings, Services.on(settings, store))
 
 
+@pytest.fixture
+async def floor_on_each_backend(tmp_path: Path, store_location: Path | str) -> AsyncIterator[Floor]:
+    """The floor with its store on SQLite, then on PostgreSQL (the candidates' query)."""
+    (tmp_path / "state").mkdir(exist_ok=True)
+    settings = console_settings(tmp_path / "state")
+    settings.paths.recordings_dir.mkdir(parents=True, exist_ok=True)
+    async with Store(store_location) as store:
+        yield Floor(settings, Services.on(settings, store))
+
+
 async def test_a_finished_calls_wav_becomes_an_mp3_of_its_length_a_tenth_of_its_size_or_less_and_the_wav_goes(
         floor: Floor) -> None:
     wav = await floor.call("c1", seconds=60)
@@ -184,6 +194,48 @@ async def test_the_running_hotline_compresses_finished_calls_and_stops_its_task_
             await asyncio.sleep(0.1)
     assert not wav.exists() and wav.with_suffix(".mp3").exists()
     assert not [t for t in asyncio.all_tasks() if t.get_name() == "recording compression"]
+
+
+async def test_a_page_of_calls_whose_wavs_are_gone_does_not_stop_the_newer_ones_being_compressed(
+        floor_on_each_backend: Floor) -> None:
+    floor = floor_on_each_backend
+    # The oldest calls' WAVs were deleted by hand: they can be neither compressed nor marked
+    # (an unmounted folder would look the same), and they fill a whole page (limit 2).
+    for n in range(3):
+        await floor.call(f"gone{n}", write=False, arrived_ago=900.0 - n)
+    wav = await floor.call("newer", seconds=5, arrived_ago=600.0)
+    first = await compress_pending(floor.settings, floor.services, limit=2)
+    assert (first.compressed, first.missing) == (0, 2) and first.resume_after is not None
+    second = await compress_pending(floor.settings, floor.services, limit=2, after=first.resume_after)
+    assert (second.compressed, second.missing) == (1, 1) and second.resume_after == ((await floor.row("newer"))[
+        "arrived_epoch"], "newer")  # a full page again: the next pass goes on from there
+    third = await compress_pending(floor.settings, floor.services, limit=2, after=second.resume_after)
+    assert (third.compressed, third.missing, third.resume_after) == (0, 0, None)  # the end: from the oldest next
+    assert not wav.exists() and wav.with_suffix(".mp3").exists()
+    # The gone ones are still candidates, unmarked: back in the folder, they are compressed.
+    assert [(await floor.row(f"gone{n}"))["recording_compress_failed"] for n in range(3)] == [None] * 3
+    await floor.call("later", seconds=5, arrived_ago=500.0)
+    said: list[str] = []
+    everything = await compress_all(floor.settings, floor.services, limit=2, progress=said.append)
+    assert (everything.compressed, everything.missing) == (1, 3), said
+    assert sum("is not in the recordings folder" in line for line in said) == 3
+
+
+async def test_the_running_hotline_goes_past_calls_whose_wavs_are_gone_and_says_so_once(
+        floor: Floor, caplog: pytest.LogCaptureFixture) -> None:
+    for n in range(3):
+        await floor.call(f"gone{n}", write=False, arrived_ago=900.0 - n)
+    wav = await floor.call("newer", seconds=5, arrived_ago=600.0)
+    caplog.set_level("WARNING", logger="callcenter.recordings.compress")
+    # Pages of two, as a page of 200 gone calls would be.
+    async with compression_running(floor.settings, floor.services, every=0.1, limit=2):
+        deadline = time.monotonic() + 30
+        while wav.exists() and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)  # a few more rounds over the gone ones
+    assert not wav.exists() and wav.with_suffix(".mp3").exists()
+    warnings = [r.getMessage() for r in caplog.records if "WAVs are not in" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].startswith("recordings: 3 finished calls"), warnings
 
 
 async def test_the_command_prints_each_recording_and_the_bytes_per_call_minute_before_and_after(

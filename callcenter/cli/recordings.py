@@ -71,6 +71,9 @@ def _compress(settings: Settings, args: argparse.Namespace) -> int:
     print(f"{result.compressed} recordings compressed, {result.failed} left as WAV; "
           f"{result.wav_bytes / 1e6:.1f} MB -> {result.mp3_bytes / 1e6:.1f} MB; bytes per call-minute: "
           f"{before:.0f} before, {after:.0f} after")
+    if result.missing:
+        print(f"{result.missing} finished calls' WAVs are not in {settings.paths.recordings_dir} (deleted by hand, "
+              "or the folder not mounted): skipped, nothing marked")
     if result.deferred:
         print(f"hotline: compression stopped: {escape_text(result.deferred)}; nothing is lost (the WAVs stay): "
               "run it again once that is mended", file=sys.stderr)

@@ -212,6 +212,14 @@ class PassResult:
     wav_bytes: int = 0
     mp3_bytes: int = 0
     seconds: float = 0.0
+    # Calls whose WAV is not in the folder (deleted by hand, the folder not mounted): skipped,
+    # never marked, since a folder that comes back has them again.
+    missing: int = 0
+    # Where the next pass goes on from (the last candidate read) when this one read a full
+    # page; None: the next starts from the oldest again. Without it, a page of calls that
+    # can be neither compressed nor marked would be read again and again, and nothing
+    # newer would ever be compressed.
+    resume_after: tuple[float, str] | None = None
 
     def add(self, other: PassResult) -> None:
         self.compressed += other.compressed
@@ -220,6 +228,8 @@ class PassResult:
         self.wav_bytes += other.wav_bytes
         self.mp3_bytes += other.mp3_bytes
         self.seconds += other.seconds
+        self.missing += other.missing
+        self.resume_after = other.resume_after
 
 
 Progress = Callable[[str], None]
@@ -227,14 +237,15 @@ Progress = Callable[[str], None]
 
 async def compress_pending(settings: Settings, services: Services, limit: int = PASS_LIMIT,
                            dry_run: bool = False, progress: Progress | None = None,
-                           sweep_since: float | None = None) -> PassResult:
-    """One pass: the WAVs of finished calls compressed (steps 1-5); with `sweep_since`,
-    first what a crash left: the WAVs beside the MP3s of calls since then (after step 4)
-    and the stale `.part` files (in step 1). Never a file outside the recordings folder."""
+                           sweep_since: float | None = None, after: tuple[float, str] | None = None) -> PassResult:
+    """One pass: the WAVs of finished calls compressed (steps 1-5), from the oldest or from
+    past `after` (the last pass's `resume_after`); with `sweep_since`, first what a crash
+    left: the WAVs beside the MP3s of calls since then (after step 4) and the stale `.part`
+    files (in step 1). Never a file outside the recordings folder."""
     if dry_run:
-        return await _compress_pass(settings, services, limit, dry_run, progress, sweep_since)
+        return await _compress_pass(settings, services, limit, dry_run, progress, sweep_since, after)
     async with _one_compressor(settings):
-        return await _compress_pass(settings, services, limit, dry_run, progress, sweep_since)
+        return await _compress_pass(settings, services, limit, dry_run, progress, sweep_since, after)
 
 
 async def compress_all(settings: Settings, services: Services, *, dry_run: bool = False, retry_failed: bool = False,
@@ -247,7 +258,12 @@ async def compress_all(settings: Settings, services: Services, *, dry_run: bool 
         if retry_failed and progress:
             failed = await services.recordings.failed_compressions()
             progress(f"would try again: {failed} recordings that failed before")
-        return await _compress_pass(settings, services, limit, True, progress, None)
+        total = PassResult()
+        while True:  # every page, so that the count is the whole of it
+            page = await _compress_pass(settings, services, limit, True, progress, None, total.resume_after)
+            total.add(page)
+            if page.resume_after is None:
+                return total
     async with _one_compressor(settings):
         if retry_failed:
             again = await services.recordings.retry_failed_compressions()
@@ -256,10 +272,10 @@ async def compress_all(settings: Settings, services: Services, *, dry_run: bool 
         total = PassResult()
         sweep_since: float | None = 0.0  # every compressed call's leftover WAV, however old
         while True:
-            done = await _compress_pass(settings, services, limit, False, progress, sweep_since)
+            done = await _compress_pass(settings, services, limit, False, progress, sweep_since, total.resume_after)
             sweep_since = None
             total.add(done)
-            if done.deferred or done.compressed + done.failed < limit:
+            if done.resume_after is None:  # the last page read, or the machine failed
                 return total
 
 
@@ -276,7 +292,8 @@ async def _one_compressor(settings: Settings) -> AsyncIterator[None]:
 
 
 async def _compress_pass(settings: Settings, services: Services, limit: int, dry_run: bool,
-                         progress: Progress | None, sweep_since: float | None) -> PassResult:
+                         progress: Progress | None, sweep_since: float | None,
+                         after: tuple[float, str] | None = None) -> PassResult:
     folder = settings.paths.recordings_dir
     result = PassResult()
     if sweep_since is not None and not dry_run:
@@ -290,10 +307,16 @@ async def _compress_pass(settings: Settings, services: Services, limit: int, dry
     # A recording the retention prune deletes within a day is not worth compressing (one
     # it keeps for a ticket in progress is).
     keep_from = time.time() - (settings.recordings.retention_days - 1) * 86400.0
-    for call in await services.recordings.uncompressed(limit, arrived_since=keep_from):
+    candidates = await services.recordings.uncompressed(limit, arrived_since=keep_from, after=after)
+    if len(candidates) == limit:
+        result.resume_after = candidates[-1].place
+    for call in candidates:
         # The folder's checks and sizes are file system calls: off the event loop too.
         wav, size = await asyncio.to_thread(_wav_to_compress, folder, call.recording_path)
         if wav is None:
+            result.missing += 1
+            if progress:
+                progress(f"{call.call_id}: its WAV is not in the recordings folder, skipped")
             continue
         if dry_run:
             result.compressed += 1
@@ -308,6 +331,7 @@ async def _compress_pass(settings: Settings, services: Services, limit: int, dry
                 # The machine's fault: the next file would fail alike. Nothing is marked;
                 # the WAVs stay and the next pass tries again.
                 result.deferred = str(exc)
+                result.resume_after = None  # from the oldest again, once the machine is mended
                 log.warning("recordings: compression stops until the next pass: %s (%s)", exc, wav.name)
                 if progress:
                     progress(f"stopped at {wav.name}: {exc}")
@@ -409,14 +433,16 @@ SWEEP_EVERY = 3600.0
 
 
 async def keep_compressing(settings: Settings, services: Services, every: float = PASS_SECONDS,
-                           sweep_every: float = SWEEP_EVERY) -> None:
+                           sweep_every: float = SWEEP_EVERY, limit: int = PASS_LIMIT) -> None:
     sweep_since: float | None = time.time() - SWEEP_SECONDS
     swept = time.monotonic()
+    after: tuple[float, str] | None = None
+    missing, missing_said = 0, 0  # in this round of pages from the oldest; in the last said
     while True:
         if time.monotonic() - swept >= sweep_every:
             sweep_since, swept = time.time() - SWEEP_SECONDS, time.monotonic()
         try:
-            result = await compress_pending(settings, services, sweep_since=sweep_since)
+            result = await compress_pending(settings, services, limit, sweep_since=sweep_since, after=after)
         except CompressionBusy:
             log.info("recordings: another compression is running; trying again in %.0f s", every)
             await asyncio.sleep(every)
@@ -426,19 +452,27 @@ async def keep_compressing(settings: Settings, services: Services, every: float 
             log.info("recordings: %d compressed (%.0f -> %.0f bytes a call-minute), %d left as WAV",
                      result.compressed, per_minute(result.wav_bytes, result.seconds),
                      per_minute(result.mp3_bytes, result.seconds), result.failed)
-        await asyncio.sleep(every if result.compressed < PASS_LIMIT else 0)
+        missing += result.missing
+        after = result.resume_after
+        if after is None:  # a round ended: say once what it could not find
+            if missing and missing != missing_said:
+                log.warning("recordings: %d finished calls' WAVs are not in %s (deleted by hand, or the folder "
+                            "not mounted); they are skipped until they are back", missing,
+                            settings.paths.recordings_dir)
+            missing_said, missing = missing, 0
+        await asyncio.sleep(every if after is None else 0)
 
 
 @asynccontextmanager
 async def compression_running(settings: Settings, services: Services, every: float = PASS_SECONDS,
-                              sweep_every: float = SWEEP_EVERY) -> AsyncIterator[None]:
+                              sweep_every: float = SWEEP_EVERY, limit: int = PASS_LIMIT) -> AsyncIterator[None]:
     """The compressor, supervised, while the block runs (nothing when compression is off)."""
     if settings.recordings.compress == "off":
         yield
         return
     name = "recording compression"
-    task = asyncio.create_task(supervised(name, lambda: keep_compressing(settings, services, every, sweep_every)),
-                               name=name)
+    task = asyncio.create_task(
+        supervised(name, lambda: keep_compressing(settings, services, every, sweep_every, limit)), name=name)
     try:
         yield
     finally:

@@ -65,6 +65,12 @@ class Uncompressed:
 
     call_id: str
     recording_path: str
+    arrived_epoch: float = 0.0
+
+    @property
+    def place(self) -> tuple[float, str]:
+        """Where it stands in the order candidates are read (`uncompressed(after=...)`)."""
+        return (self.arrived_epoch, self.call_id)
 
 
 _UNCOMPRESSED = ("c.recording_bytes IS NULL AND c.recording_compress_failed IS NULL AND c.state = 'done'"
@@ -114,19 +120,27 @@ class RecordingRepository:
         return [Expired(str(row["call_id"]), str(row["recording_path"]), float(str(row["arrived_epoch"])))
                 for row in rows]
 
-    async def uncompressed(self, limit: int, arrived_since: float = float("-inf")) -> list[Uncompressed]:
+    async def uncompressed(self, limit: int, arrived_since: float = float("-inf"),
+                           after: tuple[float, str] | None = None) -> list[Uncompressed]:
         """Finished calls whose recording (measured, ok) is still a WAV, oldest first: those
-        since then, and older ones the prune keeps (on a ticket in progress)."""
+        since then, and older ones the prune keeps (on a ticket in progress); with `after`,
+        only those past that place (arrival, call id) in this order."""
         # Two arms, so that the calls since then are a range of the arrival index and the
         # older ones are found from the tickets in progress, not by reading every call.
+        past, past_args = "", []
+        if after is not None:
+            past = " AND (c.arrived_epoch > ? OR (c.arrived_epoch = ? AND c.call_id > ?))"
+            past_args = [after[0], after[0], after[1]]
         rows = await self.store.reading(lambda db: _rows(
             db, f"SELECT c.call_id, c.recording_path, c.arrived_epoch FROM calls c WHERE {_UNCOMPRESSED}"
-                " AND c.arrived_epoch >= ?"
+                f" AND c.arrived_epoch >= ?{past}"
                 " UNION ALL SELECT c.call_id, c.recording_path, c.arrived_epoch FROM tickets t"
                 " JOIN ticket_calls tc ON tc.ticket_id = t.ticket_id JOIN calls c ON c.call_id = tc.call_id"
                 f" WHERE t.state IN ({sql_among(tuple(sorted(IN_PROGRESS)))}) AND {_UNCOMPRESSED}"
-                " AND c.arrived_epoch < ? ORDER BY arrived_epoch LIMIT ?", [arrived_since, arrived_since, limit]))
-        return [Uncompressed(str(row["call_id"]), str(row["recording_path"])) for row in rows]
+                f" AND c.arrived_epoch < ?{past} ORDER BY arrived_epoch, call_id LIMIT ?",
+            [arrived_since, *past_args, arrived_since, *past_args, limit]))
+        return [Uncompressed(str(row["call_id"]), str(row["recording_path"]), float(str(row["arrived_epoch"] or 0.0)))
+                for row in rows]
 
     async def failed_compressions(self) -> int:
         """How many recordings ffmpeg could not compress (still there, as WAVs)."""
