@@ -81,12 +81,14 @@ async def test_six_short_calls_flag_the_number_at_the_third_and_a_waiting_citize
                 proc.kill()
                 proc.wait()
     assert codes == (0, 0)
-    with SeatPhone(hotline.settings, "seat1", hotline.workdir, answer_after_ms=200):
+    # The fifth and sixth at once, to both night seats: each hears the warning first now.
+    with SeatPhone(hotline.settings, "seat1", hotline.workdir, answer_after_ms=200), \
+            SeatPhone(hotline.settings, "seat2", hotline.workdir, answer_after_ms=200):
         await hotline.seat_registered("seat1")
-        for _ in range(2):
-            await _short_call(hotline, CHILD, hold_ms=16000)  # the warning comes first now
-            await hotline.settled()
-            await hotline.seats_free()
+        await hotline.seat_registered("seat2")
+        await asyncio.gather(*(_short_call(hotline, CHILD, hold_ms=16000) for _ in range(2)))
+        await hotline.settled()
+        await hotline.seats_free()
 
     calls = await _rows(hotline, CHILD)
     assert len(calls) == 6
