@@ -401,6 +401,15 @@ def test_a_seat_that_does_not_answer_is_paused_and_the_caller_goes_back_in_line(
     assert log_kinds(actions) == ["RINGNOANSWER"]
 
 
+def test_a_ring_that_ended_while_the_controller_heard_nothing_frees_the_seat_without_pausing_it() -> None:
+    # Found gone at a reconnection: whether the phone let it ring or the caller's side
+    # ended it is unknown, and an operator is not paused on a guess.
+    call, actions = step(ringing("seat3"), SeatFailed(T0 + 60, "seat3", 0, unseen=True))
+    assert call.phase is Phase.QUEUED and call.seat == "" and call.queued == KEY_AT
+    assert effects(actions) == [ReleaseSeat("seat3", answered=False), Enqueue()]
+    assert log_kinds(actions) == ["RINGLOST"]
+
+
 @pytest.mark.parametrize("cause", [17, 21, 34, 38, -1])
 def test_a_seat_that_fails_otherwise_is_paused_as_unreachable(cause: int) -> None:
     call, actions = step(ringing("seat3"), SeatFailed(T0 + 60, "seat3", cause))

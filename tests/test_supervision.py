@@ -12,6 +12,8 @@ import socket
 import subprocess
 import time
 import wave
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,7 @@ from callcenter.errors import PbxError
 from callcenter.seats.roster import load_roster
 from callcenter.store import Store
 from tests.conftest import RunningAsterisk
-from tests.flow import FAST, hotline_for
+from tests.flow import FAST, Hotline, hotline_for
 from tests.harness import (
     SeatPhone,
     call_hotline,
@@ -263,49 +265,99 @@ async def test_a_store_failure_inside_a_call_ends_it_failed_with_the_cause(
 # ----------------------------------------------------------------------------- ARI cut
 
 
-@pytest.mark.asterisk
-async def test_an_ari_cut_of_5_s_loses_no_caller_and_completes_the_one_who_hung_up_meanwhile(
-        asterisk: RunningAsterisk, tmp_path: Path) -> None:
+@asynccontextmanager
+async def _behind_a_cuttable_proxy(asterisk: RunningAsterisk, tmp_path: Path) -> AsyncIterator[
+        tuple[Hotline, CuttableProxy]]:
+    """The hotline reaching ARI through a proxy the test can cut (the network dropping)."""
     proxy = CuttableProxy(asterisk.settings.asterisk.http_port)
     await proxy.start()
     env = asterisk.env | FAST | {"HOTLINE_ASTERISK_ARI_URL": f"http://127.0.0.1:{proxy.port}/ari"}
     try:
         async with hotline_for(env, tmp_path) as hotline:
-            settings, controller = hotline.settings, hotline.controller
-            stays, _ = caller_argv(settings, hotline.workdir, "13900000021", 0, "citizen_caller_waits.xml",
-                                   digit="0", digit_after_ms=600)
-            leaves, _ = caller_argv(settings, hotline.workdir, "13900000022", 4500, "citizen_caller_dtmf.xml",
-                                    digit="0", digit_after_ms=600)
-            waiting = [subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL) for argv in (stays, leaves)]
-            try:
-                async def both_in_line() -> bool:
-                    return len(controller.queue) == 2
-
-                await hotline.wait_until(both_in_line, 20, "both callers in line (no seat yet)")
-                # No events for 5 s; the second caller hangs up meanwhile.
-                await proxy.cut(5.0)
-                assert await asyncio.to_thread(waiting[1].wait, 30) == 0
-
-                async def reconciled() -> bool:
-                    return await app_connected(controller) and len(controller.queue) == 1
-
-                await hotline.wait_until(reconciled, 20, "the controller to reconnect and see the line as it is")
-                channels = [ch for ch in await controller.ari.list_channels()
-                            if (ch.get("dialplan") or {}).get("app_name") == "Stasis"]
-                assert set(controller.calls) == {str(ch["id"]) for ch in channels}
-                assert [w.call_id for w in controller.queue.ordered()] == list(controller.calls)
-                with SeatPhone(settings, "seat1", hotline.workdir, answer_after_ms=300, hangs_up_after_ms=1500):
-                    await hotline.seat_registered("seat1")
-                    assert await asyncio.to_thread(waiting[0].wait, 30) == 0
-                rows = {str(r["caller_number"]): r for r in await hotline.settled()}
-            finally:
-                for process in waiting:
-                    if process.poll() is None:
-                        process.kill()
-                        process.wait()
+            yield hotline, proxy
     finally:
         await proxy.stop()
+
+
+@pytest.mark.asterisk
+async def test_an_ari_cut_of_5_s_loses_no_caller_and_completes_the_one_who_hung_up_meanwhile(
+        asterisk: RunningAsterisk, tmp_path: Path) -> None:
+    async with _behind_a_cuttable_proxy(asterisk, tmp_path) as (hotline, proxy):
+        settings, controller = hotline.settings, hotline.controller
+        stays, _ = caller_argv(settings, hotline.workdir, "13900000021", 0, "citizen_caller_waits.xml",
+                               digit="0", digit_after_ms=600)
+        leaves, _ = caller_argv(settings, hotline.workdir, "13900000022", 4500, "citizen_caller_dtmf.xml",
+                                digit="0", digit_after_ms=600)
+        waiting = [subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL) for argv in (stays, leaves)]
+        try:
+            async def both_in_line() -> bool:
+                return len(controller.queue) == 2
+
+            await hotline.wait_until(both_in_line, 20, "both callers in line (no seat yet)")
+            # No events for 5 s; the second caller hangs up meanwhile.
+            await proxy.cut(5.0)
+            assert await asyncio.to_thread(waiting[1].wait, 30) == 0
+
+            async def reconciled() -> bool:
+                return await app_connected(controller) and len(controller.queue) == 1
+
+            await hotline.wait_until(reconciled, 20, "the controller to reconnect and see the line as it is")
+            channels = [ch for ch in await controller.ari.list_channels()
+                        if (ch.get("dialplan") or {}).get("app_name") == "Stasis"]
+            assert set(controller.calls) == {str(ch["id"]) for ch in channels}
+            assert [w.call_id for w in controller.queue.ordered()] == list(controller.calls)
+            with SeatPhone(settings, "seat1", hotline.workdir, answer_after_ms=300, hangs_up_after_ms=1500):
+                await hotline.seat_registered("seat1")
+                assert await asyncio.to_thread(waiting[0].wait, 30) == 0
+            rows = {str(r["caller_number"]): r for r in await hotline.settled()}
+        finally:
+            for process in waiting:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
     assert rows["13900000021"]["outcome"] == "answered" and rows["13900000021"]["seat"] == "seat1"
     assert rows["13900000022"]["outcome"] == "abandoned_queue"
     assert str(rows["13900000022"]["hangup_cause"]).endswith("lost while disconnected")
+
+
+@pytest.mark.asterisk
+async def test_a_ring_that_ends_during_an_ari_cut_frees_the_seat_unpaused_and_the_caller_keeps_its_place(
+        asterisk: RunningAsterisk, tmp_path: Path) -> None:
+    async with _behind_a_cuttable_proxy(asterisk, tmp_path) as (hotline, proxy):
+        settings, controller = hotline.settings, hotline.controller
+        argv, _ = caller_argv(settings, hotline.workdir, "13900000023", 0, "citizen_caller_waits.xml",
+                              digit="0", digit_after_ms=600)
+        caller = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        try:
+            with SeatPhone(settings, "seat1", hotline.workdir, answers=False):
+                await hotline.seat_registered("seat1")
+
+                async def ringing() -> bool:
+                    return any(leg.seat == "seat1" for leg in controller.legs.values())
+
+                await hotline.wait_until(ringing, 20, "seat1 to ring")
+                call_id = next(iter(controller.calls))
+                # The ring time (4 s) runs out while the controller hears nothing.
+                await proxy.cut(7.0)
+
+                async def kinds() -> list[str]:
+                    return [str(e["kind"]) for e in await hotline.events(call_id)]
+
+                async def ring_lost() -> bool:
+                    return "RINGLOST" in await kinds()
+
+                await hotline.wait_until(ring_lost, 20, "the lost ring to be told at the reconnection")
+                seat = controller.seats["seat1"]
+                steps = await kinds()
+                assert not seat.paused, (seat.pause_reason, steps)  # no operator paused on a guess
+                assert "RINGNOANSWER" not in steps and "RINGFAILED" not in steps, steps
+                assert call_id in controller.calls and caller.poll() is None  # still on the line
+                await controller.ari.hangup(call_id)  # SIPp killed would send no BYE
+        finally:
+            if caller.poll() is None:
+                caller.kill()
+            caller.wait()
+        rows = await hotline.settled()
+    assert len(rows) == 1 and rows[0]["outcome"] in ("abandoned_queue", "abandoned_ringing"), rows

@@ -8,7 +8,7 @@ own (Asterisk's timestamps), in epoch seconds.
     GREETING -greeting played, menu on-> MENU -key 0-4 / timeout-> QUEUED
     QUEUED -SeatOffered-> RINGING -SeatAnswered-> TALKING
     MENU -key / timeout, number flagged-> WARNING -warning played-> QUEUED (behind citizens)
-    RINGING -SeatFailed-> QUEUED (the seat is paused: no-answer)
+    RINGING -SeatFailed-> QUEUED (the seat is paused: no-answer; not when the ring ended unseen)
     any -CallerHungUp-> ENDED (outcome from where it happened)
     TALKING: three-way calls (三方通话) with a responsible unit, see the region at the end
 
@@ -117,6 +117,9 @@ class SeatFailed:
     at: float
     seat: str
     cause: int
+    # The ring ended while the controller heard no events (found gone at a reconnection):
+    # why is unknown, so the seat is not paused for it.
+    unseen: bool = False
 
 
 @dataclass(frozen=True)
@@ -622,6 +625,9 @@ def _ringing(call: Call, event: Event) -> tuple[Call, list[Action]]:
     if isinstance(event, SeatFailed) and event.seat == call.seat:
         no_answer = event.cause in NO_ANSWER_CAUSES
         actions: list[Action] = [
+            LogEvent("RINGLOST", event.at, seat=call.seat),
+            ReleaseSeat(call.seat, answered=False),
+        ] if event.unseen else [
             LogEvent("RINGNOANSWER" if no_answer else "RINGFAILED", event.at, seat=call.seat,
                      data=(("cause", event.cause),)),
             PauseSeat(call.seat, "no-answer" if no_answer else "unreachable"),

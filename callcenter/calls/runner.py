@@ -1006,7 +1006,8 @@ class Controller:
         for channel_id, leg in [(ch, leg) for ch, leg in self.legs.items()
                                 if ch not in channels and on_node(leg.call_id) == node]:
             self.legs.pop(channel_id, None)
-            self._deliver(leg.call_id, c.SeatHungUp(now, 0) if leg.answered else c.SeatFailed(now, leg.seat, 0))
+            self._deliver(leg.call_id, c.SeatHungUp(now, 0) if leg.answered
+                          else c.SeatFailed(now, leg.seat, 0, unseen=True))
 
     async def _perform_detached(self, call_id: str, actions: list[c.Action], recording: str) -> None:
         """Perform the actions of a call the controller does not run (lost while away)."""
