@@ -25,10 +25,11 @@ from callcenter.app import running_hotline
 from callcenter.ari import AriClient, AriError
 from callcenter.calls import machine as c
 from callcenter.calls.repository import CallRepository
-from callcenter.calls.runner import Controller
+from callcenter.calls.runner import SEAT_POLL_SECONDS, Controller
 from callcenter.errors import PbxError
+from callcenter.seats.repository import SeatRepository
 from callcenter.seats.roster import load_roster
-from callcenter.store import Store
+from callcenter.store import Store, StoreError
 from tests.conftest import RunningAsterisk
 from tests.flow import FAST, Hotline, hotline_for
 from tests.harness import (
@@ -260,6 +261,50 @@ async def test_a_store_failure_inside_a_call_ends_it_failed_with_the_cause(
     assert row["outcome"] == "failed"
     assert row["hangup_cause"] == "0 failed: controller error: ValueError: injected: the store refused the row"
     assert "FAILED" in [e["kind"] for e in events] and bye_after > 2.0
+
+
+@pytest.mark.asterisk
+async def test_a_no_answer_pause_the_store_refuses_holds_until_it_is_stored_and_is_not_undone_by_the_seat_poll(
+        asterisk: RunningAsterisk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    update = SeatRepository.update
+    disk_full = [True]
+
+    async def refusing_update(self: SeatRepository, seat: str, **fields: object) -> None:
+        if disk_full[0]:
+            raise StoreError("injected: database or disk is full")
+        await update(self, seat, **fields)
+
+    monkeypatch.setattr(SeatRepository, "update", refusing_update)
+    async with hotline_for(asterisk.env | FAST | NO_MENU, tmp_path) as hotline:
+        controller = hotline.controller
+        argv, _ = caller_argv(hotline.settings, hotline.workdir, "13900000024", 0, "citizen_caller_waits.xml")
+        caller = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            with SeatPhone(hotline.settings, "seat1", hotline.workdir, answers=False):
+                await hotline.seat_registered("seat1")
+
+                async def paused() -> bool:
+                    return controller.seats["seat1"].paused
+
+                await hotline.wait_until(paused, 20, "seat1 paused after the ring time (4 s)")
+            # Several seat polls read the table's "not paused" meanwhile.
+            await asyncio.sleep(3 * SEAT_POLL_SECONDS + 2.5)
+            assert controller.seats["seat1"].paused and controller.seats["seat1"].pause_reason == "no-answer"
+            disk_full[0] = False
+
+            async def stored() -> bool:
+                row = (await controller.seat_service.rows()).get("seat1") or {}
+                return bool(row.get("paused")) and row.get("pause_reason") == "no-answer"
+
+            await hotline.wait_until(stored, 10, "the pause to be stored once the store takes writes")
+            assert controller.seats["seat1"].paused
+            call_id = next(iter(controller.calls))
+            await controller.ari.hangup(call_id)
+        finally:
+            disk_full[0] = False
+            if caller.poll() is None:
+                caller.kill()
+            caller.wait()
 
 
 # ----------------------------------------------------------------------------- ARI cut

@@ -40,6 +40,7 @@ from callcenter.seats import IllegalSeatMove, Roster, Seat, SeatState, longest_i
 from callcenter.seats.operators import occupants
 from callcenter.seats.service import SeatService
 from callcenter.settings import TRUNK_ENDPOINT, Settings
+from callcenter.store import StoreError
 from callcenter.vocabulary import RecordingStatus
 
 log = logging.getLogger(__name__)
@@ -152,6 +153,10 @@ class Controller:
         # When the controller itself last changed a seat's admin fields (a no-answer pause):
         # a poll of the seats table that started before then must not undo it.
         self._seat_written: dict[str, float] = {}
+        # Seats whose pause is not yet in the table (the store refusing writes: a full disk):
+        # until it is, a poll must not take the table's "not paused" for a supervisor's word.
+        self._pause_unwritten: set[str] = set()
+        self._pause_retries: dict[str, asyncio.Task[None]] = {}
         # While re-adopting (nodes adopting now), no caller is offered a seat: a seat still
         # talking to a re-adopted call must be known busy before anyone else is dispatched.
         self._adopting = 0
@@ -278,7 +283,10 @@ class Controller:
                 runtime.task.cancel()
         for handle in [*self._wrapups.values(), *self._node_lost_timers.values()]:
             handle.cancel()
-        tasks = [t for t in [self._seat_poller, *(r.task for r in self.calls.values())] if t is not None]
+        for retry in self._pause_retries.values():
+            retry.cancel()
+        tasks = [t for t in [self._seat_poller, *(r.task for r in self.calls.values()),
+                             *self._pause_retries.values()] if t is not None]
         await asyncio.gather(*tasks, *self._background, return_exceptions=True)
         await self.repository.flush()
 
@@ -758,8 +766,46 @@ class Controller:
     def _pause(self, name: str, reason: str) -> None:
         self.seats[name] = self.seats[name].with_pause(reason)
         self._seat_written[name] = time.monotonic()
+        self._pause_unwritten.add(name)
         self._changed()
-        self._spawn(self.seat_service.repository.update(name, paused=1, pause_reason=reason), f"pause-{name}")
+        self._spawn(self._write_pause(name, reason), f"pause-{name}")
+
+    async def _write_pause(self, name: str, reason: str) -> None:
+        """The pause into the seats table; if the store refuses it, tried again by a task
+        of its own until it takes it (one the controller's stop cancels, rather than waits
+        for: the store may refuse for hours)."""
+        try:
+            await self.seat_service.repository.update(name, paused=1, pause_reason=reason)
+        except StoreError as exc:
+            log.warning("seat %s: its pause (%s) is not stored yet: %s; trying again", name, reason, exc)
+            if (earlier := self._pause_retries.pop(name, None)) is not None:
+                earlier.cancel()
+            self._pause_retries[name] = asyncio.create_task(self._write_pause_again(name, reason),
+                                                            name=f"pause-{name}-again")
+            return
+        except Exception:
+            log.exception("seat %s: storing its pause failed", name)
+        self._pause_stored(name)
+
+    async def _write_pause_again(self, name: str, reason: str) -> None:
+        delay = 1.0
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self.seat_service.repository.update(name, paused=1, pause_reason=reason)
+            except StoreError as exc:
+                delay = min(2 * delay, 30.0)
+                log.warning("seat %s: its pause is still not stored: %s; trying again in %.0f s", name, exc, delay)
+                continue
+            except Exception:
+                log.exception("seat %s: storing its pause failed", name)
+            self._pause_retries.pop(name, None)
+            self._pause_stored(name)
+            return
+
+    def _pause_stored(self, name: str) -> None:
+        self._pause_unwritten.discard(name)
+        self._seat_written[name] = time.monotonic()
 
     def _release(self, name: str, answered: bool, call_id: str) -> None:
         now = time.time()
@@ -813,7 +859,8 @@ class Controller:
         changed = self._seat_operators(rows)
         for name, row in rows.items():
             # The controller's own write is queued behind a task; give it a moment to land.
-            if name not in self.seats or self._seat_written.get(name, 0.0) >= read_at - 2.0:
+            if (name not in self.seats or name in self._pause_unwritten
+                    or self._seat_written.get(name, 0.0) >= read_at - 2.0):
                 continue
             seat = self.seats[name]
             logged = row.get("logged_in")
