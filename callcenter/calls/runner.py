@@ -729,7 +729,8 @@ class Controller:
         if self._adopting or self._awaiting_nodes or not waiting:
             return
         moment = self._moment()
-        free = longest_idle(self.seats, self.roster, moment, limit=waiting)
+        # In a cluster every free seat: the longest idle may not be one the head's node sees yet.
+        free = longest_idle(self.seats, self.roster, moment, limit=None if self.nodes.clustered else waiting)
         if not free:
             return
         now = time.time()
