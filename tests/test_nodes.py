@@ -153,3 +153,32 @@ async def test_one_line_and_one_set_of_seats_serve_callers_on_both_nodes_in_arri
     assert set(served) == {"seat1", "seat2"} and any(nodes == {"node1", "node2"} for nodes in served.values()), served
     for row in rows:  # recorded on its node, in the shared folder, and measured
         assert row["recording_status"] == "ok" and float(str(row["recording_seconds"])) > 1, row
+
+
+@pytest.mark.asterisk
+async def test_a_caller_is_offered_a_seat_its_own_node_sees_even_when_the_longest_idle_is_seen_only_elsewhere(
+        two_nodes: list[Node], tmp_path: Path) -> None:
+    # seat1, the longest idle (both idle since start-up: ties go in seat order), has its
+    # phone seen by node1 only, as when node2's qualify has not reached it yet; ringing it
+    # from node2 would fail ("Allocation failed") and pause it.
+    node1, node2 = two_nodes
+    callers: list[subprocess.Popen[bytes]] = []
+    async with hotline_for(_controller_env(two_nodes), tmp_path) as hotline:
+        with ExitStack() as phones:
+            phones.callback(_reap, callers)
+            phones.enter_context(SeatPhone(node1.settings, "seat1", tmp_path, answer_after_ms=200,
+                                           hangs_up_after_ms=1500))
+            _phones(phones, two_nodes, ("seat2",), tmp_path, 1500)
+            await hotline.seat_registered("seat1")
+            await hotline.seat_registered("seat2")
+            callers.append(_caller(node2, tmp_path, "13900000010"))
+            assert await asyncio.to_thread(callers[-1].wait, 60) == 0
+            await hotline.seats_free()
+            callers.append(_caller(node1, tmp_path, "13900000011"))
+            assert await asyncio.to_thread(callers[-1].wait, 60) == 0
+            rows = sorted(await hotline.settled(), key=lambda r: int(str(r["queue_seq"])))
+            steps = [str(e["kind"]) for row in rows for e in await hotline.events(str(row["call_id"]))]
+            seat1 = hotline.controller.seats["seat1"]
+    assert [(r["node"], r["seat"], r["outcome"]) for r in rows] == [
+        ("node2", "seat2", "answered"), ("node1", "seat1", "answered")], rows
+    assert "RINGFAILED" not in steps and "RINGNOANSWER" not in steps and not seat1.paused, steps
