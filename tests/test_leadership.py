@@ -91,18 +91,29 @@ async def test_a_postgres_lease_has_one_holder_and_passes_when_its_session_ends(
         # The holder's session ends (as when its process is killed), and the standby,
         # polling, takes the lock before the old holder is back.
         with psycopg.connect(url, autocommit=True) as admin:
-            ended = admin.execute(
-                "SELECT pg_terminate_backend(l.pid) FROM pg_locks l WHERE l.locktype = 'advisory'"
-                " AND l.granted AND l.objid = %s", [LOCK_KEY]).fetchall()
-        assert ended == [(True,)]
-        # Whoever asks first after the session ended gets the lock; never both.
-        if await second.try_acquire():
-            with pytest.raises(LeadershipLost, match="another controller took the leadership"):
-                await asyncio.wait_for(keeping, 5)
-        else:  # the old holder was back first (a loaded machine): it holds on, the standby waits
-            await asyncio.sleep(1.0)
-            assert not keeping.done() and not await second.try_acquire()
-            keeping.cancel()
+            def lock_holders() -> list[int]:
+                return [int(row[0]) for row in admin.execute(
+                    "SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objid = %s",
+                    [LOCK_KEY]).fetchall()]
+
+            old_session = lock_holders()
+            ended = admin.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid",
+                                  [old_session]).fetchall()
+            assert ended == [(True,)]
+            # pg_terminate_backend only signals: the lock is free once that backend is gone.
+            deadline = time.monotonic() + 10
+            while old_session[0] in lock_holders() and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            assert old_session[0] not in lock_holders()
+            # Whoever asks first after the session ended gets the lock; never both.
+            if await second.try_acquire():
+                with pytest.raises(LeadershipLost, match="another controller took the leadership"):
+                    await asyncio.wait_for(keeping, 10)
+            else:  # the old holder was back first (a loaded machine): it holds on, the standby waits
+                assert len(lock_holders()) == 1 and not keeping.done()
+                await asyncio.sleep(1.0)
+                assert not keeping.done() and not await second.try_acquire()
+                keeping.cancel()
     finally:
         await first.release()
         await second.release()
