@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO
 
 from callcenter.settings import Settings
-from tests.harness import LOOPBACK, free_port, sipp
+from tests.harness import LOOPBACK, free_port_and_neighbour, sipp
 
 MODULE_DIRS = (
     Path("/usr/lib/baresip/modules"),
@@ -60,15 +60,7 @@ def baresip_version() -> str:
 def free_sip_port() -> int:
     """A port for baresip's `sip_listen`: it binds UDP and TCP there and its TLS transport
     on the next port, so both must be free (a taken next port failed its start once)."""
-    for _ in range(100):
-        port = free_port()
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tls:
-                tls.bind((LOOPBACK, port + 1))
-        except OSError:
-            continue
-        return port
-    raise RuntimeError("no free pair of ports found on loopback")
+    return free_port_and_neighbour(1, socket.SOCK_STREAM)
 
 
 class BaresipPhone:

@@ -34,18 +34,25 @@ def free_port(kinds: tuple[int, ...] = (socket.SOCK_STREAM, socket.SOCK_DGRAM)) 
     raise RuntimeError("no free port found on loopback")
 
 
-def free_media_port() -> int:
-    """A UDP port for SIPp's `-mp`: SIPp binds it and port + 2 as well (its video echo), so
-    both must be free, or the SIPp dies at start-up with "Unable to bind video RTP socket"."""
+def free_port_and_neighbour(offset: int, neighbour_kind: int,
+                            kinds: tuple[int, ...] = (socket.SOCK_STREAM, socket.SOCK_DGRAM)) -> int:
+    """A free port (`kinds`) whose neighbour at port + `offset` is free too (`neighbour_kind`):
+    for programs that bind a second port next to the one they are given."""
     for _ in range(200):
-        port = free_port((socket.SOCK_DGRAM,))
+        port = free_port(kinds)
         try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as video:
-                video.bind((LOOPBACK, port + 2))
+            with socket.socket(socket.AF_INET, neighbour_kind) as neighbour:
+                neighbour.bind((LOOPBACK, port + offset))
         except OSError:
             continue
         return port
-    raise RuntimeError("no free pair of media ports found on loopback")
+    raise RuntimeError(f"no free port with a free port + {offset} found on loopback")
+
+
+def free_media_port() -> int:
+    """A UDP port for SIPp's `-mp`: SIPp binds it and port + 2 as well (its video echo), so
+    both must be free, or the SIPp dies at start-up with "Unable to bind video RTP socket"."""
+    return free_port_and_neighbour(2, socket.SOCK_DGRAM, (socket.SOCK_DGRAM,))
 
 
 def store_env(location: Path | str) -> dict[str, str]:
