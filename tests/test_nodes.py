@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
-from collections.abc import Iterator
-from contextlib import ExitStack
+from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,6 +117,18 @@ def _reap(processes: list[subprocess.Popen[bytes]]) -> None:
         proc.wait()
 
 
+@asynccontextmanager
+async def _controller(nodes: list[Node], workdir: Path) -> AsyncIterator[
+        tuple[Hotline, ExitStack, list[subprocess.Popen[bytes]]]]:
+    """One controller over the nodes; the phones go on the ExitStack, the callers in the
+    list (reaped before the phones stop)."""
+    callers: list[subprocess.Popen[bytes]] = []
+    async with hotline_for(_controller_env(nodes), workdir) as hotline:
+        with ExitStack() as phones:
+            phones.callback(_reap, callers)
+            yield hotline, phones, callers
+
+
 def _phones(stack: ExitStack, nodes: list[Node], seats: tuple[str, ...], workdir: Path, talk_ms: int) -> None:
     """Each seat's phone registered at every node (as the SIP proxy would make it reachable)."""
     for seat in seats:
@@ -128,19 +140,16 @@ def _phones(stack: ExitStack, nodes: list[Node], seats: tuple[str, ...], workdir
 async def test_one_line_and_one_set_of_seats_serve_callers_on_both_nodes_in_arrival_order(
         two_nodes: list[Node], tmp_path: Path) -> None:
     node1, node2 = two_nodes
-    callers: list[subprocess.Popen[bytes]] = []
-    async with hotline_for(_controller_env(two_nodes), tmp_path) as hotline:
-        with ExitStack() as phones:
-            phones.callback(_reap, callers)
-            _phones(phones, two_nodes, ("seat1", "seat2"), tmp_path, 1500)
-            await hotline.seat_registered("seat1")
-            await hotline.seat_registered("seat2")
-            for index, node in enumerate([node1, node2, node2, node1]):
-                callers.append(_caller(node, tmp_path, f"1390000000{index}"))
-                await _arrived(hotline, index + 1, f"caller {index + 1} on {node.name}")
-            codes = await asyncio.to_thread(lambda: [proc.wait(90) for proc in callers])
-            assert codes == [0, 0, 0, 0]
-            rows = sorted(await hotline.settled(), key=lambda r: int(str(r["queue_seq"])))
+    async with _controller(two_nodes, tmp_path) as (hotline, phones, callers):
+        _phones(phones, two_nodes, ("seat1", "seat2"), tmp_path, 1500)
+        await hotline.seat_registered("seat1")
+        await hotline.seat_registered("seat2")
+        for index, node in enumerate([node1, node2, node2, node1]):
+            callers.append(_caller(node, tmp_path, f"1390000000{index}"))
+            await _arrived(hotline, index + 1, f"caller {index + 1} on {node.name}")
+        codes = await asyncio.to_thread(lambda: [proc.wait(90) for proc in callers])
+        assert codes == [0, 0, 0, 0]
+        rows = sorted(await hotline.settled(), key=lambda r: int(str(r["queue_seq"])))
     assert [str(r["call_id"]).split("-")[0] for r in rows] == ["node1", "node2", "node2", "node1"], rows
     assert [r["node"] for r in rows] == ["node1", "node2", "node2", "node1"], rows  # each row names its node
     assert all(r["outcome"] == "answered" and r["state"] == "done" for r in rows), rows
@@ -162,23 +171,20 @@ async def test_a_caller_is_offered_a_seat_its_own_node_sees_even_when_the_longes
     # phone seen by node1 only, as when node2's qualify has not reached it yet; ringing it
     # from node2 would fail ("Allocation failed") and pause it.
     node1, node2 = two_nodes
-    callers: list[subprocess.Popen[bytes]] = []
-    async with hotline_for(_controller_env(two_nodes), tmp_path) as hotline:
-        with ExitStack() as phones:
-            phones.callback(_reap, callers)
-            phones.enter_context(SeatPhone(node1.settings, "seat1", tmp_path, answer_after_ms=200,
-                                           hangs_up_after_ms=1500))
-            _phones(phones, two_nodes, ("seat2",), tmp_path, 1500)
-            await hotline.seat_registered("seat1")
-            await hotline.seat_registered("seat2")
-            callers.append(_caller(node2, tmp_path, "13900000010"))
-            assert await asyncio.to_thread(callers[-1].wait, 60) == 0
-            await hotline.seats_free()
-            callers.append(_caller(node1, tmp_path, "13900000011"))
-            assert await asyncio.to_thread(callers[-1].wait, 60) == 0
-            rows = sorted(await hotline.settled(), key=lambda r: int(str(r["queue_seq"])))
-            steps = [str(e["kind"]) for row in rows for e in await hotline.events(str(row["call_id"]))]
-            seat1 = hotline.controller.seats["seat1"]
+    async with _controller(two_nodes, tmp_path) as (hotline, phones, callers):
+        phones.enter_context(SeatPhone(node1.settings, "seat1", tmp_path, answer_after_ms=200,
+                                       hangs_up_after_ms=1500))
+        _phones(phones, two_nodes, ("seat2",), tmp_path, 1500)
+        await hotline.seat_registered("seat1")
+        await hotline.seat_registered("seat2")
+        callers.append(_caller(node2, tmp_path, "13900000010"))
+        assert await asyncio.to_thread(callers[-1].wait, 60) == 0
+        await hotline.seats_free()
+        callers.append(_caller(node1, tmp_path, "13900000011"))
+        assert await asyncio.to_thread(callers[-1].wait, 60) == 0
+        rows = sorted(await hotline.settled(), key=lambda r: int(str(r["queue_seq"])))
+        steps = [str(e["kind"]) for row in rows for e in await hotline.events(str(row["call_id"]))]
+        seat1 = hotline.controller.seats["seat1"]
     assert [(r["node"], r["seat"], r["outcome"]) for r in rows] == [
         ("node2", "seat2", "answered"), ("node1", "seat1", "answered")], rows
     assert "RINGFAILED" not in steps and "RINGNOANSWER" not in steps and not seat1.paused, steps
