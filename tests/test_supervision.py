@@ -263,6 +263,11 @@ async def test_a_store_failure_inside_a_call_ends_it_failed_with_the_cause(
     assert "FAILED" in [e["kind"] for e in events] and bye_after > 2.0
 
 
+def _started(argv: list[str]) -> subprocess.Popen[bytes]:
+    """A SIPp citizen started in the background, its output discarded."""
+    return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 @pytest.mark.asterisk
 async def test_a_no_answer_pause_the_store_refuses_holds_until_it_is_stored_and_is_not_undone_by_the_seat_poll(
         asterisk: RunningAsterisk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -278,7 +283,7 @@ async def test_a_no_answer_pause_the_store_refuses_holds_until_it_is_stored_and_
     async with hotline_for(asterisk.env | FAST | NO_MENU, tmp_path) as hotline:
         controller = hotline.controller
         argv, _ = caller_argv(hotline.settings, hotline.workdir, "13900000024", 0, "citizen_caller_waits.xml")
-        caller = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        caller = _started(argv)
         try:
             with SeatPhone(hotline.settings, "seat1", hotline.workdir, answers=False):
                 await hotline.seat_registered("seat1")
@@ -333,8 +338,7 @@ async def test_an_ari_cut_of_5_s_loses_no_caller_and_completes_the_one_who_hung_
                                digit="0", digit_after_ms=600)
         leaves, _ = caller_argv(settings, hotline.workdir, "13900000022", 4500, "citizen_caller_dtmf.xml",
                                 digit="0", digit_after_ms=600)
-        waiting = [subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL) for argv in (stays, leaves)]
+        waiting = [_started(argv) for argv in (stays, leaves)]
         try:
             async def both_in_line() -> bool:
                 return len(controller.queue) == 2
@@ -373,8 +377,7 @@ async def test_a_ring_that_ends_during_an_ari_cut_frees_the_seat_unpaused_and_th
         settings, controller = hotline.settings, hotline.controller
         argv, _ = caller_argv(settings, hotline.workdir, "13900000023", 0, "citizen_caller_waits.xml",
                               digit="0", digit_after_ms=600)
-        caller = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
+        caller = _started(argv)
         try:
             with SeatPhone(settings, "seat1", hotline.workdir, answers=False):
                 await hotline.seat_registered("seat1")
